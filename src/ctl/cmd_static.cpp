@@ -1,0 +1,183 @@
+// validate, apply, remove, flush: policy files to the kernel, all or nothing.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ctl/commands.h"
+#include "policy/plan.h"
+#include "policy/static_config.h"
+
+namespace ipsec::ctl {
+
+namespace {
+
+constexpr size_t kMaxErrorsShown = 20;
+
+struct FileOptions {
+  std::vector<std::string> files;
+  bool dry_run = false;
+  bool quiet = false;
+};
+
+void print_errors(const char* prefix, const std::vector<Error>& errors) {
+  for (size_t i = 0; i < errors.size() && i < kMaxErrorsShown; ++i)
+    std::fprintf(stderr, "%s: %s\n", prefix, errors[i].message.c_str());
+  if (errors.size() > kMaxErrorsShown)
+    std::fprintf(stderr, "%s: ... and %zu more\n", prefix, errors.size() - kMaxErrorsShown);
+}
+
+// Loads and validates; prints every problem. Returns false when any error.
+bool load(const std::vector<std::string>& files, policy::LoadResult& out) {
+  out = policy::load_files(files);
+  for (const auto& w : out.warnings) std::fprintf(stderr, "warning: %s\n", w.str().c_str());
+  for (const auto& e : out.errors) std::fprintf(stderr, "error: %s\n", e.str().c_str());
+  return out.ok();
+}
+
+std::unique_ptr<kernel::Kernel> open_kernel(Context& ctx) {
+  auto k = ctx.open_kernel();
+  if (!k) {
+    std::fprintf(stderr, "error: %s\n", k.error().message.c_str());
+    ctx.exit_code = kExitNoKernel;
+    return nullptr;
+  }
+  return std::move(*k);
+}
+
+// Reads the kernel's current SAs and policies.
+bool read_kernel(Context& ctx, kernel::Kernel& k, std::vector<kernel::SaParams>& sas,
+                 std::vector<kernel::PolicyParams>& policies) {
+  auto s = k.dump_sas();
+  auto p = k.dump_policies();
+  if (!s || !p) {
+    std::fprintf(stderr, "error: %s\n", (!s ? s.error() : p.error()).message.c_str());
+    ctx.exit_code = kExitNoKernel;
+    return false;
+  }
+  sas = std::move(*s);
+  policies = std::move(*p);
+  return true;
+}
+
+void print_plan(const policy::Plan& plan) {
+  for (const auto& step : plan.steps) std::printf("  %s\n", kernel::describe(step.op).c_str());
+}
+
+// Runs a plan and reports, setting the exit code.
+void run_plan(Context& ctx, kernel::Kernel& k, const policy::Plan& plan, const FileOptions& o,
+              const char* verb) {
+  if (o.dry_run) {
+    std::printf("plan: %s\n", plan.summary().c_str());
+    print_plan(plan);
+    return;
+  }
+  policy::ApplyOutcome r = policy::execute(k, plan);
+  if (r.applied) {
+    if (!o.quiet) std::printf("%s: %s\n", verb, plan.summary().c_str());
+    return;
+  }
+  print_errors("error", r.errors);
+  if (r.undo_errors.empty()) {
+    std::fprintf(stderr, "error: nothing %s: rolled back %zu change%s, the kernel is as before\n",
+                 verb, r.rolled_back, r.rolled_back == 1 ? "" : "s");
+    ctx.exit_code = kExitRefused;
+    return;
+  }
+  print_errors("error: rollback", r.undo_errors);
+  std::fprintf(stderr, "error: the kernel was left partly changed; see 'ipsecctl show'\n");
+  ctx.exit_code = kExitPartial;
+}
+
+void add_file_options(CLI::App& sub, FileOptions& o, bool kernel_changes) {
+  sub.add_option("files", o.files, "Policy files (JSON); - reads standard input")->required();
+  if (kernel_changes) {
+    sub.add_flag("-n,--dry-run", o.dry_run, "Print the plan without changing the kernel");
+    sub.add_flag("-q,--quiet", o.quiet, "Print nothing on success");
+  }
+}
+
+}  // namespace
+
+void setup_validate(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<FileOptions>();
+  add_file_options(sub, *o, false);
+  sub.callback([&ctx, o] {
+    policy::LoadResult r;
+    if (!load(o->files, r)) {
+      ctx.exit_code = kExitInvalid;
+      return;
+    }
+    std::printf("ok: %zu SA%s, %zu polic%s\n", r.config.sas.size(),
+                r.config.sas.size() == 1 ? "" : "s", r.config.policies.size(),
+                r.config.policies.size() == 1 ? "y" : "ies");
+  });
+}
+
+void setup_apply(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<FileOptions>();
+  add_file_options(sub, *o, true);
+  sub.footer("Objects already in the kernel with the same configuration are left as they are;\n"
+             "an SA whose configuration differs is replaced. If the kernel refuses any change,\n"
+             "every change made is undone and the exit code is 3.");
+  sub.callback([&ctx, o] {
+    policy::LoadResult r;
+    if (!load(o->files, r)) {
+      ctx.exit_code = kExitInvalid;
+      return;
+    }
+    auto k = open_kernel(ctx);
+    std::vector<kernel::SaParams> sas;
+    std::vector<kernel::PolicyParams> policies;
+    if (!k || !read_kernel(ctx, *k, sas, policies)) return;
+    run_plan(ctx, *k, policy::make_plan(r.config, sas, policies), *o, "applied");
+  });
+}
+
+void setup_remove(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<FileOptions>();
+  add_file_options(sub, *o, true);
+  sub.callback([&ctx, o] {
+    policy::LoadResult r;
+    if (!load(o->files, r)) {
+      ctx.exit_code = kExitInvalid;
+      return;
+    }
+    auto k = open_kernel(ctx);
+    std::vector<kernel::SaParams> sas;
+    std::vector<kernel::PolicyParams> policies;
+    if (!k || !read_kernel(ctx, *k, sas, policies)) return;
+    policy::Plan plan = policy::make_removal_plan(r.config, sas, policies);
+    if (plan.empty()) {
+      if (!o->quiet) std::printf("removed: nothing to do\n");
+      return;
+    }
+    run_plan(ctx, *k, plan, *o, "removed");
+  });
+}
+
+void setup_flush(CLI::App& sub, Context& ctx) {
+  auto what = std::make_shared<std::string>("all");
+  sub.add_option("what", *what, "sa, policy or all")
+      ->check(CLI::IsMember({"sa", "policy", "all"}))
+      ->capture_default_str();
+  sub.callback([&ctx, what] {
+    auto k = open_kernel(ctx);
+    if (!k) return;
+    // Policies first: an SA is never removed while a policy still points at it.
+    if (*what != "sa") {
+      if (auto r = k->flush_policies(); !r) {
+        std::fprintf(stderr, "error: %s\n", r.error().message.c_str());
+        ctx.exit_code = kExitRefused;
+        return;
+      }
+    }
+    if (*what != "policy") {
+      if (auto r = k->flush_sas(); !r) {
+        std::fprintf(stderr, "error: %s\n", r.error().message.c_str());
+        ctx.exit_code = kExitRefused;
+      }
+    }
+  });
+}
+
+}  // namespace ipsec::ctl

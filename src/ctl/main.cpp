@@ -1,0 +1,42 @@
+// ipsecctl: validate, apply and show IPsec SAs and policies in the kernel.
+#include <cstdio>
+
+#include "ctl/commands.h"
+#include "netlink/xfrm_kernel.h"
+
+namespace {
+
+using namespace ipsec::ctl;
+
+constexpr Command kCommands[] = {
+    {"validate", "Check policy files without touching the kernel", setup_validate},
+    {"apply", "Install the SAs and policies of policy files, all or nothing", setup_apply},
+    {"remove", "Remove the SAs and policies of policy files from the kernel", setup_remove},
+    {"flush", "Remove every SA and policy from the kernel", setup_flush},
+    {"show", "Show the kernel's SAs and policies", setup_show},
+};
+
+ipsec::Result<std::unique_ptr<ipsec::kernel::Kernel>> open_netlink() {
+  auto k = ipsec::netlink::XfrmKernel::open();
+  if (!k) return ipsec::fail(std::move(k.error()));
+  return std::unique_ptr<ipsec::kernel::Kernel>(std::move(*k));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ipsecctl: control Linux IPsec SAs and policies"};
+  app.set_version_flag("--version", std::string("ipsecctl ") + IPSECCTL_VERSION);
+  app.require_subcommand(1);
+  Context ctx{open_netlink};
+  for (const Command& c : kCommands) c.setup(*app.add_subcommand(c.name, c.description), ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return ctx.exit_code;
+}
