@@ -17,8 +17,8 @@ namespace ipsec::netlink {
 
 // A message built at the start of the caller's buffer. Error code EMSGSIZE
 // means "does not fit"; EINVAL means the parameters cannot be encoded.
-// Flags are NLM_F_REQUEST (plus NLM_F_ACK for requests that change state);
-// seq and portid are left 0 for the caller to fill.
+// Flags are NLM_F_REQUEST|NLM_F_ACK (dumps: NLM_F_REQUEST|NLM_F_DUMP); seq
+// and portid are left 0 for the caller to fill.
 using Built = Result<nlmsghdr*>;
 
 // XFRM_MSG_NEWSA / XFRM_MSG_UPDSA. The buffer then holds key material: the

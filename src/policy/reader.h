@@ -76,7 +76,6 @@ class Reader {
   std::vector<Diagnostic> warnings_;
 };
 
-std::string choices_text(std::initializer_list<std::string_view> names);
 
 template <class T>
 std::optional<T> Reader::keyword(const Json& j, const std::string& path,

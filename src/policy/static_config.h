@@ -1,7 +1,7 @@
 // Manually keyed SAs and policies from JSON policy files to a validated model, and back.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -168,5 +168,5 @@ else
     rm -rf "$stage"; trap - EXIT
 fi
 
-echo "$kver" > "$CACHE/current.tmp" && mv "$CACHE/current.tmp" "$CACHE/current"
+[ "$(cat "$CACHE/current" 2>/dev/null)" = "$kver" ] || { echo "$kver" > "$CACHE/current.tmp" && mv "$CACHE/current.tmp" "$CACHE/current"; }
 say "ready: kernel $kver, $KDIR/vmlinuz, $INITRD, modules $MODS"

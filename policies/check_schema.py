@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Validates every policies/examples/**/*.json against policies/ipsecctl.schema.json.
+
+Also checks the schema itself (draft 2020-12) and that it rejects a few documents the
+loader rejects. Exit 0: all good; 1: a failure; 77: python3-jsonschema is not installed
+(CTest: SKIP_RETURN_CODE 77). Usage: check_schema.py [POLICIES_DIR]
+"""
+import json
+import pathlib
+import sys
+
+try:
+    import jsonschema
+except ImportError:
+    print("SKIP: python3-jsonschema is not installed")
+    sys.exit(77)
+
+KEY = "0x000102030405060708090a0b0c0d0e0f10111213"
+GOOD_SA = {"protocol": "esp", "spi": "0x1000", "src": "192.0.2.1", "dst": "192.0.2.2",
+           "aead": {"algorithm": "aes-gcm-16", "key": KEY}}
+GOOD_POLICY = {"src": "192.0.2.1/32", "dst": "192.0.2.2/32", "dir": "out",
+               "templates": [{"protocol": "esp", "mode": "transport"}]}
+
+
+def with_changes(base, **changes):
+    out = dict(base)
+    for k, v in changes.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+# Documents the loader refuses, each for one reason the schema can see.
+BAD = {
+    "unknown top-level field": {"sa": []},
+    "unknown SA field": {"sas": [with_changes(GOOD_SA, spii=1)]},
+    "reserved SPI": {"sas": [with_changes(GOOD_SA, spi=255)]},
+    "SPI as decimal string": {"sas": [with_changes(GOOD_SA, spi="4096")]},
+    "aead with integrity": {"sas": [with_changes(GOOD_SA, integrity={"algorithm": "hmac-sha1", "key": KEY})]},
+    "ESP without algorithms": {"sas": [with_changes(GOOD_SA, aead=None)]},
+    "encryption without integrity": {"sas": [with_changes(GOOD_SA, aead=None, encryption={"algorithm": "aes-cbc", "key": KEY})]},
+    "insecure without opt-in": {"sas": [with_changes(GOOD_SA, aead=None, encryption={"algorithm": "3des-cbc", "key": KEY},
+                                                     integrity={"algorithm": "hmac-sha1", "key": KEY})]},
+    "AH with aead": {"sas": [with_changes(GOOD_SA, protocol="ah")]},
+    "key and key_file": {"sas": [with_changes(GOOD_SA, aead={"algorithm": "aes-gcm-16", "key": KEY, "key_file": "k"})]},
+    "integrity keyword under aead": {"sas": [with_changes(GOOD_SA, aead={"algorithm": "hmac-sha256", "key": KEY})]},
+    "replay window too large": {"sas": [with_changes(GOOD_SA, replay_window=5000)]},
+    "esn without replay window": {"sas": [with_changes(GOOD_SA, esn=True, replay_window=0)]},
+    "protect without templates": {"policies": [with_changes(GOOD_POLICY, templates=None)]},
+    "block with templates": {"policies": [with_changes(GOOD_POLICY, action="block")]},
+    "transport template with src": {"policies": [with_changes(GOOD_POLICY, templates=[
+        {"protocol": "esp", "src": "192.0.2.1"}])]},
+    "tunnel template without dst": {"policies": [with_changes(GOOD_POLICY, templates=[
+        {"protocol": "esp", "mode": "tunnel", "src": "192.0.2.1"}])]},
+    "ports without tcp/udp/sctp": {"policies": [with_changes(GOOD_POLICY, dport=22)]},
+    "missing dir": {"policies": [with_changes(GOOD_POLICY, dir=None)]},
+}
+
+
+def main():
+    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent)
+    schema = json.loads((root / "ipsecctl.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    failures = 0
+    examples = sorted((root / "examples").rglob("*.json"))
+    if not examples:
+        print(f"FAIL: no examples under {root / 'examples'}")
+        failures += 1
+    for path in examples:
+        errors = sorted(validator.iter_errors(json.loads(path.read_text())), key=lambda e: list(e.path))
+        for e in errors:
+            print(f"FAIL: {path}: {'.'.join(map(str, e.path)) or '(top)'}: {e.message}")
+        failures += bool(errors)
+    good = {"sas": [GOOD_SA], "policies": [GOOD_POLICY]}
+    for e in validator.iter_errors(good):
+        print(f"FAIL: the README example is rejected: {e.message}")
+        failures += 1
+    for name, doc in BAD.items():
+        if validator.is_valid(doc):
+            print(f"FAIL: the schema accepts a document with {name}")
+            failures += 1
+    print(f"{len(examples)} examples, {len(BAD)} refused documents checked, {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

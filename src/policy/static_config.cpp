@@ -1,0 +1,288 @@
+// Loading policy files: JSON syntax, document structure, merging and duplicate detection.
+#include "policy/static_config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include "policy/parser.h"
+#include "policy/reader.h"
+
+namespace ipsec::policy {
+
+std::string Diagnostic::str() const {
+  std::string out = file;
+  for (const std::string* part : {&path, &message}) {
+    if (part->empty()) continue;
+    if (!out.empty()) out += ": ";
+    out += *part;
+  }
+  return out;
+}
+
+namespace {
+
+using detail::Json;
+using detail::Reader;
+
+// One file's result, with where each object came from (for duplicate errors).
+struct FileResult {
+  StaticConfig config;
+  std::vector<std::string> sa_paths, policy_paths;
+  std::vector<Diagnostic> errors, warnings;
+  std::string file;
+};
+
+// "line 3, column 5: syntax error while parsing object - unexpected '}'; expected string
+// literal". The lexer's "last read" text is dropped: it may be part of a key.
+std::string syntax_message(std::string_view text, const Json::parse_error& e) {
+  size_t at = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  std::string what = e.what();
+  if (auto c = what.find("column "); c != std::string::npos)
+    if (auto colon = what.find(": ", c); colon != std::string::npos) what.erase(0, colon + 2);
+  if (auto last = what.find("; last read: '"); last != std::string::npos) {
+    auto expected = what.rfind("; expected ");
+    what = what.substr(0, last) + (expected != std::string::npos && expected > last
+                                       ? what.substr(expected) : "");
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + what;
+}
+
+// Reports a field given twice in one object (the parser would keep the last silently).
+class DuplicateKeys {
+ public:
+  explicit DuplicateKeys(Reader& r) : r_(r) {}
+  bool on_event(Json::parse_event_t event, const Json& parsed) {
+    using E = Json::parse_event_t;
+    if (event == E::object_start || event == E::array_start) {
+      frames_.push_back(Frame{event == E::array_start, child_path(), 0, {}, {}});
+    } else if (event == E::key) {
+      Frame& f = frames_.back();
+      f.key = parsed.is_string() ? parsed.get<std::string>() : std::string();
+      if (!f.seen.emplace(f.key, true).second)
+        r_.error(detail::join(f.path, f.key), "field given twice");
+    } else {
+      if (event != E::value) frames_.pop_back();
+      if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool is_array;
+    std::string path;
+    size_t index;
+    std::string key;
+    std::unordered_map<std::string, bool> seen;
+  };
+  std::string child_path() const {
+    if (frames_.empty()) return "";
+    const Frame& f = frames_.back();
+    return f.is_array ? detail::join(f.path, f.index) : detail::join(f.path, f.key);
+  }
+  Reader& r_;
+  std::vector<Frame> frames_;
+};
+
+// The parsed document holds key hex strings: wipe them once the keys are decoded.
+// Iterative: a hostile file may nest deeper than the stack allows.
+void wipe_strings(Json& root) {
+  std::vector<Json*> todo{&root};
+  while (!todo.empty()) {
+    Json* j = todo.back();
+    todo.pop_back();
+    if (j->is_string()) {
+      auto& s = j->get_ref<std::string&>();
+      secure_wipe(s.data(), s.size());
+    } else if (j->is_structured()) {
+      for (auto& child : *j) todo.push_back(&child);
+    }
+  }
+}
+
+void parse_document(Reader& r, const Json& doc, FileResult& out) {
+  if (!r.object(doc, "", {"sas", "policies"})) return;
+  if (const Json* sas = Reader::field(doc, "sas"); sas != nullptr && r.array(*sas, "sas")) {
+    for (size_t i = 0; i < sas->size(); ++i) {
+      std::string path = detail::join("sas", i);
+      if (auto sa = detail::parse_sa(r, (*sas)[i], path)) {
+        out.config.sas.push_back(std::move(*sa));
+        out.sa_paths.push_back(path);
+      }
+    }
+  }
+  const Json* policies = Reader::field(doc, "policies");
+  if (policies == nullptr || !r.array(*policies, "policies")) return;
+  for (size_t i = 0; i < policies->size(); ++i) {
+    std::string path = detail::join("policies", i);
+    if (auto p = detail::parse_policy(r, (*policies)[i], path)) {
+      out.config.policies.push_back(std::move(*p));
+      out.policy_paths.push_back(path);
+    }
+  }
+}
+
+FileResult parse_file(std::string_view text, const std::string& name, const std::string& base_dir) {
+  Reader r(name, base_dir);
+  FileResult out;
+  out.file = name;
+  Json doc;
+  try {
+    DuplicateKeys dups(r);
+    doc = Json::parse(text.begin(), text.end(),
+                      [&dups](int, Json::parse_event_t e, Json& parsed) { return dups.on_event(e, parsed); });
+    parse_document(r, doc, out);
+  } catch (const Json::parse_error& e) {
+    r.error("", syntax_message(text, e));
+  } catch (const Json::exception& e) {
+    r.error("", std::string("internal error reading JSON: ") + e.what());
+  }
+  wipe_strings(doc);
+  out.errors = std::move(r.errors());
+  out.warnings = std::move(r.warnings());
+  return out;
+}
+
+void append_raw(std::string& key, const void* p, size_t n) {
+  key.append(static_cast<const char*>(p), n);
+}
+
+void append_prefix(std::string& key, const Prefix& p) {
+  append_raw(key, &p.addr.family, 1);
+  append_raw(key, p.addr.bytes.data(), p.addr.bytes.size());
+  append_raw(key, &p.len, 1);
+}
+
+// What the kernel keys SAs by: destination, SPI, protocol and mark (the source is not part of it).
+std::string sa_key(const kernel::SaParams& sa) {
+  std::string key;
+  append_raw(key, &sa.dst.family, 1);
+  append_raw(key, sa.dst.bytes.data(), sa.dst.bytes.size());
+  append_raw(key, &sa.spi, sizeof sa.spi);
+  append_raw(key, &sa.proto, 1);
+  append_raw(key, &sa.mark.value, 4);
+  append_raw(key, &sa.mark.mask, 4);
+  return key;
+}
+
+std::string policy_key(const kernel::PolicyParams& p) {
+  const kernel::PolicyId id = p.id();
+  std::string key;
+  append_prefix(key, id.sel.src);
+  append_prefix(key, id.sel.dst);
+  for (uint32_t v : {uint32_t{id.sel.proto}, uint32_t{id.sel.sport}, uint32_t{id.sel.sport_mask},
+                     uint32_t{id.sel.dport}, uint32_t{id.sel.dport_mask},
+                     static_cast<uint32_t>(id.sel.ifindex), id.sel.user,
+                     static_cast<uint32_t>(id.dir), id.mark.value, id.mark.mask, id.if_id})
+    append_raw(key, &v, sizeof v);
+  return key;
+}
+
+// Merges per-file results in order; an object defined twice is an error naming both places.
+LoadResult merge(std::vector<FileResult>& files) {
+  LoadResult out;
+  std::unordered_map<std::string, std::string> sa_seen, policy_seen;
+  for (auto& f : files) {
+    for (auto& d : f.errors) out.errors.push_back(std::move(d));
+    for (auto& d : f.warnings) out.warnings.push_back(std::move(d));
+    for (size_t i = 0; i < f.config.sas.size(); ++i) {
+      auto [it, fresh] = sa_seen.emplace(sa_key(f.config.sas[i]), f.file + ": " + f.sa_paths[i]);
+      if (!fresh)
+        out.errors.push_back({f.file, f.sa_paths[i], "duplicate " + kernel::describe(f.config.sas[i]) +
+                                                         ", first defined at " + it->second});
+      out.config.sas.push_back(std::move(f.config.sas[i]));
+    }
+    for (size_t i = 0; i < f.config.policies.size(); ++i) {
+      const auto& p = f.config.policies[i];
+      auto [it, fresh] = policy_seen.emplace(policy_key(p), f.file + ": " + f.policy_paths[i]);
+      if (!fresh)
+        out.errors.push_back({f.file, f.policy_paths[i],
+                              "duplicate " + kernel::describe(p) + ", first defined at " + it->second});
+      out.config.policies.push_back(std::move(f.config.policies[i]));
+    }
+  }
+  if (!out.errors.empty()) out.config = StaticConfig{};
+  return out;
+}
+
+std::string directory_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
+// Reads all of fd into text. Grows by hand so that no unwiped copy of the
+// contents (which may hold keys) is left behind in freed memory.
+bool read_fd(int fd, std::string& text) {
+  std::string buf(64 * 1024, '\0');
+  size_t used = 0;
+  for (;;) {
+    if (used == buf.size()) {
+      std::string bigger(buf.size() * 2, '\0');
+      std::memcpy(bigger.data(), buf.data(), used);
+      secure_wipe(buf.data(), buf.size());
+      buf.swap(bigger);
+    }
+    ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      secure_wipe(buf.data(), buf.size());
+      errno = saved;
+      return false;
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  buf.resize(used);
+  text.swap(buf);
+  return true;
+}
+
+FileResult load_one(const std::string& path) {
+  bool is_stdin = path == "-";
+  std::string name = is_stdin ? "<stdin>" : path;
+  FileResult out;
+  out.file = name;
+  int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string text;
+  bool read = fd >= 0 && read_fd(fd, text);
+  int err = errno;
+  if (fd >= 0 && !is_stdin) ::close(fd);
+  if (!read) {
+    out.errors.push_back({name, "", std::string("cannot read: ") + std::strerror(err)});
+    return out;
+  }
+  out = parse_file(text, name, is_stdin ? "." : directory_of(path));
+  secure_wipe(text.data(), text.size());
+  return out;
+}
+
+}  // namespace
+
+LoadResult load_text(std::string_view text, const std::string& name, const std::string& base_dir) {
+  std::vector<FileResult> files;
+  files.push_back(parse_file(text, name, base_dir));
+  return merge(files);
+}
+
+LoadResult load_files(const std::vector<std::string>& paths) {
+  std::vector<FileResult> files;
+  for (const auto& p : paths) files.push_back(load_one(p));
+  return merge(files);
+}
+
+}  // namespace ipsec::policy

@@ -1,0 +1,10 @@
+#!/bin/bash
+# e2e: AH tunnel mode between two gateways joining 198.51.100.0/24 and
+# 203.0.113.0/24, a host behind each (policies/examples/ah-tunnel; gateways
+# need out, in and fwd policies). Proves: hostA reaches hostB, the four gateway
+# SA counters grow, and only AH between the gateways crosses their link.
+. "$(dirname "$(realpath "$0")")/../lib.sh"
+require_ipsecctl
+load_modules
+tunnel_case ah-tunnel ah 0x1004 0x2004
+pass "ah-tunnel"

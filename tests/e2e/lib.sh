@@ -1,0 +1,392 @@
+# Shell library for the e2e guest jobs (tests/e2e/cases/*.sh). Source it:
+#
+#   . "$(dirname "$0")/../lib.sh"
+#
+# Runs inside the test guest as root (see vm-run.sh). Everything it creates
+# (namespaces, veth pairs, captures) is removed by the EXIT trap. Traffic only
+# flows inside namespaces made here. Every loop is bounded.
+#
+# Conventions: functions print what they do; assert_* print what was expected
+# and what was seen, and fail the job (exit 1) on a mismatch; fail() dumps the
+# XFRM state of every namespace first.
+
+set -uo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_ROOT=$(cd "$E2E_DIR/../.." && pwd)
+EXAMPLES=$E2E_ROOT/policies/examples
+FIXTURES=$E2E_DIR/fixtures
+E2E_NAMESPACES=()
+E2E_PIDS=()
+E2E_T0=$(date +%s)
+# where to keep evidence (pcaps, json dumps): the job share when in the guest
+E2E_OUT=${JOB_DIR:-$(mktemp -d /var/tmp/ipsecctl-e2e-out.XXXXXX)}
+
+# ------------------------------------------------------------------ output
+log()  { printf '[%3ds] %s\n' "$(( $(date +%s) - E2E_T0 ))" "$*"; }
+step() { printf '\n[%3ds] ==== %s\n' "$(( $(date +%s) - E2E_T0 ))" "$*"; }
+skip() { printf 'SKIPPED: %s\n' "$*"; exit 77; }
+fail() {
+    printf '\nFAIL: %s\n' "$*"
+    dump_state
+    exit 1
+}
+pass() { printf '\nPASS: %s (%ds)\n' "$*" "$(( $(date +%s) - E2E_T0 ))"; exit 0; }
+
+# run and show a command (for evidence in the log)
+run() { log "+ $*"; "$@"; }
+
+dump_state() {
+    local ns
+    for ns in "${E2E_NAMESPACES[@]}"; do
+        echo "---- namespace $ns: ip -s xfrm state ----"
+        ip netns exec "$ns" ip -s xfrm state 2>&1 | sed 's/0x[0-9a-f]\{16,\}/<key>/g'
+        echo "---- namespace $ns: ip xfrm policy ----"
+        ip netns exec "$ns" ip xfrm policy 2>&1
+        echo "---- namespace $ns: non-zero /proc/net/xfrm_stat ----"
+        ip netns exec "$ns" awk '$2 != 0' /proc/net/xfrm_stat 2>&1
+    done
+}
+
+# ------------------------------------------------------------------ cleanup
+e2e_cleanup() {
+    local rc=$? p ns
+    for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for ns in "${E2E_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    exit "$rc"
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ the CLI
+# Sets IPSECCTL_CMD (an array). With E2E_APPLY=ipxfrm (development only, before
+# the CLI existed) a small JSON -> 'ip xfrm' translator stands in for
+# 'ipsecctl apply/flush'.
+require_ipsecctl() {
+    if [ "${E2E_APPLY:-}" = ipxfrm ]; then
+        log "E2E_APPLY=ipxfrm: using tools/json2ipxfrm.py instead of ipsecctl (development mode)"
+        IPSECCTL_CMD=(python3 "$E2E_DIR/tools/json2ipxfrm.py")
+        return 0
+    fi
+    if [ -z "${IPSECCTL:-}" ] || [ ! -x "${IPSECCTL}" ]; then
+        skip "ipsecctl not built (IPSECCTL='${IPSECCTL:-}')"
+    fi
+    IPSECCTL_CMD=("$IPSECCTL")
+}
+have_real_ipsecctl() { [ "${E2E_APPLY:-}" != ipxfrm ] && [ -n "${IPSECCTL:-}" ] && [ -x "$IPSECCTL" ]; }
+
+# ipsecctl NS ARGS...: run the CLI inside a namespace
+ipsecctl_in() { local ns=$1; shift; ip netns exec "$ns" "${IPSECCTL_CMD[@]}" "$@"; }
+
+# apply NS FILE...: install SAs and policies from policy files in NS
+apply() {
+    local ns=$1; shift
+    log "+ [$ns] ipsecctl apply $*"
+    ipsecctl_in "$ns" apply "$@" || fail "ipsecctl apply $* failed in $ns"
+}
+flush() {
+    local ns=$1
+    log "+ [$ns] ipsecctl flush"
+    ipsecctl_in "$ns" flush || fail "ipsecctl flush failed in $ns"
+    local n
+    n=$(ip netns exec "$ns" ip xfrm state | grep -c '^src') || true
+    assert_eq "SAs left in $ns after flush" 0 "$n"
+    n=$(ip netns exec "$ns" ip xfrm policy | grep -c '^src') || true
+    assert_eq "policies left in $ns after flush" 0 "$n"
+}
+
+# ------------------------------------------------------------------ modules
+load_modules() {
+    local m missing=()
+    for m in xfrm_user esp4 esp6 ah4 ah6 veth; do
+        modprobe "$m" || missing+=("$m")
+    done
+    [ ${#missing[@]} -eq 0 ] || fail "cannot load kernel modules: ${missing[*]}"
+    # tunnel mode helpers and the crypto the SAs will ask for: loading them
+    # now keeps the first SA (and its first packet) from being slow under TCG
+    for m in xfrm4_tunnel tunnel4 xfrm6_tunnel tunnel6 \
+             aesni_intel gcm ghash-generic ghash_clmulni_intel ctr \
+             chacha20poly1305 chacha20_generic poly1305_generic \
+             authenc seqiv echainiv cbc ecb sha256_ssse3 crypto_null drbg; do
+        modprobe -q "$m" 2>/dev/null || true
+    done
+    log "kernel $(uname -r): xfrm/esp/ah/veth modules loaded"
+}
+
+# ------------------------------------------------------------------ topology
+ns_add() {
+    local ns
+    for ns in "$@"; do
+        ip netns add "$ns" || fail "ip netns add $ns"
+        E2E_NAMESPACES+=("$ns")
+        ip -n "$ns" link set lo up
+    done
+}
+
+# veth NS1 IF1 NS2 IF2: a veth pair between two namespaces, both ends up
+veth() {
+    ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || fail "veth $1:$2 - $3:$4"
+    ip -n "$1" link set "$2" up
+    ip -n "$3" link set "$4" up
+}
+
+# addr NS IF PREFIX...: add addresses (IPv6 without duplicate address detection)
+addr() {
+    local ns=$1 ifc=$2 a; shift 2
+    for a in "$@"; do
+        case $a in
+            *:*) ip -n "$ns" addr add "$a" dev "$ifc" nodad || fail "addr $a on $ns:$ifc";;
+            *)   ip -n "$ns" addr add "$a" dev "$ifc" || fail "addr $a on $ns:$ifc";;
+        esac
+    done
+}
+
+# Two hosts on one link: left 192.0.2.1 / 2001:db8::1, right 192.0.2.2 / 2001:db8::2
+topo_two_hosts() {
+    ns_add left right
+    veth left eth0 right eth0
+    addr left eth0 192.0.2.1/24 2001:db8::1/64
+    addr right eth0 192.0.2.2/24 2001:db8::2/64
+    log "topology: left(192.0.2.1, 2001:db8::1) <-> right(192.0.2.2, 2001:db8::2)"
+}
+
+# hostA -- gwA ==== gwB -- hostB
+#   198.51.100.10  198.51.100.1 | 192.0.2.1 == 192.0.2.2 | 203.0.113.1  203.0.113.10
+topo_gateways() {
+    ns_add hostA gwA gwB hostB
+    veth hostA eth0 gwA lan
+    veth gwA wan gwB wan
+    veth gwB lan hostB eth0
+    addr hostA eth0 198.51.100.10/24
+    addr gwA lan 198.51.100.1/24
+    addr gwA wan 192.0.2.1/24
+    addr gwB wan 192.0.2.2/24
+    addr gwB lan 203.0.113.1/24
+    addr hostB eth0 203.0.113.10/24
+    ip -n hostA route add default via 198.51.100.1
+    ip -n hostB route add default via 203.0.113.1
+    ip -n gwA route add 203.0.113.0/24 via 192.0.2.2
+    ip -n gwB route add 198.51.100.0/24 via 192.0.2.1
+    ip netns exec gwA sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward on gwA"
+    ip netns exec gwB sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward on gwB"
+    log "topology: hostA(198.51.100.10) - gwA(198.51.100.1|192.0.2.1) = gwB(192.0.2.2|203.0.113.1) - hostB(203.0.113.10)"
+}
+
+# ------------------------------------------------------------------ traffic
+ping_cmd() { if command -v ping >/dev/null 2>&1; then echo ping; else echo "busybox ping"; fi; }
+
+# ping_ok NS DST [COUNT] [extra ping args]: every echo must be answered
+ping_ok() {
+    local ns=$1 dst=$2 count=${3:-5}; shift $(( $# < 3 ? $# : 3 ))
+    local out rc
+    log "+ [$ns] ping -c $count $* $dst"
+    out=$(ip netns exec "$ns" timeout 60 $(ping_cmd) -c "$count" -i 0.2 -W 5 "$@" "$dst" 2>&1); rc=$?
+    printf '%s\n' "$out" | tail -n 2 | sed 's/^/    /'
+    [ "$rc" = 0 ] || fail "ping $dst from $ns failed (exit $rc)"
+    local got; got=$(ping_received "$out")
+    [ "$got" = "$count" ] || fail "ping $dst from $ns: expected $count replies, saw $got"
+}
+# number of replies in ping's summary (busybox: "N packets received", iputils: "N received")
+ping_received() { printf '%s\n' "$1" | sed -n 's/.* \([0-9][0-9]*\) \(packets \)\{0,1\}received.*/\1/p' | tail -n1; }
+
+# ping_fails NS DST [COUNT]: no echo may be answered (bounded: -w)
+ping_fails() {
+    local ns=$1 dst=$2 count=${3:-3} out
+    log "+ [$ns] ping -c $count $dst  (expected to fail)"
+    out=$(ip netns exec "$ns" timeout 60 $(ping_cmd) -c "$count" -i 0.2 -w $(( count + 2 )) "$dst" 2>&1)
+    printf '%s\n' "$out" | tail -n 2 | sed 's/^/    /'
+    local got; got=$(ping_received "$out")
+    [ "${got:-0}" = 0 ] || fail "ping $dst from $ns: expected no reply, saw $got"
+    log "ok: no reply from $dst"
+}
+
+# ------------------------------------------------------------------ counters
+# sa_fields NS SRC DST PROTO SPI: "packets bytes failed replay" of the SA
+# (SRC, DST, PROTO, SPI) from 'ip -s xfrm state' (failed = integrity
+# failures); "-1 -1 -1 -1" when there is no such SA
+sa_fields() {
+    ip netns exec "$1" ip -s xfrm state list src "$2" dst "$3" proto "$4" spi "$5" 2>/dev/null |
+    awk '
+        /^src /               { found = 1 }
+        /lifetime current:/   { getline; gsub(/[(),]/, " ")      # "  84 bytes  1 packets"
+                                for (i = 1; i < NF; i++) { if ($(i+1) == "bytes") b = $i; if ($(i+1) == "packets") p = $i } }
+        /^[ \t]*stats:/       { getline                          # "  replay-window 0 replay 0 failed 0"
+                                for (i = 1; i < NF; i++) { if ($i == "replay") r = $(i+1); if ($i == "failed") f = $(i+1) } }
+        END { if (found) print p + 0, b + 0, f + 0, r + 0; else print "-1 -1 -1 -1" }'
+}
+# sa_stat NS SRC DST PROTO SPI FIELD: one of packets | bytes | failed | replay
+sa_stat() {
+    local p b f r
+    read -r p b f r <<< "$(sa_fields "${@:1:5}")"
+    case $6 in packets) echo "$p";; bytes) echo "$b";; failed) echo "$f";; replay) echo "$r";; *) echo -1;; esac
+}
+
+# xfrm_stat NS NAME: a counter from the namespace's /proc/net/xfrm_stat
+xfrm_stat() { ip netns exec "$1" awk -v n="$2" '$1 == n { print $2; found = 1 } END { if (!found) print -1 }' /proc/net/xfrm_stat; }
+
+# snapshot of an SA's packets and bytes: "packets bytes"
+sa_snap() { local p b f r; read -r p b f r <<< "$(sa_fields "$@")"; echo "$p $b"; }
+
+# sa_grew LABEL BEFORE NS SRC DST PROTO SPI MIN_PACKETS: the SA's packet counter
+# grew by at least MIN_PACKETS and its byte counter grew too since BEFORE
+sa_grew() {
+    local label=$1 before=$2; shift 2
+    local min=${*: -1} bp bb ap ab
+    set -- "${@:1:$#-1}"
+    read -r bp bb <<< "$before"
+    read -r ap ab <<< "$(sa_snap "$@")"
+    [ "$ap" != -1 ] || fail "$label: SA $* not found in namespace $1"
+    log "counters $label [$1 $4 spi $5 $2->$3]: packets $bp -> $ap, bytes $bb -> $ab"
+    (( ap - bp >= min )) || fail "$label: expected packets to grow by >= $min, saw $bp -> $ap"
+    (( ab > bb ))       || fail "$label: expected bytes to grow, saw $bb -> $ab"
+}
+
+# ------------------------------------------------------------------ asserts
+assert_eq() { # LABEL EXPECTED SEEN
+    if [ "$2" = "$3" ]; then log "ok: $1 = $3"; else fail "$1: expected '$2', saw '$3'"; fi
+}
+assert_gt() { # LABEL BASELINE SEEN   (SEEN > BASELINE)
+    if (( $3 > $2 )); then log "ok: $1: $2 -> $3"; else fail "$1: expected more than $2, saw $3"; fi
+}
+assert_ge() { # LABEL MIN SEEN
+    if (( $3 >= $2 )); then log "ok: $1: $3 >= $2"; else fail "$1: expected at least $2, saw $3"; fi
+}
+
+# ------------------------------------------------------------------ capture
+# Captures keep only what a namespace SENDS (tcpdump -Q out): a capture of
+# both directions on one end would also show the inbound packets a second
+# time, after the kernel decapsulated them (tunnel mode re-injects the inner
+# packet on the same device), which would look like cleartext on the wire.
+# So to see what crossed a link, capture its outbound traffic at both ends
+# under one NAME; the capture_* readers add up all files of a NAME.
+#
+# capture_start NAME NS IF [FILTER...]: tcpdump in the background, until
+# capture_stop; waits (bounded) until it listens
+declare -A E2E_CAPTURES=()
+capture_start() {
+    local name=$1 ns=$2 ifc=$3; shift 3
+    local file=$E2E_OUT/$name.$ns.pcap i pid
+    ip netns exec "$ns" tcpdump -Z root -U -n -Q out -i "$ifc" -w "$file" "$@" 2> "$file.err" &
+    pid=$!
+    E2E_PIDS+=("$pid")
+    E2E_CAPTURES[$file]=$pid
+    for (( i = 0; i < 100; i++ )); do
+        grep -q 'listening on' "$file.err" 2>/dev/null && { log "capturing what $ns sends on $ifc ($name)"; return 0; }
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$file.err"
+    fail "tcpdump did not start on $ns:$ifc"
+}
+# capture_stop: stop all running captures
+capture_stop() {
+    local f
+    sleep 0.5
+    for f in "${!E2E_CAPTURES[@]}"; do kill -INT "${E2E_CAPTURES[$f]}" 2>/dev/null; done
+    for f in "${!E2E_CAPTURES[@]}"; do wait "${E2E_CAPTURES[$f]}" 2>/dev/null; done
+    E2E_CAPTURES=()
+}
+capture_files() { ls "$E2E_OUT/$1".*.pcap 2>/dev/null; }
+# capture_show NAME [N]: the first N packets of each file, for the log
+capture_show() {
+    local f
+    for f in $(capture_files "$1"); do
+        tcpdump -nn -r "$f" 2>/dev/null | head -n "${2:-3}" | sed "s/^/    [$(basename "$f" .pcap)] /"
+    done
+}
+# capture_count NAME FILTER...: packets of the NAME captures matching FILTER
+capture_count() {
+    local name=$1 f n=0; shift
+    for f in $(capture_files "$name"); do
+        n=$(( n + $(tcpdump -n -r "$f" "$@" 2>/dev/null | wc -l) ))
+    done
+    echo "$n"
+}
+# capture_payload_count NAME HEX: packets whose bytes contain HEX (lower-case
+# hex digits, no spaces)
+capture_payload_count() {
+    local name=$1 f n=0
+    for f in $(capture_files "$name"); do
+        n=$(( n + $(tcpdump -nn -xx -r "$f" 2>/dev/null |
+            awk '/^[ \t]+0x[0-9a-f]+:/ { sub(/^[ \t]+0x[0-9a-f]+:[ \t]*/, ""); gsub(/ /, ""); printf "%s", $0; next }
+                 { print "" } END { print "" }' | grep -c "$2") ))
+    done
+    echo "$n"
+}
+
+# ------------------------------------------------------------------ show --json
+# show_json NS WHAT OUT: 'ipsecctl show WHAT --json' into OUT
+show_json() {
+    ipsecctl_in "$1" show "$2" --json > "$3" || fail "ipsecctl show $2 --json failed in $1"
+}
+
+# ------------------------------------------------------------------ checks
+# transport_roundtrip NSL NSR L R PROTO SPI_LR SPI_RL [COUNT [PING_ARGS...]]
+#   ping R from NSL; the L->R SA (out on NSL, in on NSR) and the R->L SA
+#   (out on NSR, in on NSL) must each have counted >= COUNT packets
+transport_roundtrip() {
+    local nsl=$1 nsr=$2 l=$3 r=$4 proto=$5 slr=$6 srl=$7 count=${8:-5}
+    local a b c d
+    shift $(( $# < 8 ? $# : 8 ))   # the rest: extra ping arguments
+    a=$(sa_snap "$nsl" "$l" "$r" "$proto" "$slr")
+    b=$(sa_snap "$nsr" "$l" "$r" "$proto" "$slr")
+    c=$(sa_snap "$nsr" "$r" "$l" "$proto" "$srl")
+    d=$(sa_snap "$nsl" "$r" "$l" "$proto" "$srl")
+    ping_ok "$nsl" "$r" "$count" "$@"
+    sa_grew "out" "$a" "$nsl" "$l" "$r" "$proto" "$slr" "$count"
+    sa_grew "in"  "$b" "$nsr" "$l" "$r" "$proto" "$slr" "$count"
+    sa_grew "out" "$c" "$nsr" "$r" "$l" "$proto" "$srl" "$count"
+    sa_grew "in"  "$d" "$nsl" "$r" "$l" "$proto" "$srl" "$count"
+}
+
+# json_same LABEL A B: the two 'show --json' outputs are identical (byte for
+# byte); if not, shows the difference and fails
+json_same() {
+    if cmp -s "$2" "$3"; then
+        log "ok: $1: identical ($(wc -c < "$2") bytes)"
+    else
+        diff -u "$2" "$3" | head -n 60 | sed 's/0x[0-9a-f]\{16,\}/<key>/g'
+        fail "$1: differ"
+    fi
+}
+
+# tunnel_case EXAMPLE PROTO SPI_AB SPI_BA: hostA - gwA = gwB - hostB, the
+# example's left.json on gwA and right.json on gwB; hostA pings hostB. The four
+# gateway SA counters must grow, and on the gwA-gwB link only PROTO between
+# the gateways may be seen: no packet with an inner address as outer header,
+# no bare ICMP.
+tunnel_case() {
+    local ex=$EXAMPLES/$1 proto=$2 sab=$3 sba=$4 count=5 pnum pcap=$1-wan a b c d
+    case $proto in esp) pnum=50;; ah) pnum=51;; esac
+    topo_gateways
+
+    step "apply $1: left.json on gwA, right.json on gwB"
+    apply gwA "$ex/left.json"
+    apply gwB "$ex/right.json"
+
+    step "hostA -> hostB through the $proto tunnel"
+    a=$(sa_snap gwA 192.0.2.1 192.0.2.2 "$proto" "$sab")
+    b=$(sa_snap gwB 192.0.2.1 192.0.2.2 "$proto" "$sab")
+    c=$(sa_snap gwB 192.0.2.2 192.0.2.1 "$proto" "$sba")
+    d=$(sa_snap gwA 192.0.2.2 192.0.2.1 "$proto" "$sba")
+    capture_start "$pcap" gwA wan
+    capture_start "$pcap" gwB wan
+    ping_ok hostA 203.0.113.10 "$count"
+    capture_stop
+    sa_grew "gwA out" "$a" gwA 192.0.2.1 192.0.2.2 "$proto" "$sab" "$count"
+    sa_grew "gwB in"  "$b" gwB 192.0.2.1 192.0.2.2 "$proto" "$sab" "$count"
+    sa_grew "gwB out" "$c" gwB 192.0.2.2 192.0.2.1 "$proto" "$sba" "$count"
+    sa_grew "gwA in"  "$d" gwA 192.0.2.2 192.0.2.1 "$proto" "$sba" "$count"
+
+    step "what crossed the gwA-gwB link"
+    capture_show "$pcap" 2
+    assert_ge "$proto packets gwA->gwB on the link" "$count" \
+        "$(capture_count "$pcap" "src 192.0.2.1 and dst 192.0.2.2 and ip proto $pnum")"
+    assert_ge "$proto packets gwB->gwA on the link" "$count" \
+        "$(capture_count "$pcap" "src 192.0.2.2 and dst 192.0.2.1 and ip proto $pnum")"
+    assert_eq "packets with an inner address as outer header" 0 \
+        "$(capture_count "$pcap" "net 198.51.100.0/24 or net 203.0.113.0/24")"
+    assert_eq "bare ICMP packets on the link" 0 "$(capture_count "$pcap" "icmp")"
+    assert_eq "IPv4 packets on the link other than $proto" 0 "$(capture_count "$pcap" "ip and not ip proto $pnum")"
+}
