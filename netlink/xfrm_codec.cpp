@@ -23,14 +23,17 @@ constexpr uint16_t kAck = NLM_F_REQUEST | NLM_F_ACK;
 
 Unexpected<Error> no_room() { return fail(Error{std::string(), EMSGSIZE}); }
 
-// Header plus a zeroed fixed part, when both fit.
+// Header plus the fixed part, copied in: netlink payloads are only 4-byte
+// aligned, while some XFRM structures hold u64 fields, so they are built on
+// the stack and never written through a pointer into the buffer.
 template <class T>
-T* put_headers(std::span<uint8_t> buf, nlmsghdr*& nlh, uint16_t type, uint16_t flags) {
+nlmsghdr* put_fixed(std::span<uint8_t> buf, uint16_t type, uint16_t flags, const T& fixed) {
   if (buf.size() < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(T))) return nullptr;
-  nlh = mnl_nlmsg_put_header(buf.data());
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = type;
   nlh->nlmsg_flags = flags;
-  return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh, sizeof(T)));
+  std::memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(T)), &fixed, sizeof(T));
+  return nlh;
 }
 
 // Reserves an attribute at the tail and returns its zeroed payload; nullptr
@@ -194,11 +197,10 @@ xfrm_userpolicy_id to_policy_id(const PolicyId& id) {
 }  // namespace
 
 Built build_sa(std::span<uint8_t> buf, const SaParams& sa, bool update) {
-  nlmsghdr* nlh = nullptr;
-  auto* info =
-      put_headers<xfrm_usersa_info>(buf, nlh, update ? XFRM_MSG_UPDSA : XFRM_MSG_NEWSA, kAck);
-  if (info == nullptr) return no_room();
-  fill_usersa(*info, sa);
+  xfrm_usersa_info info{};
+  fill_usersa(info, sa);
+  nlmsghdr* nlh = put_fixed(buf, update ? XFRM_MSG_UPDSA : XFRM_MSG_NEWSA, kAck, info);
+  if (nlh == nullptr) return no_room();
   auto algs = put_algorithms(nlh, buf.size(), sa);
   if (!algs) return fail(std::move(algs.error()));
   if (!put_sa_extras(nlh, buf.size(), sa)) return no_room();
@@ -206,13 +208,13 @@ Built build_sa(std::span<uint8_t> buf, const SaParams& sa, bool update) {
 }
 
 Built build_sa_id(std::span<uint8_t> buf, uint16_t type, const SaId& id) {
-  nlmsghdr* nlh = nullptr;
-  auto* u = put_headers<xfrm_usersa_id>(buf, nlh, type, kAck);
-  if (u == nullptr) return no_room();
-  u->daddr = convert::to_xfrm(id.dst);
-  u->spi = htonl(id.spi);
-  u->family = convert::af_of(id.dst.family);
-  u->proto = static_cast<uint8_t>(id.proto);
+  xfrm_usersa_id u{};
+  u.daddr = convert::to_xfrm(id.dst);
+  u.spi = htonl(id.spi);
+  u.family = convert::af_of(id.dst.family);
+  u.proto = static_cast<uint8_t>(id.proto);
+  nlmsghdr* nlh = put_fixed(buf, type, kAck, u);
+  if (nlh == nullptr) return no_room();
   if (!put_mark_ifid(nlh, buf.size(), id.mark, 0)) return no_room();
   if (!id.src.is_unspec()) {
     xfrm_address_t src = convert::to_xfrm(id.src);
@@ -222,53 +224,51 @@ Built build_sa_id(std::span<uint8_t> buf, uint16_t type, const SaId& id) {
 }
 
 Built build_policy(std::span<uint8_t> buf, const PolicyParams& p, bool update) {
-  nlmsghdr* nlh = nullptr;
+  xfrm_userpolicy_info info{};
+  info.sel = convert::to_xfrm(p.sel);
+  info.lft = convert::to_xfrm(p.lifetime);
+  info.priority = p.priority;
+  info.index = p.index;
+  info.dir = static_cast<uint8_t>(p.dir);
+  info.action = static_cast<uint8_t>(p.action);
+  info.flags = p.flags;
+  info.share = XFRM_SHARE_ANY;
   uint16_t type = update ? XFRM_MSG_UPDPOLICY : XFRM_MSG_NEWPOLICY;
-  auto* info = put_headers<xfrm_userpolicy_info>(buf, nlh, type, kAck);
-  if (info == nullptr) return no_room();
-  info->sel = convert::to_xfrm(p.sel);
-  info->lft = convert::to_xfrm(p.lifetime);
-  info->priority = p.priority;
-  info->index = p.index;
-  info->dir = static_cast<uint8_t>(p.dir);
-  info->action = static_cast<uint8_t>(p.action);
-  info->flags = p.flags;
-  info->share = XFRM_SHARE_ANY;
+  nlmsghdr* nlh = put_fixed(buf, type, kAck, info);
+  if (nlh == nullptr) return no_room();
   if (!put_templates(nlh, buf.size(), p)) return no_room();
   if (!put_mark_ifid(nlh, buf.size(), p.mark, p.if_id)) return no_room();
   return nlh;
 }
 
 Built build_policy_id(std::span<uint8_t> buf, uint16_t type, const PolicyId& id) {
-  nlmsghdr* nlh = nullptr;
-  auto* u = put_headers<xfrm_userpolicy_id>(buf, nlh, type, kAck);
-  if (u == nullptr) return no_room();
-  *u = to_policy_id(id);
+  nlmsghdr* nlh = put_fixed(buf, type, kAck, to_policy_id(id));
+  if (nlh == nullptr) return no_room();
   if (!put_mark_ifid(nlh, buf.size(), id.mark, id.if_id)) return no_room();
   return nlh;
 }
 
 Built build_alloc_spi(std::span<uint8_t> buf, const SpiRequest& req) {
-  nlmsghdr* nlh = nullptr;
-  auto* u = put_headers<xfrm_userspi_info>(buf, nlh, XFRM_MSG_ALLOCSPI, kAck);
-  if (u == nullptr) return no_room();
-  u->info.id.daddr = convert::to_xfrm(req.dst);
-  u->info.id.proto = static_cast<uint8_t>(req.proto);
-  u->info.saddr = convert::to_xfrm(req.src);
-  u->info.family = convert::af_of(req.dst.family);
-  u->info.reqid = req.reqid;
-  u->info.lft = convert::to_xfrm(Lifetime{});
-  u->min = req.min;
-  u->max = req.max;
+  xfrm_userspi_info u{};
+  u.info.id.daddr = convert::to_xfrm(req.dst);
+  u.info.id.proto = static_cast<uint8_t>(req.proto);
+  u.info.saddr = convert::to_xfrm(req.src);
+  u.info.family = convert::af_of(req.dst.family);
+  u.info.reqid = req.reqid;
+  u.info.lft = convert::to_xfrm(Lifetime{});
+  u.min = req.min;
+  u.max = req.max;
+  nlmsghdr* nlh = put_fixed(buf, XFRM_MSG_ALLOCSPI, kAck, u);
+  if (nlh == nullptr) return no_room();
   if (!put_mark_ifid(nlh, buf.size(), req.mark, 0)) return no_room();
   return nlh;
 }
 
 Built build_flush_sa(std::span<uint8_t> buf) {
-  nlmsghdr* nlh = nullptr;
-  auto* f = put_headers<xfrm_usersa_flush>(buf, nlh, XFRM_MSG_FLUSHSA, kAck);
-  if (f == nullptr) return no_room();
-  f->proto = IPSEC_PROTO_ANY;
+  xfrm_usersa_flush f{};
+  f.proto = IPSEC_PROTO_ANY;
+  nlmsghdr* nlh = put_fixed(buf, XFRM_MSG_FLUSHSA, kAck, f);
+  if (nlh == nullptr) return no_room();
   return nlh;
 }
 
@@ -290,8 +290,8 @@ Built build_dump(std::span<uint8_t> buf, uint16_t type) {
 
 // The kernel reads a u32 of flags in front of GET{SA,SPD}INFO (xfrm_get_sadinfo).
 Built build_info(std::span<uint8_t> buf, uint16_t type) {
-  nlmsghdr* nlh = nullptr;
-  if (put_headers<uint32_t>(buf, nlh, type, kAck) == nullptr) return no_room();
+  nlmsghdr* nlh = put_fixed(buf, type, kAck, uint32_t{0});
+  if (nlh == nullptr) return no_room();
   return nlh;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -101,10 +102,8 @@ const mnl_cb_t kCtl[NLMSG_MIN_TYPE] = {nullptr, nullptr, error_cb, done_cb, over
 std::string cause_text(int code, std::string_view extack) {
   const char* name = strerrorname_np(code);
   std::string out = extack.empty() ? std::string(std::strerror(code)) : std::string(extack);
-  out += " (";
-  out += name != nullptr ? name : ("errno " + std::to_string(code)).c_str();
-  out += ")";
-  return out;
+  if (name != nullptr) return out + " (" + name + ")";
+  return out + " (errno " + std::to_string(code) + ")";
 }
 
 // struct nlmsgerr, then (NETLINK_EXT_ACK) attributes; they follow the echoed
@@ -119,7 +118,10 @@ bool parse_ack(const nlmsghdr* nlh, size_t avail, Ack& out) {
   out.extack = {};
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return true;
   size_t off = MNL_NLMSG_HDRLEN + sizeof(nlmsgerr);
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += err.msg.nlmsg_len - MNL_NLMSG_HDRLEN;
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+    if (err.msg.nlmsg_len < MNL_NLMSG_HDRLEN) return true;
+    off += err.msg.nlmsg_len - MNL_NLMSG_HDRLEN;
+  }
   const auto* base = reinterpret_cast<const uint8_t*>(nlh);
   for (size_t at = MNL_ALIGN(off); at + MNL_ATTR_HDRLEN <= len;) {
     const auto* attr = reinterpret_cast<const nlattr*>(base + at);
@@ -192,6 +194,7 @@ Result<void> NlSocket::request(nlmsghdr* nlh, const Handler& handler, bool wipe)
       int e = errno == EAGAIN ? ETIMEDOUT : errno;
       return fail(e == ETIMEDOUT ? "no reply from the kernel" : "", e);
     }
+    // libmnl 1.0.4 declares the control array non-const but only reads it.
     int ret = mnl_cb_run2(rx_.data(), static_cast<size_t>(n), seq, portid_, data_cb, &ctx,
                           const_cast<mnl_cb_t*>(kCtl), NLMSG_MIN_TYPE);
     int e = errno;

@@ -69,6 +69,8 @@ void setup_show(CLI::App& sub, Context& ctx) {
       ctx.exit_code = kExitNoKernel;
       return;
     }
+    sort_for_display(*sas);
+    sort_for_display(*policies);
     const auto* s = o->what != "policy" ? &*sas : nullptr;
     const auto* p = o->what != "sa" ? &*policies : nullptr;
     if (o->json) print_json(s, p);

@@ -1,7 +1,9 @@
 // Readable text for SAs and policies, as `ipsecctl show` prints them.
 #include "ctl/format.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "common/bytes.h"
 #include "kernel/algorithms.h"
@@ -106,6 +108,22 @@ std::string format_policy(const k::PolicyParams& p) {
     if (t.optional) out += " optional";
   }
   return out;
+}
+
+void sort_for_display(std::vector<k::SaParams>& sas) {
+  std::stable_sort(sas.begin(), sas.end(), [](const k::SaParams& a, const k::SaParams& b) {
+    return std::tie(a.src, a.dst, a.proto, a.spi) < std::tie(b.src, b.dst, b.proto, b.spi);
+  });
+}
+
+void sort_for_display(std::vector<k::PolicyParams>& policies) {
+  auto key = [](const k::PolicyParams& p) {
+    const k::Selector& s = p.sel;
+    return std::tie(s.src, s.dst, s.proto, s.sport, s.dport, p.dir, p.mark.value, p.if_id,
+                    p.priority);
+  };
+  std::stable_sort(policies.begin(), policies.end(),
+                   [&](const k::PolicyParams& a, const k::PolicyParams& b) { return key(a) < key(b); });
 }
 
 }  // namespace ipsec::ctl

@@ -61,8 +61,7 @@ Result<void> check_key_file(const std::string& path, const struct stat& st) {
                 "); run \"chmod 600 " + path + "\"");
   }
   if (st.st_size > kMaxKeyFileBytes)
-    return fail(quoted + " is too large for a key file (" + std::to_string(st.st_size) +
-                " bytes)");
+    return fail(quoted + " is too large for a key file (" + std::to_string(st.st_size) + " bytes)");
   return ok();
 }
 
@@ -92,7 +91,8 @@ Result<SecretBytes> decode_hex_key(std::string_view text) {
   for (size_t i = skip; i < text.size(); ++i) {
     char c = text[i];
     if (is_separator(c)) {
-      if (high >= 0) return wipe_and_fail(out, "hex digit pair split at offset " + std::to_string(i));
+      if (high >= 0)
+        return wipe_and_fail(out, "hex digit pair split at offset " + std::to_string(i));
       continue;
     }
     int v = hex_value(c);

@@ -11,8 +11,7 @@ namespace ipsec::policy::detail {
 
 // Each returns nullopt when the object had any problem (all of them reported).
 std::optional<kernel::SaParams> parse_sa(Reader& r, const Json& j, const std::string& path);
-std::optional<kernel::PolicyParams> parse_policy(Reader& r, const Json& j,
-                                                 const std::string& path);
+std::optional<kernel::PolicyParams> parse_policy(Reader& r, const Json& j, const std::string& path);
 
 // Shared parts. parse_selector_fields reads src, dst, proto, sport, dport of
 // `obj` (the caller checks for unknown fields).
@@ -24,9 +23,8 @@ struct ProtoName {
   std::string_view name;
   uint8_t number;
 };
-inline constexpr ProtoName kProtoNames[] = {{"any", 0},    {"tcp", 6},     {"udp", 17},
-                                            {"icmp", 1},   {"icmpv6", 58}, {"sctp", 132},
-                                            {"gre", 47}};
+inline constexpr ProtoName kProtoNames[] = {{"any", 0},     {"tcp", 6},    {"udp", 17}, {"icmp", 1},
+                                            {"icmpv6", 58}, {"sctp", 132}, {"gre", 47}};
 inline constexpr uint32_t kDefaultReplayWindow = 32;
 inline constexpr uint32_t kDefaultMarkMask = 0xffffffff;
 inline constexpr uint16_t kEncapEspInUdp = 2;

@@ -53,8 +53,8 @@ void parse_port(Reader& r, const Json& obj, const std::string& path, std::string
 void check_same_family(Reader& r, const std::string& dst_path, const std::string& dst_text,
                        Family src, Family dst) {
   if (src != dst)
-    r.error(dst_path, quote(dst_text) + " is " + family_name(dst) + " but src is " +
-                          family_name(src));
+    r.error(dst_path,
+            quote(dst_text) + " is " + family_name(dst) + " but src is " + family_name(src));
 }
 
 std::optional<Mode> parse_mode(Reader& r, const Json& obj, const std::string& path) {
@@ -92,13 +92,15 @@ std::optional<kernel::Template> parse_template(Reader& r, const Json& j, const s
     parse_tunnel_ends(r, j, path, t);
   } else if (mode == Mode::Transport) {
     for (std::string_view end : {"src", "dst"})
-      if (Reader::field(j, end) != nullptr) r.error(join(path, end), "not allowed in transport mode");
+      if (Reader::field(j, end) != nullptr)
+        r.error(join(path, end), "not allowed in transport mode");
   }
   t.reqid = r.opt_u32(j, path, "reqid").value_or(0);
   if (auto spi = r.opt_u32(j, path, "spi")) {
     if (*spi != 0 && *spi < 256)
-      r.error(join(path, "spi"), std::to_string(*spi) +
-                                     " is reserved; use 0 (any) or 256..0xffffffff (RFC 4303 §2.1)");
+      r.error(
+          join(path, "spi"),
+          std::to_string(*spi) + " is reserved; use 0 (any) or 256..0xffffffff (RFC 4303 §2.1)");
     t.spi = *spi;
   }
   t.optional = r.opt_boolean(j, path, "optional").value_or(false);
@@ -125,10 +127,11 @@ void parse_action(Reader& r, const Json& j, const std::string& path, kernel::Pol
   const Json* t = Reader::field(j, "templates");
   if (act == Act::Protect && t == nullptr)
     r.error(path, "action \"protect\" needs at least one template in \"templates\"");
-  if (act == Act::Protect && t != nullptr) p.tmpls = parse_templates(r, *t, join(path, "templates"));
+  if (act == Act::Protect && t != nullptr)
+    p.tmpls = parse_templates(r, *t, join(path, "templates"));
   if (act && *act != Act::Protect && t != nullptr)
-    r.error(join(path, "templates"),
-            std::string("not allowed with action ") + (*act == Act::Allow ? "\"allow\"" : "\"block\""));
+    r.error(join(path, "templates"), std::string("not allowed with action ") +
+                                         (*act == Act::Allow ? "\"allow\"" : "\"block\""));
 }
 
 }  // namespace
@@ -141,7 +144,8 @@ kernel::Selector parse_selector_fields(Reader& r, const Json& obj, const std::st
   auto dp = dst ? r.prefix(*dst, join(path, "dst")) : std::nullopt;
   if (sp) s.src = *sp;
   if (dp) s.dst = *dp;
-  if (sp && dp) check_same_family(r, join(path, "dst"), dst->get<std::string>(), sp->family(), dp->family());
+  if (sp && dp)
+    check_same_family(r, join(path, "dst"), dst->get<std::string>(), sp->family(), dp->family());
   std::optional<uint8_t> proto = uint8_t{0};
   if (const Json* p = Reader::field(obj, "proto")) proto = parse_proto(r, *p, join(path, "proto"));
   s.proto = proto.value_or(0);
@@ -162,8 +166,9 @@ std::optional<kernel::Mark> parse_mark(Reader& r, const Json& j, const std::stri
 std::optional<kernel::PolicyParams> parse_policy(Reader& r, const Json& j,
                                                  const std::string& path) {
   size_t errors_before = r.error_count();
-  if (!r.object(j, path, {"src", "dst", "proto", "sport", "dport", "dir", "action", "templates",
-                          "priority", "mark", "if_id"}))
+  if (!r.object(j, path,
+                {"src", "dst", "proto", "sport", "dport", "dir", "action", "templates", "priority",
+                 "mark", "if_id"}))
     return std::nullopt;
   kernel::PolicyParams p;
   p.sel = parse_selector_fields(r, j, path);
@@ -174,7 +179,8 @@ std::optional<kernel::PolicyParams> parse_policy(Reader& r, const Json& j,
   }
   parse_action(r, j, path, p);
   p.priority = r.opt_u32(j, path, "priority").value_or(0);
-  if (const Json* m = Reader::field(j, "mark")) p.mark = parse_mark(r, *m, join(path, "mark")).value_or(kernel::Mark{});
+  if (const Json* m = Reader::field(j, "mark"))
+    p.mark = parse_mark(r, *m, join(path, "mark")).value_or(kernel::Mark{});
   p.if_id = r.opt_u32(j, path, "if_id").value_or(0);
   if (r.error_count() != errors_before) return std::nullopt;
   return p;

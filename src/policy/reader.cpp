@@ -17,15 +17,23 @@ std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string type_name(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::object: return "an object";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::boolean: return "a boolean";
-    case Json::value_t::number_float: return "a fractional number";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::number_float:
+      return "a fractional number";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "an integer";
-    case Json::value_t::null: return "null";
-    default: return "something else";
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    case Json::value_t::null:
+      return "null";
+    default:
+      return "something else";
   }
 }
 
@@ -100,7 +108,7 @@ std::optional<uint64_t> parse_hex_number(std::string_view s) {
   if (s.size() < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return std::nullopt;
   uint64_t v = 0;
   for (char c : s.substr(2)) {
-    int d = c >= '0' && c <= '9' ? c - '0'
+    int d = c >= '0' && c <= '9'   ? c - '0'
             : c >= 'a' && c <= 'f' ? c - 'a' + 10
             : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                    : -1;
@@ -142,9 +150,17 @@ std::optional<bool> Reader::boolean(const Json& j, const std::string& path) {
 }
 
 const std::string* Reader::string(const Json& j, const std::string& path) {
-  if (j.is_string()) return &j.get_ref<const std::string&>();
-  error(path, "expected a string, got " + type_name(j));
-  return nullptr;
+  if (!j.is_string()) {
+    error(path, "expected a string, got " + type_name(j));
+    return nullptr;
+  }
+  const auto& s = j.get_ref<const std::string&>();
+  // A NUL would cut the string short in inet_pton() or open(): refuse it.
+  if (s.find('\0') != std::string::npos) {
+    error(path, "contains a NUL character");
+    return nullptr;
+  }
+  return &s;
 }
 
 std::optional<IpAddress> Reader::address(const Json& j, const std::string& path) {

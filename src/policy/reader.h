@@ -64,10 +64,8 @@ class Reader {
   // Optional fields: nullopt when absent or wrong (the latter reported).
   std::optional<uint64_t> opt_integer(const Json& obj, const std::string& path,
                                       std::string_view name, uint64_t min, uint64_t max);
-  std::optional<uint32_t> opt_u32(const Json& obj, const std::string& path,
-                                  std::string_view name);
-  std::optional<bool> opt_boolean(const Json& obj, const std::string& path,
-                                  std::string_view name);
+  std::optional<uint32_t> opt_u32(const Json& obj, const std::string& path, std::string_view name);
+  std::optional<bool> opt_boolean(const Json& obj, const std::string& path, std::string_view name);
 
  private:
   std::string file_;
@@ -75,7 +73,6 @@ class Reader {
   std::vector<Diagnostic> errors_;
   std::vector<Diagnostic> warnings_;
 };
-
 
 template <class T>
 std::optional<T> Reader::keyword(const Json& j, const std::string& path,

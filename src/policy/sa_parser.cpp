@@ -16,10 +16,14 @@ namespace {
 
 const char* kind_name(AlgKind k) {
   switch (k) {
-    case AlgKind::Encryption: return "encryption";
-    case AlgKind::Integrity: return "integrity";
-    case AlgKind::Aead: return "aead";
-    case AlgKind::Compression: return "compression";
+    case AlgKind::Encryption:
+      return "encryption";
+    case AlgKind::Integrity:
+      return "integrity";
+    case AlgKind::Aead:
+      return "aead";
+    case AlgKind::Compression:
+      return "compression";
   }
   return "?";
 }
@@ -61,7 +65,8 @@ const AlgorithmInfo* read_algorithm(Reader& r, const Json& spec, const std::stri
     return nullptr;
   }
   if (info == nullptr) {
-    r.error(p, "unknown " + std::string(kind_name(kind)) + " algorithm " + quote(*name) + "; " + known);
+    r.error(
+        p, "unknown " + std::string(kind_name(kind)) + " algorithm " + quote(*name) + "; " + known);
     return nullptr;
   }
   if (info->kind != kind) {
@@ -91,7 +96,8 @@ std::optional<SecretBytes> read_key_value(Reader& r, const Json& key, const std:
   return std::move(*bytes);
 }
 
-std::optional<SecretBytes> read_key_file_field(Reader& r, const Json& file, const std::string& path) {
+std::optional<SecretBytes> read_key_file_field(Reader& r, const Json& file,
+                                               const std::string& path) {
   const std::string* name = r.string(file, path);
   if (name == nullptr) return std::nullopt;
   auto bytes = read_key_file(resolve_path(r.base_dir(), *name));
@@ -119,15 +125,15 @@ std::optional<SecretBytes> read_key(Reader& r, const Json& spec, const std::stri
   std::string kp = join(path, key != nullptr ? "key" : "key_file");
   auto bytes = key != nullptr ? read_key_value(r, *key, kp) : read_key_file_field(r, *file, kp);
   if (bytes && info != nullptr && !allows_length(*info, bytes->size())) {
-    r.error(kp, "key of " + std::to_string(bytes->size()) + " bytes, " + std::string(info->keyword) +
-                    " needs " + lengths_text(info->key_bytes));
+    r.error(kp, "key of " + std::to_string(bytes->size()) + " bytes, " +
+                    std::string(info->keyword) + " needs " + lengths_text(info->key_bytes));
     return std::nullopt;
   }
   return bytes;
 }
 
 struct Slot {
-  bool present = false;             // the field exists (valid or not)
+  bool present = false;  // the field exists (valid or not)
   const AlgorithmInfo* info = nullptr;
   std::optional<kernel::Algorithm> alg;
 };
@@ -143,7 +149,8 @@ Slot parse_key_spec(Reader& r, const Json& sa, const std::string& sa_path, std::
   slot.info = read_algorithm(r, *j, path, kind, allow_insecure);
   auto key = read_key(r, *j, path, slot.info);
   if (slot.info != nullptr && key)
-    slot.alg = kernel::Algorithm{std::string(slot.info->kernel_name), std::move(*key), slot.info->bits};
+    slot.alg =
+        kernel::Algorithm{std::string(slot.info->kernel_name), std::move(*key), slot.info->bits};
   return slot;
 }
 
@@ -158,9 +165,10 @@ void check_esp_slots(Reader& r, const std::string& path, const Slots& s, bool al
   }
   if (s.aead.present) return;
   if (!s.enc.present) {
-    r.error(path, s.auth.present
-                      ? "ESP needs \"encryption\" with \"integrity\" (use \"null\" for integrity only)"
-                      : "ESP needs \"aead\", or \"encryption\" with \"integrity\"");
+    r.error(path,
+            s.auth.present
+                ? "ESP needs \"encryption\" with \"integrity\" (use \"null\" for integrity only)"
+                : "ESP needs \"aead\", or \"encryption\" with \"integrity\"");
     return;
   }
   if (s.auth.present) return;
@@ -169,8 +177,9 @@ void check_esp_slots(Reader& r, const std::string& path, const Slots& s, bool al
   else if (allow_insecure)
     r.warn(path, "encryption without integrity accepted (allow_insecure)");
   else
-    r.error(path, "encryption without integrity is insecure; add \"integrity\" or set "
-                  "\"allow_insecure\": true");
+    r.error(path,
+            "encryption without integrity is insecure; add \"integrity\" or set "
+            "\"allow_insecure\": true");
 }
 
 void check_ah_slots(Reader& r, const Json& j, const std::string& path, const Slots& s) {
@@ -209,9 +218,9 @@ std::optional<kernel::Lifetime> parse_lifetime(Reader& r, const Json& j, const s
   }
   for (int i = 0; i < 4; ++i)
     if (values[0][i] != 0 && values[1][i] != 0 && values[0][i] >= values[1][i])
-      r.error(join(join(path, "soft"), kLimits[i]),
-              "soft limit " + std::to_string(values[0][i]) + " is not below hard limit " +
-                  std::to_string(values[1][i]));
+      r.error(join(join(path, "soft"), kLimits[i]), "soft limit " + std::to_string(values[0][i]) +
+                                                        " is not below hard limit " +
+                                                        std::to_string(values[1][i]));
   kernel::Lifetime l;
   l.soft_add_seconds = values[0][0], l.hard_add_seconds = values[1][0];
   l.soft_use_seconds = values[0][1], l.hard_use_seconds = values[1][1];
@@ -224,13 +233,17 @@ std::optional<kernel::Encap> parse_encap(Reader& r, const Json& j, const std::st
   if (!r.object(j, path, {"type", "sport", "dport"})) return std::nullopt;
   kernel::Encap e;
   if (const Json* t = Reader::field(j, "type"))
-    e.type = r.keyword<uint16_t>(*t, join(path, "type"), {{"espinudp", kEncapEspInUdp}}).value_or(kEncapEspInUdp);
-  e.sport = static_cast<uint16_t>(r.opt_integer(j, path, "sport", 1, 65535).value_or(kDefaultEncapPort));
-  e.dport = static_cast<uint16_t>(r.opt_integer(j, path, "dport", 1, 65535).value_or(kDefaultEncapPort));
+    e.type = r.keyword<uint16_t>(*t, join(path, "type"), {{"espinudp", kEncapEspInUdp}})
+                 .value_or(kEncapEspInUdp);
+  e.sport =
+      static_cast<uint16_t>(r.opt_integer(j, path, "sport", 1, 65535).value_or(kDefaultEncapPort));
+  e.dport =
+      static_cast<uint16_t>(r.opt_integer(j, path, "dport", 1, 65535).value_or(kDefaultEncapPort));
   return e;
 }
 
-std::optional<kernel::Selector> parse_sa_selector(Reader& r, const Json& j, const std::string& path) {
+std::optional<kernel::Selector> parse_sa_selector(Reader& r, const Json& j,
+                                                  const std::string& path) {
   if (!r.object(j, path, {"src", "dst", "proto", "sport", "dport"})) return std::nullopt;
   return parse_selector_fields(r, j, path);
 }
@@ -248,8 +261,9 @@ void parse_identity(Reader& r, const Json& j, const std::string& path, std::opti
   if (const Json* s = r.required(j, path, "spi")) {
     auto spi = r.u32(*s, join(path, "spi"));
     if (spi && *spi < 256)
-      r.error(join(path, "spi"), std::to_string(*spi) +
-                                     " is out of range 256..0xffffffff (RFC 4303 §2.1: 1-255 are reserved)");
+      r.error(join(path, "spi"),
+              std::to_string(*spi) +
+                  " is out of range 256..0xffffffff (RFC 4303 §2.1: 1-255 are reserved)");
     sa.spi = spi.value_or(0);
   }
   const Json* src = r.required(j, path, "src");
@@ -257,8 +271,9 @@ void parse_identity(Reader& r, const Json& j, const std::string& path, std::opti
   auto s = src ? r.address(*src, join(path, "src")) : std::nullopt;
   auto d = dst ? r.address(*dst, join(path, "dst")) : std::nullopt;
   if (s && d && s->family != d->family)
-    r.error(join(path, "dst"), quote(d->str()) + " is " + (d->family == Family::V4 ? "IPv4" : "IPv6") +
-                                   " but src is " + (s->family == Family::V4 ? "IPv4" : "IPv6"));
+    r.error(join(path, "dst"), quote(d->str()) + " is " +
+                                   (d->family == Family::V4 ? "IPv4" : "IPv6") + " but src is " +
+                                   (s->family == Family::V4 ? "IPv4" : "IPv6"));
   sa.src = s.value_or(IpAddress{});
   sa.dst = d.value_or(IpAddress{});
   sa.reqid = r.opt_u32(j, path, "reqid").value_or(0);
@@ -284,9 +299,10 @@ void parse_options(Reader& r, const Json& j, const std::string& path, kernel::Sa
 
 std::optional<kernel::SaParams> parse_sa(Reader& r, const Json& j, const std::string& path) {
   size_t errors_before = r.error_count();
-  if (!r.object(j, path, {"protocol", "mode", "spi", "src", "dst", "reqid", "encryption",
-                          "integrity", "aead", "replay_window", "esn", "lifetime", "encap",
-                          "mark", "if_id", "selector", "allow_insecure"}))
+  if (!r.object(j, path,
+                {"protocol", "mode", "spi", "src", "dst", "reqid", "encryption", "integrity",
+                 "aead", "replay_window", "esn", "lifetime", "encap", "mark", "if_id", "selector",
+                 "allow_insecure"}))
     return std::nullopt;
   kernel::SaParams sa;
   std::optional<Proto> proto;

@@ -55,8 +55,8 @@ std::string syntax_message(std::string_view text, const Json::parse_error& e) {
     if (auto colon = what.find(": ", c); colon != std::string::npos) what.erase(0, colon + 2);
   if (auto last = what.find("; last read: '"); last != std::string::npos) {
     auto expected = what.rfind("; expected ");
-    what = what.substr(0, last) + (expected != std::string::npos && expected > last
-                                       ? what.substr(expected) : "");
+    what = what.substr(0, last) +
+           (expected != std::string::npos && expected > last ? what.substr(expected) : "");
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + what;
 }
@@ -143,8 +143,9 @@ FileResult parse_file(std::string_view text, const std::string& name, const std:
   Json doc;
   try {
     DuplicateKeys dups(r);
-    doc = Json::parse(text.begin(), text.end(),
-                      [&dups](int, Json::parse_event_t e, Json& parsed) { return dups.on_event(e, parsed); });
+    doc = Json::parse(text.begin(), text.end(), [&dups](int, Json::parse_event_t e, Json& parsed) {
+      return dups.on_event(e, parsed);
+    });
     parse_document(r, doc, out);
   } catch (const Json::parse_error& e) {
     r.error("", syntax_message(text, e));
@@ -184,10 +185,10 @@ std::string policy_key(const kernel::PolicyParams& p) {
   std::string key;
   append_prefix(key, id.sel.src);
   append_prefix(key, id.sel.dst);
-  for (uint32_t v : {uint32_t{id.sel.proto}, uint32_t{id.sel.sport}, uint32_t{id.sel.sport_mask},
-                     uint32_t{id.sel.dport}, uint32_t{id.sel.dport_mask},
-                     static_cast<uint32_t>(id.sel.ifindex), id.sel.user,
-                     static_cast<uint32_t>(id.dir), id.mark.value, id.mark.mask, id.if_id})
+  for (uint32_t v :
+       {uint32_t{id.sel.proto}, uint32_t{id.sel.sport}, uint32_t{id.sel.sport_mask},
+        uint32_t{id.sel.dport}, uint32_t{id.sel.dport_mask}, static_cast<uint32_t>(id.sel.ifindex),
+        id.sel.user, static_cast<uint32_t>(id.dir), id.mark.value, id.mark.mask, id.if_id})
     append_raw(key, &v, sizeof v);
   return key;
 }
@@ -202,16 +203,18 @@ LoadResult merge(std::vector<FileResult>& files) {
     for (size_t i = 0; i < f.config.sas.size(); ++i) {
       auto [it, fresh] = sa_seen.emplace(sa_key(f.config.sas[i]), f.file + ": " + f.sa_paths[i]);
       if (!fresh)
-        out.errors.push_back({f.file, f.sa_paths[i], "duplicate " + kernel::describe(f.config.sas[i]) +
-                                                         ", first defined at " + it->second});
+        out.errors.push_back({f.file, f.sa_paths[i],
+                              "duplicate " + kernel::describe(f.config.sas[i]) +
+                                  ", first defined at " + it->second});
       out.config.sas.push_back(std::move(f.config.sas[i]));
     }
     for (size_t i = 0; i < f.config.policies.size(); ++i) {
       const auto& p = f.config.policies[i];
       auto [it, fresh] = policy_seen.emplace(policy_key(p), f.file + ": " + f.policy_paths[i]);
       if (!fresh)
-        out.errors.push_back({f.file, f.policy_paths[i],
-                              "duplicate " + kernel::describe(p) + ", first defined at " + it->second});
+        out.errors.push_back(
+            {f.file, f.policy_paths[i],
+             "duplicate " + kernel::describe(p) + ", first defined at " + it->second});
       out.config.policies.push_back(std::move(f.config.policies[i]));
     }
   }

@@ -18,7 +18,9 @@ std::string hex32(uint32_t v) {
   return buf;
 }
 
-std::string marker(std::string_view what) { return std::string(detail::kKernelMarker) + std::string(what); }
+std::string marker(std::string_view what) {
+  return std::string(detail::kKernelMarker) + std::string(what);
+}
 
 // "0x" + hex, built in place so the only copy is the one the JSON owns.
 std::string key_hex(const SecretBytes& key) {
@@ -92,8 +94,9 @@ void put_lifetime(Json& j, const kernel::Lifetime& l) {
 }
 
 void put_encap(Json& j, const kernel::Encap& e) {
-  Json out = {{"type", e.type == detail::kEncapEspInUdp ? std::string("espinudp")
-                                                         : marker("encap-type-" + std::to_string(e.type))}};
+  Json out = {{"type", e.type == detail::kEncapEspInUdp
+                           ? std::string("espinudp")
+                           : marker("encap-type-" + std::to_string(e.type))}};
   if (e.sport != detail::kDefaultEncapPort) out["sport"] = e.sport;
   if (e.dport != detail::kDefaultEncapPort) out["dport"] = e.dport;
   j["encap"] = out;
@@ -117,8 +120,10 @@ void put_algorithms(Json& j, const kernel::SaParams& sa) {
 }
 
 Json sa_json(const kernel::SaParams& sa) {
-  Json j = {{"protocol", proto_text(sa.proto)}, {"spi", hex32(sa.spi)},
-            {"src", sa.src.str()}, {"dst", sa.dst.str()}};
+  Json j = {{"protocol", proto_text(sa.proto)},
+            {"spi", hex32(sa.spi)},
+            {"src", sa.src.str()},
+            {"dst", sa.dst.str()}};
   if (sa.mode != kernel::Mode::Transport) j["mode"] = mode_text(sa.mode);
   if (sa.reqid != 0) j["reqid"] = sa.reqid;
   put_algorithms(j, sa);
@@ -140,8 +145,10 @@ Json template_json(const kernel::Template& t) {
   Json j = {{"protocol", proto_text(t.proto)}};
   if (t.mode != kernel::Mode::Transport) j["mode"] = mode_text(t.mode);
   // A transport template's addresses are unspecified (or zero as the kernel reports them).
-  if (!t.src.is_unspec() && (t.mode != kernel::Mode::Transport || !t.src.is_any())) j["src"] = t.src.str();
-  if (!t.dst.is_unspec() && (t.mode != kernel::Mode::Transport || !t.dst.is_any())) j["dst"] = t.dst.str();
+  if (!t.src.is_unspec() && (t.mode != kernel::Mode::Transport || !t.src.is_any()))
+    j["src"] = t.src.str();
+  if (!t.dst.is_unspec() && (t.mode != kernel::Mode::Transport || !t.dst.is_any()))
+    j["dst"] = t.dst.str();
   if (t.reqid != 0) j["reqid"] = t.reqid;
   if (t.spi != 0) j["spi"] = hex32(t.spi);
   if (t.optional) j["optional"] = true;
@@ -152,8 +159,10 @@ Json policy_json(const kernel::PolicyParams& p) {
   Json j = Json::object();
   put_selector(j, p.sel);
   j["dir"] = kernel::to_string(p.dir);
-  if (p.action == kernel::Action::Block) j["action"] = "block";
-  else if (p.tmpls.empty()) j["action"] = "allow";  // Allow with templates is "protect", the default
+  if (p.action == kernel::Action::Block)
+    j["action"] = "block";
+  else if (p.tmpls.empty())
+    j["action"] = "allow";  // Allow with templates is "protect", the default
   if (!p.tmpls.empty()) {
     Json tmpls = Json::array();
     for (const auto& t : p.tmpls) tmpls.push_back(template_json(t));

@@ -21,13 +21,20 @@ ctl() { ip netns exec "$NS" "$IPSECCTL" "$@"; }
 npolicies() { ip -n "$NS" xfrm policy list | grep -c '^src' || true; }
 nstates() { ip -n "$NS" xfrm state list | grep -c '^src' || true; }
 
+# The kernel's SAs and policies as iproute2 prints them, one object a line,
+# sorted: the same set of objects compares equal whatever the dump order.
+kernel_state() {
+  { ip -n "$NS" xfrm policy list; ip -n "$NS" xfrm state list; } |
+    awk '/^src /{ if (r != "") print r; r = $0; next } { r = r " " $0 } END { if (r != "") print r }' | sort
+}
+
 # expect_fail NAME CODE FILE PATTERN...: exit code CODE, each pattern on stderr, kernel unchanged.
 expect_fail() {
   local name=$1 code=$2 file=$3; shift 3
   local before after rc
-  before="$(ip -n "$NS" xfrm policy list; ip -n "$NS" xfrm state list)"
+  before="$(kernel_state)"
   ctl apply "$file" >"$WORK/out" 2>"$WORK/err"; rc=$?
-  after="$(ip -n "$NS" xfrm policy list; ip -n "$NS" xfrm state list)"
+  after="$(kernel_state)"
   local fine=1
   [ "$rc" = "$code" ] || { fine=0; echo "  exit code $rc, expected $code"; }
   for pat in "$@"; do
@@ -108,7 +115,7 @@ fi
 
 # the same with state already present: the old policies must stay exactly as they were
 ctl apply "$WORK/site.json" >/dev/null
-sed 's/"priority": 100/"priority": 200/' "$WORK/with-sa.json" >"$WORK/with-sa-changed.json"
+sed 's/"priority": 100/"priority": 200/g' "$WORK/with-sa.json" >"$WORK/with-sa-changed.json"
 if ! ip -n "$NS" xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x99 mode tunnel \
      aead 'rfc4106(gcm(aes))' 0x$(printf '11%.0s' $(seq 36)) 128 2>/dev/null; then
   expect_fail "a refused apply restores replaced policies" 3 "$WORK/with-sa-changed.json" "rolled back"

@@ -35,6 +35,13 @@ script=$(realpath -e "$1" 2>/dev/null) || fail "no such job script: $1"
 shift
 case $script in /tmp/*) fail "job script $script is under /tmp, which the guest replaces with a fresh tmpfs";; esac
 
+# ---- a job that declares "# vm-run: requires IPSECCTL" skips without a boot
+# when the CLI is not built (the job itself would say the same, 10 s later)
+if grep -q '^# vm-run: requires IPSECCTL' "$script" && [ "${E2E_APPLY:-}" != ipxfrm ] \
+   && { [ -z "${IPSECCTL:-}" ] || [ ! -x "$IPSECCTL" ]; }; then
+    skip "ipsecctl not built (IPSECCTL='${IPSECCTL:-}')"
+fi
+
 # ---- genuinely unavailable resources: skip
 command -v qemu-system-x86_64 >/dev/null 2>&1 \
     || skip "qemu-system-x86_64 is not installed (run tests/e2e/vm-setup.sh)"

@@ -25,11 +25,11 @@ std::vector<std::string>& skips() {
 void fresh_netns() {
   REQUIRE_MESSAGE(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): ", std::strerror(errno));
   auto rtnl = netlink::Rtnl::open();
-  REQUIRE_MESSAGE(rtnl.has_value(), rtnl.error().message);
+  REQUIRE_MESSAGE(rtnl.has_value(), why(rtnl));
   auto lo = (*rtnl)->link("lo");
-  REQUIRE_MESSAGE(lo.has_value(), lo.error().message);
+  REQUIRE_MESSAGE(lo.has_value(), why(lo));
   auto up = (*rtnl)->set_up(lo->index, true);
-  REQUIRE_MESSAGE(up.has_value(), up.error().message);
+  REQUIRE_MESSAGE(up.has_value(), why(up));
 }
 
 IpAddress ip(const char* text) {
@@ -54,7 +54,7 @@ kernel::Selector sel(const char* src, const char* dst, uint8_t proto) {
 
 std::unique_ptr<netlink::XfrmKernel> open_kernel() {
   auto k = netlink::XfrmKernel::open();
-  REQUIRE_MESSAGE(k.has_value(), k.error().message);
+  REQUIRE_MESSAGE(k.has_value(), why(k));
   return std::move(*k);
 }
 
@@ -82,7 +82,7 @@ std::vector<kernel::Event> wait_events(kernel::EventSource& src, size_t want, in
     pollfd p{src.fd(), POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
     auto got = src.read();
-    REQUIRE_MESSAGE(got.has_value(), got.error().message);
+    REQUIRE_MESSAGE(got.has_value(), why(got));
     for (auto& e : *got) out.push_back(std::move(e));
   }
   return out;

@@ -17,6 +17,13 @@ namespace ipsec::host_test {
 // Every TEST_CASE calls it first, so no state leaks between cases.
 void fresh_netns();
 
+// The error text of a failed result, "" otherwise: for *_MESSAGE checks,
+// whose message doctest may evaluate even when the check passes.
+template <class T>
+std::string why(const Result<T>& r) {
+  return r.has_value() ? std::string() : r.error().message;
+}
+
 IpAddress ip(const char* text);
 Prefix pfx(const char* text);
 kernel::Selector sel(const char* src, const char* dst, uint8_t proto = 0);

@@ -14,7 +14,7 @@ namespace {
 
 std::unique_ptr<netlink::Rtnl> open_rtnl() {
   auto r = netlink::Rtnl::open();
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  REQUIRE_MESSAGE(r.has_value(), host_test::why(r));
   return std::move(*r);
 }
 
@@ -29,9 +29,9 @@ netlink::Link test_link(netlink::Rtnl& rtnl) {
   REQUIRE(peer.has_value());
   REQUIRE(rtnl.set_up(peer->index, true).has_value());
   auto l = rtnl.link("nl0");
-  REQUIRE_MESSAGE(l.has_value(), l.error().message);
+  REQUIRE_MESSAGE(l.has_value(), host_test::why(l));
   auto up = rtnl.set_up(l->index, true);
-  REQUIRE_MESSAGE(up.has_value(), up.error().message);
+  REQUIRE_MESSAGE(up.has_value(), host_test::why(up));
   return *rtnl.link("nl0");
 }
 
@@ -41,7 +41,7 @@ TEST_CASE("rtnl: links list lo, up in a fresh namespace; unknown links are error
   host_test::fresh_netns();
   auto rtnl = open_rtnl();
   auto links = rtnl->links();
-  REQUIRE_MESSAGE(links.has_value(), links.error().message);
+  REQUIRE_MESSAGE(links.has_value(), host_test::why(links));
   auto lo = std::find_if(links->begin(), links->end(),
                          [](const netlink::Link& l) { return l.name == "lo"; });
   REQUIRE(lo != links->end());
@@ -58,16 +58,16 @@ TEST_CASE("rtnl: addresses, routes via a gateway, source selection") {
   netlink::Link link = test_link(*rtnl);
   CHECK(link.up);
   auto a = rtnl->add_address(link.index, ip("198.51.100.1"), 24);
-  REQUIRE_MESSAGE(a.has_value(), a.error().message);
+  REQUIRE_MESSAGE(a.has_value(), host_test::why(a));
   auto dup = rtnl->add_address(link.index, ip("198.51.100.1"), 24);
   REQUIRE_FALSE(dup.has_value());
   CHECK(dup.error().code == EEXIST);
 
   netlink::Route route{pfx("203.0.113.0/24"), ip("198.51.100.254"), link.index, 254};
   auto r = rtnl->add_route(route);
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  REQUIRE_MESSAGE(r.has_value(), host_test::why(r));
   auto src = rtnl->source_for(ip("203.0.113.9"));
-  REQUIRE_MESSAGE(src.has_value(), src.error().message);
+  REQUIRE_MESSAGE(src.has_value(), host_test::why(src));
   CHECK(*src == ip("198.51.100.1"));
   if (host_test::have_iproute2()) {
     auto shown = host_test::run("ip route show 203.0.113.0/24");
@@ -94,9 +94,9 @@ TEST_CASE("rtnl: IPv6 address and source selection") {
   auto a = host_test::run("ip -6 addr add 2001:db8:5::1/64 dev " + link.name + " nodad");
   REQUIRE_MESSAGE(a.status == 0, a.output);
   auto src = rtnl->source_for(ip("2001:db8:5::77"));
-  REQUIRE_MESSAGE(src.has_value(), src.error().message);
+  REQUIRE_MESSAGE(src.has_value(), host_test::why(src));
   CHECK(*src == ip("2001:db8:5::1"));
   auto b = rtnl->add_address(link.index, ip("2001:db8:6::1"), 64);
-  REQUIRE_MESSAGE(b.has_value(), b.error().message);
+  REQUIRE_MESSAGE(b.has_value(), host_test::why(b));
   CHECK(rtnl->delete_address(link.index, ip("2001:db8:6::1"), 64).has_value());
 }

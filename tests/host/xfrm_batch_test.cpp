@@ -5,7 +5,11 @@
 // are built from temporaries (it loses track of the active member).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <sys/socket.h>
+
 #include "host_util.h"
+#include "netlink/xfrm_codec.h"
+#include "netlink/xfrm_socket.h"
 
 using namespace ipsec;
 using namespace ipsec::kernel;
@@ -121,4 +125,38 @@ TEST_CASE("batch: an op that cannot be encoded fails alone, the rest go through"
   CHECK(results[1].error().message.find("adding SA spi 0x5000 192.0.2.1->192.0.2.2 esp: ") == 0);
   CHECK(results[2].has_value());
   CHECK(k->dump_policies()->size() == 2);
+}
+
+namespace {
+struct CountingSink final : netlink::AckSink {
+  size_t ok = 0, failed = 0;
+  void on_ack(size_t, int error, std::string_view) override { ++(error == 0 ? ok : failed); }
+};
+}  // namespace
+
+TEST_CASE("batch: acks lost to a full receive queue are detected (ENOBUFS), never ignored") {
+  host_test::fresh_netns();
+  auto sock = netlink::NlSocket::open(NETLINK_XFRM);
+  REQUIRE(sock.has_value());
+  // Shrink the receive buffer far below what 1000 acks need.
+  int small = 4096;
+  REQUIRE(setsockopt((*sock)->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &small, sizeof small) == 0);
+  constexpr size_t kCount = 1000;
+  std::vector<uint8_t> buf(kCount * 512);
+  size_t off = 0;
+  for (uint32_t i = 0; i < kCount; ++i) {
+    auto msg = netlink::build_policy(std::span<uint8_t>(buf).subspan(off), numbered(i), false);
+    REQUIRE(msg.has_value());
+    off += NLMSG_ALIGN((*msg)->nlmsg_len);
+  }
+  CountingSink sink;
+  auto out = (*sock)->send_batch(std::span<uint8_t>(buf.data(), off), kCount, sink);
+  CHECK(out.send_error == 0);
+  CHECK(out.overflowed);
+  CHECK(out.acked < kCount);
+  CHECK(sink.ok == out.acked);
+  MESSAGE("acked ", out.acked, " of ", kCount, " with a 4 KiB receive buffer");
+  // The kernel did apply them all: only the answers were lost.
+  auto k = host_test::open_kernel();
+  CHECK(k->dump_policies()->size() == kCount);
 }

@@ -54,9 +54,9 @@ SaParams esp_cbc_sha256_v4() {
 SaParams round_trip(const SaParams& sa) {
   std::vector<uint8_t> buf(4096);
   auto msg = netlink::build_sa(buf, sa, false);
-  REQUIRE_MESSAGE(msg.has_value(), msg.error().message);
+  REQUIRE_MESSAGE(msg.has_value(), host_test::why(msg));
   auto back = netlink::parse_sa(*msg);
-  REQUIRE_MESSAGE(back.has_value(), back.error().message);
+  REQUIRE_MESSAGE(back.has_value(), host_test::why(back));
   return std::move(*back);
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("codec: a policy with a two-template bundle, mark, if_id and lifetime 
   auto msg = netlink::build_policy(buf, p, false);
   REQUIRE(msg.has_value());
   auto back = netlink::parse_policy(*msg);
-  REQUIRE_MESSAGE(back.has_value(), back.error().message);
+  REQUIRE_MESSAGE(back.has_value(), host_test::why(back));
   CHECK(back->same_config(p));
   CHECK(back->tmpls == p.tmpls);
 }

@@ -51,7 +51,7 @@ TEST_CASE("events: NEWPOLICY, UPDPOLICY, DELPOLICY and FLUSHPOLICY arrive parsed
   host_test::fresh_netns();
   auto k = host_test::open_kernel();
   auto src = k->subscribe(kGroupPolicy);
-  REQUIRE_MESSAGE(src.has_value(), src.error().message);
+  REQUIRE_MESSAGE(src.has_value(), host_test::why(src));
   PolicyParams p = trap_policy();
   REQUIRE(k->add_policy(p).has_value());
   p.priority = 9;

@@ -64,7 +64,7 @@ TEST_CASE("policy: add, get, dump, update, delete an IPv4 tunnel policy") {
   REQUIRE_MESSAGE(k->add_policy(p).has_value(), "add");
 
   auto got = k->get_policy(p.id());
-  REQUIRE_MESSAGE(got.has_value(), got.error().message);
+  REQUIRE_MESSAGE(got.has_value(), host_test::why(got));
   check_same(*got, p);
   CHECK(got->index != 0);  // chosen by the kernel
 
@@ -77,13 +77,13 @@ TEST_CASE("policy: add, get, dump, update, delete an IPv4 tunnel policy") {
   p.priority = 10;
   p.tmpls[0].reqid = 6;
   auto up = k->update_policy(p);
-  REQUIRE_MESSAGE(up.has_value(), up.error().message);
+  REQUIRE_MESSAGE(up.has_value(), host_test::why(up));
   got = k->get_policy(p.id());
   REQUIRE(got.has_value());
   check_same(*got, p);
 
   auto del = k->delete_policy(p.id());
-  REQUIRE_MESSAGE(del.has_value(), del.error().message);
+  REQUIRE_MESSAGE(del.has_value(), host_test::why(del));
   auto gone = k->get_policy(p.id());
   REQUIRE_FALSE(gone.has_value());
   CHECK(gone.error().code == ENOENT);
@@ -110,7 +110,7 @@ TEST_CASE("policy: IPv6, a transport AH+ESP bundle, ports, mark and if_id") {
   p.lifetime.hard_add_seconds = 3600;
   p.lifetime.hard_bytes = 1 << 30;
   auto r = k->add_policy(p);
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  REQUIRE_MESSAGE(r.has_value(), host_test::why(r));
   auto all = k->dump_policies();
   REQUIRE(all.has_value());
   REQUIRE(all->size() == 1);
@@ -145,7 +145,7 @@ TEST_CASE("policy: block and allow actions, priorities, every direction") {
   any6.action = Action::Block;
   for (const auto* p : {&block, &allow, &any6}) {
     auto r = k->add_policy(*p);
-    REQUIRE_MESSAGE(r.has_value(), r.error().message);
+    REQUIRE_MESSAGE(r.has_value(), host_test::why(r));
   }
   auto all = k->dump_policies();
   REQUIRE(all.has_value());
@@ -178,7 +178,7 @@ TEST_CASE("policy: SPD info counts per direction, flush removes every main polic
     p.sel = sel(src, "10.99.0.0/16");
     p.dir = dir;
     auto r = k->add_policy(p);
-    REQUIRE_MESSAGE(r.has_value(), r.error().message);
+    REQUIRE_MESSAGE(r.has_value(), host_test::why(r));
   };
   add("10.1.0.0/16", Dir::Out);
   add("10.2.0.0/16", Dir::Out);
@@ -187,7 +187,7 @@ TEST_CASE("policy: SPD info counts per direction, flush removes every main polic
   add("10.2.0.0/16", Dir::In);
   add("10.1.0.0/16", Dir::Fwd);
   auto info = k->spd_info();
-  REQUIRE_MESSAGE(info.has_value(), info.error().message);
+  REQUIRE_MESSAGE(info.has_value(), host_test::why(info));
   CHECK(info->out == 3);
   CHECK(info->in == 2);
   CHECK(info->fwd == 1);

@@ -21,12 +21,12 @@ TEST_CASE("sa: ALLOCSPI gives an SPI in range; the larval state dumps, gets and 
   req.min = 0x1000;
   req.max = 0x1fff;
   auto spi = k->alloc_spi(req);
-  REQUIRE_MESSAGE(spi.has_value(), spi.error().message);
+  REQUIRE_MESSAGE(spi.has_value(), host_test::why(spi));
   CHECK(*spi >= 0x1000);
   CHECK(*spi <= 0x1fff);
 
   auto sas = k->dump_sas();
-  REQUIRE_MESSAGE(sas.has_value(), sas.error().message);
+  REQUIRE_MESSAGE(sas.has_value(), host_test::why(sas));
   REQUIRE(sas->size() == 1);
   const SaParams& larval = sas->front();
   CHECK(larval.larval);
@@ -42,16 +42,16 @@ TEST_CASE("sa: ALLOCSPI gives an SPI in range; the larval state dumps, gets and 
 
   SaId id{req.dst, *spi, Proto::Esp, {}, req.src};
   auto got = k->get_sa(id);
-  REQUIRE_MESSAGE(got.has_value(), got.error().message);
+  REQUIRE_MESSAGE(got.has_value(), host_test::why(got));
   CHECK(got->spi == *spi);
   CHECK(got->larval);
 
   auto info = k->sad_info();
-  REQUIRE_MESSAGE(info.has_value(), info.error().message);
+  REQUIRE_MESSAGE(info.has_value(), host_test::why(info));
   CHECK(info->sa_count == 1);
 
   auto del = k->delete_sa(id);
-  REQUIRE_MESSAGE(del.has_value(), del.error().message);
+  REQUIRE_MESSAGE(del.has_value(), host_test::why(del));
   CHECK(k->dump_sas()->empty());
   auto gone = k->get_sa(id);
   REQUIRE_FALSE(gone.has_value());
@@ -65,11 +65,11 @@ TEST_CASE("sa: ALLOCSPI for IPv6 and flush of every protocol") {
   req.src = ip("2001:db8::1");
   req.dst = ip("2001:db8::2");
   auto a = k->alloc_spi(req);
-  REQUIRE_MESSAGE(a.has_value(), a.error().message);
+  REQUIRE_MESSAGE(a.has_value(), host_test::why(a));
   CHECK(*a >= 0x100);
   req.proto = Proto::Ah;
   auto b = k->alloc_spi(req);
-  REQUIRE_MESSAGE(b.has_value(), b.error().message);
+  REQUIRE_MESSAGE(b.has_value(), host_test::why(b));
   auto sas = k->dump_sas();
   REQUIRE(sas.has_value());
   CHECK(sas->size() == 2);

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <errno.h>
 
+#include "common/bytes.h"
 #include "kernel/memory_kernel.h"
 #include "policy/plan.h"
 
@@ -20,7 +21,7 @@ k::SaParams sa(uint32_t spi, const char* src = "192.0.2.1", const char* dst = "1
   return s;
 }
 
-k::PolicyParams policy(const char* src, const char* dst, k::Dir dir) {
+k::PolicyParams make_policy(const char* src, const char* dst, k::Dir dir) {
   k::PolicyParams p;
   p.sel.src = *Prefix::parse(src);
   p.sel.dst = *Prefix::parse(dst);
@@ -32,8 +33,8 @@ k::PolicyParams policy(const char* src, const char* dst, k::Dir dir) {
 policy::StaticConfig config() {
   policy::StaticConfig c;
   c.sas = {sa(0x1000), sa(0x1001, "192.0.2.2", "192.0.2.1")};
-  c.policies = {policy("192.0.2.1/32", "192.0.2.2/32", k::Dir::Out),
-                policy("192.0.2.2/32", "192.0.2.1/32", k::Dir::In)};
+  c.policies = {make_policy("192.0.2.1/32", "192.0.2.2/32", k::Dir::Out),
+                make_policy("192.0.2.2/32", "192.0.2.1/32", k::Dir::In)};
   return c;
 }
 
@@ -114,13 +115,16 @@ TEST_CASE("memory kernel: identities, larval SAs and events") {
   k::MemoryKernel kern;
   auto events = kern.subscribe(k::kGroupPolicy);
   REQUIRE(events);
-  auto spi = kern.alloc_spi({*IpAddress::parse("192.0.2.1"), *IpAddress::parse("192.0.2.2")});
+  k::SpiRequest req;
+  req.src = *IpAddress::parse("192.0.2.1");
+  req.dst = *IpAddress::parse("192.0.2.2");
+  auto spi = kern.alloc_spi(req);
   REQUIRE(spi);
   CHECK(kern.dump_sas()->at(0).larval);
   CHECK(kern.add_sa(sa(*spi)));  // keys for the allocated SPI
   CHECK_FALSE(kern.dump_sas()->at(0).larval);
   CHECK(kern.add_sa(sa(*spi)).error().code == EEXIST);
-  auto p = policy("10.0.0.0/24", "10.0.1.0/24", k::Dir::Out);
+  auto p = make_policy("10.0.0.0/24", "10.0.1.0/24", k::Dir::Out);
   REQUIRE(kern.add_policy(p));
   CHECK(kern.add_policy(p).error().code == EEXIST);
   auto got = (*events)->read();

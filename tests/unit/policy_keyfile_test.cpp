@@ -1,4 +1,5 @@
-// Unit tests of src/policy: key files (hex text, permissions, relative paths) and stdin/file loading.
+// Unit tests of src/policy: key files (hex text, permissions, relative paths) and stdin/file
+// loading.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,7 +48,8 @@ const char* kKeyHex = "00 01 02 03 04 05 06 07\n08 09 0a 0b 0c 0d 0e 0f\n1011121
 
 std::string sa_with_key_file(const std::string& key_file) {
   return R"({"sas": [{"protocol": "esp", "spi": "0x1000", "src": "192.0.2.1", "dst": "192.0.2.2",
-    "aead": {"algorithm": "aes-gcm-16", "key_file": ")" + key_file + R"("}}]})";
+    "aead": {"algorithm": "aes-gcm-16", "key_file": ")" +
+         key_file + R"("}}]})";
 }
 
 std::vector<std::string> error_lines(const LoadResult& r) {
@@ -94,7 +96,8 @@ TEST_CASE("policy key file: readable or writable by others is refused") {
   CHECK(error_lines(load_text(sa_with_key_file("k606.hex"), "s.json", base)) ==
         std::vector<std::string>{"s.json: sas[0].aead.key_file: \"" + k606 +
                                  "\" is readable and writable by others (mode 0606); run \"chmod "
-                                 "600 " + k606 + "\""});
+                                 "600 " +
+                                 k606 + "\""});
   CHECK(load_text(sa_with_key_file("k640.hex"), "s.json", base).ok());
 }
 
@@ -127,15 +130,18 @@ TEST_CASE("policy files: merging, duplicates across files, unreadable files") {
   dir.write("sub/k.hex", kKeyHex, 0600);
   auto r = load_files({a, b});
   CHECK(error_lines(r) ==
-        std::vector<std::string>{b + ": sas[0]: duplicate SA spi 0x1000 192.0.2.1->192.0.2.2 esp, "
-                                     "first defined at " + a + ": sas[0]"});
+        std::vector<std::string>{b +
+                                 ": sas[0]: duplicate SA spi 0x1000 192.0.2.1->192.0.2.2 esp, "
+                                 "first defined at " +
+                                 a + ": sas[0]"});
   CHECK(r.config.sas.empty());
   std::string missing = (dir.path() / "missing.json").string();
   auto m = load_files({a, missing});
   CHECK(error_lines(m) ==
         std::vector<std::string>{missing + ": cannot read: No such file or directory"});
   std::string c = dir.write("c.json", R"({"policies": [{"src": "10.0.0.0/8", "dst": "0.0.0.0/0",
-    "dir": "in", "action": "allow"}]})", 0644);
+    "dir": "in", "action": "allow"}]})",
+                            0644);
   auto ok = load_files({a, c});
   CHECK(ok.ok());
   CHECK(ok.config.sas.size() == 1);

@@ -18,14 +18,21 @@ const char* kCbcKey = "0x000102030405060708090a0b0c0d0e0f";          // 16 bytes
 const char* kSha256Key = "0x000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";
 
 json base_sa() {
-  return {{"protocol", "esp"}, {"spi", "0x1000"}, {"src", "192.0.2.1"}, {"dst", "192.0.2.2"},
+  return {{"protocol", "esp"},
+          {"spi", "0x1000"},
+          {"src", "192.0.2.1"},
+          {"dst", "192.0.2.2"},
           {"aead", {{"algorithm", "aes-gcm-16"}, {"key", kGcmKey}}}};
 }
 
 json base_policy() {
-  return {{"src", "10.0.1.0/24"}, {"dst", "10.0.2.0/24"}, {"dir", "out"},
-          {"templates", json::array({{{"protocol", "esp"}, {"mode", "tunnel"},
-                                      {"src", "192.0.2.1"}, {"dst", "192.0.2.2"}}})}};
+  return {{"src", "10.0.1.0/24"},
+          {"dst", "10.0.2.0/24"},
+          {"dir", "out"},
+          {"templates", json::array({{{"protocol", "esp"},
+                                      {"mode", "tunnel"},
+                                      {"src", "192.0.2.1"},
+                                      {"dst", "192.0.2.2"}}})}};
 }
 
 std::vector<std::string> lines(const std::vector<Diagnostic>& ds) {
@@ -76,16 +83,22 @@ TEST_CASE("policy: a minimal SA maps to SaParams with defaults") {
 TEST_CASE("policy: every SA field maps to the kernel model") {
   json sa = base_sa();
   sa.erase("aead");
-  sa.update(json{{"mode", "tunnel"}, {"spi", 4096}, {"reqid", 7}, {"replay_window", 64},
-                 {"esn", true}, {"if_id", 9},
-                 {"encryption", {{"algorithm", "aes-cbc"}, {"key", kCbcKey}}},
-                 {"integrity", {{"algorithm", "hmac-sha256"}, {"key", kSha256Key}}},
-                 {"lifetime", {{"soft", {{"seconds", 3000}, {"use_seconds", 100}, {"bytes", 1000}}},
-                               {"hard", {{"seconds", 3600}, {"packets", 50}}}}},
-                 {"encap", {{"type", "espinudp"}, {"sport", 4501}}},
-                 {"mark", {{"value", "0x10"}}},
-                 {"selector", {{"src", "10.0.1.0/24"}, {"dst", "10.0.2.5"}, {"proto", "tcp"},
-                               {"dport", 443}}}});
+  sa.update(
+      json{{"mode", "tunnel"},
+           {"spi", 4096},
+           {"reqid", 7},
+           {"replay_window", 64},
+           {"esn", true},
+           {"if_id", 9},
+           {"encryption", {{"algorithm", "aes-cbc"}, {"key", kCbcKey}}},
+           {"integrity", {{"algorithm", "hmac-sha256"}, {"key", kSha256Key}}},
+           {"lifetime",
+            {{"soft", {{"seconds", 3000}, {"use_seconds", 100}, {"bytes", 1000}}},
+             {"hard", {{"seconds", 3600}, {"packets", 50}}}}},
+           {"encap", {{"type", "espinudp"}, {"sport", 4501}}},
+           {"mark", {{"value", "0x10"}}},
+           {"selector",
+            {{"src", "10.0.1.0/24"}, {"dst", "10.0.2.5"}, {"proto", "tcp"}, {"dport", 443}}}});
   auto r = load(json{{"sas", json::array({sa})}});
   REQUIRE(r.ok());
   const auto& s = r.config.sas.at(0);
@@ -123,7 +136,10 @@ TEST_CASE("policy: null encryption has an empty key; AH carries integrity only")
   esp.erase("aead");
   esp["encryption"] = {{"algorithm", "null"}};
   esp["integrity"] = {{"algorithm", "hmac-sha1"}, {"key", "0x" + std::string(40, 'a')}};
-  json ah = {{"protocol", "ah"}, {"spi", 300}, {"src", "2001:db8::1"}, {"dst", "2001:db8::2"},
+  json ah = {{"protocol", "ah"},
+             {"spi", 300},
+             {"src", "2001:db8::1"},
+             {"dst", "2001:db8::2"},
              {"integrity", {{"algorithm", "hmac-sha512"}, {"key", "0x" + std::string(128, 'b')}}}};
   auto r = load(json{{"sas", json::array({esp, ah})}});
   REQUIRE(r.ok());
@@ -138,15 +154,27 @@ TEST_CASE("policy: null encryption has an empty key; AH carries integrity only")
 
 TEST_CASE("policy: policies map actions, protocols, ports and templates") {
   json protect = base_policy();
-  protect.update(json{{"proto", "udp"}, {"sport", 500}, {"priority", 10},
-                      {"mark", {{"value", 1}, {"mask", 255}}}, {"if_id", 3}});
-  json allow = {{"src", "0.0.0.0/0"}, {"dst", "0.0.0.0/0"}, {"dir", "in"}, {"action", "allow"},
+  protect.update(json{{"proto", "udp"},
+                      {"sport", 500},
+                      {"priority", 10},
+                      {"mark", {{"value", 1}, {"mask", 255}}},
+                      {"if_id", 3}});
+  json allow = {{"src", "0.0.0.0/0"},
+                {"dst", "0.0.0.0/0"},
+                {"dir", "in"},
+                {"action", "allow"},
                 {"proto", 89}};
-  json block = {{"src", "2001:db8::/32"}, {"dst", "::/0"}, {"dir", "fwd"}, {"action", "block"},
+  json block = {{"src", "2001:db8::/32"},
+                {"dst", "::/0"},
+                {"dir", "fwd"},
+                {"action", "block"},
                 {"proto", "icmpv6"}};
-  json transport = {{"src", "192.0.2.1"}, {"dst", "192.0.2.2"}, {"dir", "out"},
-                    {"templates", json::array({{{"protocol", "esp"}, {"reqid", 5}, {"spi", "0x1000"}},
-                                               {{"protocol", "ah"}, {"optional", true}}})}};
+  json transport = {
+      {"src", "192.0.2.1"},
+      {"dst", "192.0.2.2"},
+      {"dir", "out"},
+      {"templates", json::array({{{"protocol", "esp"}, {"reqid", 5}, {"spi", "0x1000"}},
+                                 {{"protocol", "ah"}, {"optional", true}}})}};
   auto r = load(json{{"policies", json::array({protect, allow, block, transport})}});
   REQUIRE(r.ok());
   const auto& p = r.config.policies;
@@ -230,8 +258,8 @@ TEST_CASE("policy: top level and unknown fields") {
   json sa = base_sa();
   sa["spii"] = 1;
   sa["aead"]["keyy"] = "x";
-  CHECK(sa_errors(sa) == Lines{"t.json: sas[0].spii: unknown field",
-                               "t.json: sas[0].aead.keyy: unknown field"});
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0].spii: unknown field", "t.json: sas[0].aead.keyy: unknown field"});
   json p = base_policy();
   p["templates"][0]["reqid "] = 1;
   CHECK(policy_errors(p) == Lines{"t.json: policies[0].templates[0].reqid : unknown field"});
@@ -247,11 +275,10 @@ TEST_CASE("policy: a field given twice is an error") {
 }
 
 TEST_CASE("policy: missing required fields and wrong types") {
-  CHECK(sa_errors(json::object()) ==
-        Lines{"t.json: sas[0]: missing required field \"protocol\"",
-              "t.json: sas[0]: missing required field \"spi\"",
-              "t.json: sas[0]: missing required field \"src\"",
-              "t.json: sas[0]: missing required field \"dst\""});
+  CHECK(sa_errors(json::object()) == Lines{"t.json: sas[0]: missing required field \"protocol\"",
+                                           "t.json: sas[0]: missing required field \"spi\"",
+                                           "t.json: sas[0]: missing required field \"src\"",
+                                           "t.json: sas[0]: missing required field \"dst\""});
   json sa = base_sa();
   sa["spi"] = true;
   sa["esn"] = "yes";
@@ -274,14 +301,16 @@ TEST_CASE("policy: keywords and SPI ranges") {
   json sa = base_sa();
   sa["protocol"] = "ipcomp";
   sa["mode"] = "beet";
-  CHECK(sa_errors(sa) == Lines{"t.json: sas[0].protocol: expected \"esp\" or \"ah\", got \"ipcomp\"",
-                               "t.json: sas[0].mode: expected \"transport\" or \"tunnel\", got \"beet\""});
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0].protocol: expected \"esp\" or \"ah\", got \"ipcomp\"",
+              "t.json: sas[0].mode: expected \"transport\" or \"tunnel\", got \"beet\""});
   sa = base_sa();
   sa["spi"] = 255;
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].spi: 255 is out of range 256..0xffffffff "
                                "(RFC 4303 §2.1: 1-255 are reserved)"});
   sa["spi"] = "0x100000000";
-  CHECK(sa_errors(sa) == Lines{"t.json: sas[0].spi: \"0x100000000\" is out of range 0..0xffffffff"});
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0].spi: \"0x100000000\" is out of range 0..0xffffffff"});
   sa["spi"] = "4096";
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].spi: \"4096\" is not a \"0x...\" hex number"});
   sa["spi"] = 4294967296;
@@ -302,12 +331,15 @@ TEST_CASE("policy: addresses, prefixes and families") {
   json p = base_policy();
   p["src"] = "10.0.0.0/33";
   p["dst"] = "10.0.2.1/24";
-  CHECK(policy_errors(p) ==
-        Lines{"t.json: policies[0].src: \"10.0.0.0/33\" is not a prefix: length 33 exceeds 32",
-              "t.json: policies[0].dst: \"10.0.2.1/24\" is not a prefix: host bits are set after /24"});
+  CHECK(
+      policy_errors(p) ==
+      Lines{
+          "t.json: policies[0].src: \"10.0.0.0/33\" is not a prefix: length 33 exceeds 32",
+          "t.json: policies[0].dst: \"10.0.2.1/24\" is not a prefix: host bits are set after /24"});
   p = base_policy();
   p["dst"] = "2001:db8::/64";
-  CHECK(policy_errors(p) == Lines{"t.json: policies[0].dst: \"2001:db8::/64\" is IPv6 but src is IPv4"});
+  CHECK(policy_errors(p) ==
+        Lines{"t.json: policies[0].dst: \"2001:db8::/64\" is IPv6 but src is IPv4"});
   sa = base_sa();
   sa["selector"] = {{"src", "10.0.0.0/8"}, {"dst", "::/0"}, {"port", 1}};
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].selector.port: unknown field",
@@ -317,9 +349,10 @@ TEST_CASE("policy: addresses, prefixes and families") {
 TEST_CASE("policy: unknown and misplaced algorithms list the known ones") {
   json sa = base_sa();
   sa["aead"]["algorithm"] = "aes-gcm-15";
-  CHECK(sa_errors(sa) ==
-        Lines{"t.json: sas[0].aead.algorithm: unknown aead algorithm \"aes-gcm-15\"; aead algorithms "
-              "are aes-gcm-8, aes-gcm-12, aes-gcm-16, chacha20-poly1305"});
+  CHECK(
+      sa_errors(sa) ==
+      Lines{"t.json: sas[0].aead.algorithm: unknown aead algorithm \"aes-gcm-15\"; aead algorithms "
+            "are aes-gcm-8, aes-gcm-12, aes-gcm-16, chacha20-poly1305"});
   sa = base_sa();
   sa.erase("aead");
   sa["encryption"] = {{"algorithm", "hmac-sha256"}, {"key", kSha256Key}};
@@ -332,10 +365,11 @@ TEST_CASE("policy: unknown and misplaced algorithms list the known ones") {
               "hmac-sha512, hmac-md5"});
   sa = base_sa();
   sa["aead"]["algorithm"] = "kernel:rfc4106(gcm(aes))/32";
-  CHECK(sa_errors(sa) ==
-        Lines{"t.json: sas[0].aead.algorithm: \"kernel:rfc4106(gcm(aes))/32\" is a kernel algorithm "
-              "this format cannot express; aead algorithms are aes-gcm-8, aes-gcm-12, aes-gcm-16, "
-              "chacha20-poly1305"});
+  CHECK(
+      sa_errors(sa) ==
+      Lines{"t.json: sas[0].aead.algorithm: \"kernel:rfc4106(gcm(aes))/32\" is a kernel algorithm "
+            "this format cannot express; aead algorithms are aes-gcm-8, aes-gcm-12, aes-gcm-16, "
+            "chacha20-poly1305"});
 }
 
 TEST_CASE("policy: key lengths, hex and key spec shape") {
@@ -358,7 +392,8 @@ TEST_CASE("policy: key lengths, hex and key spec shape") {
   sa["aead"] = {{"algorithm", "chacha20-poly1305"}, {"key", "0x00112"}};
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].aead.key: not a hex key: odd number of hex digits"});
   sa["aead"] = {{"algorithm", "chacha20-poly1305"}, {"key", kGcmKey}};
-  CHECK(sa_errors(sa) == Lines{"t.json: sas[0].aead.key: key of 20 bytes, chacha20-poly1305 needs 36"});
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0].aead.key: key of 20 bytes, chacha20-poly1305 needs 36"});
   sa["aead"] = {{"key", kGcmKey}};
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].aead: missing required field \"algorithm\""});
   sa = base_sa();
@@ -384,7 +419,8 @@ TEST_CASE("policy: ESP and AH combination rules") {
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0]: ESP needs \"encryption\" with \"integrity\" (use "
                                "\"null\" for integrity only)"});
   sa.erase("integrity");
-  CHECK(sa_errors(sa) == Lines{"t.json: sas[0]: ESP needs \"aead\", or \"encryption\" with \"integrity\""});
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0]: ESP needs \"aead\", or \"encryption\" with \"integrity\""});
   sa["encryption"] = {{"algorithm", "null"}};
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0]: \"null\" encryption requires \"integrity\""});
   sa["allow_insecure"] = true;
@@ -423,7 +459,8 @@ TEST_CASE("policy: insecure choices are refused unless allow_insecure, then warn
   noauth["allow_insecure"] = true;
   r = load(json{{"sas", json::array({noauth})}});
   CHECK(r.ok());
-  CHECK(lines(r.warnings) == Lines{"t.json: sas[0]: encryption without integrity accepted (allow_insecure)"});
+  CHECK(lines(r.warnings) ==
+        Lines{"t.json: sas[0]: encryption without integrity accepted (allow_insecure)"});
   json secure = base_sa();
   secure["allow_insecure"] = true;
   CHECK(load(json{{"sas", json::array({secure})}}).warnings.empty());
@@ -438,7 +475,8 @@ TEST_CASE("policy: replay window, esn, lifetimes, encap, mark") {
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].esn: esn needs replay_window > 0"});
   sa = base_sa();
   sa["lifetime"] = {{"soft", {{"bytes", 1000}, {"seconds", 0}, {"packets", 10}}},
-                    {"hard", {{"bytes", 1000}, {"packets", 5}, {"time", 1}}}, {"medium", 1}};
+                    {"hard", {{"bytes", 1000}, {"packets", 5}, {"time", 1}}},
+                    {"medium", 1}};
   CHECK(sa_errors(sa) ==
         Lines{"t.json: sas[0].lifetime.medium: unknown field",
               "t.json: sas[0].lifetime.soft.seconds: 0 is out of range 1..0xffffffffffffffff",
@@ -448,10 +486,9 @@ TEST_CASE("policy: replay window, esn, lifetimes, encap, mark") {
   sa = base_sa();
   sa["encap"] = {{"type", "espintcp"}, {"dport", 0}};
   sa["mark"] = {{"mask", "0xff"}};
-  CHECK(sa_errors(sa) ==
-        Lines{"t.json: sas[0].encap.type: expected \"espinudp\", got \"espintcp\"",
-              "t.json: sas[0].encap.dport: 0 is out of range 1..65535",
-              "t.json: sas[0].mark: missing required field \"value\""});
+  CHECK(sa_errors(sa) == Lines{"t.json: sas[0].encap.type: expected \"espinudp\", got \"espintcp\"",
+                               "t.json: sas[0].encap.dport: 0 is out of range 1..65535",
+                               "t.json: sas[0].mark: missing required field \"value\""});
 }
 
 TEST_CASE("policy: selectors: protocols and ports") {
@@ -477,14 +514,19 @@ TEST_CASE("policy: selectors: protocols and ports") {
 TEST_CASE("policy: actions and templates") {
   json p = base_policy();
   p.erase("templates");
-  CHECK(policy_errors(p) ==
-        Lines{"t.json: policies[0]: action \"protect\" needs at least one template in \"templates\""});
+  CHECK(
+      policy_errors(p) ==
+      Lines{
+          "t.json: policies[0]: action \"protect\" needs at least one template in \"templates\""});
   p["templates"] = json::array();
-  CHECK(policy_errors(p) ==
-        Lines{"t.json: policies[0].templates: empty; action \"protect\" needs at least one template"});
+  CHECK(
+      policy_errors(p) ==
+      Lines{
+          "t.json: policies[0].templates: empty; action \"protect\" needs at least one template"});
   p = base_policy();
   p["action"] = "block";
-  CHECK(policy_errors(p) == Lines{"t.json: policies[0].templates: not allowed with action \"block\""});
+  CHECK(policy_errors(p) ==
+        Lines{"t.json: policies[0].templates: not allowed with action \"block\""});
   p["action"] = "drop";
   CHECK(policy_errors(p) == Lines{"t.json: policies[0].action: expected \"protect\", \"allow\" or "
                                   "\"block\", got \"drop\""});
@@ -496,10 +538,10 @@ TEST_CASE("policy: actions and templates") {
 
 TEST_CASE("policy: template rules") {
   json p = base_policy();
-  p["templates"] = json::array({{{"protocol", "esp"}, {"mode", "tunnel"}, {"dst", "2001:db8::1"}},
-                                {{"protocol", "ah"}, {"src", "192.0.2.1"}, {"dst", "192.0.2.2"}},
-                                {{"mode", "tunnel"}, {"src", "192.0.2.1"}, {"dst", "2001:db8::2"},
-                                 {"spi", 5}}});
+  p["templates"] =
+      json::array({{{"protocol", "esp"}, {"mode", "tunnel"}, {"dst", "2001:db8::1"}},
+                   {{"protocol", "ah"}, {"src", "192.0.2.1"}, {"dst", "192.0.2.2"}},
+                   {{"mode", "tunnel"}, {"src", "192.0.2.1"}, {"dst", "2001:db8::2"}, {"spi", 5}}});
   CHECK(policy_errors(p) ==
         Lines{"t.json: policies[0].templates[0]: missing required field \"src\"",
               "t.json: policies[0].templates[1].src: not allowed in transport mode",
@@ -512,16 +554,16 @@ TEST_CASE("policy: template rules") {
 
 TEST_CASE("policy: N problems in a file give N lines, and nothing is applied") {
   json sa1 = base_sa();
-  sa1["spi"] = 1;                           // 1
-  sa1["aead"]["key"] = "0x00";              // 2
+  sa1["spi"] = 1;               // 1
+  sa1["aead"]["key"] = "0x00";  // 2
   json sa2 = base_sa();
   sa2["spi"] = "0x2000";
-  sa2["replay_window"] = -5;                // 3
+  sa2["replay_window"] = -5;  // 3
   json good = base_sa();
   good["spi"] = "0x3000";
   json p = base_policy();
-  p["templates"][0].erase("dst");           // 4
-  p["color"] = "red";                       // 5
+  p["templates"][0].erase("dst");  // 4
+  p["color"] = "red";              // 5
   auto r = load(json{{"sas", json::array({sa1, sa2, good})}, {"policies", json::array({p})}});
   CHECK(r.errors.size() == 5);
   CHECK_FALSE(r.ok());
@@ -534,8 +576,8 @@ TEST_CASE("policy: duplicates within a file name both places") {
   sa2["src"] = "192.0.2.9";  // the kernel keys SAs by dst, SPI, protocol, mark
   json p2 = base_policy();
   p2["priority"] = 5;
-  auto r = load(json{{"sas", json::array({base_sa(), sa2})},
-                     {"policies", json::array({base_policy(), p2})}});
+  auto r = load(
+      json{{"sas", json::array({base_sa(), sa2})}, {"policies", json::array({base_policy(), p2})}});
   CHECK(lines(r.errors) ==
         Lines{"t.json: sas[1]: duplicate SA spi 0x1000 192.0.2.9->192.0.2.2 esp, first defined at "
               "t.json: sas[0]",
@@ -548,4 +590,10 @@ TEST_CASE("policy: duplicates within a file name both places") {
   CHECK(load(json{{"sas", json::array({base_sa(), other_mark})},
                   {"policies", json::array({base_policy(), other_dir})}})
             .ok());
+}
+
+TEST_CASE("policy: a NUL inside a string is refused, not cut short") {
+  json sa = base_sa();
+  sa["dst"] = std::string("192.0.2.2\0junk", 14);
+  CHECK(sa_errors(sa) == Lines{"t.json: sas[0].dst: contains a NUL character"});
 }

@@ -1,4 +1,5 @@
-// Unit tests of src/policy: to_json, the load -> to_json -> load round trip, and every example file.
+// Unit tests of src/policy: to_json, the load -> to_json -> load round trip, and every example
+// file.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -34,7 +35,8 @@ void check_round_trip(const StaticConfig& config, const std::string& name) {
   for (size_t i = 0; i < config.sas.size(); ++i)
     CHECK_MESSAGE(again.config.sas[i].same_config(config.sas[i]), "sas[" << i << "]");
   for (size_t i = 0; i < config.policies.size(); ++i)
-    CHECK_MESSAGE(again.config.policies[i].same_config(config.policies[i]), "policies[" << i << "]");
+    CHECK_MESSAGE(again.config.policies[i].same_config(config.policies[i]),
+                  "policies[" << i << "]");
   // And the text is stable: the second to_json equals the first.
   CHECK(to_json(again.config) == j);
 }
@@ -86,10 +88,13 @@ TEST_CASE("policy to_json: tidy output with keywords and hex") {
   REQUIRE(r.ok());
   json j = to_json(r.config);
   const json& sa = j["sas"][4];
-  CHECK(sa == json{{"protocol", "esp"}, {"spi", "0x2002"}, {"src", "192.0.2.1"},
+  CHECK(sa == json{{"protocol", "esp"},
+                   {"spi", "0x2002"},
+                   {"src", "192.0.2.1"},
                    {"dst", "192.0.2.2"},
-                   {"aead", {{"algorithm", "aes-gcm-8"},
-                             {"key", "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b"}}}});
+                   {"aead",
+                    {{"algorithm", "aes-gcm-8"},
+                     {"key", "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b"}}}});
   CHECK(j["sas"][1]["encryption"] == json{{"algorithm", "null"}});
   CHECK(j["sas"][1]["mark"] == json{{"value", "0x0"}});
   CHECK(j["sas"][0]["allow_insecure"] == true);

@@ -2,7 +2,9 @@
 # e2e: an AH+ESP bundle in transport mode (policies/examples/ah-esp-bundle:
 # each policy has two templates, ESP then AH, so packets are IP|AH|ESP).
 # Proves: traffic flows, both the ESP and the AH SA of each direction count
-# the packets on both hosts, and the wire shows AH outside (proto 51).
+# the packets on both hosts, and the wire shows AH outside (proto 51);
+# show --json / flush / apply restores the bundle (template order kept).
+# vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 require_ipsecctl
 load_modules
@@ -35,5 +37,9 @@ assert_eq "packets with ESP outermost (IP proto 50)" 0 "$(capture_count "$pcap" 
 assert_eq "bare ICMP packets" 0 "$(capture_count "$pcap" icmp)"
 # AH's next-header byte (first byte after the 20-byte IP header) says ESP (50)
 assert_ge "AH packets whose next header is ESP" 10 "$(capture_count "$pcap" 'ip proto 51 and ip[20] = 50')"
+
+step "round trip on both hosts (two-template policies, reqids)"
+roundtrip left right
+transport_roundtrip left right 192.0.2.1 192.0.2.2 esp 0x1005 0x2005 2
 
 pass "ah-esp-bundle"

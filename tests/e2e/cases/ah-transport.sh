@@ -2,6 +2,7 @@
 # e2e: AH transport mode, HMAC-SHA-256, between two hosts
 # (policies/examples/ah-transport). Proves traffic flows and all four SA
 # counters grow, and that the packets on the wire are AH (not ESP, not bare ICMP).
+# vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 require_ipsecctl
 load_modules

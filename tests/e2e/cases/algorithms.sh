@@ -6,6 +6,7 @@
 # (AES-GCM is esp-transport's case.) For each: flush, apply, ping with a
 # recognisable payload pattern, all four SA counters grow, only ESP on the
 # wire; the pattern is readable in the capture for NULL and only for NULL.
+# vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 require_ipsecctl
 load_modules

@@ -3,6 +3,7 @@
 # 203.0.113.0/24, a host behind each (policies/examples/esp-tunnel; gateways
 # need out, in and fwd policies). Proves: hostA reaches hostB, the four gateway
 # SA counters grow, and only ESP between the gateways crosses their link.
+# vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 require_ipsecctl
 load_modules

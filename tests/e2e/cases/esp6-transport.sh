@@ -2,6 +2,7 @@
 # e2e: ESP transport mode over IPv6, AES-GCM-16, between 2001:db8::1 and
 # 2001:db8::2 (policies/examples/esp6-transport). Proves traffic flows and
 # all four SA counters grow.
+# vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 require_ipsecctl
 load_modules

@@ -5,6 +5,7 @@
 # right's requests die at right too), right's SA 0x100b counts integrity
 # failures, and right's XfrmInStateProtoError grows; the healthy SA 0x200b
 # (right->left) still works, as left's counters show.
+# vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 require_ipsecctl
 load_modules
