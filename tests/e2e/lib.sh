@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell library for the e2e guest jobs (tests/e2e/cases/*.sh). Source it:
 #
 #   . "$(dirname "$0")/../lib.sh"
@@ -15,7 +16,7 @@ set -uo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_ROOT=$(cd "$E2E_DIR/../.." && pwd)
 EXAMPLES=$E2E_ROOT/policies/examples
-FIXTURES=$E2E_DIR/fixtures
+FIXTURES=$E2E_DIR/fixtures   # broken policy pairs for negative cases
 E2E_NAMESPACES=()
 E2E_PIDS=()
 E2E_T0=$(date +%s)
@@ -181,6 +182,7 @@ ping_ok() {
     local ns=$1 dst=$2 count=${3:-5}; shift $(( $# < 3 ? $# : 3 ))
     local out rc
     log "+ [$ns] ping -c $count $* $dst"
+    # shellcheck disable=SC2046  # ping_cmd may be two words
     out=$(ip netns exec "$ns" timeout 60 $(ping_cmd) -c "$count" -i 0.2 -W 5 "$@" "$dst" 2>&1); rc=$?
     printf '%s\n' "$out" | tail -n 2 | sed 's/^/    /'
     [ "$rc" = 0 ] || fail "ping $dst from $ns failed (exit $rc)"
@@ -194,6 +196,7 @@ ping_received() { printf '%s\n' "$1" | sed -n 's/.* \([0-9][0-9]*\) \(packets \)
 ping_fails() {
     local ns=$1 dst=$2 count=${3:-3} out
     log "+ [$ns] ping -c $count $dst  (expected to fail)"
+    # shellcheck disable=SC2046  # ping_cmd may be two words
     out=$(ip netns exec "$ns" timeout 60 $(ping_cmd) -c "$count" -i 0.2 -W 2 -w $(( count + 3 )) "$dst" 2>&1)
     printf '%s\n' "$out" | tail -n 2 | sed 's/^/    /'
     local got; got=$(ping_received "$out")
@@ -439,4 +442,29 @@ roundtrip() {
                 "$E2E_OUT/$ns-$what-a.json" "$E2E_OUT/$ns-$what-b.json"
         done
     done
+}
+
+# cli_sa_fields NS SRC DST PROTO SPI: "packets bytes integrity replay" of the
+# SA as 'ipsecctl show sa' reports it ("-1 -1 -1 -1" if it lists no such SA)
+cli_sa_fields() {
+    local head
+    head=$(printf '%s spi 0x%08x %s -> %s' "$4" "$5" "$2" "$3")
+    ipsecctl_in "$1" show sa 2>/dev/null | awk -v h="$head" '
+        index($0, h) == 1          { found = 1; next }
+        found && /^    traffic /   { gsub(/[,;]/, " ")
+                                     for (i = 1; i < NF; i++) { if ($(i+1) == "bytes") b = $i; if ($(i+1) == "packets") p = $i
+                                                                if ($i == "integrity") f = $(i+1); if ($i == "replay") r = $(i+1) }
+                                     print p + 0, b + 0, f + 0, r + 0; done = 1; exit }
+        END { if (!done) print "-1 -1 -1 -1" }'
+}
+
+# assert_cli_counters NS SRC DST PROTO SPI: 'ipsecctl show sa' reports the same
+# packets, bytes, integrity failures and replay errors as 'ip -s xfrm state'
+assert_cli_counters() {
+    have_real_ipsecctl || { log "CLI counters not checked in E2E_APPLY=ipxfrm mode"; return 0; }
+    local ip cli
+    ip=$(sa_fields "$@")
+    cli=$(cli_sa_fields "$@")
+    log "counters of $4 spi $5 $2->$3 in $1 (packets bytes integrity-failures replay): ip -s xfrm: $ip; ipsecctl show sa: $cli"
+    [ "$cli" = "$ip" ] || fail "ipsecctl show sa counters for $4 spi $5 in $1: expected '$ip' (ip -s xfrm state), saw '$cli'"
 }

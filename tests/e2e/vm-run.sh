@@ -20,7 +20,6 @@
 #   IPSECCTL, IPSEC_*, E2E_*   passed to the job
 set -uo pipefail
 
-SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${IPSEC_VM_CACHE:-/var/cache/ipsecctl-vm}
 TIMEOUT=${IPSEC_VM_TIMEOUT:-300}
 MEM=${IPSEC_VM_MEM:-1024}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # e2e: ESP transport mode, AES-GCM-16 (256-bit key), between two hosts
 # (policies/examples/esp-transport). Proves: traffic flows, all four SA
-# counters grow; then a show --json / flush / apply round trip restores the
+# counters grow (and ipsecctl show sa reports what ip -s xfrm state does);
+# then a show --json / flush / apply round trip restores the
 # same configuration, which carries traffic again.
 # vm-run: requires IPSECCTL
 . "$(dirname "$(realpath "$0")")/../lib.sh"
@@ -16,6 +17,8 @@ apply right "$EX/right.json"
 
 step "traffic left -> right and back through the SAs"
 transport_roundtrip left right 192.0.2.1 192.0.2.2 esp 0x1001 0x2001 5
+assert_cli_counters left 192.0.2.1 192.0.2.2 esp 0x1001
+assert_cli_counters right 192.0.2.1 192.0.2.2 esp 0x1001
 
 step "round trip: show --json, flush, apply, show --json"
 roundtrip left right

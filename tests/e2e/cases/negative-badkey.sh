@@ -41,6 +41,8 @@ sa_grew "left in (good SA 0x200b)" "$good0" left $R $L esp 0x200b 3
 fail1=$(sa_stat right $L $R esp 0x100b failed)
 assert_ge "right SA 0x100b integrity failures (the replies)" $(( fail0 + 3 )) "$fail1"
 
+assert_cli_counters right $L $R esp 0x100b
+
 step "other error counters on right (for the record)"
 ip netns exec right awk '$2 != 0' /proc/net/xfrm_stat | sed 's/^/    /'
 
