@@ -96,6 +96,23 @@ void add_file_options(CLI::App& sub, FileOptions& o, bool kernel_changes) {
   }
 }
 
+// What apply and remove start from: the files, the kernel and what it holds.
+struct Session {
+  policy::LoadResult files;
+  std::unique_ptr<kernel::Kernel> kernel;
+  std::vector<kernel::SaParams> sas;
+  std::vector<kernel::PolicyParams> policies;
+};
+
+bool start(Context& ctx, const FileOptions& o, Session& s) {
+  if (!load(o.files, s.files)) {
+    ctx.exit_code = kExitInvalid;
+    return false;
+  }
+  s.kernel = open_kernel(ctx);
+  return s.kernel && read_kernel(ctx, *s.kernel, s.sas, s.policies);
+}
+
 }  // namespace
 
 void setup_validate(CLI::App& sub, Context& ctx) {
@@ -120,16 +137,9 @@ void setup_apply(CLI::App& sub, Context& ctx) {
              "an SA whose configuration differs is replaced. If the kernel refuses any change,\n"
              "every change made is undone and the exit code is 3.");
   sub.callback([&ctx, o] {
-    policy::LoadResult r;
-    if (!load(o->files, r)) {
-      ctx.exit_code = kExitInvalid;
-      return;
-    }
-    auto k = open_kernel(ctx);
-    std::vector<kernel::SaParams> sas;
-    std::vector<kernel::PolicyParams> policies;
-    if (!k || !read_kernel(ctx, *k, sas, policies)) return;
-    run_plan(ctx, *k, policy::make_plan(r.config, sas, policies), *o, "applied");
+    Session s;
+    if (!start(ctx, *o, s)) return;
+    run_plan(ctx, *s.kernel, policy::make_plan(s.files.config, s.sas, s.policies), *o, "applied");
   });
 }
 
@@ -137,21 +147,14 @@ void setup_remove(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<FileOptions>();
   add_file_options(sub, *o, true);
   sub.callback([&ctx, o] {
-    policy::LoadResult r;
-    if (!load(o->files, r)) {
-      ctx.exit_code = kExitInvalid;
-      return;
-    }
-    auto k = open_kernel(ctx);
-    std::vector<kernel::SaParams> sas;
-    std::vector<kernel::PolicyParams> policies;
-    if (!k || !read_kernel(ctx, *k, sas, policies)) return;
-    policy::Plan plan = policy::make_removal_plan(r.config, sas, policies);
+    Session s;
+    if (!start(ctx, *o, s)) return;
+    policy::Plan plan = policy::make_removal_plan(s.files.config, s.sas, s.policies);
     if (plan.empty()) {
       if (!o->quiet) std::printf("removed: nothing to do\n");
       return;
     }
-    run_plan(ctx, *k, plan, *o, "removed");
+    run_plan(ctx, *s.kernel, plan, *o, "removed");
   });
 }
 

@@ -113,6 +113,8 @@ std::string Plan::summary() const {
   add(sas_replaced, "SA", "SAs", "replaced");
   add(policies_added, "policy", "policies", "added");
   add(policies_replaced, "policy", "policies", "replaced");
+  add(sas_removed, "SA", "SAs", "removed");
+  add(policies_removed, "policy", "policies", "removed");
   size_t same = sas_unchanged + policies_unchanged;
   if (same) parts.push_back(std::to_string(same) + " unchanged");
   if (parts.empty()) return "nothing to do";
@@ -141,10 +143,13 @@ Plan make_removal_plan(const StaticConfig& config, const std::vector<k::SaParams
       k::PolicyParams old = *have;
       old.index = 0;
       plan.steps.push_back({k::DeletePolicy{p.id()}, k::AddPolicy{old}});
+      ++plan.policies_removed;
     }
   for (const auto& sa : config.sas)
-    if (const auto* have = current.find(sa.id()))
+    if (const auto* have = current.find(sa.id())) {
       plan.steps.push_back({k::DeleteSa{have->id()}, k::AddSa{*have}});
+      ++plan.sas_removed;
+    }
   return plan;
 }
 

@@ -20,6 +20,7 @@ struct Plan {
   std::vector<Step> steps;
   size_t sas_added = 0, sas_replaced = 0, sas_unchanged = 0;
   size_t policies_added = 0, policies_replaced = 0, policies_unchanged = 0;
+  size_t sas_removed = 0, policies_removed = 0;
 
   bool empty() const { return steps.empty(); }
   std::string summary() const;  // "2 SAs added, 1 policy replaced, 3 unchanged"

@@ -160,8 +160,8 @@ ctl apply "$WORK/site.json" "$WORK/broken.json" >/dev/null 2>&1; rc=$?
 # remove takes out exactly the file's objects
 ctl apply "$WORK/site.json" >/dev/null
 ip -n "$NS" xfrm policy add src 10.50.0.0/16 dst 10.60.0.0/16 dir out action block
-ctl remove "$WORK/site.json" >/dev/null 2>&1; rc=$?
-[ $rc = 0 ] && [ "$(npolicies)" = 1 ] && ok "remove takes out the file's objects and nothing else" \
+out=$(ctl remove "$WORK/site.json" 2>&1); rc=$?
+[ $rc = 0 ] && [ "$(npolicies)" = 1 ] && grep -q "removed: 5 policies removed" <<<"$out" && ok "remove takes out the file's objects and nothing else" \
   || bad "remove: rc=$rc left=$(npolicies)"
 
 # usage errors and help

@@ -32,7 +32,6 @@ fail() { printf 'vm-run: FAILED: %s\n' "$*" >&2; exit 1; }
 [ $# -ge 1 ] || fail "usage: vm-run.sh JOB_SCRIPT [ARGS...]"
 script=$(realpath -e "$1" 2>/dev/null) || fail "no such job script: $1"
 shift
-case $script in /tmp/*) fail "job script $script is under /tmp, which the guest replaces with a fresh tmpfs";; esac
 
 # ---- a job that declares "# vm-run: requires IPSECCTL" skips without a boot
 # when the CLI is not built (the job itself would say the same, 10 s later)
@@ -59,6 +58,19 @@ base=$(realpath "$base")
 case $base/ in /tmp/*) fail "IPSEC_VM_JOBS=$base is under /tmp, invisible in the guest";; esac
 JOB=$(mktemp -d "$base/ipsecctl-e2e.XXXXXX") || fail "mktemp in $base failed"
 chmod 755 "$JOB"
+
+# a checkout under /tmp (a CI clone, say) would be invisible inside: copy the
+# scripts and examples the jobs use into the share, at the same relative paths
+ROOT=$(realpath "$(dirname "$0")/../..")
+case $script in
+    /tmp/*)
+        case $script in "$ROOT"/*) ;; *) fail "job script $script is under /tmp but not in $ROOT";; esac
+        mkdir -p "$JOB/src/tests"
+        cp -a "$ROOT/tests/e2e" "$JOB/src/tests/e2e" && cp -a "$ROOT/policies" "$JOB/src/policies" \
+            || fail "cannot copy the checkout's tests/e2e and policies into $JOB/src"
+        script=$JOB/src/${script#"$ROOT"/}
+        say "checkout under /tmp: copied tests/e2e and policies into the job share";;
+esac
 
 # a binary built under /tmp would be invisible inside: copy it into the share
 if [ -n "${IPSECCTL:-}" ] && [ -x "$IPSECCTL" ]; then

@@ -104,6 +104,7 @@ TEST_CASE("removal takes policies out before SAs and leaves other objects") {
   REQUIRE(kern.add_sa(sa(0x2000)));
   auto plan = policy::make_removal_plan(config(), *kern.dump_sas(), *kern.dump_policies());
   REQUIRE(plan.steps.size() == 4);
+  CHECK(plan.summary() == "2 SAs removed, 2 policies removed");
   CHECK(std::holds_alternative<k::DeletePolicy>(plan.steps[0].op));
   CHECK(std::holds_alternative<k::DeleteSa>(plan.steps[3].op));
   REQUIRE(policy::execute(kern, plan).applied);
