@@ -116,8 +116,8 @@ std::string Plan::summary() const {
   add(sas_removed, "SA", "SAs", "removed");
   add(policies_removed, "policy", "policies", "removed");
   size_t same = sas_unchanged + policies_unchanged;
+  if (parts.empty()) return same ? "nothing to do (" + std::to_string(same) + " unchanged)" : "nothing to do";
   if (same) parts.push_back(std::to_string(same) + " unchanged");
-  if (parts.empty()) return "nothing to do";
   std::string out = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) out += ", " + parts[i];
   return out;

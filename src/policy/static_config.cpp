@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "policy/parser.h"
 #include "policy/reader.h"
@@ -61,24 +62,35 @@ std::string syntax_message(std::string_view text, const Json::parse_error& e) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + what;
 }
 
-// Reports a field given twice in one object (the parser would keep the last silently).
+// A first, linear SAX pass over the text: reports a field given twice in one
+// object (the DOM parser would keep the last silently) and refuses nesting
+// deeper than any policy file needs. (nlohmann's callback parser would do the
+// former in quadratic time for large arrays.)
 class DuplicateKeys {
  public:
+  static constexpr size_t kMaxDepth = 32;
   explicit DuplicateKeys(Reader& r) : r_(r) {}
-  bool on_event(Json::parse_event_t event, const Json& parsed) {
-    using E = Json::parse_event_t;
-    if (event == E::object_start || event == E::array_start) {
-      frames_.push_back(Frame{event == E::array_start, child_path(), 0, {}, {}});
-    } else if (event == E::key) {
-      Frame& f = frames_.back();
-      f.key = parsed.is_string() ? parsed.get<std::string>() : std::string();
-      if (!f.seen.emplace(f.key, true).second)
-        r_.error(detail::join(f.path, f.key), "field given twice");
-    } else {
-      if (event != E::value) frames_.pop_back();
-      if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
-    }
+  bool too_deep() const { return too_deep_; }
+
+  bool null() { return value(); }
+  bool boolean(bool) { return value(); }
+  bool number_integer(Json::number_integer_t) { return value(); }
+  bool number_unsigned(Json::number_unsigned_t) { return value(); }
+  bool number_float(Json::number_float_t, const std::string&) { return value(); }
+  bool string(std::string&) { return value(); }
+  bool binary(Json::binary_t&) { return value(); }
+  bool start_object(size_t) { return open(false); }
+  bool start_array(size_t) { return open(true); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(std::string& k) {
+    Frame& f = frames_.back();
+    f.key = k;
+    if (!f.seen.insert(k).second) r_.error(detail::join(f.path, f.key), "field given twice");
     return true;
+  }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;  // the DOM parse reports it, with line and column
   }
 
  private:
@@ -87,8 +99,26 @@ class DuplicateKeys {
     std::string path;
     size_t index;
     std::string key;
-    std::unordered_map<std::string, bool> seen;
+    std::unordered_set<std::string> seen;
   };
+  bool open(bool is_array) {
+    std::string path = child_path();
+    if (frames_.size() >= kMaxDepth) {
+      r_.error(path, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
+      too_deep_ = true;
+      return false;
+    }
+    frames_.push_back(Frame{is_array, std::move(path), 0, {}, {}});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return value();
+  }
+  bool value() {
+    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
+    return true;
+  }
   std::string child_path() const {
     if (frames_.empty()) return "";
     const Frame& f = frames_.back();
@@ -96,6 +126,7 @@ class DuplicateKeys {
   }
   Reader& r_;
   std::vector<Frame> frames_;
+  bool too_deep_ = false;
 };
 
 // The parsed document holds key hex strings: wipe them once the keys are decoded.
@@ -143,10 +174,11 @@ FileResult parse_file(std::string_view text, const std::string& name, const std:
   Json doc;
   try {
     DuplicateKeys dups(r);
-    doc = Json::parse(text.begin(), text.end(), [&dups](int, Json::parse_event_t e, Json& parsed) {
-      return dups.on_event(e, parsed);
-    });
-    parse_document(r, doc, out);
+    Json::sax_parse(text.begin(), text.end(), &dups);
+    if (!dups.too_deep()) {
+      doc = Json::parse(text.begin(), text.end());
+      parse_document(r, doc, out);
+    }
   } catch (const Json::parse_error& e) {
     r.error("", syntax_message(text, e));
   } catch (const Json::exception& e) {

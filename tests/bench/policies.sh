@@ -21,7 +21,7 @@ cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 fresh_ns() { ip netns del "$NS" 2>/dev/null || true; ip netns add "$NS"; }
-policy_count() { ip -n "$NS" xfrm policy count | awk '/SPD IN/{print $4+$6+$8}' | head -1; }
+policy_count() { ip -n "$NS" xfrm policy count | awk '/SPD IN/{print $3+$5+$7; exit}'; }
 
 # Prints "wall user sys" in seconds for a command, run inside the namespace.
 timed() {

@@ -54,7 +54,7 @@ TEST_CASE("apply installs everything, and again is nothing to do") {
   CHECK(kern.dump_policies()->size() == 2);
   auto again = plan_for(kern, config());
   CHECK(again.empty());
-  CHECK(again.summary() == "4 unchanged");
+  CHECK(again.summary() == "nothing to do (4 unchanged)");
 }
 
 TEST_CASE("a changed key replaces the SA, a changed template updates the policy") {
