@@ -56,8 +56,7 @@ void setup_show(CLI::App& sub, Context& ctx) {
   sub.callback([&ctx, o] {
     auto k = ctx.open_kernel();
     if (!k) {
-      std::fprintf(stderr, "error: %s\n", k.error().message.c_str());
-      ctx.exit_code = kExitNoKernel;
+      report_kernel_error(ctx, k.error(), kExitNoKernel);
       return;
     }
     Result<std::vector<kernel::SaParams>> sas = std::vector<kernel::SaParams>{};
@@ -65,8 +64,7 @@ void setup_show(CLI::App& sub, Context& ctx) {
     if (o->what != "policy") sas = (*k)->dump_sas();
     if (o->what != "sa") policies = (*k)->dump_policies();
     if (!sas || !policies) {
-      std::fprintf(stderr, "error: %s\n", (!sas ? sas.error() : policies.error()).message.c_str());
-      ctx.exit_code = kExitNoKernel;
+      report_kernel_error(ctx, !sas ? sas.error() : policies.error(), kExitNoKernel);
       return;
     }
     sort_for_display(*sas);

@@ -37,8 +37,7 @@ bool load(const std::vector<std::string>& files, policy::LoadResult& out) {
 std::unique_ptr<kernel::Kernel> open_kernel(Context& ctx) {
   auto k = ctx.open_kernel();
   if (!k) {
-    std::fprintf(stderr, "error: %s\n", k.error().message.c_str());
-    ctx.exit_code = kExitNoKernel;
+    report_kernel_error(ctx, k.error(), kExitNoKernel);
     return nullptr;
   }
   return std::move(*k);
@@ -50,8 +49,7 @@ bool read_kernel(Context& ctx, kernel::Kernel& k, std::vector<kernel::SaParams>&
   auto s = k.dump_sas();
   auto p = k.dump_policies();
   if (!s || !p) {
-    std::fprintf(stderr, "error: %s\n", (!s ? s.error() : p.error()).message.c_str());
-    ctx.exit_code = kExitNoKernel;
+    report_kernel_error(ctx, !s ? s.error() : p.error(), kExitNoKernel);
     return false;
   }
   sas = std::move(*s);
@@ -169,16 +167,12 @@ void setup_flush(CLI::App& sub, Context& ctx) {
     // Policies first: an SA is never removed while a policy still points at it.
     if (*what != "sa") {
       if (auto r = k->flush_policies(); !r) {
-        std::fprintf(stderr, "error: %s\n", r.error().message.c_str());
-        ctx.exit_code = kExitRefused;
+        report_kernel_error(ctx, r.error(), kExitRefused);
         return;
       }
     }
     if (*what != "policy") {
-      if (auto r = k->flush_sas(); !r) {
-        std::fprintf(stderr, "error: %s\n", r.error().message.c_str());
-        ctx.exit_code = kExitRefused;
-      }
+      if (auto r = k->flush_sas(); !r) report_kernel_error(ctx, r.error(), kExitRefused);
     }
   });
 }

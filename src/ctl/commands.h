@@ -28,6 +28,10 @@ struct Context {
   int exit_code = kExitOk;
 };
 
+// Prints a kernel error and sets the exit code: `code`, or kExitNoKernel when
+// the kernel refused for lack of privilege (with a hint saying so).
+void report_kernel_error(Context& ctx, const Error& e, Exit code);
+
 struct Command {
   const char* name;
   const char* description;

@@ -1,4 +1,6 @@
 // ipsecctl: validate, apply and show IPsec SAs and policies in the kernel.
+#include <errno.h>
+
 #include <cstdio>
 
 #include "ctl/commands.h"
@@ -23,6 +25,17 @@ ipsec::Result<std::unique_ptr<ipsec::kernel::Kernel>> open_netlink() {
 }
 
 }  // namespace
+
+namespace ipsec::ctl {
+
+void report_kernel_error(Context& ctx, const Error& e, Exit code) {
+  bool denied = e.code == EPERM || e.code == EACCES;
+  std::fprintf(stderr, "error: %s%s\n", e.message.c_str(),
+               denied ? " (changing or reading IPsec state needs CAP_NET_ADMIN: run as root)" : "");
+  ctx.exit_code = denied ? kExitNoKernel : code;
+}
+
+}  // namespace ipsec::ctl
 
 int main(int argc, char** argv) {
   CLI::App app{"ipsecctl: control Linux IPsec SAs and policies"};
