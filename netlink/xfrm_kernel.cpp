@@ -82,6 +82,12 @@ class ResultSink final : public AckSink {
   std::vector<uint8_t> acked_;
 };
 
+// Whether the state with this id is larval (an SPI reserved by ALLOCSPI).
+bool holds_larval(Kernel& k, const SaId& id) {
+  auto got = k.get_sa(id);
+  return got.has_value() && got->larval;
+}
+
 }  // namespace
 
 XfrmKernel::XfrmKernel(std::unique_ptr<NlSocket> sock)
@@ -113,9 +119,19 @@ Result<uint32_t> XfrmKernel::alloc_spi(const SpiRequest& req) {
   return spi;
 }
 
+// NEWSA over an SPI that ALLOCSPI reserved fails with EEXIST: the larval
+// state already holds (dst, spi, proto) (net/xfrm/xfrm_state.c,
+// xfrm_state_add). UPDSA replaces a larval state (xfrm_state_update), as
+// strongSwan does for inbound SAs. The model lets add_sa fill an allocated
+// SPI (the memory kernel does), so such a refusal is retried as an update.
 Result<void> XfrmKernel::add_sa(const SaParams& sa) {
-  WipeGuard guard(tx_, true);
-  return run(*sock_, build_sa(tx_, sa, false), [&sa] { return "adding " + describe(sa); });
+  Result<void> r;
+  {
+    WipeGuard guard(tx_, true);
+    r = run(*sock_, build_sa(tx_, sa, false), [&sa] { return "adding " + describe(sa); });
+  }
+  if (r || r.error().code != EEXIST || !holds_larval(*this, sa.id())) return r;
+  return update_sa(sa);
 }
 
 Result<void> XfrmKernel::update_sa(const SaParams& sa) {
@@ -255,6 +271,13 @@ std::vector<Result<void>> XfrmKernel::apply_batch(std::span<const Op> ops) {
     bool keys = false;
     next = fill_chunk(ops, next, results, bytes, keys);
     if (!chunk_ops_.empty()) send_chunk(ops, bytes, keys, results);
+  }
+  // An add over an allocated SPI: as in add_sa, an update fills it.
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const auto* add = std::get_if<AddSa>(&ops[i]);
+    if (add != nullptr && !results[i] && results[i].error().code == EEXIST &&
+        holds_larval(*this, add->sa.id()))
+      results[i] = update_sa(add->sa);
   }
   return results;
 }

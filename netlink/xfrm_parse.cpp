@@ -324,6 +324,9 @@ Result<Event> parse_expire(const nlmsghdr* nlh) {
   if (!t) return fail(std::move(t.error()));
   auto sa = read_sa(e.state, *t);
   if (!sa) return fail(std::move(sa.error()));
+  // EXPIRE carries usersa_info, mark and if_id only, never the transforms
+  // (xfrm_user.c, build_expire): their absence does not make the state larval.
+  sa->larval = false;
   return Event(ExpireEvent{std::move(*sa), e.hard != 0});
 }
 

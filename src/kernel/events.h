@@ -30,7 +30,10 @@ struct AcquireEvent {
   uint32_t seq = 0;
 };
 
-// An SA reached a soft (rekey) or hard (deleted) limit.
+// An SA reached a soft (rekey) or hard (deleted) limit. The kernel's EXPIRE
+// carries the SA's identity, addresses, lifetimes, counters, mark and if_id,
+// but no algorithms, keys, encapsulation or ESN state: look the SA up (or
+// use what the engine holds) for those.
 struct ExpireEvent {
   SaParams sa;
   bool hard = false;

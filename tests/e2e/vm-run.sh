@@ -17,7 +17,8 @@
 #   IPSEC_VM_MEM       guest memory in MiB (default 1024)
 #   IPSEC_VM_SLOTS     at most this many guests at once on this machine (default 2)
 #   IPSEC_VM_KEEP=1    keep the job folder even when the job passed
-#   IPSECCTL, IPSEC_*, E2E_*   passed to the job
+#   IPSECCTL, HOST_TESTS, IPSEC_*, E2E_*   passed to the job (binaries under
+#                      /tmp are copied into the job share first)
 set -uo pipefail
 
 CACHE=${IPSEC_VM_CACHE:-/var/cache/ipsecctl-vm}
@@ -33,12 +34,19 @@ fail() { printf 'vm-run: FAILED: %s\n' "$*" >&2; exit 1; }
 script=$(realpath -e "$1" 2>/dev/null) || fail "no such job script: $1"
 shift
 
-# ---- a job that declares "# vm-run: requires IPSECCTL" skips without a boot
-# when the CLI is not built (the job itself would say the same, 10 s later)
-if grep -q '^# vm-run: requires IPSECCTL' "$script" && [ "${E2E_APPLY:-}" != ipxfrm ] \
-   && { [ -z "${IPSECCTL:-}" ] || [ ! -x "$IPSECCTL" ]; }; then
-    skip "ipsecctl not built (IPSECCTL='${IPSECCTL:-}')"
-fi
+# binaries a job may be given, by the variable naming them: checked by
+# "# vm-run: requires VAR" markers, copied into the share when under /tmp
+BINARY_VARS=(IPSECCTL HOST_TESTS)
+
+# ---- a job that declares "# vm-run: requires VAR" skips without a boot when
+# that binary is not built (the job itself would say the same, 10 s later)
+for var in "${BINARY_VARS[@]}"; do
+    grep -q "^# vm-run: requires $var\$" "$script" || continue
+    [ "$var" = IPSECCTL ] && [ "${E2E_APPLY:-}" = ipxfrm ] && continue
+    if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
+        skip "${var,,} not built ($var='${!var:-}')"
+    fi
+done
 
 # ---- genuinely unavailable resources: skip
 command -v qemu-system-x86_64 >/dev/null 2>&1 \
@@ -73,12 +81,15 @@ case $script in
 esac
 
 # a binary built under /tmp would be invisible inside: copy it into the share
-if [ -n "${IPSECCTL:-}" ] && [ -x "$IPSECCTL" ]; then
-    case $(realpath "$IPSECCTL")/ in
-        /tmp/*) mkdir -p "$JOB/bin"; cp "$IPSECCTL" "$JOB/bin/ipsecctl"; IPSECCTL=$JOB/bin/ipsecctl
-                say "copied ipsecctl from /tmp into the job share";;
+for var in "${BINARY_VARS[@]}"; do
+    [ -n "${!var:-}" ] && [ -x "${!var}" ] || continue
+    case $(realpath "${!var}")/ in
+        /tmp/*) bin=$(basename "${!var}")
+                mkdir -p "$JOB/bin"; cp "${!var}" "$JOB/bin/$bin" || fail "cannot copy ${!var}"
+                printf -v "$var" '%s' "$JOB/bin/$bin"
+                say "copied $bin ($var) from /tmp into the job share";;
     esac
-fi
+done
 
 {
     echo "JOB_DIR='$JOB'"
@@ -90,7 +101,7 @@ fi
     echo 'export HOME=/root LC_ALL=C.UTF-8'
     printf 'export JOB_DIR=%q\n' "$JOB"
     for v in $(compgen -e); do
-        case $v in IPSECCTL|IPSEC_*|E2E_*) printf 'export %s=%q\n' "$v" "${!v}";; esac
+        case $v in IPSECCTL|HOST_TESTS|IPSEC_*|E2E_*) printf 'export %s=%q\n' "$v" "${!v}";; esac
     done
     printf 'exec /bin/bash %q' "$script"
     for a in "$@"; do printf ' %q' "$a"; done
