@@ -38,6 +38,7 @@ class Kernel {
   virtual ~Kernel() = default;
 
   virtual Result<uint32_t> alloc_spi(const SpiRequest& req) = 0;
+  // Adds an SA; an SA whose SPI was allocated by alloc_spi (larval) is filled in.
   virtual Result<void> add_sa(const SaParams& sa) = 0;
   virtual Result<void> update_sa(const SaParams& sa) = 0;
   virtual Result<void> delete_sa(const SaId& id) = 0;

@@ -115,7 +115,8 @@ Result<void> MemoryKernel::add_sa(const SaParams& sa) {
   auto it = std::find_if(sas_.begin(), sas_.end(), [&](const SaParams& s) {
     return same_sa(s, sa.id());
   });
-  // Like XFRM, a full SA may replace a larval one (the SPI was allocated).
+  // A full SA fills a larval one (its SPI was allocated), as XfrmKernel::add_sa
+  // does (XFRM itself wants UPDSA for that; XfrmKernel retries with it).
   if (it != sas_.end() && !it->larval) return kernel_error(what, EEXIST);
   SaParams stored = sa;
   stored.larval = false;
