@@ -1,0 +1,91 @@
+// The IKEv2 engine's runtime configuration: one connection (peer, identities,
+// PSK, IKE and ESP proposals in wire transform terms, the first CHILD SA).
+// Built from policy files elsewhere.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ip.h"
+#include "common/secret.h"
+#include "kernel/types.h"
+#include "wire/types.h"
+
+namespace ipsec::ike::v2 {
+
+struct Endpoint {
+  IpAddress addr;
+  uint16_t port = 500;
+  std::string str() const;  // "192.0.2.1[500]"
+  bool operator==(const Endpoint &) const = default;
+};
+
+// RFC 7296 §3.5 identification: ID type and raw data.
+struct Identity {
+  wire::IdType type = wire::IdType::Fqdn;
+  Bytes data;
+
+  static Identity address(const IpAddress &a);  // ID_IPV4_ADDR or ID_IPV6_ADDR
+  static Identity fqdn(std::string_view name);
+  static Identity rfc822(std::string_view mailbox);
+  static Identity key_id(ByteView id);
+  std::string str() const;  // "fqdn:gw.example.org", "ipv4:192.0.2.1", "keyid:0a0b"
+  bool operator==(const Identity &) const = default;
+};
+
+// An encryption transform; key_bits 0 means no Key Length attribute
+// (ChaCha20-Poly1305).
+struct EncrSpec {
+  wire::EncrId id = wire::EncrId::AesGcm16;
+  uint16_t key_bits = 256;
+};
+
+// One IKE proposal; each list is in preference order. integ is empty for AEAD.
+struct IkeProposalConfig {
+  std::vector<EncrSpec> encr;
+  std::vector<wire::PrfId> prf;
+  std::vector<wire::IntegId> integ;
+  std::vector<wire::DhGroup> dh;
+};
+
+// One ESP proposal; integ is empty for AEAD. No DH: the first CHILD SA has no
+// PFS (§1.2).
+struct EspProposalConfig {
+  std::vector<EncrSpec> encr;
+  std::vector<wire::IntegId> integ;
+  std::vector<wire::EsnId> esn{wire::EsnId::NoEsn};
+};
+
+struct ChildConfig {
+  std::string name = "child";
+  kernel::Mode mode = kernel::Mode::Tunnel;
+  std::vector<Prefix> local_ts;
+  std::vector<Prefix> remote_ts;
+  std::vector<EspProposalConfig> proposals;
+  uint32_t reqid = 1;
+  uint32_t replay_window = 32;
+};
+
+struct ConnectionConfig {
+  std::string name;
+  Endpoint local;
+  Endpoint remote;  // an unspecified address accepts any peer (responder only)
+  Identity local_id;
+  Identity remote_id;
+  SecretBytes psk;
+  std::vector<IkeProposalConfig> proposals;
+  ChildConfig child;
+};
+
+// RFC 7296 §2.1: the initiator retransmits with exponential backoff, then gives
+// up.
+struct RetransmitConfig {
+  std::chrono::milliseconds initial{1000};
+  unsigned max_retransmits = 5;  // timeouts 1, 2, 4, 8, 16 s, then 32 s until failure
+};
+
+}  // namespace ipsec::ike::v2

@@ -1,0 +1,248 @@
+// IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) and the first CHILD SA (§1.2, §2.9,
+// §2.17).
+#include "common/log.h"
+#include "ike/v2/exchanges.h"
+#include "ike/v2/psk_auth.h"
+#include "ike/v2/sk_message.h"
+#include "ike/v2/traffic_selectors.h"
+#include "wire/names.h"
+
+namespace ipsec::ike::v2 {
+namespace {
+
+using wire::ExchangeType;
+using wire::NotifyType;
+
+Identity identity_of(wire::IdType type, const Bytes &data) { return Identity{type, data}; }
+
+// Our AUTH: the initiator signs message 1 and Nr, the responder message 2 and
+// Ni (§2.15).
+Result<SecretBytes> own_auth(const IkeSa &sa) {
+  return psk_auth(sa.algs.prf, sa.config.psk,
+                  {sa.initiator ? sa.init_request : sa.init_response, sa.initiator ? sa.nr : sa.ni,
+                   sa.initiator ? sa.keys.sk_pi : sa.keys.sk_pr, sa.config.local_id});
+}
+
+// Checks the peer's ID and AUTH; an empty string means authenticated.
+std::string verify_peer(const IkeSa &sa, const Identity &peer_id, const wire::AuthPayload *auth) {
+  if (auth == nullptr) return "authentication failed: no AUTH payload";
+  if (!(peer_id == sa.config.remote_id))
+    return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
+           sa.config.remote_id.str();
+  if (auth->method != static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic))
+    return "authentication failed: peer used auth method " + std::to_string(auth->method) +
+           ", we expect a shared key";
+  auto expected =
+      psk_auth(sa.algs.prf, sa.config.psk,
+               {sa.initiator ? sa.init_response : sa.init_request, sa.initiator ? sa.ni : sa.nr,
+                sa.initiator ? sa.keys.sk_pr : sa.keys.sk_pi, peer_id});
+  if (!expected) return "authentication failed: " + expected.error().message;
+  if (!SecretBytes::constant_time_equal(expected->view(), auth->data))
+    return "authentication failed: peer's AUTH did not verify";
+  return {};
+}
+
+wire::NotifyPayload notify(NotifyType t) {
+  wire::NotifyPayload n;
+  n.type = t;
+  return n;
+}
+
+void child_failed(Context &ctx, IkeSa &sa, std::string reason) {
+  release_child_spi(ctx, sa);
+  sa.child.state = ChildState::Failed;
+  sa.child.failure = std::move(reason);
+  log::error(label(sa) + ": CHILD SA " + sa.config.child.name + " failed: " + sa.child.failure);
+}
+
+// Responder: picks the ESP proposal and narrows the selectors; on success the
+// CHILD SA is installed and its payloads appended to `out`, otherwise the error
+// Notify is.
+void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in,
+                     std::vector<wire::Payload> &out) {
+  const auto &cc = sa.config.child;
+  const auto *sa_payload = find_payload<wire::SaPayload>(in);
+  const auto *tsi = find_payload<wire::TsIPayload>(in);
+  const auto *tsr = find_payload<wire::TsRPayload>(in);
+  if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr) return;  // no CHILD SA asked
+  bool transport = false;
+  for (const auto &p : in)
+    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
+      transport = transport || n->type == NotifyType::UseTransportMode;
+  const auto mine = to_wire(cc.proposals, {});
+  auto chosen = select_proposal(mine, sa_payload->proposals);
+  if (!chosen || chosen->spi.size() != 4 || !esp_algorithms(*chosen) ||
+      transport != (cc.mode == kernel::Mode::Transport)) {
+    ++ctx.counters.no_proposal_chosen;
+    out.push_back(notify(NotifyType::NoProposalChosen));
+    return child_failed(ctx, sa,
+                        "NO_PROPOSAL_CHOSEN: peer offered " + describe(sa_payload->proposals) +
+                            (transport ? " transport" : " tunnel") + "; we accept " +
+                            describe(mine) +
+                            (cc.mode == kernel::Mode::Transport ? " transport" : " tunnel"));
+  }
+  auto ts_i = narrow(tsi->selectors, cc.remote_ts);
+  auto ts_r = narrow(tsr->selectors, cc.local_ts);
+  if (ts_i.empty() || ts_r.empty()) {
+    ++ctx.counters.ts_unacceptable;
+    out.push_back(notify(NotifyType::TsUnacceptable));
+    return child_failed(ctx, sa,
+                        "TS_UNACCEPTABLE: peer proposed " + describe(tsi->selectors) +
+                            " === " + describe(tsr->selectors));
+  }
+  sa.child.proposal = *chosen;
+  sa.child.spi_out = esp_spi_value(chosen->spi);
+  sa.child.transport = transport;
+  sa.child.remote_ts = ts_i;
+  sa.child.local_ts = ts_r;
+  auto spi = alloc_inbound_spi(ctx, sa);
+  if (!spi) {
+    out.push_back(notify(NotifyType::NoAdditionalSas));
+    return child_failed(ctx, sa, spi.error().message);
+  }
+  sa.child.spi_in = *spi;
+  if (auto r = install_child(ctx, sa); !r) {
+    // No fitting error type exists for the first CHILD SA; §1.2 lets us refuse
+    // it with one.
+    out.push_back(notify(NotifyType::NoAdditionalSas));
+    return child_failed(ctx, sa, r.error().message);
+  }
+  if (transport) out.push_back(notify(NotifyType::UseTransportMode));
+  chosen->spi = esp_spi_bytes(sa.child.spi_in);
+  out.push_back(wire::SaPayload{{*chosen}});
+  out.push_back(wire::TsIPayload{ts_i});
+  out.push_back(wire::TsRPayload{ts_r});
+}
+
+void send_encrypted_response(Context &ctx, IkeSa &sa, uint32_t mid,
+                             const std::vector<wire::Payload> &payloads) {
+  auto bytes =
+      seal_message(make_header(sa, ExchangeType::IkeAuth, true, mid), payloads, *sa.out_cipher);
+  if (!bytes) return fail_sa(sa, "IKE_AUTH response: " + bytes.error().message);
+  send_response(ctx, sa, mid, std::move(*bytes));
+}
+
+}  // namespace
+
+Result<void> start_auth(Context &ctx, IkeSa &sa) {
+  const auto &cc = sa.config.child;
+  auto spi = alloc_inbound_spi(ctx, sa);
+  if (!spi) return fail(spi.error());
+  sa.child.spi_in = *spi;
+  auto auth = own_auth(sa);
+  if (!auth) return fail(auth.error());
+  std::vector<wire::Payload> inner{
+      wire::IdIPayload{sa.config.local_id.type, sa.config.local_id.data},
+      wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
+                        Bytes(auth->data(), auth->data() + auth->size())}};
+  if (cc.mode == kernel::Mode::Transport) inner.push_back(notify(NotifyType::UseTransportMode));
+  inner.push_back(wire::SaPayload{to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in))});
+  inner.push_back(wire::TsIPayload{to_ts(cc.local_ts)});
+  inner.push_back(wire::TsRPayload{to_ts(cc.remote_ts)});
+  auto bytes = seal_message(make_header(sa, ExchangeType::IkeAuth, false, sa.next_request_mid),
+                            inner, *sa.out_cipher);
+  if (!bytes) return fail(bytes.error());
+  sa.state = IkeState::AuthSent;
+  send_request(ctx, sa, std::move(*bytes));
+  return ok();
+}
+
+void respond_auth(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
+  auto inner = open_message(datagram, m, *sa.in_cipher);
+  if (!inner) {
+    ++ctx.counters.dropped_integrity;
+    log::warn(label(sa) + ": IKE_AUTH request dropped: " + inner.error().message);
+    return;
+  }
+  const auto *idi = find_payload<wire::IdIPayload>(*inner);
+  const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
+  if (auto why = verify_peer(sa, peer_id, find_payload<wire::AuthPayload>(*inner)); !why.empty()) {
+    ++ctx.counters.auth_failed;
+    send_encrypted_response(ctx, sa, m.header.message_id,
+                            {notify(NotifyType::AuthenticationFailed)});
+    return fail_sa(sa, why);
+  }
+  auto auth = own_auth(sa);
+  if (!auth) return fail_sa(sa, "IKE_AUTH: " + auth.error().message);
+  std::vector<wire::Payload> out{
+      wire::IdRPayload{sa.config.local_id.type, sa.config.local_id.data},
+      wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
+                        Bytes(auth->data(), auth->data() + auth->size())}};
+  sa.state = IkeState::Established;
+  ++ctx.counters.ike_established;
+  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  negotiate_child(ctx, sa, *inner, out);
+  send_encrypted_response(ctx, sa, m.header.message_id, out);
+}
+
+namespace {
+
+// Initiator: checks the responder's CHILD SA choice against what we proposed,
+// then installs.
+void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in) {
+  const auto &cc = sa.config.child;
+  if (const auto *err = find_error(in))
+    return child_failed(ctx, sa, "peer refused the CHILD SA: " + wire::notify_name(err->type));
+  const auto *sa_payload = find_payload<wire::SaPayload>(in);
+  const auto *tsi = find_payload<wire::TsIPayload>(in);
+  const auto *tsr = find_payload<wire::TsRPayload>(in);
+  if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr)
+    return child_failed(ctx, sa, "IKE_AUTH response without SA, TSi and TSr");
+  bool transport = false;
+  for (const auto &p : in)
+    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
+      transport = transport || n->type == NotifyType::UseTransportMode;
+  const auto mine = to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in));
+  auto chosen = select_proposal(mine, sa_payload->proposals);
+  if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
+      chosen->transforms != sa_payload->proposals.front().transforms ||
+      transport != (cc.mode == kernel::Mode::Transport))
+    return child_failed(
+        ctx, sa, "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals));
+  // §2.9: the responder may only narrow; what it returns must lie within what
+  // we proposed.
+  if (narrow(tsi->selectors, cc.local_ts) != tsi->selectors ||
+      narrow(tsr->selectors, cc.remote_ts) != tsr->selectors)
+    return child_failed(ctx, sa,
+                        "peer's traffic selectors exceed ours: " + describe(tsi->selectors) +
+                            " === " + describe(tsr->selectors));
+  sa.child.proposal = *chosen;
+  sa.child.spi_out = esp_spi_value(chosen->spi);
+  sa.child.transport = transport;
+  sa.child.local_ts = tsi->selectors;
+  sa.child.remote_ts = tsr->selectors;
+  if (auto r = install_child(ctx, sa); !r) child_failed(ctx, sa, r.error().message);
+}
+
+}  // namespace
+
+void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
+  auto inner = open_message(datagram, m, *sa.in_cipher);
+  if (!inner) {
+    ++ctx.counters.dropped_integrity;
+    log::warn(label(sa) + ": IKE_AUTH response dropped: " + inner.error().message);
+    return;  // keep retransmitting: a forged response must not end the exchange
+  }
+  sa.awaiting_response = false;
+  const auto *idr = find_payload<wire::IdRPayload>(*inner);
+  const auto *auth = find_payload<wire::AuthPayload>(*inner);
+  if (const auto *err = find_error(*inner); err && auth == nullptr) {
+    if (err->type == NotifyType::AuthenticationFailed) ++ctx.counters.auth_failed;
+    release_child_spi(ctx, sa);
+    return fail_sa(sa, err->type == NotifyType::AuthenticationFailed
+                           ? "authentication failed: peer rejected our AUTH"
+                           : "IKE_AUTH refused by peer: " + wire::notify_name(err->type));
+  }
+  const Identity peer_id = idr ? identity_of(idr->id_type, idr->data) : Identity{};
+  if (auto why = verify_peer(sa, peer_id, auth); !why.empty()) {
+    ++ctx.counters.auth_failed;
+    release_child_spi(ctx, sa);
+    return fail_sa(sa, why);
+  }
+  sa.state = IkeState::Established;
+  ++ctx.counters.ike_established;
+  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  accept_child(ctx, sa, *inner);
+}
+
+}  // namespace ipsec::ike::v2

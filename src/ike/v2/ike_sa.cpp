@@ -1,0 +1,133 @@
+// IKE SA bookkeeping shared by the exchanges: headers, sending, retransmission,
+// key derivation.
+#include "ike/v2/ike_sa.h"
+
+#include <cstdio>
+
+#include "common/log.h"
+#include "wire/names.h"
+
+namespace ipsec::ike::v2 {
+
+std::string_view to_string(IkeState s) {
+  switch (s) {
+    case IkeState::SaInitSent:
+      return "IKE_SA_INIT sent";
+    case IkeState::SaInitDone:
+      return "waiting for IKE_AUTH";
+    case IkeState::AuthSent:
+      return "IKE_AUTH sent";
+    case IkeState::Established:
+      return "established";
+    case IkeState::Failed:
+      return "failed";
+  }
+  return "?";
+}
+
+std::string_view to_string(ChildState s) {
+  switch (s) {
+    case ChildState::None:
+      return "none";
+    case ChildState::Installed:
+      return "installed";
+    case ChildState::Failed:
+      return "failed";
+  }
+  return "?";
+}
+
+Bytes spi_bytes(uint64_t spi) {
+  Bytes out(8);
+  for (int i = 7; i >= 0; --i, spi >>= 8) out[static_cast<size_t>(i)] = static_cast<uint8_t>(spi);
+  return out;
+}
+
+std::string spi_str(uint64_t spi) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(spi));
+  return buf;
+}
+
+std::string label(const IkeSa &sa) {
+  return "IKE SA " + spi_str(sa.spi_i) + "/" + spi_str(sa.spi_r) + " " + sa.remote.str() + " (" +
+         sa.config.name + ", " + (sa.initiator ? "initiator" : "responder") + ")";
+}
+
+wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool response,
+                         uint32_t message_id) {
+  wire::Header h;
+  h.spi_i = sa.spi_i;
+  h.spi_r = sa.spi_r;
+  h.exchange = exchange;
+  h.initiator = sa.initiator;
+  h.response = response;
+  h.message_id = message_id;
+  return h;
+}
+
+void send_request(Context &ctx, IkeSa &sa, Bytes datagram) {
+  sa.pending_request = std::move(datagram);
+  sa.awaiting_response = true;
+  sa.retransmits = 0;
+  sa.deadline = ctx.clock.now() + ctx.retransmit.initial;
+  ++sa.next_request_mid;
+  ctx.sender.send(sa.local, sa.remote, sa.pending_request);
+}
+
+void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram) {
+  sa.cached_response_mid = message_id;
+  sa.cached_response = std::move(datagram);
+  sa.expected_request_mid = message_id + 1;
+  ctx.sender.send(sa.local, sa.remote, sa.cached_response);
+}
+
+void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
+  if (!sa.awaiting_response || now < sa.deadline) return;
+  if (sa.retransmits >= ctx.retransmit.max_retransmits) {
+    sa.awaiting_response = false;
+    ++ctx.counters.timeouts;
+    fail_sa(sa, "peer not responding: no answer after " + std::to_string(sa.retransmits) +
+                    " retransmissions");
+    return;
+  }
+  ++sa.retransmits;
+  ++ctx.counters.retransmits;
+  // §2.1: exponential backoff, doubling the timeout after each retransmission.
+  sa.deadline = now + ctx.retransmit.initial * (1u << sa.retransmits);
+  log::debug(label(sa) + ": retransmission " + std::to_string(sa.retransmits));
+  ctx.sender.send(sa.local, sa.remote, sa.pending_request);
+}
+
+void fail_sa(IkeSa &sa, std::string reason) {
+  sa.state = IkeState::Failed;
+  sa.failure = std::move(reason);
+  sa.ke.reset();
+  log::error(label(sa) + ": " + sa.failure);
+}
+
+Result<void> derive_ike_keys(IkeSa &sa, ByteView peer_public) {
+  auto g_ir = sa.ke->shared_secret(peer_public);
+  if (!g_ir) return fail(g_ir.error());
+  sa.ke.reset();
+  auto seed = crypto::skeyseed(sa.algs.prf, sa.ni, sa.nr, *g_ir);
+  if (!seed) return fail(seed.error());
+  const Bytes spi_i = spi_bytes(sa.spi_i), spi_r = spi_bytes(sa.spi_r);
+  const crypto::IkeKeyLengths len{crypto::sk_encr_key_size(sa.algs.sk),
+                                  crypto::sk_integ_key_size(sa.algs.sk.integ)};
+  auto keys = crypto::derive_ike_sa_keys(sa.algs.prf, *seed, {sa.ni, sa.nr, spi_i, spi_r}, len);
+  if (!keys) return fail(keys.error());
+  sa.keys = std::move(*keys);
+  const auto &k = sa.keys;
+  auto out = crypto::make_sk_cipher(sa.algs.sk, sa.initiator ? k.sk_ei : k.sk_er,
+                                    sa.initiator ? k.sk_ai : k.sk_ar);
+  auto in = crypto::make_sk_cipher(sa.algs.sk, sa.initiator ? k.sk_er : k.sk_ei,
+                                   sa.initiator ? k.sk_ar : k.sk_ai);
+  if (!out) return fail(out.error());
+  if (!in) return fail(in.error());
+  sa.out_cipher = std::move(*out);
+  sa.in_cipher = std::move(*in);
+  return ok();
+}
+
+}  // namespace ipsec::ike::v2

@@ -1,0 +1,109 @@
+// One IKE SA: its state, SPIs, negotiated algorithms, keys, message IDs, the
+// request awaiting an answer (retransmission) and the last response (duplicate
+// requests), and its first CHILD SA. Plain state: the exchange files operate on
+// it through the functions below.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/kdf.h"
+#include "crypto/key_exchange.h"
+#include "crypto/sk_cipher.h"
+#include "ike/v2/config.h"
+#include "ike/v2/io.h"
+#include "ike/v2/proposals.h"
+#include "kernel/kernel.h"
+#include "wire/message.h"
+
+namespace ipsec::ike::v2 {
+
+enum class IkeState {
+  SaInitSent,   // initiator: IKE_SA_INIT request out
+  SaInitDone,   // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
+  AuthSent,     // initiator: IKE_AUTH request out
+  Established,  // both: authenticated
+  Failed,       // see IkeSa::failure
+};
+std::string_view to_string(IkeState s);  // "established", "failed", ...
+
+enum class ChildState { None, Installed, Failed };
+std::string_view to_string(ChildState s);
+
+struct ChildSa {
+  ChildState state = ChildState::None;
+  std::string failure;
+  uint32_t spi_in = 0;   // allocated by us, host order
+  uint32_t spi_out = 0;  // chosen by the peer
+  wire::Proposal proposal;
+  bool transport = false;
+  std::vector<wire::TrafficSelector> local_ts, remote_ts;
+};
+
+struct IkeSa {
+  ConnectionConfig config;
+  bool initiator = false;
+  Endpoint local, remote;
+  uint64_t spi_i = 0, spi_r = 0;
+  IkeState state = IkeState::SaInitSent;
+  std::string failure;  // operator-readable, e.g. "authentication failed: peer's
+                        // AUTH did not verify"
+
+  wire::Proposal ike_proposal;  // the selected one
+  IkeAlgorithms algs;
+  crypto::KeGroup ke_group = crypto::KeGroup::Curve25519;  // of our KE payload
+  unsigned ke_retries = 0;
+  std::unique_ptr<crypto::KeyExchange> ke;  // dropped once g^ir is computed
+  Bytes ni, nr;
+  Bytes init_request, init_response;  // RealMessage1 / RealMessage2 (§2.15)
+  crypto::IkeSaKeys keys;
+  std::unique_ptr<crypto::SkCipher> out_cipher, in_cipher;
+
+  uint32_t next_request_mid = 0;      // our next request (§2.2)
+  uint32_t expected_request_mid = 0;  // the peer's next request
+  Bytes pending_request;              // sent, unanswered: retransmitted on the timer
+  bool awaiting_response = false;
+  unsigned retransmits = 0;
+  Millis deadline{0};
+  std::optional<uint32_t> cached_response_mid;
+  Bytes cached_response;
+
+  ChildSa child;
+
+  uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
+};
+
+// What every exchange handler works with.
+struct Context {
+  Sender &sender;
+  kernel::Kernel &kernel;
+  const Clock &clock;
+  Counters &counters;
+  RetransmitConfig retransmit;
+};
+
+Bytes spi_bytes(uint64_t spi);      // 8 bytes, network order
+std::string spi_str(uint64_t spi);  // "0x0123456789abcdef"
+// "IKE SA 0x...i/0x...r 192.0.2.2[500]" for log lines.
+std::string label(const IkeSa &sa);
+
+wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool response,
+                         uint32_t message_id);
+
+// Sends a request and arms its retransmission; bumps next_request_mid.
+void send_request(Context &ctx, IkeSa &sa, Bytes datagram);
+// Sends a response and keeps it for duplicates of the request (§2.1).
+void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram);
+// Retransmits or gives up if the deadline has passed.
+void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now);
+// Marks the SA failed with an operator-readable reason and logs it.
+void fail_sa(IkeSa &sa, std::string reason);
+
+// g^ir, SKEYSEED, the seven keys and both SK ciphers (§2.14). Drops the private
+// key.
+Result<void> derive_ike_keys(IkeSa &sa, ByteView peer_public);
+
+}  // namespace ipsec::ike::v2

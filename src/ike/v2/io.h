@@ -1,0 +1,48 @@
+// What the IKEv2 engine needs from the outside world besides the kernel: a
+// datagram sender and a monotonic clock. The daemon implements them over UDP
+// sockets and timerfd; tests with an in-memory network and a fake clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "common/bytes.h"
+#include "ike/v2/config.h"
+
+namespace ipsec::ike::v2 {
+
+// Monotonic milliseconds since an arbitrary epoch.
+using Millis = std::chrono::milliseconds;
+
+class Sender {
+ public:
+  virtual ~Sender() = default;
+  virtual void send(const Endpoint &from, const Endpoint &to, ByteView datagram) = 0;
+};
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Millis now() const = 0;
+};
+
+// Named counters: every dropped message and every failure bumps one.
+struct Counters {
+  uint64_t dropped_malformed = 0;    // parse or payload-rule failure
+  uint64_t dropped_unknown_spi = 0;  // no IKE SA for the SPI
+  uint64_t dropped_unexpected = 0;   // wrong state, message ID or role
+  uint64_t dropped_integrity = 0;    // SK payload did not verify
+  uint64_t retransmits = 0;          // requests we sent again
+  uint64_t duplicates_answered = 0;  // requests answered from the cached response
+  uint64_t no_proposal_chosen = 0;
+  uint64_t invalid_ke_sent = 0;
+  uint64_t invalid_ke_received = 0;
+  uint64_t auth_failed = 0;
+  uint64_t ts_unacceptable = 0;
+  uint64_t timeouts = 0;  // SAs that gave up retransmitting
+  uint64_t kernel_errors = 0;
+  uint64_t ike_established = 0;
+  uint64_t child_installed = 0;
+};
+
+}  // namespace ipsec::ike::v2

@@ -1,0 +1,84 @@
+// Traffic selector arithmetic on address ranges.
+#include "ike/v2/traffic_selectors.h"
+
+#include <algorithm>
+
+namespace ipsec::ike::v2 {
+namespace {
+
+// The address with the host bits of a /len prefix set (set = true) or cleared.
+IpAddress with_host_bits(IpAddress a, unsigned len, bool set) {
+  for (unsigned bit = len; bit < a.max_prefix(); ++bit) {
+    const auto mask = static_cast<uint8_t>(0x80u >> (bit % 8));
+    if (set)
+      a.bytes[bit / 8] |= mask;
+    else
+      a.bytes[bit / 8] &= static_cast<uint8_t>(~mask);
+  }
+  return a;
+}
+
+// The shortest prefix starting at lo that ends at or before hi.
+Prefix first_prefix(const IpAddress &lo, const IpAddress &hi) {
+  for (unsigned len = 0; len < lo.max_prefix(); ++len)
+    if (with_host_bits(lo, len, false) == lo && with_host_bits(lo, len, true) <= hi)
+      return Prefix{lo, static_cast<uint8_t>(len)};
+  return Prefix::host(lo);
+}
+
+std::optional<wire::TrafficSelector> intersect(const wire::TrafficSelector &t, const Prefix &p) {
+  if (t.start.family != p.family() || t.end.family != p.family()) return std::nullopt;
+  const IpAddress lo = std::max(t.start, p.addr);
+  const IpAddress hi = std::min(t.end, with_host_bits(p.addr, p.len, true));
+  if (hi < lo || t.end_port < t.start_port) return std::nullopt;
+  const Prefix narrowed = first_prefix(lo, hi);
+  wire::TrafficSelector out = t;
+  out.start = narrowed.addr;
+  out.end = with_host_bits(narrowed.addr, narrowed.len, true);
+  if (!(t.start_port == 0 && t.end_port == 65535)) out.end_port = out.start_port;
+  return out;
+}
+
+}  // namespace
+
+wire::TrafficSelector to_ts(const Prefix &p) {
+  return wire::TrafficSelector{0, 0, 65535, p.addr, with_host_bits(p.addr, p.len, true)};
+}
+
+std::vector<wire::TrafficSelector> to_ts(const std::vector<Prefix> &prefixes) {
+  std::vector<wire::TrafficSelector> out;
+  for (const auto &p : prefixes) out.push_back(to_ts(p));
+  return out;
+}
+
+std::vector<wire::TrafficSelector> narrow(const std::vector<wire::TrafficSelector> &theirs,
+                                          const std::vector<Prefix> &mine) {
+  std::vector<wire::TrafficSelector> out;
+  for (const auto &t : theirs)
+    for (const auto &p : mine)
+      if (auto n = intersect(t, p); n && std::find(out.begin(), out.end(), *n) == out.end())
+        out.push_back(*n);
+  return out;
+}
+
+Result<Prefix> ts_prefix(const wire::TrafficSelector &ts) {
+  const Prefix p = first_prefix(ts.start, ts.end);
+  if (ts.start.family != ts.end.family || with_host_bits(p.addr, p.len, true) != ts.end)
+    return fail("traffic selector " + ts.start.str() + "-" + ts.end.str() + " is not a prefix");
+  return p;
+}
+
+std::string describe(const std::vector<wire::TrafficSelector> &ts) {
+  std::string out;
+  for (const auto &t : ts) {
+    if (!out.empty()) out += ", ";
+    auto p = ts_prefix(t);
+    out += p ? p->str() : t.start.str() + "-" + t.end.str();
+    if (t.ip_protocol != 0) out += " proto " + std::to_string(t.ip_protocol);
+    if (t.start_port != 0 || t.end_port != 65535)
+      out += " port " + std::to_string(t.start_port) + "-" + std::to_string(t.end_port);
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace ipsec::ike::v2

@@ -1,0 +1,122 @@
+// Engine-pair harness for IKEv2 tests: two engines, one in-memory network with
+// drop / duplicate hooks, a MemoryKernel each, a fake clock.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "ike/v2/engine.h"
+#include "kernel/memory_kernel.h"
+
+namespace ike_test {
+
+using namespace ipsec;
+using namespace ipsec::ike::v2;
+
+struct FakeClock : Clock {
+  Millis t{0};
+  Millis now() const override { return t; }
+};
+
+struct Packet {
+  Endpoint from, to;
+  Bytes data;
+};
+
+// Datagrams queue here until run() delivers them. `filter` sees every datagram
+// in send order (index from 0) and returns how many copies to deliver: 0 drops,
+// 2 duplicates.
+struct Network : Sender {
+  std::deque<Packet> queue;
+  std::vector<Packet> sent;
+  std::function<int(const Packet &, size_t index)> filter;
+  void send(const Endpoint &from, const Endpoint &to, ByteView d) override {
+    Packet p{from, to, Bytes(d.begin(), d.end())};
+    const int copies = filter ? filter(p, sent.size()) : 1;
+    sent.push_back(p);
+    for (int i = 0; i < copies; ++i) queue.push_back(p);
+  }
+};
+
+inline IpAddress ip(const char *s) { return *IpAddress::parse(s); }
+inline Prefix prefix(const char *s) { return *Prefix::parse(s); }
+
+inline IkeProposalConfig ike_gcm_x25519() {
+  return {{{wire::EncrId::AesGcm16, 256}},
+          {wire::PrfId::HmacSha2_256},
+          {},
+          {wire::DhGroup::Curve25519}};
+}
+inline EspProposalConfig esp_gcm() {
+  return {{{wire::EncrId::AesGcm16, 256}}, {}, {wire::EsnId::NoEsn}};
+}
+
+// Alice (192.0.2.1, 10.1.0.0/16) initiates to Bob (192.0.2.2, 10.2.0.0/16).
+inline ConnectionConfig connection(bool alice) {
+  ConnectionConfig c;
+  c.name = alice ? "to-bob" : "from-alice";
+  c.local = {ip(alice ? "192.0.2.1" : "192.0.2.2"), 500};
+  c.remote = {ip(alice ? "192.0.2.2" : "192.0.2.1"), 500};
+  c.local_id = Identity::fqdn(alice ? "alice.example" : "bob.example");
+  c.remote_id = Identity::fqdn(alice ? "bob.example" : "alice.example");
+  const char *psk = "a shared secret of reasonable length";
+  c.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t *>(psk), strlen(psk)));
+  c.proposals = {ike_gcm_x25519()};
+  c.child.name = "lan";
+  c.child.local_ts = {prefix(alice ? "10.1.0.0/16" : "10.2.0.0/16")};
+  c.child.remote_ts = {prefix(alice ? "10.2.0.0/16" : "10.1.0.0/16")};
+  c.child.proposals = {esp_gcm()};
+  c.child.reqid = alice ? 7 : 9;
+  return c;
+}
+
+struct Pair {
+  FakeClock clock;
+  Network net;
+  kernel::MemoryKernel alice_kernel, bob_kernel;
+  Engine alice{net, alice_kernel, clock};
+  Engine bob{net, bob_kernel, clock};
+  ConnectionConfig alice_config = connection(true);
+  ConnectionConfig bob_config = connection(false);
+
+  // Installs the configs (after the test adjusted them) and initiates from
+  // Alice.
+  uint64_t start() {
+    alice.add_connection(alice_config);
+    bob.add_connection(bob_config);
+    auto spi = alice.initiate(alice_config.name);
+    REQUIRE(spi);
+    return *spi;
+  }
+  void run() {
+    while (!net.queue.empty()) {
+      Packet p = std::move(net.queue.front());
+      net.queue.pop_front();
+      Engine &to = p.to.addr == alice_config.local.addr ? alice : bob;
+      to.on_datagram(p.to, p.from, p.data);
+    }
+  }
+  void advance(Millis d) {
+    clock.t += d;
+    alice.on_timer(clock.t);
+    bob.on_timer(clock.t);
+    run();
+  }
+  const IkeSa *bob_sa() const {
+    auto all = bob.sas();
+    return all.size() == 1 ? all.front() : nullptr;
+  }
+  std::vector<kernel::SaParams> sas(kernel::MemoryKernel &k) {
+    auto d = k.dump_sas();
+    REQUIRE(d);
+    return *d;
+  }
+  std::vector<kernel::PolicyParams> policies(kernel::MemoryKernel &k) {
+    auto d = k.dump_policies();
+    REQUIRE(d);
+    return *d;
+  }
+};
+
+}  // namespace ike_test
