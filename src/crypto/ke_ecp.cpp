@@ -82,20 +82,14 @@ Result<Bytes> export_public(KeGroup g, EVP_PKEY* key) {
   return Bytes(buf.begin() + 1, buf.end());
 }
 
-class EcpKeyExchange final : public KeyExchange {
+class EcpKeyExchange final : public KeyExchangeBase {
  public:
-  EcpKeyExchange(KeGroup g, ossl::PkeyPtr key, Bytes pub)
-      : group_(g), key_(std::move(key)), public_(std::move(pub)) {}
-
-  KeGroup group() const override { return group_; }
-  ByteView public_value() const override { return public_; }
+  using KeyExchangeBase::KeyExchangeBase;
 
   Result<SecretBytes> shared_secret(ByteView peer) const override {
     const std::string what(ke_group_name(group_));
-    if (peer.size() != public_.size()) {
-      return fail(what + ": peer public value is " + std::to_string(peer.size()) +
-                  " bytes, expected " + std::to_string(public_.size()) + " (x | y, RFC 5903 §7)");
-    }
+    if (auto r = check_peer_size(peer, what, " (x | y, RFC 5903 §7)"); !r)
+      return fail(std::move(r.error()));
     Bytes point{0x04};
     point.insert(point.end(), peer.begin(), peer.end());
     auto peer_key = import(group_, point, nullptr);
@@ -117,10 +111,6 @@ class EcpKeyExchange final : public KeyExchange {
     }
     return ok();
   }
-
-  KeGroup group_;
-  ossl::PkeyPtr key_;
-  Bytes public_;
 };
 
 }  // namespace

@@ -32,20 +32,14 @@ bool all_zero(const SecretBytes& s) {
   return acc == 0;
 }
 
-class EcxKeyExchange final : public KeyExchange {
+class EcxKeyExchange final : public KeyExchangeBase {
  public:
-  EcxKeyExchange(KeGroup g, ossl::PkeyPtr key, Bytes pub)
-      : group_(g), key_(std::move(key)), public_(std::move(pub)) {}
-
-  KeGroup group() const override { return group_; }
-  ByteView public_value() const override { return public_; }
+  using KeyExchangeBase::KeyExchangeBase;
 
   Result<SecretBytes> shared_secret(ByteView peer) const override {
     const std::string what(ke_group_name(group_));
-    if (peer.size() != public_.size()) {
-      return fail(what + ": peer public value is " + std::to_string(peer.size()) +
-                  " bytes, expected " + std::to_string(public_.size()) + " (RFC 8031 §2)");
-    }
+    if (auto r = check_peer_size(peer, what, " (RFC 8031 §2)"); !r)
+      return fail(std::move(r.error()));
     ossl::PkeyPtr peer_key(EVP_PKEY_new_raw_public_key_ex(nullptr, algorithm(group_), nullptr,
                                                           peer.data(), peer.size()));
     if (!peer_key) return ossl::fail_openssl(what + ": cannot load peer public value");
@@ -62,11 +56,6 @@ class EcxKeyExchange final : public KeyExchange {
     }
     return secret;
   }
-
- private:
-  KeGroup group_;
-  ossl::PkeyPtr key_;
-  Bytes public_;
 };
 
 }  // namespace

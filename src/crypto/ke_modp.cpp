@@ -80,20 +80,15 @@ Result<ossl::PkeyPtr> from_private(KeGroup g, const SecretBytes& key, const BIGN
   return import(g, x.get(), y.get());
 }
 
-class ModpKeyExchange final : public KeyExchange {
+class ModpKeyExchange final : public KeyExchangeBase {
  public:
   ModpKeyExchange(KeGroup g, ossl::PkeyPtr key, Bytes pub, BnPtr p)
-      : group_(g), key_(std::move(key)), public_(std::move(pub)), p_(std::move(p)) {}
-
-  KeGroup group() const override { return group_; }
-  ByteView public_value() const override { return public_; }
+      : KeyExchangeBase(g, std::move(key), std::move(pub)), p_(std::move(p)) {}
 
   Result<SecretBytes> shared_secret(ByteView peer) const override {
     const std::string what(ke_group_name(group_));
-    if (peer.size() != public_.size()) {
-      return fail(what + ": peer public value is " + std::to_string(peer.size()) +
-                  " bytes, expected " + std::to_string(public_.size()));
-    }
+    if (auto r = check_peer_size(peer, what, ""); !r)
+      return fail(std::move(r.error()));
     BnPtr y(BN_bin2bn(peer.data(), static_cast<int>(peer.size()), nullptr));
     if (!y) return ossl::fail_openssl(what + ": cannot load peer public value");
     if (!in_open_range(y.get(), p_.get())) {
@@ -106,9 +101,6 @@ class ModpKeyExchange final : public KeyExchange {
   }
 
  private:
-  KeGroup group_;
-  ossl::PkeyPtr key_;
-  Bytes public_;
   BnPtr p_;
 };
 

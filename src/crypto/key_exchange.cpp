@@ -75,4 +75,15 @@ Result<std::unique_ptr<KeyExchange>> make_key_exchange_with_private_key(KeGroup 
   return make(g, &key);
 }
 
+namespace detail {
+
+Result<void> KeyExchangeBase::check_peer_size(ByteView peer, const std::string& what,
+                                              const char* reference) const {
+  if (peer.size() == public_.size()) return ok();
+  return fail(what + ": peer public value is " + std::to_string(peer.size()) + " bytes, expected " +
+              std::to_string(public_.size()) + reference);
+}
+
+}  // namespace detail
+
 }  // namespace ipsec::crypto
