@@ -20,6 +20,22 @@ GOOD_SA = {"protocol": "esp", "spi": "0x1000", "src": "192.0.2.1", "dst": "192.0
            "aead": {"algorithm": "aes-gcm-16", "key": KEY}}
 GOOD_POLICY = {"src": "192.0.2.1/32", "dst": "192.0.2.2/32", "dir": "out",
                "templates": [{"protocol": "esp", "mode": "transport"}]}
+GOOD_CHILD = {"mode": "tunnel", "local_ts": ["198.51.100.0/24"], "remote_ts": ["203.0.113.0/24"],
+              "esp_proposals": ["aes256gcm16", "aes256-sha256"], "start_action": "none", "reqid": 7}
+GOOD_CONNECTION = {"version": 2,
+                   "local": {"address": "192.0.2.1", "id": "fqdn:gw-a.example", "auth": "psk"},
+                   "remote": {"address": "192.0.2.2", "id": "fqdn:gw-b.example", "auth": "psk"},
+                   "psk_file": "secrets/site-b.psk",
+                   "proposals": ["aes256gcm16-prfsha256-x25519", "aes256-sha256-modp2048"],
+                   "children": {"lan": GOOD_CHILD}}
+
+
+def connection(**changes):
+    return {"connections": {"site-b": with_changes(GOOD_CONNECTION, **changes)}}
+
+
+def child(**changes):
+    return connection(children={"lan": with_changes(GOOD_CHILD, **changes)})
 
 
 def with_changes(base, **changes):
@@ -56,6 +72,19 @@ BAD = {
         {"protocol": "esp", "mode": "tunnel", "src": "192.0.2.1"}])]},
     "ports without tcp/udp/sctp": {"policies": [with_changes(GOOD_POLICY, dport=22)]},
     "missing dir": {"policies": [with_changes(GOOD_POLICY, dir=None)]},
+    "unknown connection field": connection(versions=2),
+    "IKEv1 connection": connection(version=1),
+    "connection without psk_file": connection(psk_file=None),
+    "unknown peer field": connection(local={"address": "192.0.2.1", "port": 500}),
+    "unknown auth method": connection(local={"address": "192.0.2.1", "auth": "pubkey"}),
+    "unknown IKE keyword": connection(proposals=["aes257-sha256-modp2048"]),
+    "esn in an IKE proposal": connection(proposals=["aes256gcm16-prfsha256-x25519-esn"]),
+    "prf in an ESP proposal": child(esp_proposals=["aes256-sha256-prfsha256"]),
+    "bad connection name": {"connections": {"a/b": GOOD_CONNECTION}},
+    "unknown child field": child(lifetime=1),
+    "bad child mode": child(mode="beet"),
+    "bad start_action": child(start_action="route"),
+    "empty traffic selectors": child(local_ts=[]),
 }
 
 
@@ -74,7 +103,7 @@ def main():
         for e in errors:
             print(f"FAIL: {path}: {'.'.join(map(str, e.path)) or '(top)'}: {e.message}")
         failures += bool(errors)
-    good = {"sas": [GOOD_SA], "policies": [GOOD_POLICY]}
+    good = {"sas": [GOOD_SA], "policies": [GOOD_POLICY], "connections": {"site-b": GOOD_CONNECTION}}
     for e in validator.iter_errors(good):
         print(f"FAIL: the README example is rejected: {e.message}")
         failures += 1

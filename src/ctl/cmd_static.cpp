@@ -122,9 +122,11 @@ void setup_validate(CLI::App& sub, Context& ctx) {
       ctx.exit_code = kExitInvalid;
       return;
     }
-    std::printf("ok: %zu SA%s, %zu polic%s\n", r.config.sas.size(),
-                r.config.sas.size() == 1 ? "" : "s", r.config.policies.size(),
-                r.config.policies.size() == 1 ? "y" : "ies");
+    const auto& c = r.config;
+    std::printf("ok: %zu SA%s, %zu polic%s, %zu connection%s\n", c.sas.size(),
+                c.sas.size() == 1 ? "" : "s", c.policies.size(),
+                c.policies.size() == 1 ? "y" : "ies", c.connections.size(),
+                c.connections.size() == 1 ? "" : "s");
   });
 }
 
@@ -137,6 +139,11 @@ void setup_apply(CLI::App& sub, Context& ctx) {
   sub.callback([&ctx, o] {
     Session s;
     if (!start(ctx, *o, s)) return;
+    if (size_t n = s.files.config.connections.size(); n != 0)
+      std::fprintf(stderr,
+                   "note: %zu connection%s not applied: connections are negotiated by ipsecd, "
+                   "apply installs only the static SAs and policies\n",
+                   n, n == 1 ? "" : "s");
     run_plan(ctx, *s.kernel, policy::make_plan(s.files.config, s.sas, s.policies), *o, "applied");
   });
 }

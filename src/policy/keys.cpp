@@ -108,7 +108,7 @@ Result<SecretBytes> decode_hex_key(std::string_view text) {
   return SecretBytes(std::move(out));
 }
 
-Result<SecretBytes> read_key_file(const std::string& path) {
+Result<SecretBytes> read_private_file(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) return fail("cannot open \"" + path + "\": " + std::strerror(errno), errno);
   struct stat st {};
@@ -117,9 +117,19 @@ Result<SecretBytes> read_key_file(const std::string& path) {
   if (auto checked = check_key_file(path, st); !checked) return fail(checked.error());
   std::string text;
   auto read = read_all(fd.get(), path, text, static_cast<size_t>(st.st_size));
-  Result<SecretBytes> key = read ? decode_hex_key(text) : Result<SecretBytes>(fail(read.error()));
+  Result<SecretBytes> out = read ? Result<SecretBytes>(SecretBytes(std::span<const uint8_t>(
+                                       reinterpret_cast<const uint8_t*>(text.data()), text.size())))
+                                 : Result<SecretBytes>(fail(read.error()));
   secure_wipe(text.data(), text.size());
-  if (!key && read) return fail("\"" + path + "\" does not hold a hex key: " + key.error().message);
+  return out;
+}
+
+Result<SecretBytes> read_key_file(const std::string& path) {
+  auto raw = read_private_file(path);
+  if (!raw) return fail(raw.error());
+  auto key = decode_hex_key(
+      std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
+  if (!key) return fail("\"" + path + "\" does not hold a hex key: " + key.error().message);
   return key;
 }
 

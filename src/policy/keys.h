@@ -17,6 +17,9 @@ Result<SecretBytes> decode_hex_key(std::string_view text);
 // a file that others may read or write (o+r, o+w).
 Result<SecretBytes> read_key_file(const std::string& path);
 
+// The raw contents of a private file, with the checks of read_key_file.
+Result<SecretBytes> read_private_file(const std::string& path);
+
 // `path` if absolute, else `base_dir`/`path`.
 std::string resolve_path(const std::string& base_dir, const std::string& path);
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernel/types.h"
+#include "policy/connection.h"
 #include "policy/reader.h"
 
 namespace ipsec::policy::detail {
@@ -12,6 +13,9 @@ namespace ipsec::policy::detail {
 // Each returns nullopt when the object had any problem (all of them reported).
 std::optional<kernel::SaParams> parse_sa(Reader& r, const Json& j, const std::string& path);
 std::optional<kernel::PolicyParams> parse_policy(Reader& r, const Json& j, const std::string& path);
+// `name` is the connection's key in "connections".
+std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::string& path,
+                                           const std::string& name);
 
 // Shared parts. parse_selector_fields reads src, dst, proto, sport, dport of
 // `obj` (the caller checks for unknown fields).

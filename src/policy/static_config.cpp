@@ -33,7 +33,7 @@ using detail::Reader;
 // One file's result, with where each object came from (for duplicate errors).
 struct FileResult {
   StaticConfig config;
-  std::vector<std::string> sa_paths, policy_paths;
+  std::vector<std::string> sa_paths, policy_paths, connection_paths;
   std::vector<Diagnostic> errors, warnings;
   std::string file;
 };
@@ -145,8 +145,25 @@ void wipe_strings(Json& root) {
   }
 }
 
+void parse_connections(Reader& r, const Json& doc, FileResult& out) {
+  const Json* conns = Reader::field(doc, "connections");
+  if (conns == nullptr) return;
+  if (!conns->is_object()) {
+    r.error("connections", "expected an object, got " + detail::type_name(*conns));
+    return;
+  }
+  for (const auto& item : conns->items()) {
+    std::string path = detail::join("connections", item.key());
+    if (auto c = detail::parse_connection(r, item.value(), path, item.key())) {
+      out.config.connections.push_back(std::move(*c));
+      out.connection_paths.push_back(path);
+    }
+  }
+}
+
 void parse_document(Reader& r, const Json& doc, FileResult& out) {
-  if (!r.object(doc, "", {"sas", "policies"})) return;
+  if (!r.object(doc, "", {"sas", "policies", "connections"})) return;
+  parse_connections(r, doc, out);
   if (const Json* sas = Reader::field(doc, "sas"); sas != nullptr && r.array(*sas, "sas")) {
     for (size_t i = 0; i < sas->size(); ++i) {
       std::string path = detail::join("sas", i);
@@ -225,10 +242,24 @@ std::string policy_key(const kernel::PolicyParams& p) {
   return key;
 }
 
+// Connections are the same object when their names are equal.
+void merge_connections(FileResult& f, std::unordered_map<std::string, std::string>& seen,
+                       LoadResult& out) {
+  for (size_t i = 0; i < f.config.connections.size(); ++i) {
+    const std::string& name = f.config.connections[i].name;
+    auto [it, fresh] = seen.emplace(name, f.file + ": " + f.connection_paths[i]);
+    if (!fresh)
+      out.errors.push_back({f.file, f.connection_paths[i],
+                            "duplicate connection " + detail::quote(name) +
+                                ", first defined at " + it->second});
+    out.config.connections.push_back(std::move(f.config.connections[i]));
+  }
+}
+
 // Merges per-file results in order; an object defined twice is an error naming both places.
 LoadResult merge(std::vector<FileResult>& files) {
   LoadResult out;
-  std::unordered_map<std::string, std::string> sa_seen, policy_seen;
+  std::unordered_map<std::string, std::string> sa_seen, policy_seen, connection_seen;
   for (auto& f : files) {
     for (auto& d : f.errors) out.errors.push_back(std::move(d));
     for (auto& d : f.warnings) out.warnings.push_back(std::move(d));
@@ -249,6 +280,7 @@ LoadResult merge(std::vector<FileResult>& files) {
              "duplicate " + kernel::describe(p) + ", first defined at " + it->second});
       out.config.policies.push_back(std::move(f.config.policies[i]));
     }
+    merge_connections(f, connection_seen, out);
   }
   if (!out.errors.empty()) out.config = StaticConfig{};
   return out;

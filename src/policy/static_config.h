@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernel/types.h"
+#include "policy/connection.h"
 
 namespace ipsec::policy {
 
@@ -21,10 +22,11 @@ struct Diagnostic {
   bool operator==(const Diagnostic&) const = default;
 };
 
-// What the files ask for, in file order.
+// What the files ask for, in file order (connections by name within a file).
 struct StaticConfig {
   std::vector<kernel::SaParams> sas;
   std::vector<kernel::PolicyParams> policies;
+  std::vector<Connection> connections;  // IKEv2; not kernel objects, so not in to_json()
 };
 
 // The merged configuration and every problem found. When there is any error

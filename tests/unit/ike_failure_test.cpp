@@ -31,16 +31,19 @@ TEST_SUITE("ike failures") {
         SecretBytes(ByteView(reinterpret_cast<const uint8_t *>(other), strlen(other)));
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
-    const IkeSa *b = p.bob_sa();
+    // Failed SAs leave the tables; what is left is the closed record.
+    CHECK(p.alice.sas().empty());
+    CHECK(p.bob.sas().empty());
+    const ClosedSa *a = p.alice.closed(spi);
+    const ClosedSa *b = p.bob_closed();
     REQUIRE((a && b));
     CHECK(b->state == IkeState::Failed);
-    CHECK(b->failure == "authentication failed: peer's AUTH did not verify");
+    CHECK(b->reason == "authentication failed: peer's AUTH did not verify");
     CHECK(a->state == IkeState::Failed);
-    CHECK(a->failure == "authentication failed: peer rejected our AUTH");
+    CHECK(a->reason == "authentication failed: peer rejected our AUTH");
     CHECK(to_string(a->state) == "failed");
-    CHECK(a->child.state != ChildState::Installed);
-    CHECK(b->child.state != ChildState::Installed);
+    CHECK(a->child_state != ChildState::Installed);
+    CHECK(b->child_state != ChildState::Installed);
     CHECK(p.sas(p.alice_kernel).empty());  // the allocated SPI was released too
     CHECK(p.sas(p.bob_kernel).empty());
     CHECK(p.policies(p.alice_kernel).empty());
@@ -54,8 +57,10 @@ TEST_SUITE("ike failures") {
     p.bob_config.remote_id = Identity::fqdn("mallory.example");
     const uint64_t spi = p.start();
     p.run();
-    CHECK(contains(p.bob_sa()->failure, "peer identity fqdn:alice.example is not the expected"));
-    CHECK(p.alice.find(spi)->state == IkeState::Failed);
+    REQUIRE(p.bob_closed());
+    CHECK(contains(p.bob_closed()->reason, "peer identity fqdn:alice.example is not the expected"));
+    REQUIRE(p.alice.closed(spi));
+    CHECK(p.alice.closed(spi)->state == IkeState::Failed);
     CHECK(installed(p, p.bob_kernel) == 0);
   }
 
@@ -69,10 +74,12 @@ TEST_SUITE("ike failures") {
                                {wire::DhGroup::Modp2048}}};
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    CHECK(p.alice.find(spi) == nullptr);
+    const ClosedSa *a = p.alice.closed(spi);
+    REQUIRE(a);
     CHECK(a->state == IkeState::Failed);
-    CHECK(contains(a->failure, "NO_PROPOSAL_CHOSEN"));
-    CHECK(contains(a->failure, "we offered: ENCR_AES_GCM_16/256 PRF_HMAC_SHA2_256 CURVE25519"));
+    CHECK(contains(a->reason, "NO_PROPOSAL_CHOSEN"));
+    CHECK(contains(a->reason, "we offered: ENCR_AES_GCM_16/256 PRF_HMAC_SHA2_256 CURVE25519"));
     CHECK(p.bob.sas().empty());  // the responder kept no state
     CHECK(p.bob.counters().no_proposal_chosen == 1);
     CHECK(p.alice.counters().no_proposal_chosen == 1);
@@ -159,8 +166,10 @@ TEST_SUITE("ike failures") {
     }
     CHECK(p.alice.counters().retransmits == 5);
     p.advance(Millis(32000));
-    CHECK(p.alice.find(spi)->state == IkeState::Failed);
-    CHECK(contains(p.alice.find(spi)->failure, "peer not responding"));
+    CHECK(p.alice.find(spi) == nullptr);
+    REQUIRE(p.alice.closed(spi));
+    CHECK(p.alice.closed(spi)->state == IkeState::Failed);
+    CHECK(contains(p.alice.closed(spi)->reason, "peer not responding"));
     CHECK_FALSE(p.alice.next_timer());
   }
 

@@ -107,6 +107,12 @@ struct Pair {
     auto all = bob.sas();
     return all.size() == 1 ? all.front() : nullptr;
   }
+  // The newest IKE SA Bob removed from his table (failed or deleted).
+  const ClosedSa *bob_closed() const {
+    return bob.closed_sas().empty() ? nullptr : &bob.closed_sas().front();
+  }
+  // Every SA, every policy gone: nothing left behind in that kernel.
+  bool kernel_empty(kernel::MemoryKernel &k) { return sas(k).empty() && policies(k).empty(); }
   std::vector<kernel::SaParams> sas(kernel::MemoryKernel &k) {
     auto d = k.dump_sas();
     REQUIRE(d);

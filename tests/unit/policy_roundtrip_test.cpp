@@ -1,6 +1,7 @@
 // Unit tests of src/policy: to_json, the load -> to_json -> load round trip, and every example
 // file.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -148,8 +149,15 @@ TEST_CASE("policy to_json: transport templates with zero addresses, as the kerne
 }
 
 TEST_CASE("policy examples: every file loads without errors and round-trips") {
-  fs::path dir = fs::path(IPSEC_SOURCE_DIR) / "policies" / "examples";
-  if (!fs::exists(dir)) return;  // no examples yet; the lead makes sure they exist
+  fs::path src = fs::path(IPSEC_SOURCE_DIR) / "policies" / "examples";
+  if (!fs::exists(src)) return;  // no examples yet; the lead makes sure they exist
+  // git keeps no file modes (a clone's *.psk is 0644, which the loader refuses): load a copy.
+  fs::path dir = fs::temp_directory_path() / ("ipsecctl-examples-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(src, dir, fs::copy_options::recursive);
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".psk")
+      fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write);
   std::vector<fs::path> files;
   for (const auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());
@@ -161,6 +169,7 @@ TEST_CASE("policy examples: every file loads without errors and round-trips") {
     CHECK_MESSAGE(r.ok(), joined(r.errors));
     if (r.ok()) check_round_trip(r.config, f.filename().string());
   }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("policy loader: truncated, mutated and deeply nested input never throws") {

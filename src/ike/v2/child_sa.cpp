@@ -141,10 +141,31 @@ Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa) {
 }
 
 void release_child_spi(Context &ctx, IkeSa &sa) {
-  if (sa.child.spi_in == 0 || sa.child.state == ChildState::Installed) return;
+  if (sa.child.spi_in == 0 || sa.child.state == ChildState::Installed ||
+      sa.child.state == ChildState::Deleted)
+    return;
   (void)ctx.kernel.delete_sa(
       kernel::SaId{sa.local.addr, sa.child.spi_in, kernel::Proto::Esp, {}, {}});
   sa.child.spi_in = 0;
+}
+
+void remove_child(Context &ctx, IkeSa &sa) {
+  if (sa.child.state != ChildState::Installed) return release_child_spi(ctx, sa);
+  const auto &c = sa.child;
+  std::vector<kernel::Op> ops{
+      kernel::DeleteSa{kernel::SaId{sa.remote.addr, c.spi_out, kernel::Proto::Esp, {}, {}}},
+      kernel::DeleteSa{kernel::SaId{sa.local.addr, c.spi_in, kernel::Proto::Esp, {}, {}}}};
+  if (auto policies = policy_ops(sa))
+    for (const auto &op : *policies)
+      ops.push_back(kernel::DeletePolicy{std::get<kernel::AddPolicy>(op).policy.id()});
+  for (const auto &r : ctx.kernel.apply_batch(ops))
+    if (!r) {
+      ++ctx.counters.kernel_errors;
+      log::warn(label(sa) + ": removing CHILD SA: " + r.error().message);
+    }
+  sa.child.state = ChildState::Deleted;
+  log::info(label(sa) + ": CHILD SA " + sa.config.child.name + " removed, ESP SPIs in " +
+            esp_spi_str(c.spi_in) + " out " + esp_spi_str(c.spi_out));
 }
 
 Result<void> install_child(Context &ctx, IkeSa &sa) {

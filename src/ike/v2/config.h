@@ -88,4 +88,15 @@ struct RetransmitConfig {
   unsigned max_retransmits = 5;  // timeouts 1, 2, 4, 8, 16 s, then 32 s until failure
 };
 
+// Responder protection against half-open SAs (RFC 7296 §2.6).
+struct EngineLimits {
+  // A responder SA that has answered IKE_SA_INIT but seen no IKE_AUTH is removed after this.
+  std::chrono::milliseconds half_open_timeout{30000};
+  // From this many half-open SAs on, IKE_SA_INIT requests without a valid COOKIE are
+  // answered with N(COOKIE) and no state. 0: always.
+  size_t cookie_threshold = 128;
+  // The cookie secret is replaced this often; cookies of the previous secret stay valid.
+  std::chrono::milliseconds cookie_secret_lifetime{120000};
+};
+
 }  // namespace ipsec::ike::v2

@@ -4,6 +4,7 @@
 // kernel::Kernel.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,18 +12,33 @@
 #include <vector>
 
 #include "ike/v2/config.h"
+#include "ike/v2/cookie.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/io.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::ike::v2 {
 
+// What is left of an IKE SA the engine removed from its table (failed, deleted,
+// expired): kept for operators, the most recent kClosedKept of them.
+struct ClosedSa {
+  uint64_t local_spi = 0;
+  std::string label;    // as in log lines
+  IkeState state = IkeState::Closed;  // Closed (deleted) or Failed
+  std::string reason;   // the failure, or why it was closed ("deleted by peer")
+  ChildState child_state = ChildState::None;  // before the removal
+  std::string child_failure;
+};
+
 class Engine {
  public:
-  Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt = {});
+  Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt = {},
+         EngineLimits limits = {});
   ~Engine();
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
+
+  void set_limits(EngineLimits limits);
 
   // Connections this engine initiates by name and accepts from their remote
   // address.
@@ -32,8 +48,16 @@ class Engine {
   // SA.
   Result<uint64_t> initiate(std::string_view connection);
 
+  // INFORMATIONAL requests (RFC 7296 §1.4, §1.5) on an established IKE SA, by
+  // our SPI; sent at once or after the request in flight. Deleting the IKE SA
+  // removes its CHILD SA from the kernel at once.
+  Result<void> delete_ike_sa(uint64_t local_spi);
+  // `inbound_spi`: our inbound ESP SPI of the CHILD SA (host order).
+  Result<void> delete_child_sa(uint64_t local_spi, uint32_t inbound_spi);
+  Result<void> check_liveness(uint64_t local_spi);
+
   void on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram);
-  // Runs every timer due at `now` (retransmissions, give-ups).
+  // Runs every timer due at `now` (retransmissions, give-ups, half-open expiry).
   void on_timer(Millis now);
   // When on_timer() should next run, if anything waits.
   std::optional<Millis> next_timer() const;
@@ -43,8 +67,23 @@ class Engine {
   const IkeSa *find(uint64_t local_spi) const;
   std::vector<const IkeSa *> sas() const;
   const Counters &counters() const { return counters_; }
+  // The removed SA with this local SPI, newest first; nullptr if none kept.
+  const ClosedSa *closed(uint64_t local_spi) const;
+  const std::deque<ClosedSa> &closed_sas() const { return closed_; }
+  static constexpr size_t kClosedKept = 64;
 
  private:
+  IkeSa *established(uint64_t local_spi);
+  // The SA a message after IKE_SA_INIT belongs to, from its SPIs and I flag.
+  IkeSa *sa_for(const wire::Header &h);
+  // Removes failed and closed SAs (kernel state included) from the table.
+  void reap();
+  void expire_half_open(IkeSa &sa, Millis now);
+  size_t half_open_count() const;
+  void on_initial_contact(const IkeSa &fresh);
+  // §2.6: true when the request may create state; otherwise it was answered
+  // with N(COOKIE).
+  bool cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m);
   const ConnectionConfig *connection_for(const Endpoint &local, const Endpoint &remote) const;
   IkeSa *half_open(const Endpoint &remote, uint64_t spi_i);
   void on_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
@@ -55,8 +94,10 @@ class Engine {
 
   Context ctx_;
   Counters counters_;
+  CookieJar cookies_;
   std::vector<ConnectionConfig> connections_;
   std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI
+  std::deque<ClosedSa> closed_;                      // newest first
 };
 
 }  // namespace ipsec::ike::v2

@@ -116,10 +116,8 @@ void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &
 
 void send_encrypted_response(Context &ctx, IkeSa &sa, uint32_t mid,
                              const std::vector<wire::Payload> &payloads) {
-  auto bytes =
-      seal_message(make_header(sa, ExchangeType::IkeAuth, true, mid), payloads, *sa.out_cipher);
-  if (!bytes) return fail_sa(sa, "IKE_AUTH response: " + bytes.error().message);
-  send_response(ctx, sa, mid, std::move(*bytes));
+  if (auto r = send_sk_response(ctx, sa, ExchangeType::IkeAuth, mid, payloads); !r)
+    fail_sa(sa, "IKE_AUTH response: " + r.error().message);
 }
 
 }  // namespace
@@ -135,6 +133,7 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
       wire::IdIPayload{sa.config.local_id.type, sa.config.local_id.data},
       wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
                         Bytes(auth->data(), auth->data() + auth->size())}};
+  if (sa.initial_contact) inner.push_back(notify(NotifyType::InitialContact));
   if (cc.mode == kernel::Mode::Transport) inner.push_back(notify(NotifyType::UseTransportMode));
   inner.push_back(wire::SaPayload{to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in))});
   inner.push_back(wire::TsIPayload{to_ts(cc.local_ts)});
@@ -143,6 +142,7 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
                             inner, *sa.out_cipher);
   if (!bytes) return fail(bytes.error());
   sa.state = IkeState::AuthSent;
+  sa.in_flight = {Request::Auth, 0};
   send_request(ctx, sa, std::move(*bytes));
   return ok();
 }
@@ -171,47 +171,72 @@ void respond_auth(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Messag
   sa.state = IkeState::Established;
   ++ctx.counters.ike_established;
   log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  for (const auto &p : *inner)
+    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
+      sa.initial_contact = sa.initial_contact || n->type == NotifyType::InitialContact;
+  if (sa.initial_contact && ctx.initial_contact) ctx.initial_contact(sa);
   negotiate_child(ctx, sa, *inner, out);
   send_encrypted_response(ctx, sa, m.header.message_id, out);
 }
 
 namespace {
 
-// Initiator: checks the responder's CHILD SA choice against what we proposed,
-// then installs.
-void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in) {
+// Initiator: checks the responder's CHILD SA choice against what we proposed;
+// an empty string means acceptable, and `chosen` holds it.
+std::string check_child_choice(const IkeSa &sa, const std::vector<wire::Payload> &in,
+                               std::optional<wire::Proposal> &chosen) {
   const auto &cc = sa.config.child;
-  if (const auto *err = find_error(in))
-    return child_failed(ctx, sa, "peer refused the CHILD SA: " + wire::notify_name(err->type));
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
-  if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr)
-    return child_failed(ctx, sa, "IKE_AUTH response without SA, TSi and TSr");
   bool transport = false;
   for (const auto &p : in)
     if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
       transport = transport || n->type == NotifyType::UseTransportMode;
   const auto mine = to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in));
-  auto chosen = select_proposal(mine, sa_payload->proposals);
+  chosen = select_proposal(mine, sa_payload->proposals);
   if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
       chosen->transforms != sa_payload->proposals.front().transforms ||
       transport != (cc.mode == kernel::Mode::Transport))
-    return child_failed(
-        ctx, sa, "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals));
+    return "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals);
   // §2.9: the responder may only narrow; what it returns must lie within what
   // we proposed.
   if (narrow(tsi->selectors, cc.local_ts) != tsi->selectors ||
       narrow(tsr->selectors, cc.remote_ts) != tsr->selectors)
-    return child_failed(ctx, sa,
-                        "peer's traffic selectors exceed ours: " + describe(tsi->selectors) +
-                            " === " + describe(tsr->selectors));
+    return "peer's traffic selectors exceed ours: " + describe(tsi->selectors) + " === " +
+           describe(tsr->selectors);
+  return {};
+}
+
+// §2.21.2: the responder installed a CHILD SA we cannot use; ask it to delete
+// its half (it sends with our inbound SPI).
+void refuse_child(Context &ctx, IkeSa &sa, std::string reason) {
+  const uint32_t spi = sa.child.spi_in;
+  child_failed(ctx, sa, std::move(reason));
+  start_informational(ctx, sa, {Request::DeleteChild, spi});
+}
+
+// Initiator: checks the responder's CHILD SA choice, then installs.
+void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in) {
+  if (const auto *err = find_error(in))
+    return child_failed(ctx, sa, "peer refused the CHILD SA: " + wire::notify_name(err->type));
+  const auto *tsi = find_payload<wire::TsIPayload>(in);
+  const auto *tsr = find_payload<wire::TsRPayload>(in);
+  if (find_payload<wire::SaPayload>(in) == nullptr || tsi == nullptr || tsr == nullptr)
+    return child_failed(ctx, sa, "IKE_AUTH response without SA, TSi and TSr");
+  std::optional<wire::Proposal> chosen;
+  if (auto why = check_child_choice(sa, in, chosen); !why.empty())
+    return refuse_child(ctx, sa, why);
+  bool transport = false;
+  for (const auto &p : in)
+    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
+      transport = transport || n->type == NotifyType::UseTransportMode;
   sa.child.proposal = *chosen;
   sa.child.spi_out = esp_spi_value(chosen->spi);
   sa.child.transport = transport;
   sa.child.local_ts = tsi->selectors;
   sa.child.remote_ts = tsr->selectors;
-  if (auto r = install_child(ctx, sa); !r) child_failed(ctx, sa, r.error().message);
+  if (auto r = install_child(ctx, sa); !r) refuse_child(ctx, sa, r.error().message);
 }
 
 }  // namespace
@@ -235,9 +260,10 @@ void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wir
   }
   const Identity peer_id = idr ? identity_of(idr->id_type, idr->data) : Identity{};
   if (auto why = verify_peer(sa, peer_id, auth); !why.empty()) {
+    // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
     release_child_spi(ctx, sa);
-    return fail_sa(sa, why);
+    return fail_and_delete(ctx, sa, why);
   }
   sa.state = IkeState::Established;
   ++ctx.counters.ike_established;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "ike/v2/sk_message.h"
 #include "wire/names.h"
 
 namespace ipsec::ike::v2 {
@@ -19,6 +20,10 @@ std::string_view to_string(IkeState s) {
       return "IKE_AUTH sent";
     case IkeState::Established:
       return "established";
+    case IkeState::Deleting:
+      return "deleting";
+    case IkeState::Closed:
+      return "closed";
     case IkeState::Failed:
       return "failed";
   }
@@ -33,6 +38,8 @@ std::string_view to_string(ChildState s) {
       return "installed";
     case ChildState::Failed:
       return "failed";
+    case ChildState::Deleted:
+      return "deleted";
   }
   return "?";
 }
@@ -87,6 +94,12 @@ void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
   if (sa.retransmits >= ctx.retransmit.max_retransmits) {
     sa.awaiting_response = false;
     ++ctx.counters.timeouts;
+    if (sa.state == IkeState::Deleting) {
+      // Our Delete went unanswered: the SA is gone on our side either way (§1.4.1).
+      sa.state = sa.failure.empty() ? IkeState::Closed : IkeState::Failed;
+      log::info(label(sa) + ": Delete not answered, IKE SA removed");
+      return;
+    }
     fail_sa(sa, "peer not responding: no answer after " + std::to_string(sa.retransmits) +
                     " retransmissions");
     return;
@@ -104,6 +117,23 @@ void fail_sa(IkeSa &sa, std::string reason) {
   sa.failure = std::move(reason);
   sa.ke.reset();
   log::error(label(sa) + ": " + sa.failure);
+}
+
+Result<void> send_sk_request(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
+                             const std::vector<wire::Payload> &payloads) {
+  auto bytes =
+      seal_message(make_header(sa, exchange, false, sa.next_request_mid), payloads, *sa.out_cipher);
+  if (!bytes) return fail(bytes.error());
+  send_request(ctx, sa, std::move(*bytes));
+  return ok();
+}
+
+Result<void> send_sk_response(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
+                              uint32_t message_id, const std::vector<wire::Payload> &payloads) {
+  auto bytes = seal_message(make_header(sa, exchange, true, message_id), payloads, *sa.out_cipher);
+  if (!bytes) return fail(bytes.error());
+  send_response(ctx, sa, message_id, std::move(*bytes));
+  return ok();
 }
 
 Result<void> derive_ike_keys(IkeSa &sa, ByteView peer_public) {

@@ -4,6 +4,7 @@
 // it through the functions below.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,11 +27,13 @@ enum class IkeState {
   SaInitDone,   // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
   AuthSent,     // initiator: IKE_AUTH request out
   Established,  // both: authenticated
-  Failed,       // see IkeSa::failure
+  Deleting,     // our INFORMATIONAL {D(IKE)} is out; its kernel state is already gone
+  Closed,       // deleted (by us or the peer): the engine removes it from its table
+  Failed,       // see IkeSa::failure; the engine removes it from its table
 };
 std::string_view to_string(IkeState s);  // "established", "failed", ...
 
-enum class ChildState { None, Installed, Failed };
+enum class ChildState { None, Installed, Failed, Deleted };
 std::string_view to_string(ChildState s);
 
 struct ChildSa {
@@ -43,6 +46,16 @@ struct ChildSa {
   std::vector<wire::TrafficSelector> local_ts, remote_ts;
 };
 
+// The requests an IKE SA can have in flight (window size 1, RFC 7296 §2.3).
+enum class Request : uint8_t { SaInit, Auth, Liveness, DeleteChild, DeleteIke };
+
+// An INFORMATIONAL request waiting for the window: what, and for DeleteChild
+// our inbound SPI of the CHILD SA to delete (§1.4.1).
+struct QueuedRequest {
+  Request kind = Request::Liveness;
+  uint32_t child_spi = 0;
+};
+
 struct IkeSa {
   ConnectionConfig config;
   bool initiator = false;
@@ -51,11 +64,15 @@ struct IkeSa {
   IkeState state = IkeState::SaInitSent;
   std::string failure;  // operator-readable, e.g. "authentication failed: peer's
                         // AUTH did not verify"
+  std::string close_reason;  // why a healthy SA was closed: "deleted by peer"
+  Millis created{0};         // half-open responder SAs expire from here
 
   wire::Proposal ike_proposal;  // the selected one
   IkeAlgorithms algs;
   crypto::KeGroup ke_group = crypto::KeGroup::Curve25519;  // of our KE payload
   unsigned ke_retries = 0;
+  Bytes cookie;  // the responder's N(COOKIE) data, sent first in IKE_SA_INIT (§2.6)
+  unsigned cookie_retries = 0;
   std::unique_ptr<crypto::KeyExchange> ke;  // dropped once g^ir is computed
   Bytes ni, nr;
   Bytes init_request, init_response;  // RealMessage1 / RealMessage2 (§2.15)
@@ -66,12 +83,17 @@ struct IkeSa {
   uint32_t expected_request_mid = 0;  // the peer's next request
   Bytes pending_request;              // sent, unanswered: retransmitted on the timer
   bool awaiting_response = false;
+  QueuedRequest in_flight{Request::SaInit, 0};  // what pending_request asks
+  std::vector<QueuedRequest> queued;  // INFORMATIONAL requests waiting for the window
   unsigned retransmits = 0;
   Millis deadline{0};
   std::optional<uint32_t> cached_response_mid;
   Bytes cached_response;
 
   ChildSa child;
+  // §2.4: initiator: we had no other IKE SA with this peer, so our IKE_AUTH
+  // carries N(INITIAL_CONTACT); responder: the peer's did.
+  bool initial_contact = false;
 
   uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
 };
@@ -83,6 +105,10 @@ struct Context {
   const Clock &clock;
   Counters &counters;
   RetransmitConfig retransmit;
+  EngineLimits limits;
+  // §2.4: the engine removes the other IKE SAs of the peer that `fresh` has just
+  // authenticated with N(INITIAL_CONTACT); called before its CHILD SA is installed.
+  std::function<void(const IkeSa &fresh)> initial_contact = {};
 };
 
 Bytes spi_bytes(uint64_t spi);      // 8 bytes, network order
@@ -101,6 +127,13 @@ void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram)
 void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now);
 // Marks the SA failed with an operator-readable reason and logs it.
 void fail_sa(IkeSa &sa, std::string reason);
+
+// Protects `payloads` in an SK payload and sends them as a request (armed for
+// retransmission) or as the response to `message_id`.
+Result<void> send_sk_request(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
+                             const std::vector<wire::Payload> &payloads);
+Result<void> send_sk_response(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
+                              uint32_t message_id, const std::vector<wire::Payload> &payloads);
 
 // g^ir, SKEYSEED, the seven keys and both SK ciphers (§2.14). Drops the private
 // key.

@@ -7,15 +7,14 @@
 #include "wire/names.h"
 
 namespace ipsec::ike::v2 {
-namespace {
 
 using wire::ExchangeType;
 using wire::NotifyType;
 
 // §1.2, §2.6: errors to an IKE_SA_INIT request go out without state and SPIr
 // zero.
-void send_init_error(Context &ctx, const Endpoint &local, const Endpoint &remote,
-                     const wire::Header &req, NotifyType type, Bytes data = {}) {
+void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remote,
+                      const wire::Header &req, NotifyType type, Bytes data) {
   wire::Header h = req;
   h.spi_r = 0;
   h.initiator = false;
@@ -25,6 +24,8 @@ void send_init_error(Context &ctx, const Endpoint &local, const Endpoint &remote
   n.data = std::move(data);
   ctx.sender.send(local, remote, wire::encode(wire::Message{h, {n}}));
 }
+
+namespace {
 
 Result<uint64_t> random_spi() {
   for (;;) {
@@ -72,13 +73,24 @@ void retry_with_group(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
   if (auto r = start_sa_init(ctx, sa); !r) fail_sa(sa, "IKE_SA_INIT retry: " + r.error().message);
 }
 
+// §2.6: the same request again, the responder's cookie first; a responder that
+// keeps asking is given up on.
+void retry_with_cookie(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
+  if (n.data.empty() || n.data.size() > 64 || ++sa.cookie_retries > 3)
+    return fail_sa(sa, "IKE_SA_INIT: peer keeps requesting a COOKIE (" +
+                           std::to_string(n.data.size()) + " bytes)");
+  log::info(label(sa) + ": COOKIE requested, retrying IKE_SA_INIT with it");
+  sa.cookie = n.data;
+  sa.next_request_mid = 0;
+  send_init_request(ctx, sa);
+}
+
 void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
   for (const auto &p : m.payloads) {
     const auto *n = std::get_if<wire::NotifyPayload>(&p);
     if (n == nullptr) continue;
     if (n->type == NotifyType::InvalidKePayload) return retry_with_group(ctx, sa, *n);
-    if (n->type == NotifyType::Cookie)
-      return fail_sa(sa, "IKE_SA_INIT: peer requested a COOKIE, not supported yet");
+    if (n->type == NotifyType::Cookie) return retry_with_cookie(ctx, sa, *n);
     if (n->is_error()) {
       if (n->type == NotifyType::NoProposalChosen) ++ctx.counters.no_proposal_chosen;
       return fail_sa(sa, "IKE_SA_INIT refused by peer: " + wire::notify_name(n->type) +
@@ -101,16 +113,27 @@ Result<void> start_sa_init(Context &ctx, IkeSa &sa) {
   if (!nonce) return fail(nonce.error());
   sa.ke = std::move(*ke);
   sa.ni = std::move(*nonce);
+  send_init_request(ctx, sa);
+  return ok();
+}
+
+void send_init_request(Context &ctx, IkeSa &sa) {
   const auto pub = sa.ke->public_value();
-  wire::Message m{
-      make_header(sa, ExchangeType::IkeSaInit, false, 0),
-      {wire::SaPayload{to_wire(sa.config.proposals)},
-       wire::KePayload{static_cast<uint16_t>(sa.ke_group), Bytes(pub.begin(), pub.end())},
-       wire::NoncePayload{sa.ni}}};
+  wire::Message m{make_header(sa, ExchangeType::IkeSaInit, false, 0), {}};
+  if (!sa.cookie.empty()) {
+    wire::NotifyPayload cookie;
+    cookie.type = NotifyType::Cookie;
+    cookie.data = sa.cookie;
+    m.payloads.push_back(cookie);  // §2.6: first
+  }
+  m.payloads.push_back(wire::SaPayload{to_wire(sa.config.proposals)});
+  m.payloads.push_back(
+      wire::KePayload{static_cast<uint16_t>(sa.ke_group), Bytes(pub.begin(), pub.end())});
+  m.payloads.push_back(wire::NoncePayload{sa.ni});
   sa.init_request = wire::encode(m);
   sa.state = IkeState::SaInitSent;
+  sa.in_flight = {Request::SaInit, 0};
   send_request(ctx, sa, sa.init_request);
-  return ok();
 }
 
 namespace {
@@ -128,7 +151,7 @@ std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const Connection
     log::warn("IKE_SA_INIT from " + remote.str() + " (" + config.name +
               "): NO_PROPOSAL_CHOSEN; peer offered: " + describe(offered) +
               "; we accept: " + describe(mine));
-    send_init_error(ctx, local, remote, m.header, NotifyType::NoProposalChosen);
+    send_init_notify(ctx, local, remote, m.header, NotifyType::NoProposalChosen);
     return std::nullopt;
   }
   const uint16_t group = transform_of(*chosen, wire::TransformType::Dh)->id;
@@ -137,7 +160,7 @@ std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const Connection
     log::info("IKE_SA_INIT from " + remote.str() + ": INVALID_KE_PAYLOAD, KE is " +
               wire::transform_name(wire::TransformType::Dh, ke.group) + ", we want " +
               wire::transform_name(wire::TransformType::Dh, group));
-    send_init_error(ctx, local, remote, m.header, NotifyType::InvalidKePayload,
+    send_init_notify(ctx, local, remote, m.header, NotifyType::InvalidKePayload,
                     Bytes{static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)});
     return std::nullopt;
   }
@@ -188,6 +211,7 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &con
     return nullptr;
   }
   sa->state = IkeState::SaInitDone;
+  sa->created = ctx.clock.now();
   send_response(ctx, *sa, 0, sa->init_response);
   log::info(label(*sa) + ": IKE_SA_INIT done, " + algorithms_line(*sa));
   return sa;

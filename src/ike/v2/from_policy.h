@@ -1,0 +1,17 @@
+// Policy-file connections (policy::Connection) to the IKEv2 engine's runtime configuration.
+#pragma once
+
+#include "common/result.h"
+#include "ike/v2/config.h"
+#include "policy/connection.h"
+
+namespace ipsec::ike::v2 {
+
+// Translates the IANA numbers of the policy model into the engine's transform
+// types. The engine runs one CHILD SA per connection: a connection with no
+// child, or more than one, is an error naming it. A reqid of 0 ("allocate") is
+// kept: whoever installs the connection assigns one. start_action is not part
+// of the engine config (the daemon acts on it).
+Result<ConnectionConfig> to_engine_config(const policy::Connection &c);
+
+}  // namespace ipsec::ike::v2

@@ -1,0 +1,77 @@
+// IKEv2 connections of policy files (swanctl.conf's connections, as JSON): the validated model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ip.h"
+#include "common/secret.h"
+#include "kernel/types.h"
+
+namespace ipsec::policy {
+
+// RFC 7296 §3.5 ID types, numbered as IANA does.
+enum class IdKind : uint8_t { Ipv4 = 1, Fqdn = 2, Email = 3, Ipv6 = 5, KeyId = 11 };
+
+// An identity as the ID payload carries it: type and raw data (address bytes, name, key id).
+struct Identity {
+  IdKind kind = IdKind::Fqdn;
+  Bytes data;
+  bool operator==(const Identity&) const = default;
+};
+
+enum class AuthMethod : uint8_t { Psk };
+
+// An encryption transform; key_bits 0 means no Key Length attribute (ChaCha20-Poly1305).
+struct EncrTransform {
+  uint16_t id = 0;
+  uint16_t key_bits = 0;
+  bool operator==(const EncrTransform&) const = default;
+};
+
+// One proposal in IANA numbers (RFC 7296 §3.3.2), each list in preference order.
+struct Proposal {
+  std::string text;  // as written: "aes256gcm16-prfsha256-x25519"
+  std::vector<EncrTransform> encryption;
+  std::vector<uint16_t> prf;        // IKE only; derived from integrity when not given
+  std::vector<uint16_t> integrity;  // empty with AEAD
+  std::vector<uint16_t> groups;     // required for IKE; for ESP only used by PFS rekeys
+  std::vector<uint16_t> esn;        // ESP only; {0} (no ESN) when not given
+};
+
+enum class StartAction : uint8_t { None, Start, Trap };
+
+struct Child {
+  std::string name;
+  kernel::Mode mode = kernel::Mode::Tunnel;
+  std::vector<Prefix> local_ts;   // default: the local address as a host prefix
+  std::vector<Prefix> remote_ts;  // default: the remote address as a host prefix
+  std::vector<Proposal> esp_proposals;
+  StartAction start_action = StartAction::None;
+  uint32_t reqid = 0;  // 0: allocated by whoever installs the connection
+  uint32_t replay_window = 32;
+};
+
+struct Peer {
+  IpAddress address;
+  Identity id;  // default: the address
+  AuthMethod auth = AuthMethod::Psk;
+};
+
+struct Connection {
+  std::string name;
+  unsigned version = 2;
+  Peer local;
+  Peer remote;
+  SecretBytes psk;  // from psk_file; never printed
+  std::vector<Proposal> proposals;
+  std::vector<Child> children;  // in name order
+  bool allow_insecure = false;
+};
+
+// "fqdn:gw.example", "ipv4:192.0.2.1", "email:a@b.example", "keyid:0x0a0b".
+std::string describe(const Identity& id);
+
+}  // namespace ipsec::policy

@@ -1,0 +1,303 @@
+// Parser of the IKEv2 connections of a policy file: peers, identities, PSK, proposals, children.
+#include <algorithm>
+#include <string_view>
+
+#include "policy/connection.h"
+#include "policy/ike_algorithms.h"
+#include "policy/keys.h"
+#include "policy/parser.h"
+
+namespace ipsec::policy::detail {
+
+namespace {
+
+constexpr size_t kMaxNameLength = 64;
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+void check_name(Reader& r, const std::string& path, const std::string& name, const char* what) {
+  if (!valid_name(name))
+    r.error(path, std::string(what) + " name " + quote(name) + " is not 1.." +
+                      std::to_string(kMaxNameLength) + " letters, digits, '-', '_' or '.'");
+}
+
+Identity text_identity(IdKind kind, std::string_view text) {
+  return Identity{kind, Bytes(text.begin(), text.end())};
+}
+
+Identity address_identity(const IpAddress& a) {
+  Identity id{a.family == Family::V6 ? IdKind::Ipv6 : IdKind::Ipv4, {}};
+  id.data.assign(a.bytes.begin(), a.bytes.begin() + static_cast<long>(a.size()));
+  return id;
+}
+
+// "ipv4:", "ipv6:", "fqdn:", "email:" (or "rfc822:"), "keyid:0x..." with their value.
+Result<Identity> typed_identity(std::string_view type, std::string_view value) {
+  if (value.empty()) return fail("identity " + quote(type) + " has no value");
+  if (type == "ipv4" || type == "ipv6") {
+    auto a = IpAddress::parse(value);
+    if (!a || (a->family == Family::V6) != (type == "ipv6"))
+      return fail(quote(value) + " is not an " + (type == "ipv4" ? "IPv4" : "IPv6") + " address");
+    return address_identity(*a);
+  }
+  if (type == "fqdn") return text_identity(IdKind::Fqdn, value);
+  if (type == "email" || type == "rfc822") return text_identity(IdKind::Email, value);
+  if (type == "keyid") {
+    if (!value.starts_with("0x") && !value.starts_with("0X"))
+      return fail("a keyid is written \"keyid:0x...\" (hex), got " + quote(value));
+    auto bytes = decode_hex_key(value);
+    if (!bytes || bytes->empty())
+      return fail(quote(value) + " is not hex" + (bytes ? "" : ": " + bytes.error().message));
+    return Identity{IdKind::KeyId, Bytes(bytes->view().begin(), bytes->view().end())};
+  }
+  return fail("unknown identity type " + quote(type) +
+              "; expected \"ipv4:\", \"ipv6:\", \"fqdn:\", \"email:\" or \"keyid:\"");
+}
+
+// strongSwan's inference for untyped ids: an address, "@name" (FQDN), "user@domain" (RFC 822),
+// a name with a dot (FQDN).
+Result<Identity> parse_identity(std::string_view s) {
+  for (std::string_view type : {"ipv4", "ipv6", "fqdn", "email", "rfc822", "keyid"})
+    if (s.size() > type.size() && s.substr(0, type.size()) == type && s[type.size()] == ':')
+      return typed_identity(type, s.substr(type.size() + 1));
+  if (auto a = IpAddress::parse(s)) return address_identity(*a);
+  if (s.starts_with('@') && s.size() > 1) return text_identity(IdKind::Fqdn, s.substr(1));
+  if (s.find('@') != std::string_view::npos) return text_identity(IdKind::Email, s);
+  if (auto colon = s.find(':'); colon != std::string_view::npos)
+    return typed_identity(s.substr(0, colon), s.substr(colon + 1));
+  if (s.find('.') != std::string_view::npos) return text_identity(IdKind::Fqdn, s);
+  return fail("cannot tell the type of identity " + quote(s) + ": write \"fqdn:" + std::string(s) +
+              "\", \"keyid:0x...\" or an address");
+}
+
+std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& conn_path,
+                               std::string_view side) {
+  const Json* j = r.required(conn, conn_path, side);
+  std::string path = join(conn_path, side);
+  if (j == nullptr || !r.object(*j, path, {"address", "id", "auth"})) return std::nullopt;
+  size_t before = r.error_count();
+  Peer p;
+  if (const Json* a = r.required(*j, path, "address"))
+    if (auto addr = r.address(*a, join(path, "address"))) p.address = *addr;
+  if (const Json* auth = Reader::field(*j, "auth"))
+    r.keyword<AuthMethod>(*auth, join(path, "auth"), {{"psk", AuthMethod::Psk}});
+  p.id = address_identity(p.address);
+  if (const Json* id = Reader::field(*j, "id")) {
+    if (const std::string* s = r.string(*id, join(path, "id"))) {
+      auto parsed = parse_identity(*s);
+      if (parsed)
+        p.id = std::move(*parsed);
+      else
+        r.error(join(path, "id"), parsed.error().message);
+    }
+  }
+  return r.error_count() == before ? std::optional<Peer>(std::move(p)) : std::nullopt;
+}
+
+// The file's text (a trailing newline dropped), or "0x..." hex.
+Result<SecretBytes> decode_psk(const SecretBytes& raw) {
+  size_t n = raw.size();
+  while (n > 0 && (raw.data()[n - 1] == '\n' || raw.data()[n - 1] == '\r')) --n;
+  std::string_view text(reinterpret_cast<const char*>(raw.data()), n);
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    auto key = decode_hex_key(text);
+    if (!key) return fail("holds \"0x\" but no hex key: " + key.error().message);
+    if (key->empty()) return fail("holds an empty key");
+    return key;
+  }
+  if (n == 0) return fail("is empty");
+  return SecretBytes(raw.view().first(n));
+}
+
+std::optional<SecretBytes> parse_psk_file(Reader& r, const Json& conn, const std::string& path) {
+  const Json* f = r.required(conn, path, "psk_file");
+  std::string p = join(path, "psk_file");
+  const std::string* name = f == nullptr ? nullptr : r.string(*f, p);
+  if (name == nullptr) return std::nullopt;
+  if (name->empty()) {
+    r.error(p, "empty path");
+    return std::nullopt;
+  }
+  std::string resolved = resolve_path(r.base_dir(), *name);
+  auto raw = read_private_file(resolved);
+  if (!raw) {
+    r.error(p, raw.error().message);
+    return std::nullopt;
+  }
+  auto psk = decode_psk(*raw);
+  if (!psk) {
+    r.error(p, quote(resolved) + " " + psk.error().message);
+    return std::nullopt;
+  }
+  return std::move(*psk);
+}
+
+std::vector<Proposal> default_proposals(ProposalKind kind) {
+  std::vector<Proposal> out;
+  std::vector<std::string> unused;
+  auto add = [&](std::string_view text) {
+    if (auto p = parse_proposal(text, kind, false, unused)) out.push_back(std::move(*p));
+  };
+  if (kind == ProposalKind::Ike)
+    for (auto t : kDefaultIkeProposals) add(t);
+  else
+    for (auto t : kDefaultEspProposals) add(t);
+  return out;
+}
+
+std::vector<Proposal> parse_proposals(Reader& r, const Json& obj, const std::string& path,
+                                      std::string_view name, ProposalKind kind,
+                                      bool allow_insecure) {
+  const Json* list = Reader::field(obj, name);
+  if (list == nullptr) return default_proposals(kind);
+  std::string p = join(path, name);
+  std::vector<Proposal> out;
+  if (!r.array(*list, p)) return out;
+  if (list->empty()) r.error(p, "empty list; leave the field out for the default proposals");
+  for (size_t i = 0; i < list->size(); ++i) {
+    std::string ip = join(p, i);
+    const std::string* text = r.string((*list)[i], ip);
+    if (text == nullptr) continue;
+    std::vector<std::string> warnings;
+    auto proposal = parse_proposal(*text, kind, allow_insecure, warnings);
+    for (auto& w : warnings) r.warn(ip, std::move(w));
+    if (proposal)
+      out.push_back(std::move(*proposal));
+    else
+      r.error(ip, proposal.error().message);
+  }
+  return out;
+}
+
+// Traffic selectors: prefixes, or "dynamic" for the peer's address; default: that address.
+std::vector<Prefix> parse_ts(Reader& r, const Json& child, const std::string& path,
+                             std::string_view name, const IpAddress& address) {
+  const Json* list = Reader::field(child, name);
+  if (list == nullptr) return {Prefix::host(address)};
+  std::string p = join(path, name);
+  std::vector<Prefix> out;
+  if (!r.array(*list, p)) return out;
+  if (list->empty()) r.error(p, "empty list; leave the field out for the peer's address");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const Json& item = (*list)[i];
+    if (item.is_string() && item.get_ref<const std::string&>() == "dynamic")
+      out.push_back(Prefix::host(address));
+    else if (auto prefix = r.prefix(item, join(p, i)))
+      out.push_back(*prefix);
+  }
+  return out;
+}
+
+std::optional<Child> parse_child(Reader& r, const Json& j, const std::string& path,
+                                 const std::string& name, const Connection& c) {
+  if (!r.object(j, path,
+                {"mode", "local_ts", "remote_ts", "esp_proposals", "start_action", "reqid",
+                 "replay_window"}))
+    return std::nullopt;
+  size_t before = r.error_count();
+  Child ch;
+  ch.name = name;
+  check_name(r, path, name, "child");
+  if (const Json* m = Reader::field(j, "mode"))
+    ch.mode = r.keyword<kernel::Mode>(
+                   *m, join(path, "mode"),
+                   {{"tunnel", kernel::Mode::Tunnel}, {"transport", kernel::Mode::Transport}})
+                  .value_or(ch.mode);
+  ch.local_ts = parse_ts(r, j, path, "local_ts", c.local.address);
+  ch.remote_ts = parse_ts(r, j, path, "remote_ts", c.remote.address);
+  ch.esp_proposals =
+      parse_proposals(r, j, path, "esp_proposals", ProposalKind::Esp, c.allow_insecure);
+  if (const Json* a = Reader::field(j, "start_action"))
+    ch.start_action = r.keyword<StartAction>(*a, join(path, "start_action"),
+                                             {{"none", StartAction::None},
+                                              {"start", StartAction::Start},
+                                              {"trap", StartAction::Trap}})
+                          .value_or(ch.start_action);
+  ch.reqid = r.opt_u32(j, path, "reqid").value_or(0);
+  ch.replay_window = static_cast<uint32_t>(
+      r.opt_integer(j, path, "replay_window", 0, 4096).value_or(kDefaultReplayWindow));
+  return r.error_count() == before ? std::optional<Child>(std::move(ch)) : std::nullopt;
+}
+
+void parse_children(Reader& r, const Json& conn, const std::string& path, Connection& c) {
+  const Json* children = Reader::field(conn, "children");
+  if (children == nullptr) return;
+  std::string p = join(path, "children");
+  if (!children->is_object()) {
+    r.error(p, "expected an object, got " + type_name(*children));
+    return;
+  }
+  for (const auto& item : children->items()) {
+    if (auto ch = parse_child(r, item.value(), join(p, item.key()), item.key(), c))
+      c.children.push_back(std::move(*ch));
+  }
+}
+
+void parse_version(Reader& r, const Json& conn, const std::string& path) {
+  auto v = r.opt_integer(conn, path, "version", 0, 255);
+  if (v && *v != 2)
+    r.error(join(path, "version"),
+            "IKE version " + std::to_string(*v) + " is not supported; expected 2");
+}
+
+}  // namespace
+
+std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::string& path,
+                                           const std::string& name) {
+  if (!r.object(
+          j, path,
+          {"version", "local", "remote", "psk_file", "proposals", "children", "allow_insecure"}))
+    return std::nullopt;
+  size_t before = r.error_count();
+  Connection c;
+  c.name = name;
+  check_name(r, path, name, "connection");
+  c.allow_insecure = r.opt_boolean(j, path, "allow_insecure").value_or(false);
+  parse_version(r, j, path);
+  auto local = parse_peer(r, j, path, "local");
+  auto remote = parse_peer(r, j, path, "remote");
+  if (local && remote && local->address.family != remote->address.family)
+    r.error(join(join(path, "remote"), "address"), "not the address family of local.address");
+  if (auto psk = parse_psk_file(r, j, path)) c.psk = std::move(*psk);
+  c.proposals = parse_proposals(r, j, path, "proposals", ProposalKind::Ike, c.allow_insecure);
+  if (!local || !remote) return std::nullopt;  // children default to the addresses
+  c.local = std::move(*local);
+  c.remote = std::move(*remote);
+  parse_children(r, j, path, c);
+  if (r.error_count() != before) return std::nullopt;
+  return c;
+}
+
+}  // namespace ipsec::policy::detail
+
+namespace ipsec::policy {
+
+std::string describe(const Identity& id) {
+  std::string text(id.data.begin(), id.data.end());
+  switch (id.kind) {
+    case IdKind::Fqdn:
+      return "fqdn:" + text;
+    case IdKind::Email:
+      return "email:" + text;
+    case IdKind::Ipv4:
+    case IdKind::Ipv6: {
+      IpAddress a;
+      a.family = id.kind == IdKind::Ipv4 ? Family::V4 : Family::V6;
+      if (id.data.size() != a.size()) return "address:0x" + to_hex(id.data);
+      std::copy(id.data.begin(), id.data.end(), a.bytes.begin());
+      return (id.kind == IdKind::Ipv4 ? "ipv4:" : "ipv6:") + a.str();
+    }
+    case IdKind::KeyId:
+      break;
+  }
+  return "keyid:0x" + to_hex(id.data);
+}
+
+}  // namespace ipsec::policy

@@ -1,0 +1,180 @@
+// policy::Connection to ike::v2::ConnectionConfig: field mapping, errors, and the example pair
+// brought up end to end in the engine-pair harness.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ike/v2/from_policy.h"
+#include "ike_test_harness.h"
+#include "policy/static_config.h"
+
+using namespace ike_test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A private copy of policies/examples/ikev2-psk-tunnel with its *.psk made 0600 (git keeps no
+// modes), removed afterwards.
+class ExampleCopy {
+ public:
+  ExampleCopy() {
+    std::string tmpl = (fs::temp_directory_path() / "ipsec-ikev2-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    dir_ = tmpl;
+    fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples/ikev2-psk-tunnel", dir_,
+             fs::copy_options::recursive);
+    for (const auto &e : fs::directory_iterator(dir_))
+      if (e.path().extension() == ".psk") REQUIRE(::chmod(e.path().c_str(), 0600) == 0);
+  }
+  ~ExampleCopy() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  const fs::path &dir() const { return dir_; }
+
+  // The only connection of one file, mapped to the engine.
+  ConnectionConfig config(const char *file) const {
+    auto r = policy::load_files({(dir_ / file).string()});
+    REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
+    REQUIRE(r.config.connections.size() == 1);
+    auto c = to_engine_config(r.config.connections.front());
+    REQUIRE_MESSAGE(c, (c ? "" : c.error().message));
+    return *c;
+  }
+
+ private:
+  fs::path dir_;
+};
+
+void check_child_up(Pair &p, uint64_t spi) {
+  const IkeSa *a = p.alice.find(spi);
+  const IkeSa *b = p.bob_sa();
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  INFO("left: " << a->failure << " / right: " << b->failure);
+  REQUIRE(a->state == IkeState::Established);
+  REQUIRE(b->state == IkeState::Established);
+  REQUIRE(a->child.state == ChildState::Installed);
+  REQUIRE(b->child.state == ChildState::Installed);
+  CHECK(a->child.spi_out == b->child.spi_in);
+  CHECK(a->child.spi_in == b->child.spi_out);
+  auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
+  REQUIRE(as.size() == 2);
+  REQUIRE(bs.size() == 2);
+  for (const auto &s : as) CHECK(s.reqid == 7);
+  auto ap = p.policies(p.alice_kernel);
+  REQUIRE_FALSE(ap.empty());
+  CHECK(ap[0].sel.src == prefix("198.51.100.0/24"));
+  CHECK(ap[0].sel.dst == prefix("203.0.113.0/24"));
+}
+
+}  // namespace
+
+TEST_CASE("from_policy: the example maps field by field") {
+  ExampleCopy ex;
+  ConnectionConfig c = ex.config("left.json");
+  CHECK(c.name == "to-right");
+  CHECK(c.local == Endpoint{ip("192.0.2.1"), 500});
+  CHECK(c.remote == Endpoint{ip("192.0.2.2"), 500});
+  CHECK(c.local_id == Identity::fqdn("left.example"));
+  CHECK(c.remote_id == Identity::fqdn("right.example"));
+  CHECK(c.psk.size() == std::strlen("an example secret, never use it: 7d1c9e0b5a"));
+  REQUIRE(c.proposals.size() == 2);
+  CHECK(c.proposals[0].encr.size() == 1);
+  CHECK(c.proposals[0].encr[0].id == wire::EncrId::AesGcm16);
+  CHECK(c.proposals[0].encr[0].key_bits == 256);
+  CHECK(c.proposals[0].prf == std::vector<wire::PrfId>{wire::PrfId::HmacSha2_256});
+  CHECK(c.proposals[0].integ.empty());
+  CHECK(c.proposals[0].dh == std::vector<wire::DhGroup>{wire::DhGroup::Curve25519});
+  CHECK(c.proposals[1].encr[0].id == wire::EncrId::AesCbc);
+  CHECK(c.proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.proposals[1].prf == std::vector<wire::PrfId>{wire::PrfId::HmacSha2_256});
+  CHECK(c.proposals[1].dh == std::vector<wire::DhGroup>{wire::DhGroup::Modp2048});
+  CHECK(c.child.name == "lan");
+  CHECK(c.child.mode == kernel::Mode::Tunnel);
+  CHECK(c.child.local_ts == std::vector<Prefix>{prefix("198.51.100.0/24")});
+  CHECK(c.child.remote_ts == std::vector<Prefix>{prefix("203.0.113.0/24")});
+  REQUIRE(c.child.proposals.size() == 2);
+  CHECK(c.child.proposals[0].encr[0].id == wire::EncrId::AesGcm16);
+  CHECK(c.child.proposals[0].esn == std::vector<wire::EsnId>{wire::EsnId::NoEsn});
+  CHECK(c.child.proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.child.reqid == 7);
+  CHECK(c.child.replay_window == 32);
+}
+
+TEST_CASE("from_policy: the example pair brings up a CHILD SA in the engine pair") {
+  ExampleCopy ex;
+  Pair p;
+  p.alice_config = ex.config("left.json");
+  p.bob_config = ex.config("right.json");
+  uint64_t spi = p.start();
+  p.run();
+  check_child_up(p, spi);
+}
+
+TEST_CASE("from_policy: CBC/SHA-256 and MODP-2048 only, email and keyid identities") {
+  ExampleCopy ex;
+  auto side = [&](bool left) {
+    json conn = {{"local",
+                  {{"address", left ? "192.0.2.1" : "192.0.2.2"},
+                   {"id", left ? "alice@example.org" : "keyid:0x0102"}}},
+                 {"remote",
+                  {{"address", left ? "192.0.2.2" : "192.0.2.1"},
+                   {"id", left ? "keyid:0x0102" : "alice@example.org"}}},
+                 {"psk_file", "shared.psk"},
+                 {"proposals", {"aes128-sha256-modp2048"}},
+                 {"children",
+                  {{"lan",
+                    {{"local_ts", {left ? "198.51.100.0/24" : "203.0.113.0/24"}},
+                     {"remote_ts", {left ? "203.0.113.0/24" : "198.51.100.0/24"}},
+                     {"esp_proposals", {"aes128-sha256-esn"}},
+                     {"reqid", 7}}}}}};
+    auto r = policy::load_text(json{{"connections", {{left ? "l" : "r", conn}}}}.dump(), "x.json",
+                               ex.dir().string());
+    REQUIRE(r.ok());
+    auto c = to_engine_config(r.config.connections.at(0));
+    REQUIRE(c);
+    return *c;
+  };
+  Pair p;
+  p.alice_config = side(true);
+  p.bob_config = side(false);
+  CHECK(p.alice_config.local_id == Identity::rfc822("alice@example.org"));
+  CHECK(p.alice_config.remote_id == Identity::key_id(Bytes{1, 2}));
+  uint64_t spi = p.start();
+  p.run();
+  check_child_up(p, spi);
+  auto sas = p.sas(p.alice_kernel);
+  CHECK(sas[0].esn);
+  CHECK(sas[0].enc);
+  CHECK(sas[0].auth);
+}
+
+TEST_CASE("from_policy: a connection the engine cannot run is an error naming it") {
+  policy::Connection c;
+  c.name = "site-b";
+  c.psk = SecretBytes(Bytes{1});
+  c.proposals.resize(1);
+  auto r = to_engine_config(c);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message ==
+        "connection \"site-b\" has 0 children; the IKEv2 engine runs exactly one CHILD SA per "
+        "connection");
+  c.children.resize(2);
+  r = to_engine_config(c);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message ==
+        "connection \"site-b\" has 2 children; the IKEv2 engine runs exactly one CHILD SA per "
+        "connection");
+  c.children.resize(1);
+  r = to_engine_config(c);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "connection \"site-b\" has no ESP proposals");
+}
