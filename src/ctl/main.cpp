@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "ctl/commands.h"
+#include "ctl/control_commands.h"
 #include "netlink/xfrm_kernel.h"
 
 namespace {
@@ -16,6 +17,10 @@ constexpr Command kCommands[] = {
     {"remove", "Remove the SAs and policies of policy files from the kernel", setup_remove},
     {"flush", "Remove every SA and policy from the kernel", setup_flush},
     {"show", "Show the kernel's SAs and policies", setup_show},
+    {"status", "Show ipsecd's IKE and CHILD SAs and recent failures", setup_status},
+    {"list-conns", "List the connections ipsecd has loaded", setup_list_conns},
+    {"up", "Ask ipsecd to initiate a connection", setup_up},
+    {"down", "Ask ipsecd to delete a connection's IKE SAs", setup_down},
 };
 
 ipsec::Result<std::unique_ptr<ipsec::kernel::Kernel>> open_netlink() {

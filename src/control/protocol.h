@@ -1,0 +1,90 @@
+// The control socket protocol: newline-delimited JSON requests and responses.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace ipsec::control {
+
+// Where ipsecd listens unless told otherwise.
+inline constexpr const char* kDefaultSocket = "/run/ipsecd/control.sock";
+// A request or response line longer than this is refused.
+inline constexpr size_t kMaxLine = 1 << 20;
+
+// {"command": "up", "name": "to-right"}
+struct Request {
+  std::string command;  // "status", "list-conns", "up", "down"
+  std::string name;     // the connection, for up and down
+};
+
+// {"ok": true, "data": {...}} or {"ok": false, "error": "..."}
+struct Response {
+  bool ok = true;
+  std::string error;
+  nlohmann::json data = nlohmann::json::object();
+
+  static Response failure(std::string message);
+};
+
+struct ChildStatus {
+  std::string state;  // "installed", "failed", ...
+  uint32_t spi_in = 0;
+  uint32_t spi_out = 0;
+  std::string mode;  // "tunnel", "transport"
+  std::vector<std::string> local_ts, remote_ts;
+  std::string algorithms;
+  std::string failure;
+};
+
+struct IkeStatus {
+  std::string connection;
+  std::string state;  // "established", ...
+  bool initiator = false;
+  uint64_t spi_i = 0, spi_r = 0;
+  std::string local, remote;  // "192.0.2.1[500]"
+  std::string algorithms;     // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
+  uint64_t age_seconds = 0;
+  std::string failure;
+  ChildStatus child;
+};
+
+// An SA the daemon removed: why.
+struct ClosedStatus {
+  std::string label;
+  std::string state;  // "closed" or "failed"
+  std::string reason;
+  std::string child_failure;
+};
+
+struct Status {
+  std::vector<IkeStatus> ike_sas;
+  std::vector<ClosedStatus> closed;
+  nlohmann::json counters = nlohmann::json::object();
+};
+
+struct ConnInfo {
+  std::string name;
+  std::string local, remote;  // addresses
+  std::string local_id, remote_id;
+  std::string child;
+  std::string start_action;  // "none", "start", "trap"
+};
+
+std::string encode(const Request& r);   // one line, no newline
+std::string encode(const Response& r);  // one line, no newline
+Result<Request> parse_request(std::string_view line);
+Result<Response> parse_response(std::string_view line);
+
+nlohmann::json to_json(const Status& s);
+Result<Status> status_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const std::vector<ConnInfo>& conns);
+Result<std::vector<ConnInfo>> conns_from_json(const nlohmann::json& j);
+
+std::string spi_hex(uint64_t spi, int digits);  // "0x0000abcd" for digits 8
+
+}  // namespace ipsec::control

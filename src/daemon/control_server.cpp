@@ -1,0 +1,161 @@
+// The control socket: accepting, checking peer credentials, framing lines, answering.
+#include "daemon/control_server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.h"
+
+namespace ipsec::daemon {
+
+namespace {
+
+constexpr int kWriteTimeoutMs = 1000;  // a client that does not read is dropped
+
+Error sys_error(const std::string& what) {
+  int err = errno;
+  return Error{what + ": " + std::strerror(err), err};
+}
+
+Result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof sun.sun_path)
+    return fail("control socket path \"" + path + "\" is empty or too long");
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  return sun;
+}
+
+// True when a daemon already answers on `path`.
+bool in_use(const sockaddr_un& sun) {
+  Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return probe.valid() &&
+         ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0;
+}
+
+Result<void> make_parent(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) return ok();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail("cannot create " + dir.string() + ": " + ec.message(), ec.value());
+  return ok();
+}
+
+// Writes all of `data`, waiting at most kWriteTimeoutMs for each chunk.
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, kWriteTimeoutMs) <= 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string& path, int epoll_fd,
+                                                           Handler handler) {
+  auto sun = unix_address(path);
+  if (!sun) return fail(sun.error());
+  if (auto r = make_parent(path); !r) return fail(r.error());
+  if (in_use(*sun)) return fail("another ipsecd answers on " + path);
+  ::unlink(path.c_str());
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return fail(sys_error("socket"));
+  mode_t old = ::umask(0117);
+  int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun);
+  ::umask(old);
+  if (rc != 0) return fail(sys_error("bind " + path));
+  if (::chmod(path.c_str(), 0660) != 0) return fail(sys_error("chmod " + path));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail(sys_error("stat " + path));
+  if (::listen(fd.get(), 16) != 0) return fail(sys_error("listen " + path));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd.get();
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd.get(), &ev) != 0) return fail(sys_error("epoll_ctl"));
+  return std::unique_ptr<ControlServer>(
+      new ControlServer(path, std::move(fd), epoll_fd, st.st_gid, std::move(handler)));
+}
+
+ControlServer::ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid,
+                             Handler handler)
+    : path_(std::move(path)),
+      listen_(std::move(listen)),
+      epoll_fd_(epoll_fd),
+      gid_(gid),
+      handler_(std::move(handler)) {}
+
+ControlServer::~ControlServer() {
+  while (!clients_.empty()) drop(clients_.begin()->first);
+  ::unlink(path_.c_str());
+}
+
+// Root, the daemon's own user, or the socket's group (SO_PEERCRED).
+bool ControlServer::peer_allowed(int fd) const {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  return cred.uid == 0 || cred.uid == ::geteuid() || cred.gid == gid_;
+}
+
+void ControlServer::on_accept() {
+  for (int i = 0; i < 16; ++i) {  // bounded: the rest on the next wakeup
+    int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (clients_.size() >= kMaxClients || !peer_allowed(fd) ||
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      ++refused_;
+      log::warn("control: connection refused (credentials or too many clients)");
+      ::close(fd);
+      continue;
+    }
+    clients_[fd];  // owned from here; closed in drop()
+  }
+}
+
+void ControlServer::drop(int fd) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  clients_.erase(fd);
+}
+
+bool ControlServer::answer(int fd, const std::string& line) {
+  auto req = control::parse_request(line);
+  control::Response resp = req ? handler_(*req) : control::Response::failure(req.error().message);
+  return write_all(fd, control::encode(resp) + "\n");
+}
+
+void ControlServer::on_client(int fd) {
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return drop(fd);
+  std::string& in = clients_[fd];
+  in.append(buf, static_cast<size_t>(n));
+  for (size_t nl = in.find('\n'); nl != std::string::npos; nl = in.find('\n')) {
+    std::string line = in.substr(0, nl);
+    in.erase(0, nl + 1);
+    if (!answer(fd, line)) return drop(fd);
+  }
+  if (in.size() > control::kMaxLine) drop(fd);
+}
+
+}  // namespace ipsec::daemon

@@ -1,0 +1,51 @@
+// The control socket: a Unix stream socket speaking newline-delimited JSON (control/protocol.h).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "control/protocol.h"
+#include "daemon/fd.h"
+
+namespace ipsec::daemon {
+
+class ControlServer {
+ public:
+  using Handler = std::function<control::Response(const control::Request&)>;
+  static constexpr size_t kMaxClients = 32;
+
+  // Creates the socket's directory, binds (mode 0660) and listens; clients are
+  // registered with `epoll_fd`. Refuses if another daemon answers on `path`.
+  static Result<std::unique_ptr<ControlServer>> open(const std::string& path, int epoll_fd,
+                                                     Handler handler);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  int listen_fd() const { return listen_.get(); }
+  bool is_client(int fd) const { return clients_.count(fd) != 0; }
+  void on_accept();
+  void on_client(int fd);
+  uint64_t refused() const { return refused_; }
+
+ private:
+  ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid, Handler handler);
+  bool peer_allowed(int fd) const;
+  void drop(int fd);
+  bool answer(int fd, const std::string& line);
+
+  std::string path_;
+  Fd listen_;
+  int epoll_fd_;
+  gid_t gid_;  // the socket's group: its members may connect
+  Handler handler_;
+  std::map<int, std::string> clients_;  // fd -> partial input line
+  uint64_t refused_ = 0;                // connections refused by credentials or limits
+};
+
+}  // namespace ipsec::daemon

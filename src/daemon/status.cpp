@@ -1,0 +1,120 @@
+// The engine's SAs, closed SAs and counters as the control protocol's status.
+#include "daemon/status.h"
+
+#include "wire/names.h"
+
+namespace ipsec::daemon {
+
+namespace {
+
+using ike::v2::Millis;
+
+// The prefix length when [start, end] is exactly one prefix, else -1.
+int prefix_len(const IpAddress& start, const IpAddress& end) {
+  if (start.family != end.family || start.is_unspec()) return -1;
+  int bits = start.max_prefix();
+  int len = 0;
+  while (len < bits) {
+    int byte = len / 8, bit = 7 - len % 8;
+    if (((start.bytes[byte] >> bit) & 1) != ((end.bytes[byte] >> bit) & 1)) break;
+    ++len;
+  }
+  for (int i = len; i < bits; ++i) {
+    int byte = i / 8, bit = 7 - i % 8;
+    if (((start.bytes[byte] >> bit) & 1) != 0 || ((end.bytes[byte] >> bit) & 1) != 1) return -1;
+  }
+  return len;
+}
+
+nlohmann::json counters_json(const ike::v2::Counters& c) {
+  return nlohmann::json{{"dropped_malformed", c.dropped_malformed},
+                        {"dropped_unknown_spi", c.dropped_unknown_spi},
+                        {"dropped_unexpected", c.dropped_unexpected},
+                        {"dropped_integrity", c.dropped_integrity},
+                        {"dropped_unsupported", c.dropped_unsupported},
+                        {"retransmits", c.retransmits},
+                        {"duplicates_answered", c.duplicates_answered},
+                        {"no_proposal_chosen", c.no_proposal_chosen},
+                        {"invalid_ke_sent", c.invalid_ke_sent},
+                        {"invalid_ke_received", c.invalid_ke_received},
+                        {"auth_failed", c.auth_failed},
+                        {"ts_unacceptable", c.ts_unacceptable},
+                        {"timeouts", c.timeouts},
+                        {"kernel_errors", c.kernel_errors},
+                        {"ike_established", c.ike_established},
+                        {"child_installed", c.child_installed},
+                        {"ike_deleted", c.ike_deleted},
+                        {"child_deleted", c.child_deleted},
+                        {"liveness_answered", c.liveness_answered},
+                        {"half_open_expired", c.half_open_expired},
+                        {"cookies_sent", c.cookies_sent},
+                        {"cookies_invalid", c.cookies_invalid},
+                        {"initial_contact_closed", c.initial_contact_closed}};
+}
+
+control::ChildStatus child_status(const ike::v2::ChildSa& ch) {
+  control::ChildStatus c;
+  c.state = std::string(ike::v2::to_string(ch.state));
+  c.spi_in = ch.spi_in;
+  c.spi_out = ch.spi_out;
+  c.mode = ch.transport ? "transport" : "tunnel";
+  for (const auto& ts : ch.local_ts) c.local_ts.push_back(describe(ts));
+  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(describe(ts));
+  if (ch.state != ike::v2::ChildState::None) c.algorithms = describe(ch.proposal);
+  c.failure = ch.failure;
+  return c;
+}
+
+control::IkeStatus ike_status(const ike::v2::IkeSa& sa,
+                              const std::map<uint64_t, Millis>& first_seen, Millis now) {
+  control::IkeStatus s;
+  s.connection = sa.config.name;
+  s.state = std::string(ike::v2::to_string(sa.state));
+  s.initiator = sa.initiator;
+  s.spi_i = sa.spi_i;
+  s.spi_r = sa.spi_r;
+  s.local = sa.local.str();
+  s.remote = sa.remote.str();
+  s.algorithms = describe(sa.ike_proposal);
+  auto it = first_seen.find(sa.local_spi());
+  if (it != first_seen.end() && now > it->second)
+    s.age_seconds = static_cast<uint64_t>((now - it->second).count() / 1000);
+  s.failure = sa.failure;
+  s.child = child_status(sa.child);
+  return s;
+}
+
+}  // namespace
+
+std::string describe(const wire::Proposal& p) {
+  std::string out;
+  for (const auto& t : p.transforms) {
+    if (!out.empty()) out += '/';
+    out += wire::transform_name(t.type, t.id);
+    if (auto bits = t.key_length()) out += "_" + std::to_string(*bits);
+  }
+  return out;
+}
+
+std::string describe(const wire::TrafficSelector& ts) {
+  int len = prefix_len(ts.start, ts.end);
+  std::string out = len >= 0 ? ts.start.str() + "/" + std::to_string(len)
+                             : ts.start.str() + "-" + ts.end.str();
+  if (ts.ip_protocol != 0) out += " proto " + std::to_string(ts.ip_protocol);
+  if (ts.start_port != 0 || ts.end_port != 65535)
+    out += " port " + std::to_string(ts.start_port) + "-" + std::to_string(ts.end_port);
+  return out;
+}
+
+control::Status make_status(const ike::v2::Engine& engine,
+                            const std::map<uint64_t, Millis>& first_seen, Millis now) {
+  control::Status st;
+  for (const ike::v2::IkeSa* sa : engine.sas()) st.ike_sas.push_back(ike_status(*sa, first_seen, now));
+  for (const auto& c : engine.closed_sas())
+    st.closed.push_back(control::ClosedStatus{c.label, std::string(ike::v2::to_string(c.state)),
+                                              c.reason, c.child_failure});
+  st.counters = counters_json(engine.counters());
+  return st;
+}
+
+}  // namespace ipsec::daemon

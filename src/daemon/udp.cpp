@@ -1,0 +1,106 @@
+// IKE over UDP: binding, receiving and sending datagrams.
+#include "daemon/udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "common/log.h"
+
+namespace ipsec::daemon {
+
+namespace {
+
+constexpr size_t kMaxDatagram = 65535;
+
+socklen_t to_sockaddr(const ike::v2::Endpoint& e, sockaddr_storage& ss) {
+  std::memset(&ss, 0, sizeof ss);
+  if (e.addr.family == Family::V4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(e.port);
+    std::memcpy(&sin->sin_addr, e.addr.bytes.data(), 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(e.port);
+  std::memcpy(&sin6->sin6_addr, e.addr.bytes.data(), 16);
+  return sizeof(sockaddr_in6);
+}
+
+ike::v2::Endpoint from_sockaddr(const sockaddr_storage& ss) {
+  ike::v2::Endpoint e;
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    e.addr.family = Family::V4;
+    std::memcpy(e.addr.bytes.data(), &sin->sin_addr, 4);
+    e.port = ntohs(sin->sin_port);
+  } else {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    e.addr.family = Family::V6;
+    std::memcpy(e.addr.bytes.data(), &sin6->sin6_addr, 16);
+    e.port = ntohs(sin6->sin6_port);
+  }
+  return e;
+}
+
+Error sys_error(const std::string& what) {
+  int err = errno;
+  return Error{what + ": " + std::strerror(err), err};
+}
+
+}  // namespace
+
+Result<UdpSocket> open_udp(const ike::v2::Endpoint& local) {
+  if (local.addr.is_unspec()) return fail("no local address to bind");
+  UdpSocket s{local, Fd(::socket(local.addr.af(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))};
+  if (!s.fd.valid()) return fail(sys_error("socket for " + local.str()));
+  int one = 1;
+  if (local.addr.family == Family::V6)
+    ::setsockopt(s.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  sockaddr_storage ss;
+  socklen_t len = to_sockaddr(local, ss);
+  if (::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    return fail(sys_error("bind " + local.str()));
+  return s;
+}
+
+Result<Datagram> receive(const UdpSocket& s) {
+  Datagram d;
+  d.data.resize(kMaxDatagram);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ssize_t n = ::recvfrom(s.fd.get(), d.data.data(), d.data.size(), 0,
+                         reinterpret_cast<sockaddr*>(&ss), &len);
+  if (n < 0) {
+    d.data.clear();
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return d;
+    return fail(sys_error("recvfrom on " + s.local.str()));
+  }
+  d.data.resize(static_cast<size_t>(n));
+  d.remote = from_sockaddr(ss);
+  return d;
+}
+
+void UdpSender::send(const ike::v2::Endpoint& from, const ike::v2::Endpoint& to,
+                     ByteView datagram) {
+  for (const UdpSocket& s : sockets_) {
+    if (!(s.local == from)) continue;
+    sockaddr_storage ss;
+    socklen_t len = to_sockaddr(to, ss);
+    if (::sendto(s.fd.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL,
+                 reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+      ++send_errors_;
+      log::warn(sys_error("sendto " + to.str() + " from " + from.str()).message);
+    }
+    return;
+  }
+  ++send_errors_;
+  log::warn("no socket bound to " + from.str() + ": datagram to " + to.str() + " dropped");
+}
+
+}  // namespace ipsec::daemon
