@@ -17,7 +17,7 @@
 #   IPSEC_VM_MEM       guest memory in MiB (default 1024)
 #   IPSEC_VM_SLOTS     at most this many guests at once on this machine (default 2)
 #   IPSEC_VM_KEEP=1    keep the job folder even when the job passed
-#   IPSECCTL, HOST_TESTS, IPSEC_*, E2E_*   passed to the job (binaries under
+#   IPSECCTL, IPSECD, HOST_TESTS, IPSEC_*, E2E_*   passed to the job (binaries under
 #                      /tmp are copied into the job share first)
 set -uo pipefail
 
@@ -36,7 +36,7 @@ shift
 
 # binaries a job may be given, by the variable naming them: checked by
 # "# vm-run: requires VAR" markers, copied into the share when under /tmp
-BINARY_VARS=(IPSECCTL HOST_TESTS)
+BINARY_VARS=(IPSECCTL IPSECD HOST_TESTS)
 
 # ---- a job that declares "# vm-run: requires VAR" skips without a boot when
 # that binary is not built (the job itself would say the same, 10 s later)
@@ -101,7 +101,7 @@ done
     echo 'export HOME=/root LC_ALL=C.UTF-8'
     printf 'export JOB_DIR=%q\n' "$JOB"
     for v in $(compgen -e); do
-        case $v in IPSECCTL|HOST_TESTS|IPSEC_*|E2E_*) printf 'export %s=%q\n' "$v" "${!v}";; esac
+        case $v in IPSECCTL|IPSECD|HOST_TESTS|IPSEC_*|E2E_*) printf 'export %s=%q\n' "$v" "${!v}";; esac
     done
     printf 'exec /bin/bash %q' "$script"
     for a in "$@"; do printf ' %q' "$a"; done
