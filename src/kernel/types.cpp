@@ -85,6 +85,41 @@ std::string describe(const Op& op) {
   return std::visit(V{}, op);
 }
 
+namespace {
+void put(std::string& key, const void* p, size_t n) { key.append(static_cast<const char*>(p), n); }
+
+void put_address(std::string& key, const IpAddress& a) {
+  put(key, &a.family, 1);
+  put(key, a.bytes.data(), a.bytes.size());
+}
+}  // namespace
+
+std::string identity_key(const SaId& id) {
+  std::string key;
+  put_address(key, id.dst);
+  put(key, &id.spi, sizeof id.spi);
+  put(key, &id.proto, 1);
+  put(key, &id.mark, sizeof id.mark);
+  return key;
+}
+
+std::string identity_key(const PolicyId& id) {
+  std::string key;
+  for (const Prefix* p : {&id.sel.src, &id.sel.dst}) {
+    put_address(key, p->addr);
+    put(key, &p->len, 1);
+  }
+  const Selector& s = id.sel;
+  for (uint16_t v : {s.sport, s.sport_mask, s.dport, s.dport_mask}) put(key, &v, 2);
+  put(key, &s.proto, 1);
+  put(key, &s.ifindex, sizeof s.ifindex);
+  put(key, &s.user, sizeof s.user);
+  put(key, &id.dir, 1);
+  put(key, &id.mark, sizeof id.mark);
+  put(key, &id.if_id, sizeof id.if_id);
+  return key;
+}
+
 bool SaParams::same_config(const SaParams& o) const {
   return src == o.src && dst == o.dst && spi == o.spi && proto == o.proto && mode == o.mode &&
          reqid == o.reqid && enc == o.enc && auth == o.auth && aead == o.aead &&

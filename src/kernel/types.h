@@ -184,6 +184,12 @@ struct SpdInfo {
   uint32_t hash_size = 0, hash_max = 0;
 };
 
+// Compact byte strings that are equal exactly when two objects are the same
+// object to XFRM: SAs by (destination, SPI, protocol, mark) - not the source -
+// and policies by (selector, direction, mark, if_id). For hash maps.
+std::string identity_key(const SaId& id);
+std::string identity_key(const PolicyId& id);
+
 // One-line descriptions used in messages: "SA spi 0x1000 192.0.2.1->192.0.2.2 esp",
 // "policy 10.0.0.0/24->10.0.1.0/24 out".
 std::string describe(const SaId& id);

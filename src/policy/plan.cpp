@@ -10,39 +10,9 @@ namespace k = ipsec::kernel;
 
 namespace {
 
-// Compact identity keys, so that plans over 100,000 objects stay linear.
-void put(std::string& key, const void* p, size_t n) { key.append(static_cast<const char*>(p), n); }
-
-std::string key_of(const k::SaId& id) {
-  std::string key;
-  put(key, id.dst.bytes.data(), id.dst.bytes.size());
-  put(key, &id.dst.family, 1);
-  put(key, &id.spi, 4);
-  put(key, &id.proto, 1);
-  put(key, &id.mark, sizeof id.mark);
-  return key;
-}
-
-std::string key_of(const k::PolicyId& id) {
-  std::string key;
-  for (const Prefix* p : {&id.sel.src, &id.sel.dst}) {
-    put(key, p->addr.bytes.data(), p->addr.bytes.size());
-    put(key, &p->addr.family, 1);
-    put(key, &p->len, 1);
-  }
-  const k::Selector& s = id.sel;
-  for (uint16_t v : {s.sport, s.sport_mask, s.dport, s.dport_mask}) put(key, &v, 2);
-  put(key, &s.proto, 1);
-  put(key, &s.ifindex, 4);
-  put(key, &s.user, 4);
-  put(key, &id.dir, 1);
-  put(key, &id.mark, sizeof id.mark);
-  put(key, &id.if_id, 4);
-  return key;
-}
-
-// The kernel's objects by identity; larval SAs and socket policies are not
-// configuration and are left out.
+// The kernel's objects by identity (hashed, so that plans over 100,000
+// objects stay linear); larval SAs and socket policies are not configuration
+// and are left out.
 struct Current {
   std::unordered_map<std::string, const k::SaParams*> sas;
   std::unordered_map<std::string, const k::PolicyParams*> policies;
@@ -50,17 +20,17 @@ struct Current {
   Current(const std::vector<k::SaParams>& s, const std::vector<k::PolicyParams>& p) {
     sas.reserve(s.size());
     for (const auto& sa : s)
-      if (!sa.larval) sas.emplace(key_of(sa.id()), &sa);
+      if (!sa.larval) sas.emplace(k::identity_key(sa.id()), &sa);
     policies.reserve(p.size());
     for (const auto& pol : p)
-      if (!pol.socket) policies.emplace(key_of(pol.id()), &pol);
+      if (!pol.socket) policies.emplace(k::identity_key(pol.id()), &pol);
   }
   const k::SaParams* find(const k::SaId& id) const {
-    auto it = sas.find(key_of(id));
+    auto it = sas.find(k::identity_key(id));
     return it == sas.end() ? nullptr : it->second;
   }
   const k::PolicyParams* find(const k::PolicyId& id) const {
-    auto it = policies.find(key_of(id));
+    auto it = policies.find(k::identity_key(id));
     return it == policies.end() ? nullptr : it->second;
   }
 };
@@ -116,7 +86,8 @@ std::string Plan::summary() const {
   add(sas_removed, "SA", "SAs", "removed");
   add(policies_removed, "policy", "policies", "removed");
   size_t same = sas_unchanged + policies_unchanged;
-  if (parts.empty()) return same ? "nothing to do (" + std::to_string(same) + " unchanged)" : "nothing to do";
+  if (parts.empty())
+    return same ? "nothing to do (" + std::to_string(same) + " unchanged)" : "nothing to do";
   if (same) parts.push_back(std::to_string(same) + " unchanged");
   std::string out = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) out += ", " + parts[i];

@@ -207,41 +207,6 @@ FileResult parse_file(std::string_view text, const std::string& name, const std:
   return out;
 }
 
-void append_raw(std::string& key, const void* p, size_t n) {
-  key.append(static_cast<const char*>(p), n);
-}
-
-void append_prefix(std::string& key, const Prefix& p) {
-  append_raw(key, &p.addr.family, 1);
-  append_raw(key, p.addr.bytes.data(), p.addr.bytes.size());
-  append_raw(key, &p.len, 1);
-}
-
-// What the kernel keys SAs by: destination, SPI, protocol and mark (the source is not part of it).
-std::string sa_key(const kernel::SaParams& sa) {
-  std::string key;
-  append_raw(key, &sa.dst.family, 1);
-  append_raw(key, sa.dst.bytes.data(), sa.dst.bytes.size());
-  append_raw(key, &sa.spi, sizeof sa.spi);
-  append_raw(key, &sa.proto, 1);
-  append_raw(key, &sa.mark.value, 4);
-  append_raw(key, &sa.mark.mask, 4);
-  return key;
-}
-
-std::string policy_key(const kernel::PolicyParams& p) {
-  const kernel::PolicyId id = p.id();
-  std::string key;
-  append_prefix(key, id.sel.src);
-  append_prefix(key, id.sel.dst);
-  for (uint32_t v :
-       {uint32_t{id.sel.proto}, uint32_t{id.sel.sport}, uint32_t{id.sel.sport_mask},
-        uint32_t{id.sel.dport}, uint32_t{id.sel.dport_mask}, static_cast<uint32_t>(id.sel.ifindex),
-        id.sel.user, static_cast<uint32_t>(id.dir), id.mark.value, id.mark.mask, id.if_id})
-    append_raw(key, &v, sizeof v);
-  return key;
-}
-
 // Connections are the same object when their names are equal.
 void merge_connections(FileResult& f, std::unordered_map<std::string, std::string>& seen,
                        LoadResult& out) {
@@ -264,7 +229,8 @@ LoadResult merge(std::vector<FileResult>& files) {
     for (auto& d : f.errors) out.errors.push_back(std::move(d));
     for (auto& d : f.warnings) out.warnings.push_back(std::move(d));
     for (size_t i = 0; i < f.config.sas.size(); ++i) {
-      auto [it, fresh] = sa_seen.emplace(sa_key(f.config.sas[i]), f.file + ": " + f.sa_paths[i]);
+      std::string where = f.file + ": " + f.sa_paths[i];
+      auto [it, fresh] = sa_seen.emplace(kernel::identity_key(f.config.sas[i].id()), where);
       if (!fresh)
         out.errors.push_back({f.file, f.sa_paths[i],
                               "duplicate " + kernel::describe(f.config.sas[i]) +
@@ -273,7 +239,8 @@ LoadResult merge(std::vector<FileResult>& files) {
     }
     for (size_t i = 0; i < f.config.policies.size(); ++i) {
       const auto& p = f.config.policies[i];
-      auto [it, fresh] = policy_seen.emplace(policy_key(p), f.file + ": " + f.policy_paths[i]);
+      auto [it, fresh] =
+          policy_seen.emplace(kernel::identity_key(p.id()), f.file + ": " + f.policy_paths[i]);
       if (!fresh)
         out.errors.push_back(
             {f.file, f.policy_paths[i],
