@@ -24,8 +24,7 @@ std::string algorithm(const char* slot, const k::Algorithm& a, k::AlgKind kind, 
   const k::AlgorithmInfo* info = k::find_algorithm_by_kernel(a.name, kind, a.bits);
   std::string out = std::string("    ") + slot + " " +
                     (info ? std::string(info->keyword) : "kernel:" + a.name);
-  // RFC 3686/4106/7634 (rfc3686, rfc4106, rfc7539esp): the last 4 key bytes are a nonce/salt.
-  size_t salt = a.name.rfind("rfc", 0) == 0 && a.key.size() >= 4 ? 4 : 0;
+  size_t salt = info && a.key.size() >= info->salt_bytes ? info->salt_bytes : 0;
   if (kind != k::AlgKind::Compression) {
     out += " (" + std::to_string((a.key.size() - salt) * 8) + "-bit key";
     if (salt) out += " + 32-bit salt";

@@ -9,21 +9,21 @@ namespace {
 using K = AlgKind;
 // RFC 4303/4106/3686/7634, RFC 4868 (HMAC-SHA2 truncations), RFC 2404 (SHA1-96).
 const std::array<AlgorithmInfo, 15> kAlgorithms{{
-    {"aes-cbc", "cbc(aes)", K::Encryption, {16, 24, 32}, 0, false, false},
-    {"aes-ctr", "rfc3686(ctr(aes))", K::Encryption, {20, 28, 36}, 0, false, false},
-    {"null", "ecb(cipher_null)", K::Encryption, {0}, 0, false, false},
-    {"3des-cbc", "cbc(des3_ede)", K::Encryption, {24}, 0, true, false},
-    {"aes-gcm-8", "rfc4106(gcm(aes))", K::Aead, {20, 28, 36}, 64, false, false},
-    {"aes-gcm-12", "rfc4106(gcm(aes))", K::Aead, {20, 28, 36}, 96, false, false},
-    {"aes-gcm-16", "rfc4106(gcm(aes))", K::Aead, {20, 28, 36}, 128, false, false},
-    {"chacha20-poly1305", "rfc7539esp(chacha20,poly1305)", K::Aead, {36}, 128, false, false},
-    {"hmac-sha1", "hmac(sha1)", K::Integrity, {20}, 96, false, true},
-    {"hmac-sha256", "hmac(sha256)", K::Integrity, {32}, 128, false, true},
-    {"hmac-sha384", "hmac(sha384)", K::Integrity, {48}, 192, false, true},
-    {"hmac-sha512", "hmac(sha512)", K::Integrity, {64}, 256, false, true},
-    {"hmac-md5", "hmac(md5)", K::Integrity, {16}, 96, true, true},
-    {"deflate", "deflate", K::Compression, {0}, 0, false, false},
-    {"lzs", "lzs", K::Compression, {0}, 0, false, false},
+    {"aes-cbc", "cbc(aes)", K::Encryption, {16, 24, 32}, 0, false, false, 0},
+    {"aes-ctr", "rfc3686(ctr(aes))", K::Encryption, {20, 28, 36}, 0, false, false, 4},
+    {"null", "ecb(cipher_null)", K::Encryption, {0}, 0, false, false, 0},
+    {"3des-cbc", "cbc(des3_ede)", K::Encryption, {24}, 0, true, false, 0},
+    {"aes-gcm-8", "rfc4106(gcm(aes))", K::Aead, {20, 28, 36}, 64, false, false, 4},
+    {"aes-gcm-12", "rfc4106(gcm(aes))", K::Aead, {20, 28, 36}, 96, false, false, 4},
+    {"aes-gcm-16", "rfc4106(gcm(aes))", K::Aead, {20, 28, 36}, 128, false, false, 4},
+    {"chacha20-poly1305", "rfc7539esp(chacha20,poly1305)", K::Aead, {36}, 128, false, false, 4},
+    {"hmac-sha1", "hmac(sha1)", K::Integrity, {20}, 96, false, true, 0},
+    {"hmac-sha256", "hmac(sha256)", K::Integrity, {32}, 128, false, true, 0},
+    {"hmac-sha384", "hmac(sha384)", K::Integrity, {48}, 192, false, true, 0},
+    {"hmac-sha512", "hmac(sha512)", K::Integrity, {64}, 256, false, true, 0},
+    {"hmac-md5", "hmac(md5)", K::Integrity, {16}, 96, true, true, 0},
+    {"deflate", "deflate", K::Compression, {0}, 0, false, false, 0},
+    {"lzs", "lzs", K::Compression, {0}, 0, false, false, 0},
 }};
 }  // namespace
 

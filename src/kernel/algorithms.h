@@ -21,6 +21,7 @@ struct AlgorithmInfo {
   uint16_t bits;       // auth truncation or AEAD ICV length; 0 otherwise
   bool insecure;       // refused unless the object opts in (allow_insecure)
   bool ah_ok;          // usable with AH (integrity only)
+  uint8_t salt_bytes;  // trailing nonce/salt inside key_bytes (RFC 3686, 4106, 7634)
 };
 
 // All known algorithms.
