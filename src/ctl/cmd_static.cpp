@@ -58,7 +58,7 @@ bool read_kernel(Context& ctx, kernel::Kernel& k, std::vector<kernel::SaParams>&
 }
 
 void print_plan(const policy::Plan& plan) {
-  for (const auto& step : plan.steps) std::printf("  %s\n", kernel::describe(step.op).c_str());
+  for (const auto& op : plan.ops) std::printf("  %s\n", kernel::describe(op).c_str());
 }
 
 // Runs a plan and reports, setting the exit code.

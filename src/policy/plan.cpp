@@ -43,13 +43,13 @@ void plan_sas(Plan& plan, const std::vector<k::SaParams>& desired, const Current
   for (const auto& sa : desired) {
     const k::SaParams* have = current.find(sa.id());
     if (have == nullptr) {
-      plan.steps.push_back({k::AddSa{sa}, k::DeleteSa{sa.id()}});
+      plan.add(k::AddSa{sa}, k::DeleteSa{sa.id()});
       ++plan.sas_added;
     } else if (have->same_config(sa)) {
       ++plan.sas_unchanged;
     } else {
-      plan.steps.push_back({k::DeleteSa{have->id()}, k::AddSa{*have}});
-      plan.steps.push_back({k::AddSa{sa}, k::DeleteSa{sa.id()}});
+      plan.add(k::DeleteSa{have->id()}, k::AddSa{*have});
+      plan.add(k::AddSa{sa}, k::DeleteSa{sa.id()});
       ++plan.sas_replaced;
     }
   }
@@ -60,14 +60,14 @@ void plan_policies(Plan& plan, const std::vector<k::PolicyParams>& desired,
   for (const auto& p : desired) {
     const k::PolicyParams* have = current.find(p.id());
     if (have == nullptr) {
-      plan.steps.push_back({k::AddPolicy{p}, k::DeletePolicy{p.id()}});
+      plan.add(k::AddPolicy{p}, k::DeletePolicy{p.id()});
       ++plan.policies_added;
     } else if (have->same_config(p)) {
       ++plan.policies_unchanged;
     } else {
       k::PolicyParams old = *have;
       old.index = 0;
-      plan.steps.push_back({k::UpdatePolicy{p}, k::UpdatePolicy{old}});
+      plan.add(k::UpdatePolicy{p}, k::UpdatePolicy{old});
       ++plan.policies_replaced;
     }
   }
@@ -98,7 +98,9 @@ Plan make_plan(const StaticConfig& desired, const std::vector<k::SaParams>& curr
                const std::vector<k::PolicyParams>& current_policies) {
   Plan plan;
   Current current(current_sas, current_policies);
-  plan.steps.reserve(desired.sas.size() + desired.policies.size());
+  size_t n = desired.sas.size() + desired.policies.size();
+  plan.ops.reserve(n);
+  plan.undo.reserve(n);
   plan_sas(plan, desired.sas, current);
   plan_policies(plan, desired.policies, current);
   return plan;
@@ -113,12 +115,12 @@ Plan make_removal_plan(const StaticConfig& config, const std::vector<k::SaParams
     if (const auto* have = current.find(p.id())) {
       k::PolicyParams old = *have;
       old.index = 0;
-      plan.steps.push_back({k::DeletePolicy{p.id()}, k::AddPolicy{old}});
+      plan.add(k::DeletePolicy{p.id()}, k::AddPolicy{old});
       ++plan.policies_removed;
     }
   for (const auto& sa : config.sas)
     if (const auto* have = current.find(sa.id())) {
-      plan.steps.push_back({k::DeleteSa{have->id()}, k::AddSa{*have}});
+      plan.add(k::DeleteSa{have->id()}, k::AddSa{*have});
       ++plan.sas_removed;
     }
   return plan;
@@ -126,14 +128,11 @@ Plan make_removal_plan(const StaticConfig& config, const std::vector<k::SaParams
 
 ApplyOutcome execute(k::Kernel& kernel, const Plan& plan) {
   ApplyOutcome out;
-  std::vector<k::Op> ops;
-  ops.reserve(plan.steps.size());
-  for (const auto& s : plan.steps) ops.push_back(s.op);
-  std::vector<Result<void>> results = kernel.apply_batch(ops);
+  std::vector<Result<void>> results = kernel.apply_batch(plan.ops);
 
   std::vector<k::Op> undo;
   for (size_t i = results.size(); i-- > 0;) {
-    if (results[i]) undo.push_back(plan.steps[i].undo);
+    if (results[i]) undo.push_back(plan.undo[i]);
     else out.errors.push_back(results[i].error());
   }
   std::reverse(out.errors.begin(), out.errors.end());

@@ -10,19 +10,20 @@
 
 namespace ipsec::policy {
 
-// One change and the change that undoes it.
-struct Step {
-  kernel::Op op;
-  kernel::Op undo;
-};
-
+// ops[i] is a change; undo[i] is the change that undoes it. Kept apart so that
+// the ops go to the kernel as they are, in one batch, without a copy.
 struct Plan {
-  std::vector<Step> steps;
+  std::vector<kernel::Op> ops;
+  std::vector<kernel::Op> undo;
   size_t sas_added = 0, sas_replaced = 0, sas_unchanged = 0;
   size_t policies_added = 0, policies_replaced = 0, policies_unchanged = 0;
   size_t sas_removed = 0, policies_removed = 0;
 
-  bool empty() const { return steps.empty(); }
+  bool empty() const { return ops.empty(); }
+  void add(kernel::Op op, kernel::Op undo_op) {
+    ops.push_back(std::move(op));
+    undo.push_back(std::move(undo_op));
+  }
   std::string summary() const;  // "2 SAs added, 1 policy replaced, 3 unchanged"
 };
 

@@ -103,10 +103,11 @@ TEST_CASE("removal takes policies out before SAs and leaves other objects") {
   REQUIRE(policy::execute(kern, plan_for(kern, config())).applied);
   REQUIRE(kern.add_sa(sa(0x2000)));
   auto plan = policy::make_removal_plan(config(), *kern.dump_sas(), *kern.dump_policies());
-  REQUIRE(plan.steps.size() == 4);
+  REQUIRE(plan.ops.size() == 4);
+  REQUIRE(plan.undo.size() == 4);
   CHECK(plan.summary() == "2 SAs removed, 2 policies removed");
-  CHECK(std::holds_alternative<k::DeletePolicy>(plan.steps[0].op));
-  CHECK(std::holds_alternative<k::DeleteSa>(plan.steps[3].op));
+  CHECK(std::holds_alternative<k::DeletePolicy>(plan.ops[0]));
+  CHECK(std::holds_alternative<k::DeleteSa>(plan.ops[3]));
   REQUIRE(policy::execute(kern, plan).applied);
   CHECK(kern.dump_sas()->size() == 1);
   CHECK(kern.dump_policies()->empty());
