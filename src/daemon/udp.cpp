@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <linux/xfrm.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -53,6 +54,26 @@ Error sys_error(const std::string& what) {
   return Error{what + ": " + std::strerror(err), err};
 }
 
+// Per-socket bypass policies (as charon sets them): IKE messages never enter
+// the SAs they negotiate, even when a transport-mode policy covers the
+// peers' own addresses or a tunnel policy covers the gateways.
+Result<void> bypass_ipsec(int fd, Family family, const std::string& where) {
+  int level = family == Family::V4 ? IPPROTO_IP : IPPROTO_IPV6;
+  int opt = family == Family::V4 ? IP_XFRM_POLICY : IPV6_XFRM_POLICY;
+  for (uint8_t dir : {uint8_t{XFRM_POLICY_IN}, uint8_t{XFRM_POLICY_OUT}}) {
+    xfrm_userpolicy_info p{};
+    p.action = XFRM_POLICY_ALLOW;
+    p.dir = dir;
+    p.sel.family = static_cast<uint16_t>(family == Family::V4 ? AF_INET : AF_INET6);
+    p.lft.soft_byte_limit = p.lft.hard_byte_limit = XFRM_INF;
+    p.lft.soft_packet_limit = p.lft.hard_packet_limit = XFRM_INF;
+    if (::setsockopt(fd, level, opt, &p, sizeof p) != 0)
+      return fail(sys_error(std::string("IPsec bypass policy (") +
+                            (dir == XFRM_POLICY_IN ? "in" : "out") + ") on " + where));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<UdpSocket> open_udp(const ike::v2::Endpoint& local) {
@@ -62,6 +83,7 @@ Result<UdpSocket> open_udp(const ike::v2::Endpoint& local) {
   int one = 1;
   if (local.addr.family == Family::V6)
     ::setsockopt(s.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (auto r = bypass_ipsec(s.fd.get(), local.addr.family, local.str()); !r) return fail(r.error());
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(local, ss);
   if (::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
