@@ -18,7 +18,11 @@ json child_json(const ChildStatus& c) {
   return json{{"state", c.state},          {"spi_in", spi_hex(c.spi_in, 8)},
               {"spi_out", spi_hex(c.spi_out, 8)}, {"mode", c.mode},
               {"local_ts", c.local_ts},    {"remote_ts", c.remote_ts},
-              {"algorithms", c.algorithms}, {"failure", c.failure}};
+              {"algorithms", c.algorithms}, {"failure", c.failure},
+              {"bytes_in", c.bytes_in},    {"bytes_out", c.bytes_out},
+              {"packets_in", c.packets_in}, {"packets_out", c.packets_out},
+              {"age_seconds", c.age_seconds}, {"rekey_in_seconds", c.rekey_in_seconds},
+              {"expire_in_seconds", c.expire_in_seconds}};
 }
 
 ChildStatus child_from(const json& j) {
@@ -31,6 +35,13 @@ ChildStatus child_from(const json& j) {
   c.remote_ts = j.at("remote_ts").get<std::vector<std::string>>();
   c.algorithms = j.at("algorithms").get<std::string>();
   c.failure = j.at("failure").get<std::string>();
+  c.bytes_in = j.at("bytes_in").get<uint64_t>();
+  c.bytes_out = j.at("bytes_out").get<uint64_t>();
+  c.packets_in = j.at("packets_in").get<uint64_t>();
+  c.packets_out = j.at("packets_out").get<uint64_t>();
+  c.age_seconds = j.at("age_seconds").get<uint64_t>();
+  c.rekey_in_seconds = j.at("rekey_in_seconds").get<int64_t>();
+  c.expire_in_seconds = j.at("expire_in_seconds").get<int64_t>();
   return c;
 }
 
@@ -44,6 +55,7 @@ json ike_json(const IkeStatus& s) {
               {"remote", s.remote},
               {"algorithms", s.algorithms},
               {"age_seconds", s.age_seconds},
+              {"rekey_in_seconds", s.rekey_in_seconds},
               {"failure", s.failure},
               {"child", child_json(s.child)}};
 }
@@ -59,6 +71,7 @@ IkeStatus ike_from(const json& j) {
   s.remote = j.at("remote").get<std::string>();
   s.algorithms = j.at("algorithms").get<std::string>();
   s.age_seconds = j.at("age_seconds").get<uint64_t>();
+  s.rekey_in_seconds = j.at("rekey_in_seconds").get<int64_t>();
   s.failure = j.at("failure").get<std::string>();
   s.child = child_from(j.at("child"));
   return s;
@@ -82,6 +95,7 @@ std::string spi_hex(uint64_t spi, int digits) {
 std::string encode(const Request& r) {
   json j{{"command", r.command}};
   if (!r.name.empty()) j["name"] = r.name;
+  if (!r.files.empty()) j["files"] = r.files;
   return j.dump();
 }
 
@@ -91,6 +105,7 @@ std::string encode(const Response& r) {
     j["data"] = r.data;
   else
     j["error"] = r.error;
+  if (!r.ok && !r.details.empty()) j["details"] = r.details;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -100,6 +115,7 @@ Result<Request> parse_request(std::string_view line) {
     Request r;
     r.command = j.at("command").get<std::string>();
     if (j.contains("name")) r.name = j.at("name").get<std::string>();
+    if (j.contains("files")) r.files = j.at("files").get<std::vector<std::string>>();
     return r;
   } catch (const json::exception& e) {
     return fail(std::string("bad request: ") + e.what());
@@ -113,6 +129,8 @@ Result<Response> parse_response(std::string_view line) {
     r.ok = j.at("ok").get<bool>();
     if (r.ok && j.contains("data")) r.data = j.at("data");
     if (!r.ok) r.error = j.at("error").get<std::string>();
+    if (!r.ok && j.contains("details"))
+      r.details = j.at("details").get<std::vector<std::string>>();
     return r;
   } catch (const json::exception& e) {
     return fail(std::string("bad response from ipsecd: ") + e.what());

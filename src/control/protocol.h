@@ -17,15 +17,18 @@ inline constexpr const char* kDefaultSocket = "/run/ipsecd/control.sock";
 inline constexpr size_t kMaxLine = 1 << 20;
 
 // {"command": "up", "name": "to-right"}
+// {"command": "load", "files": ["/etc/ipsecctl/a.json", ...]}
 struct Request {
-  std::string command;  // "status", "list-conns", "up", "down"
+  std::string command;  // "status", "list-conns", "up", "down", "load"
   std::string name;     // the connection, for up and down
+  std::vector<std::string> files;  // absolute paths, for load
 };
 
-// {"ok": true, "data": {...}} or {"ok": false, "error": "..."}
+// {"ok": true, "data": {...}} or {"ok": false, "error": "...", "details": [...]}
 struct Response {
   bool ok = true;
   std::string error;
+  std::vector<std::string> details;  // on failure: one line per problem (load's file errors)
   nlohmann::json data = nlohmann::json::object();
 
   static Response failure(std::string message);
@@ -39,6 +42,11 @@ struct ChildStatus {
   std::vector<std::string> local_ts, remote_ts;
   std::string algorithms;
   std::string failure;
+  // From the kernel's SAs (0 when unknown): inbound and outbound traffic.
+  uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
+  uint64_t age_seconds = 0;         // since installed
+  int64_t rekey_in_seconds = -1;    // -1: no rekey scheduled
+  int64_t expire_in_seconds = -1;   // -1: no hard lifetime
 };
 
 struct IkeStatus {
@@ -49,6 +57,7 @@ struct IkeStatus {
   std::string local, remote;  // "192.0.2.1[500]"
   std::string algorithms;     // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
   uint64_t age_seconds = 0;
+  int64_t rekey_in_seconds = -1;  // -1: no rekey scheduled
   std::string failure;
   ChildStatus child;
 };

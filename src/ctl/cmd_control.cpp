@@ -114,7 +114,7 @@ void print_status(const control::Status& s) {
 }
 
 void do_status(Context& ctx, const ControlOptions& o) {
-  auto r = run(ctx, o, control::Request{"status", ""});
+  auto r = run(ctx, o, control::Request{"status", "", {}});
   if (!r) return;
   if (o.json) {
     std::printf("%s\n", r->data.dump(2).c_str());
@@ -130,7 +130,7 @@ void do_status(Context& ctx, const ControlOptions& o) {
 }
 
 void do_list_conns(Context& ctx, const ControlOptions& o) {
-  auto r = run(ctx, o, control::Request{"list-conns", ""});
+  auto r = run(ctx, o, control::Request{"list-conns", "", {}});
   if (!r) return;
   auto conns = control::conns_from_json(r->data);
   if (!conns) {
@@ -168,7 +168,7 @@ void setup_up(CLI::App& sub, Context& ctx) {
   add_socket_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    if (auto r = run(ctx, *o, control::Request{"up", o->name}))
+    if (auto r = run(ctx, *o, control::Request{"up", o->name, {}}))
       std::printf("initiated %s: IKE SA %s\n", o->name.c_str(),
                   r->data.value("spi_i", std::string()).c_str());
   });
@@ -179,7 +179,7 @@ void setup_down(CLI::App& sub, Context& ctx) {
   add_socket_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    if (auto r = run(ctx, *o, control::Request{"down", o->name}))
+    if (auto r = run(ctx, *o, control::Request{"down", o->name, {}}))
       std::printf("deleting %s: %zu IKE SA(s)\n", o->name.c_str(), r->data["deleted"].size());
   });
 }
