@@ -21,6 +21,8 @@ using namespace ipsec::kernel;
 // are then followed by one, so the reader knows when the answer is complete.
 constexpr uint16_t kAck = NLM_F_REQUEST | NLM_F_ACK;
 
+static_assert(kSaFlagAfUnspec == XFRM_STATE_AF_UNSPEC);
+
 Unexpected<Error> no_room() { return fail(Error{std::string(), EMSGSIZE}); }
 
 // Header plus the fixed part, copied in: netlink payloads are only 4-byte

@@ -3,7 +3,8 @@
 
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
+#include <limits>
+#include <stdexcept>
 
 namespace ipsec::control {
 
@@ -11,8 +12,129 @@ namespace {
 
 using nlohmann::json;
 
-// Parses "0x..." hex; the JSON layer's exceptions stay in this file.
-uint64_t parse_hex(const std::string& s) { return std::strtoull(s.c_str(), nullptr, 16); }
+// A field that is missing or of the wrong type, with its JSON path. Thrown and
+// caught only in this file: the decoders return it as a Result's error.
+struct BadField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Reads the fields of one JSON object, naming "path.key" in every error.
+class Fields {
+ public:
+  Fields(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j_.is_object())
+      throw BadField((path_.empty() ? std::string("the message") : path_) +
+                     ": expected an object, got " + j_.type_name());
+  }
+
+  bool has(const char* key) const { return j_.contains(key); }
+  std::string path(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  const json& at(const char* key) const {
+    auto it = j_.find(key);
+    if (it == j_.end()) throw BadField(path(key) + ": missing");
+    return *it;
+  }
+  std::string str(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_string()) wrong(key, "a string", v);
+    return v.get<std::string>();
+  }
+  bool boolean(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_boolean()) wrong(key, "true or false", v);
+    return v.get<bool>();
+  }
+  uint64_t u64(const char* key) const {
+    const json& v = at(key);
+    // A JSON text's non-negative integers parse as unsigned; one built in
+    // memory from a signed value is signed, and is as good when not negative.
+    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0)
+      throw BadField(path(key) + ": " + v.dump() + " is negative, expected an unsigned integer");
+    if (!v.is_number_integer()) wrong(key, "an unsigned integer", v);
+    return v.get<uint64_t>();
+  }
+  uint32_t u32(const char* key) const {
+    uint64_t v = u64(key);
+    if (v > std::numeric_limits<uint32_t>::max())
+      throw BadField(path(key) + ": " + std::to_string(v) + " does not fit in 32 bits");
+    return static_cast<uint32_t>(v);
+  }
+  int64_t i64(const char* key) const {
+    const json& v = at(key);
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+      throw BadField(path(key) + ": " + v.dump() + " is out of range");
+    if (!v.is_number_integer()) wrong(key, "an integer", v);
+    return v.get<int64_t>();
+  }
+  std::vector<std::string> strings(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_array()) wrong(key, "an array of strings", v);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!v[i].is_string())
+        throw BadField(path(key) + "[" + std::to_string(i) + "]: expected a string, got " +
+                       v[i].type_name());
+      out.push_back(v[i].get<std::string>());
+    }
+    return out;
+  }
+  // "0x" and 1 to `digits` hex digits, as spi_hex writes them.
+  uint64_t spi(const char* key, int digits) const {
+    std::string s = str(key);
+    bool good = s.size() > 2 && s.size() <= size_t(digits) + 2 && s[0] == '0' && s[1] == 'x';
+    uint64_t v = 0;
+    for (size_t i = 2; good && i < s.size(); ++i) {
+      char c = s[i];
+      int d = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (d < 0) good = false;
+      v = v << 4 | uint64_t(d);
+    }
+    if (!good)
+      throw BadField(path(key) + ": \"" + s + "\" is not an SPI (0x and up to " +
+                     std::to_string(digits) + " hex digits)");
+    return v;
+  }
+
+  // The elements of an array field, each with its path ("ike_sas[2]").
+  template <class F>
+  void each(const char* key, F f) const {
+    const json& v = at(key);
+    if (!v.is_array()) wrong(key, "an array", v);
+    for (size_t i = 0; i < v.size(); ++i) f(v[i], path(key) + "[" + std::to_string(i) + "]");
+  }
+
+ private:
+  [[noreturn]] void wrong(const char* key, const char* want, const json& v) const {
+    throw BadField(path(key) + ": expected " + want + ", got " + v.type_name());
+  }
+
+  const json& j_;
+  std::string path_;
+};
+
+// Runs a decoder; its errors become a Result's error, prefixed with `what`.
+template <class T, class F>
+Result<T> decode(const char* what, F f) {
+  try {
+    return f();
+  } catch (const BadField& e) {
+    return fail(std::string(what) + ": " + e.what());
+  } catch (const json::exception& e) {
+    return fail(std::string(what) + ": " + e.what());
+  }
+}
+
+json parse_line(std::string_view line) {
+  if (line.size() > kMaxLine)
+    throw BadField("longer than " + std::to_string(kMaxLine) + " bytes");
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded()) throw BadField("not valid JSON");
+  return j;
+}
 
 json child_json(const ChildStatus& c) {
   return json{{"state", c.state},          {"spi_in", spi_hex(c.spi_in, 8)},
@@ -25,23 +147,24 @@ json child_json(const ChildStatus& c) {
               {"expire_in_seconds", c.expire_in_seconds}};
 }
 
-ChildStatus child_from(const json& j) {
+ChildStatus child_from(const json& j, const std::string& path) {
+  Fields f(j, path);
   ChildStatus c;
-  c.state = j.at("state").get<std::string>();
-  c.spi_in = static_cast<uint32_t>(parse_hex(j.at("spi_in").get<std::string>()));
-  c.spi_out = static_cast<uint32_t>(parse_hex(j.at("spi_out").get<std::string>()));
-  c.mode = j.at("mode").get<std::string>();
-  c.local_ts = j.at("local_ts").get<std::vector<std::string>>();
-  c.remote_ts = j.at("remote_ts").get<std::vector<std::string>>();
-  c.algorithms = j.at("algorithms").get<std::string>();
-  c.failure = j.at("failure").get<std::string>();
-  c.bytes_in = j.at("bytes_in").get<uint64_t>();
-  c.bytes_out = j.at("bytes_out").get<uint64_t>();
-  c.packets_in = j.at("packets_in").get<uint64_t>();
-  c.packets_out = j.at("packets_out").get<uint64_t>();
-  c.age_seconds = j.at("age_seconds").get<uint64_t>();
-  c.rekey_in_seconds = j.at("rekey_in_seconds").get<int64_t>();
-  c.expire_in_seconds = j.at("expire_in_seconds").get<int64_t>();
+  c.state = f.str("state");
+  c.spi_in = static_cast<uint32_t>(f.spi("spi_in", 8));
+  c.spi_out = static_cast<uint32_t>(f.spi("spi_out", 8));
+  c.mode = f.str("mode");
+  c.local_ts = f.strings("local_ts");
+  c.remote_ts = f.strings("remote_ts");
+  c.algorithms = f.str("algorithms");
+  c.failure = f.str("failure");
+  c.bytes_in = f.u64("bytes_in");
+  c.bytes_out = f.u64("bytes_out");
+  c.packets_in = f.u64("packets_in");
+  c.packets_out = f.u64("packets_out");
+  c.age_seconds = f.u64("age_seconds");
+  c.rekey_in_seconds = f.i64("rekey_in_seconds");
+  c.expire_in_seconds = f.i64("expire_in_seconds");
   return c;
 }
 
@@ -56,24 +179,27 @@ json ike_json(const IkeStatus& s) {
               {"algorithms", s.algorithms},
               {"age_seconds", s.age_seconds},
               {"rekey_in_seconds", s.rekey_in_seconds},
+              {"worker", s.worker},
               {"failure", s.failure},
               {"child", child_json(s.child)}};
 }
 
-IkeStatus ike_from(const json& j) {
+IkeStatus ike_from(const json& j, const std::string& path) {
+  Fields f(j, path);
   IkeStatus s;
-  s.connection = j.at("connection").get<std::string>();
-  s.state = j.at("state").get<std::string>();
-  s.initiator = j.at("initiator").get<bool>();
-  s.spi_i = parse_hex(j.at("spi_i").get<std::string>());
-  s.spi_r = parse_hex(j.at("spi_r").get<std::string>());
-  s.local = j.at("local").get<std::string>();
-  s.remote = j.at("remote").get<std::string>();
-  s.algorithms = j.at("algorithms").get<std::string>();
-  s.age_seconds = j.at("age_seconds").get<uint64_t>();
-  s.rekey_in_seconds = j.at("rekey_in_seconds").get<int64_t>();
-  s.failure = j.at("failure").get<std::string>();
-  s.child = child_from(j.at("child"));
+  s.connection = f.str("connection");
+  s.state = f.str("state");
+  s.initiator = f.boolean("initiator");
+  s.spi_i = f.spi("spi_i", 16);
+  s.spi_r = f.spi("spi_r", 16);
+  s.local = f.str("local");
+  s.remote = f.str("remote");
+  s.algorithms = f.str("algorithms");
+  s.age_seconds = f.u64("age_seconds");
+  s.rekey_in_seconds = f.i64("rekey_in_seconds");
+  if (f.has("worker")) s.worker = f.u32("worker");
+  s.failure = f.str("failure");
+  s.child = child_from(f.at("child"), f.path("child"));
   return s;
 }
 
@@ -96,7 +222,7 @@ std::string encode(const Request& r) {
   json j{{"command", r.command}};
   if (!r.name.empty()) j["name"] = r.name;
   if (!r.files.empty()) j["files"] = r.files;
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string encode(const Response& r) {
@@ -110,31 +236,32 @@ std::string encode(const Response& r) {
 }
 
 Result<Request> parse_request(std::string_view line) {
-  try {
-    json j = json::parse(line);
+  return decode<Request>("bad request", [&] {
+    json j = parse_line(line);
+    Fields f(j, "");
     Request r;
-    r.command = j.at("command").get<std::string>();
-    if (j.contains("name")) r.name = j.at("name").get<std::string>();
-    if (j.contains("files")) r.files = j.at("files").get<std::vector<std::string>>();
+    r.command = f.str("command");
+    if (f.has("name")) r.name = f.str("name");
+    if (f.has("files")) r.files = f.strings("files");
+    for (size_t i = 0; i < r.files.size(); ++i)
+      if (r.files[i].empty() || r.files[i][0] != '/')
+        throw BadField("files[" + std::to_string(i) + "]: \"" + r.files[i] +
+                       "\" is not an absolute path");
     return r;
-  } catch (const json::exception& e) {
-    return fail(std::string("bad request: ") + e.what());
-  }
+  });
 }
 
 Result<Response> parse_response(std::string_view line) {
-  try {
-    json j = json::parse(line);
+  return decode<Response>("bad response from ipsecd", [&] {
+    json j = parse_line(line);
+    Fields f(j, "");
     Response r;
-    r.ok = j.at("ok").get<bool>();
-    if (r.ok && j.contains("data")) r.data = j.at("data");
-    if (!r.ok) r.error = j.at("error").get<std::string>();
-    if (!r.ok && j.contains("details"))
-      r.details = j.at("details").get<std::vector<std::string>>();
+    r.ok = f.boolean("ok");
+    if (r.ok && f.has("data")) r.data = f.at("data");
+    if (!r.ok) r.error = f.str("error");
+    if (!r.ok && f.has("details")) r.details = f.strings("details");
     return r;
-  } catch (const json::exception& e) {
-    return fail(std::string("bad response from ipsecd: ") + e.what());
-  }
+  });
 }
 
 json to_json(const Status& s) {
@@ -150,19 +277,22 @@ json to_json(const Status& s) {
 }
 
 Result<Status> status_from_json(const json& j) {
-  try {
+  return decode<Status>("bad status from ipsecd", [&] {
+    Fields f(j, "");
     Status s;
-    for (const auto& sa : j.at("ike_sas")) s.ike_sas.push_back(ike_from(sa));
-    for (const auto& c : j.at("closed"))
-      s.closed.push_back(ClosedStatus{c.at("label").get<std::string>(),
-                                      c.at("state").get<std::string>(),
-                                      c.at("reason").get<std::string>(),
-                                      c.at("child_failure").get<std::string>()});
-    s.counters = j.at("counters");
+    f.each("ike_sas", [&](const json& sa, const std::string& path) {
+      s.ike_sas.push_back(ike_from(sa, path));
+    });
+    f.each("closed", [&](const json& c, const std::string& path) {
+      Fields cf(c, path);
+      s.closed.push_back(ClosedStatus{cf.str("label"), cf.str("state"), cf.str("reason"),
+                                      cf.str("child_failure")});
+    });
+    s.counters = f.at("counters");
+    if (!s.counters.is_object())
+      throw BadField(std::string("counters: expected an object, got ") + s.counters.type_name());
     return s;
-  } catch (const json::exception& e) {
-    return fail(std::string("bad status from ipsecd: ") + e.what());
-  }
+  });
 }
 
 json to_json(const std::vector<ConnInfo>& conns) {
@@ -179,19 +309,34 @@ json to_json(const std::vector<ConnInfo>& conns) {
 }
 
 Result<std::vector<ConnInfo>> conns_from_json(const json& j) {
-  try {
+  return decode<std::vector<ConnInfo>>("bad connection list from ipsecd", [&] {
     std::vector<ConnInfo> out;
-    for (const auto& c : j.at("connections"))
-      out.push_back(ConnInfo{c.at("name").get<std::string>(), c.at("local").get<std::string>(),
-                             c.at("remote").get<std::string>(),
-                             c.at("local_id").get<std::string>(),
-                             c.at("remote_id").get<std::string>(),
-                             c.at("child").get<std::string>(),
-                             c.at("start_action").get<std::string>()});
+    Fields(j, "").each("connections", [&](const json& c, const std::string& path) {
+      Fields f(c, path);
+      out.push_back(ConnInfo{f.str("name"), f.str("local"), f.str("remote"), f.str("local_id"),
+                             f.str("remote_id"), f.str("child"), f.str("start_action")});
+    });
     return out;
-  } catch (const json::exception& e) {
-    return fail(std::string("bad connection list from ipsecd: ") + e.what());
-  }
+  });
+}
+
+json to_json(const LoadSummary& s) {
+  return json{{"added", s.added},
+              {"changed", s.changed},
+              {"unchanged", s.unchanged},
+              {"removed", s.removed}};
+}
+
+Result<LoadSummary> load_summary_from_json(const json& j) {
+  return decode<LoadSummary>("bad load summary from ipsecd", [&] {
+    Fields f(j, "");
+    LoadSummary s;
+    if (f.has("added")) s.added = f.strings("added");
+    if (f.has("changed")) s.changed = f.strings("changed");
+    if (f.has("unchanged")) s.unchanged = f.strings("unchanged");
+    if (f.has("removed")) s.removed = f.strings("removed");
+    return s;
+  });
 }
 
 }  // namespace ipsec::control

@@ -18,6 +18,8 @@ inline constexpr size_t kMaxLine = 1 << 20;
 
 // {"command": "up", "name": "to-right"}
 // {"command": "load", "files": ["/etc/ipsecctl/a.json", ...]}
+// parse_request refuses a line longer than kMaxLine, a field of the wrong type
+// and a relative path in files; unknown fields are ignored.
 struct Request {
   std::string command;  // "status", "list-conns", "up", "down", "load"
   std::string name;     // the connection, for up and down
@@ -58,6 +60,7 @@ struct IkeStatus {
   std::string algorithms;     // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
   uint64_t age_seconds = 0;
   int64_t rekey_in_seconds = -1;  // -1: no rekey scheduled
+  uint32_t worker = 0;            // the ipsecd worker thread that owns it
   std::string failure;
   ChildStatus child;
 };
@@ -76,6 +79,12 @@ struct Status {
   nlohmann::json counters = nlohmann::json::object();
 };
 
+// load's data on success: connection names by what the load did to them.
+// {"added": [...], "changed": [...], "unchanged": [...], "removed": [...]}
+struct LoadSummary {
+  std::vector<std::string> added, changed, unchanged, removed;
+};
+
 struct ConnInfo {
   std::string name;
   std::string local, remote;  // addresses
@@ -86,6 +95,8 @@ struct ConnInfo {
 
 std::string encode(const Request& r);   // one line, no newline
 std::string encode(const Response& r);  // one line, no newline
+// Strict decoding: errors are values naming the JSON path ("ike_sas[0].child.spi_in:
+// expected a string, got number"), never exceptions. Unknown fields are ignored.
 Result<Request> parse_request(std::string_view line);
 Result<Response> parse_response(std::string_view line);
 
@@ -93,6 +104,9 @@ nlohmann::json to_json(const Status& s);
 Result<Status> status_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const std::vector<ConnInfo>& conns);
 Result<std::vector<ConnInfo>> conns_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const LoadSummary& s);
+// A missing list is empty; a list that is not of strings is an error.
+Result<LoadSummary> load_summary_from_json(const nlohmann::json& j);
 
 std::string spi_hex(uint64_t spi, int digits);  // "0x0000abcd" for digits 8
 

@@ -12,12 +12,11 @@
 
 #include "control/protocol.h"
 #include "ctl/control_commands.h"
+#include "ctl/status_text.h"
 
 namespace ipsec::ctl {
 
 namespace {
-
-constexpr int kTimeoutMs = 5000;  // for each read or write of the one exchange
 
 struct ControlOptions {
   std::string socket = control::kDefaultSocket;
@@ -36,7 +35,7 @@ Result<int> connect_to(const std::string& path) {
   if (path.size() >= sizeof sun.sun_path) return fail("socket path too long: " + path);
   std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno), errno);
+  if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
     int err = errno;
     ::close(fd);
@@ -45,88 +44,69 @@ Result<int> connect_to(const std::string& path) {
   return fd;
 }
 
+// Writes all of `data`, each chunk within the timeout.
+Result<void> write_all(int fd, const std::string& data, int timeout_ms) {
+  size_t done = 0;
+  while (done < data.size()) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return fail("ipsecd does not read its socket");
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(std::string("cannot send to ipsecd: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+  return ok();
+}
+
 // Reads one line, bounded in size and time.
-Result<std::string> read_line(int fd) {
+Result<std::string> read_line(int fd, int timeout_ms) {
   std::string in;
   char buf[4096];
   while (in.find('\n') == std::string::npos) {
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, kTimeoutMs) <= 0) return fail("ipsecd did not answer");
+    if (::poll(&p, 1, timeout_ms) <= 0)
+      return fail("ipsecd did not answer within " + std::to_string(timeout_ms / 1000) + "s");
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return fail("ipsecd closed the connection");
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("ipsecd closed the connection without answering");
     in.append(buf, static_cast<size_t>(n));
     if (in.size() > control::kMaxLine) return fail("ipsecd's answer is too long");
   }
   return in.substr(0, in.find('\n'));
 }
 
-// One request, one response.
-Result<control::Response> ask_daemon(const std::string& path, const control::Request& req) {
-  auto fd = connect_to(path);
-  if (!fd) return fail(fd.error());
-  CloseFd guard{*fd};
-  std::string line = control::encode(req) + "\n";
-  if (::send(*fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
-    return fail(std::string("cannot send to ipsecd: ") + std::strerror(errno));
-  auto answer = read_line(*fd);
-  if (!answer) return fail(answer.error());
-  return control::parse_response(*answer);
-}
-
 // Runs a request; prints errors and sets the exit code. Null when it failed.
 std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o,
                                        control::Request req) {
   auto r = ask_daemon(o.socket, req);
-  if (!r || !r->ok) {
-    std::fprintf(stderr, "error: %s\n", r ? r->error.c_str() : r.error().message.c_str());
+  if (!r) {
+    report_daemon_error(ctx, o.socket, r.error());
+    return nullptr;
+  }
+  if (!r->ok) {
+    std::fprintf(stderr, "error: %s\n", r->error.c_str());
+    for (const auto& d : r->details) std::fprintf(stderr, "error: %s\n", d.c_str());
     ctx.exit_code = kExitDaemon;
     return nullptr;
   }
   return std::make_unique<control::Response>(std::move(*r));
 }
 
-void print_child(const control::ChildStatus& c) {
-  if (c.state == "none") return;
-  std::printf("  child %s %s spi in %s out %s\n", c.state.c_str(), c.mode.c_str(),
-              control::spi_hex(c.spi_in, 8).c_str(), control::spi_hex(c.spi_out, 8).c_str());
-  for (size_t i = 0; i < c.local_ts.size() || i < c.remote_ts.size(); ++i)
-    std::printf("    %s === %s\n", i < c.local_ts.size() ? c.local_ts[i].c_str() : "",
-                i < c.remote_ts.size() ? c.remote_ts[i].c_str() : "");
-  if (!c.algorithms.empty()) std::printf("    %s\n", c.algorithms.c_str());
-  if (!c.failure.empty()) std::printf("    failure: %s\n", c.failure.c_str());
-}
-
-void print_status(const control::Status& s) {
-  if (s.ike_sas.empty()) std::printf("no IKE SAs\n");
-  for (const auto& sa : s.ike_sas) {
-    std::printf("%s: %s, %s %s ... %s, %llus\n", sa.connection.c_str(), sa.state.c_str(),
-                sa.initiator ? "initiator" : "responder", sa.local.c_str(), sa.remote.c_str(),
-                static_cast<unsigned long long>(sa.age_seconds));
-    std::printf("  ike spi %s/%s %s\n", control::spi_hex(sa.spi_i, 16).c_str(),
-                control::spi_hex(sa.spi_r, 16).c_str(), sa.algorithms.c_str());
-    if (!sa.failure.empty()) std::printf("  failure: %s\n", sa.failure.c_str());
-    print_child(sa.child);
-  }
-  for (const auto& c : s.closed)
-    if (c.state == "failed" || !c.child_failure.empty())
-      std::printf("failed: %s: %s%s%s\n", c.label.c_str(), c.reason.c_str(),
-                  c.child_failure.empty() ? "" : "; child: ", c.child_failure.c_str());
-}
-
 void do_status(Context& ctx, const ControlOptions& o) {
   auto r = run(ctx, o, control::Request{"status", "", {}});
   if (!r) return;
-  if (o.json) {
+  if (o.json) {  // as the daemon sent it, new fields included
     std::printf("%s\n", r->data.dump(2).c_str());
     return;
   }
   auto s = control::status_from_json(r->data);
   if (!s) {
-    std::fprintf(stderr, "error: %s\n", s.error().message.c_str());
+    std::fprintf(stderr, "error: %s (ipsecctl status --json shows it unparsed)\n",
+                 s.error().message.c_str());
     ctx.exit_code = kExitDaemon;
     return;
   }
-  print_status(*s);
+  std::fputs(format_status(*s).c_str(), stdout);
 }
 
 void do_list_conns(Context& ctx, const ControlOptions& o) {
@@ -150,10 +130,36 @@ void add_socket_option(CLI::App& sub, ControlOptions& o) {
 
 }  // namespace
 
+Result<control::Response> ask_daemon(const std::string& socket, const control::Request& req,
+                                     int timeout_ms) {
+  std::string line = control::encode(req) + "\n";
+  if (line.size() > control::kMaxLine)
+    return fail("the request is longer than ipsecd accepts (" +
+                std::to_string(control::kMaxLine) + " bytes)");
+  auto fd = connect_to(socket);
+  if (!fd) return fail(fd.error());
+  CloseFd guard{*fd};
+  if (auto w = write_all(*fd, line, timeout_ms); !w) return fail(w.error());
+  auto answer = read_line(*fd, timeout_ms);
+  if (!answer) return fail(answer.error());
+  return control::parse_response(*answer);
+}
+
+void report_daemon_error(Context& ctx, const std::string& socket, const Error& e) {
+  std::fprintf(stderr, "error: %s\n", e.message.c_str());
+  if (e.code == ENOENT || e.code == ECONNREFUSED)
+    std::fprintf(stderr, "hint: is ipsecd running (systemctl status ipsecd)? %s\n",
+                 socket == control::kDefaultSocket ? "Or does it listen elsewhere (--socket)?"
+                                                   : "Is --socket its --control path?");
+  else if (e.code == EACCES || e.code == EPERM)
+    std::fprintf(stderr, "hint: the control socket is for root and the members of its group\n");
+  ctx.exit_code = kExitDaemon;
+}
+
 void setup_status(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<ControlOptions>();
   add_socket_option(sub, *o);
-  sub.add_flag("--json", o->json, "Print the daemon's answer as JSON");
+  sub.add_flag("--json", o->json, "Print the daemon's answer as JSON, unchanged");
   sub.callback([&ctx, o] { do_status(ctx, *o); });
 }
 
@@ -168,9 +174,13 @@ void setup_up(CLI::App& sub, Context& ctx) {
   add_socket_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    if (auto r = run(ctx, *o, control::Request{"up", o->name, {}}))
-      std::printf("initiated %s: IKE SA %s\n", o->name.c_str(),
-                  r->data.value("spi_i", std::string()).c_str());
+    if (auto r = run(ctx, *o, control::Request{"up", o->name, {}})) {
+      const nlohmann::json& d = r->data;
+      std::string spi = d.is_object() && d.contains("spi_i") && d["spi_i"].is_string()
+                            ? d["spi_i"].get<std::string>()
+                            : "?";
+      std::printf("initiated %s: IKE SA %s\n", o->name.c_str(), spi.c_str());
+    }
   });
 }
 
@@ -179,8 +189,11 @@ void setup_down(CLI::App& sub, Context& ctx) {
   add_socket_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    if (auto r = run(ctx, *o, control::Request{"down", o->name, {}}))
-      std::printf("deleting %s: %zu IKE SA(s)\n", o->name.c_str(), r->data["deleted"].size());
+    if (auto r = run(ctx, *o, control::Request{"down", o->name, {}})) {
+      const nlohmann::json& d = r->data;
+      size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
+      std::printf("deleting %s: %zu IKE SA(s)\n", o->name.c_str(), n);
+    }
   });
 }
 

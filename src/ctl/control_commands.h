@@ -1,6 +1,9 @@
 // The ipsecctl subcommands that talk to ipsecd over its control socket.
 #pragma once
 
+#include <string>
+
+#include "control/protocol.h"
 #include "ctl/commands.h"
 
 namespace ipsec::ctl {
@@ -8,9 +11,22 @@ namespace ipsec::ctl {
 // ipsecd could not be reached, or refused the request (documented in ipsecctl(8)).
 inline constexpr int kExitDaemon = 6;
 
+// How long each read or write of one exchange may wait.
+inline constexpr int kDaemonTimeoutMs = 5000;
+
+// One request, one answer. An unreachable daemon is an error whose code is
+// connect()'s errno.
+Result<control::Response> ask_daemon(const std::string& socket, const control::Request& req,
+                                     int timeout_ms = kDaemonTimeoutMs);
+
+// Prints why the daemon could not be asked, with a hint for the usual causes,
+// and sets the exit code to kExitDaemon.
+void report_daemon_error(Context& ctx, const std::string& socket, const Error& e);
+
 void setup_status(CLI::App& sub, Context& ctx);
 void setup_list_conns(CLI::App& sub, Context& ctx);
 void setup_up(CLI::App& sub, Context& ctx);
 void setup_down(CLI::App& sub, Context& ctx);
+void setup_load(CLI::App& sub, Context& ctx);
 
 }  // namespace ipsec::ctl

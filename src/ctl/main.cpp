@@ -18,6 +18,7 @@ constexpr Command kCommands[] = {
     {"flush", "Remove every SA and policy from the kernel", setup_flush},
     {"show", "Show the kernel's SAs and policies", setup_show},
     {"status", "Show ipsecd's IKE and CHILD SAs and recent failures", setup_status},
+    {"load", "Replace ipsecd's connections with those of policy files", setup_load},
     {"list-conns", "List the connections ipsecd has loaded", setup_list_conns},
     {"up", "Ask ipsecd to initiate a connection", setup_up},
     {"down", "Ask ipsecd to delete a connection's IKE SAs", setup_down},

@@ -92,8 +92,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string& pa
       new ControlServer(path, std::move(fd), epoll_fd, st.st_gid, std::move(handler)));
 }
 
-ControlServer::ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid,
-                             Handler handler)
+ControlServer::ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid, Handler handler)
     : path_(std::move(path)),
       listen_(std::move(listen)),
       epoll_fd_(epoll_fd),
@@ -105,12 +104,9 @@ ControlServer::~ControlServer() {
   ::unlink(path_.c_str());
 }
 
-// Root, the daemon's own user, or the socket's group (SO_PEERCRED).
-bool ControlServer::peer_allowed(int fd) const {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
-  return cred.uid == 0 || cred.uid == ::geteuid() || cred.gid == gid_;
+// Root, the daemon's own user, or the socket's group.
+bool ControlServer::peer_allowed(const Peer& p) const {
+  return p.uid == 0 || p.uid == ::geteuid() || p.gid == gid_;
 }
 
 void ControlServer::on_accept() {
@@ -120,14 +116,18 @@ void ControlServer::on_accept() {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (clients_.size() >= kMaxClients || !peer_allowed(fd) ||
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    bool known = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+    Peer peer{cred.pid, cred.uid, cred.gid};
+    if (clients_.size() >= kMaxClients || !known || !peer_allowed(peer) ||
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       ++refused_;
       log::warn("control: connection refused (credentials or too many clients)");
       ::close(fd);
       continue;
     }
-    clients_[fd];  // owned from here; closed in drop()
+    clients_[fd].peer = peer;  // owned from here; closed in drop()
   }
 }
 
@@ -139,7 +139,8 @@ void ControlServer::drop(int fd) {
 
 bool ControlServer::answer(int fd, const std::string& line) {
   auto req = control::parse_request(line);
-  control::Response resp = req ? handler_(*req) : control::Response::failure(req.error().message);
+  control::Response resp =
+      req ? handler_(*req, clients_[fd].peer) : control::Response::failure(req.error().message);
   return write_all(fd, control::encode(resp) + "\n");
 }
 
@@ -148,7 +149,7 @@ void ControlServer::on_client(int fd) {
   ssize_t n = ::recv(fd, buf, sizeof buf, 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return drop(fd);
-  std::string& in = clients_[fd];
+  std::string& in = clients_[fd].input;
   in.append(buf, static_cast<size_t>(n));
   for (size_t nl = in.find('\n'); nl != std::string::npos; nl = in.find('\n')) {
     std::string line = in.substr(0, nl);

@@ -14,9 +14,16 @@
 
 namespace ipsec::daemon {
 
+// Who is on the other end of a control connection (SO_PEERCRED at accept).
+struct Peer {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 class ControlServer {
  public:
-  using Handler = std::function<control::Response(const control::Request&)>;
+  using Handler = std::function<control::Response(const control::Request&, const Peer&)>;
   static constexpr size_t kMaxClients = 32;
 
   // Creates the socket's directory, binds (mode 0660) and listens; clients are
@@ -35,7 +42,7 @@ class ControlServer {
 
  private:
   ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid, Handler handler);
-  bool peer_allowed(int fd) const;
+  bool peer_allowed(const Peer& p) const;
   void drop(int fd);
   bool answer(int fd, const std::string& line);
 
@@ -44,8 +51,12 @@ class ControlServer {
   int epoll_fd_;
   gid_t gid_;  // the socket's group: its members may connect
   Handler handler_;
-  std::map<int, std::string> clients_;  // fd -> partial input line
-  uint64_t refused_ = 0;                // connections refused by credentials or limits
+  struct Client {
+    Peer peer;
+    std::string input;  // a partial line
+  };
+  std::map<int, Client> clients_;  // by fd
+  uint64_t refused_ = 0;           // connections refused by credentials or limits
 };
 
 }  // namespace ipsec::daemon

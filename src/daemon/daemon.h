@@ -1,8 +1,9 @@
-// ipsecd's composition root: the epoll loop that joins UDP sockets, the timerfd, the
-// signalfd and the control socket to the IKEv2 engine and the kernel.
+// ipsecd's composition root: the main thread's epoll loop (signalfd, control socket) and
+// the worker threads (daemon/worker.h), each with its own IKEv2 engine, kernel handle
+// and UDP sockets; the kernel steers every IKE message to the worker owning its SPI.
 #pragma once
 
-#include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,31 +11,31 @@
 #include "common/result.h"
 #include "control/protocol.h"
 #include "daemon/clock.h"
+#include "daemon/config.h"
 #include "daemon/control_server.h"
 #include "daemon/fd.h"
-#include "daemon/udp.h"
-#include "ike/v2/engine.h"
+#include "daemon/worker.h"
 #include "kernel/kernel.h"
-#include "policy/connection.h"
 
 namespace ipsec::daemon {
-
-// A connection as the daemon runs it: the engine's config and what to do at start.
-struct DaemonConnection {
-  ike::v2::ConnectionConfig config;
-  policy::StartAction start_action = policy::StartAction::None;
-};
 
 struct DaemonOptions {
   std::string control_path = control::kDefaultSocket;
   // SIGTERM/SIGINT: how long to wait for the peers to answer our Deletes.
   ike::v2::Millis shutdown_wait{3000};
+  uint32_t workers = 1;  // 1..kMaxWorkers
+  uint16_t port = 500;   // IKE UDP port of connections loaded later (ipsecctl load)
 };
+
+inline constexpr uint32_t kMaxWorkers = 64;
+
+// One kernel handle per worker: a netlink socket each, or views of one shared kernel.
+using KernelFactory = std::function<Result<std::unique_ptr<kernel::Kernel>>()>;
 
 class Daemon {
  public:
   static Result<std::unique_ptr<Daemon>> create(const DaemonOptions& options,
-                                                std::unique_ptr<kernel::Kernel> kernel,
+                                                const KernelFactory& kernels,
                                                 std::vector<DaemonConnection> connections);
   ~Daemon();
   Daemon(const Daemon&) = delete;
@@ -44,36 +45,32 @@ class Daemon {
   int run();
 
  private:
-  Daemon(DaemonOptions options, std::unique_ptr<kernel::Kernel> kernel,
-         std::vector<DaemonConnection> connections);
-  Result<void> setup();
-  Result<void> watch(int fd);
-  void start_connections();
-  void dispatch(int fd);
-  void on_udp(const UdpSocket& s);
-  void on_timer();
+  Daemon(DaemonOptions options, std::vector<DaemonConnection> connections);
+  Result<void> setup(const KernelFactory& kernels);
+  Result<void> open_sockets(const std::vector<DaemonConnection>& conns);
+  void start_connections(const std::vector<std::string>& names);
   void on_signal();
-  void arm_timer();
-  void track_ages();
   void begin_shutdown();
-  bool shutdown_done() const;
+  bool shutdown_done();
 
-  control::Response handle(const control::Request& r);
+  control::Response handle(const control::Request& r, const Peer& peer);
+  control::Response status();
   control::Response up(const std::string& name);
   control::Response down(const std::string& name);
+  control::Response load(const std::vector<std::string>& files, const Peer& peer);
+  void apply(const ConfigDiff& d, std::vector<DaemonConnection> next);
   control::Response list_conns() const;
   const DaemonConnection* find_connection(const std::string& name) const;
+  // Deletes the established IKE SAs of a connection in every worker; their SPIs.
+  std::vector<uint64_t> delete_sas_of(const std::string& name);
 
   DaemonOptions options_;
-  std::unique_ptr<kernel::Kernel> kernel_;
   std::vector<DaemonConnection> connections_;
+  std::vector<ike::v2::Endpoint> bound_;  // local endpoints with a socket in every worker
   MonotonicClock clock_;
-  std::vector<UdpSocket> sockets_;
-  UdpSender sender_{sockets_};
-  std::unique_ptr<ike::v2::Engine> engine_;
-  Fd epoll_, timer_, signal_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  Fd epoll_, signal_;
   std::unique_ptr<ControlServer> control_;
-  std::map<uint64_t, ike::v2::Millis> first_seen_;  // by local SPI, for status ages
   bool stopping_ = false;
   ike::v2::Millis stop_deadline_{0};
 };

@@ -1,6 +1,9 @@
 // The engine's SAs, closed SAs and counters as the control protocol's status.
 #include "daemon/status.h"
 
+#include <optional>
+
+#include "common/log.h"
 #include "wire/names.h"
 
 namespace ipsec::daemon {
@@ -52,7 +55,18 @@ nlohmann::json counters_json(const ike::v2::Counters& c) {
                         {"initial_contact_closed", c.initial_contact_closed}};
 }
 
-control::ChildStatus child_status(const ike::v2::ChildSa& ch) {
+// The kernel's view of one of the CHILD SA's ESP SAs; nullopt (logged at debug) if the
+// kernel does not answer: status never fails for it.
+std::optional<kernel::SaParams> kernel_sa(kernel::Kernel& k, const IpAddress& dst, uint32_t spi) {
+  auto sa = k.get_sa(kernel::SaId{dst, spi, kernel::Proto::Esp, {}, {}});
+  if (sa) return std::move(*sa);
+  log::debug("status: " + sa.error().message);
+  return std::nullopt;
+}
+
+control::ChildStatus child_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, uint64_t ike_age,
+                                  uint64_t wall_now) {
+  const ike::v2::ChildSa& ch = sa.child;
   control::ChildStatus c;
   c.state = std::string(ike::v2::to_string(ch.state));
   c.spi_in = ch.spi_in;
@@ -62,11 +76,24 @@ control::ChildStatus child_status(const ike::v2::ChildSa& ch) {
   for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(describe(ts));
   if (ch.state != ike::v2::ChildState::None) c.algorithms = describe(ch.proposal);
   c.failure = ch.failure;
+  if (ch.state != ike::v2::ChildState::Installed) return c;
+  // The first CHILD SA comes with IKE_AUTH: without the kernel's add time, the IKE SA's age.
+  c.age_seconds = ike_age;
+  if (auto in = kernel_sa(k, sa.local.addr, ch.spi_in)) {
+    c.bytes_in = in->counters.bytes;
+    c.packets_in = in->counters.packets;
+    if (in->counters.add_time != 0 && wall_now >= in->counters.add_time)
+      c.age_seconds = wall_now - in->counters.add_time;
+  }
+  if (auto out = kernel_sa(k, sa.remote.addr, ch.spi_out)) {
+    c.bytes_out = out->counters.bytes;
+    c.packets_out = out->counters.packets;
+  }
   return c;
 }
 
-control::IkeStatus ike_status(const ike::v2::IkeSa& sa,
-                              const std::map<uint64_t, Millis>& first_seen, Millis now) {
+control::IkeStatus ike_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, uint32_t worker,
+                              Millis now, uint64_t wall_now) {
   control::IkeStatus s;
   s.connection = sa.config.name;
   s.state = std::string(ike::v2::to_string(sa.state));
@@ -76,11 +103,10 @@ control::IkeStatus ike_status(const ike::v2::IkeSa& sa,
   s.local = sa.local.str();
   s.remote = sa.remote.str();
   s.algorithms = describe(sa.ike_proposal);
-  auto it = first_seen.find(sa.local_spi());
-  if (it != first_seen.end() && now > it->second)
-    s.age_seconds = static_cast<uint64_t>((now - it->second).count() / 1000);
+  if (now > sa.created) s.age_seconds = static_cast<uint64_t>((now - sa.created).count() / 1000);
+  s.worker = worker;
   s.failure = sa.failure;
-  s.child = child_status(sa.child);
+  s.child = child_status(sa, k, s.age_seconds, wall_now);
   return s;
 }
 
@@ -98,23 +124,36 @@ std::string describe(const wire::Proposal& p) {
 
 std::string describe(const wire::TrafficSelector& ts) {
   int len = prefix_len(ts.start, ts.end);
-  std::string out = len >= 0 ? ts.start.str() + "/" + std::to_string(len)
-                             : ts.start.str() + "-" + ts.end.str();
+  std::string out =
+      len >= 0 ? ts.start.str() + "/" + std::to_string(len) : ts.start.str() + "-" + ts.end.str();
   if (ts.ip_protocol != 0) out += " proto " + std::to_string(ts.ip_protocol);
   if (ts.start_port != 0 || ts.end_port != 65535)
     out += " port " + std::to_string(ts.start_port) + "-" + std::to_string(ts.end_port);
   return out;
 }
 
-control::Status make_status(const ike::v2::Engine& engine,
-                            const std::map<uint64_t, Millis>& first_seen, Millis now) {
+control::Status make_status(const ike::v2::Engine& engine, kernel::Kernel& kernel, uint32_t worker,
+                            Millis now, uint64_t wall_now) {
   control::Status st;
-  for (const ike::v2::IkeSa* sa : engine.sas()) st.ike_sas.push_back(ike_status(*sa, first_seen, now));
+  for (const ike::v2::IkeSa* sa : engine.sas())
+    st.ike_sas.push_back(ike_status(*sa, kernel, worker, now, wall_now));
   for (const auto& c : engine.closed_sas())
     st.closed.push_back(control::ClosedStatus{c.label, std::string(ike::v2::to_string(c.state)),
                                               c.reason, c.child_failure});
   st.counters = counters_json(engine.counters());
   return st;
+}
+
+void merge(control::Status& into, const control::Status& part) {
+  into.ike_sas.insert(into.ike_sas.end(), part.ike_sas.begin(), part.ike_sas.end());
+  into.closed.insert(into.closed.end(), part.closed.begin(), part.closed.end());
+  for (const auto& [name, value] : part.counters.items()) {
+    if (!value.is_number_unsigned()) continue;
+    uint64_t sum = value.get<uint64_t>();
+    if (into.counters.contains(name) && into.counters[name].is_number_unsigned())
+      sum += into.counters[name].get<uint64_t>();
+    into.counters[name] = sum;
+  }
 }
 
 }  // namespace ipsec::daemon

@@ -2,11 +2,11 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 
 #include "control/protocol.h"
 #include "ike/v2/engine.h"
+#include "kernel/kernel.h"
 #include "wire/payloads.h"
 
 namespace ipsec::daemon {
@@ -16,9 +16,14 @@ std::string describe(const wire::Proposal& p);
 // "198.51.100.0/24", or "start-end" when not a prefix; protocol and ports when not any.
 std::string describe(const wire::TrafficSelector& ts);
 
-// `first_seen`: when the daemon first saw each SA (by local SPI), for its age.
-control::Status make_status(const ike::v2::Engine& engine,
-                            const std::map<uint64_t, ike::v2::Millis>& first_seen,
-                            ike::v2::Millis now);
+// One engine's SAs, closed SAs and counters; the CHILD SAs' traffic counters and age
+// come from `kernel` (a failed query leaves them 0). `now`: the engine's clock;
+// `wall_now`: seconds since the epoch, the kernel's add_time clock. Every IKE SA is
+// marked with `worker`.
+control::Status make_status(const ike::v2::Engine& engine, kernel::Kernel& kernel, uint32_t worker,
+                            ike::v2::Millis now, uint64_t wall_now);
+
+// Appends `part`'s SAs and closed SAs to `into` and adds up their counters.
+void merge(control::Status& into, const control::Status& part);
 
 }  // namespace ipsec::daemon

@@ -3,13 +3,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <linux/xfrm.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
 
 #include "common/log.h"
+#include "daemon/shard.h"
 
 namespace ipsec::daemon {
 
@@ -76,19 +77,46 @@ Result<void> bypass_ipsec(int fd, Family family, const std::string& where) {
 
 }  // namespace
 
-Result<UdpSocket> open_udp(const ike::v2::Endpoint& local) {
+Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport) {
   if (local.addr.is_unspec()) return fail("no local address to bind");
   UdpSocket s{local, Fd(::socket(local.addr.af(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))};
   if (!s.fd.valid()) return fail(sys_error("socket for " + local.str()));
   int one = 1;
   if (local.addr.family == Family::V6)
     ::setsockopt(s.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (reuseport && ::setsockopt(s.fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return fail(sys_error("SO_REUSEPORT on " + local.str()));
   if (auto r = bypass_ipsec(s.fd.get(), local.addr.family, local.str()); !r) return fail(r.error());
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(local, ss);
   if (::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
     return fail(sys_error("bind " + local.str()));
   return s;
+}
+
+Result<std::vector<UdpSocket>> open_udp_group(const ike::v2::Endpoint& local, uint32_t count) {
+  std::vector<UdpSocket> out;
+  if (count <= 1) {
+    auto s = open_udp(local, false);
+    if (!s) return fail(s.error());
+    out.push_back(std::move(*s));
+    return out;
+  }
+  // SO_REUSEPORT would let us join a group another process (of our uid) holds: a plain
+  // bind first fails if anyone has the address.
+  if (auto probe = open_udp(local, false); !probe) return fail(probe.error());
+  const std::vector<sock_filter> prog = shard_program(kIkeOffsetPort500, count);
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), const_cast<sock_filter*>(prog.data())};
+  for (uint32_t i = 0; i < count; ++i) {
+    // The kernel appends each bound socket to the group's array: index = bind order.
+    auto s = open_udp(local, true);
+    if (!s) return fail(s.error());
+    if (i == 0 &&
+        ::setsockopt(s->fd.get(), SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof fprog) != 0)
+      return fail(sys_error("SO_ATTACH_REUSEPORT_CBPF on " + local.str()));
+    out.push_back(std::move(*s));
+  }
+  return out;
 }
 
 Result<Datagram> receive(const UdpSocket& s) {

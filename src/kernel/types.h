@@ -96,6 +96,10 @@ struct SaId {
   bool operator==(const SaId&) const = default;
 };
 
+// SaParams::flags: the kernel's XFRM_STATE_AF_UNSPEC; with an empty selector,
+// a tunnel-mode SA carries inner traffic of either family (IPv4 in IPv6, ...).
+inline constexpr uint8_t kSaFlagAfUnspec = 32;
+
 struct SaParams {
   IpAddress src, dst;
   uint32_t spi = 0;  // host byte order

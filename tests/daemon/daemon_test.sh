@@ -2,10 +2,13 @@
 # Two ipsecd, one per network namespace, joined by a veth (192.0.2.1/24 and
 # 192.0.2.2/24), negotiate the ikev2-psk-tunnel example over real UDP with the
 # in-memory kernel; ipsecctl drives them: status, list-conns, down, up, SIGTERM.
+# IPSECD_WORKERS: ipsecd's --workers on both sides (default: ipsecd's own, one per CPU).
 set -u
 IPSECD=${IPSECD:?set IPSECD to the ipsecd binary}
 IPSECCTL=${IPSECCTL:?set IPSECCTL to the ipsecctl binary}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+WORKERS=()
+[ -n "${IPSECD_WORKERS:-}" ] && WORKERS=(--workers "$IPSECD_WORKERS")
 EXAMPLE=$SRC/policies/examples/ikev2-psk-tunnel
 if [ "$(id -u)" != 0 ]; then echo "SKIPPED: needs root to create network namespaces"; exit 77; fi
 command -v jq >/dev/null || { echo "SKIPPED: jq is not installed"; exit 77; }
@@ -61,12 +64,12 @@ no_sa() { [ "$(ctla status --json | jq '.ike_sas | length')" = 0 ] && \
 # Polls a condition for at most ~20 s.
 poll() { for _ in $(seq 100); do "$@" && return 0; sleep 0.2; done; return 1; }
 
-ip netns exec "$NSB" "$IPSECD" --memory-kernel --config "$WORK/right.json" \
+ip netns exec "$NSB" "$IPSECD" "${WORKERS[@]}" --memory-kernel --config "$WORK/right.json" \
   --control "$WORK/b.sock" --pid-file "$WORK/b.pid" 2>"$WORK/b.log" &
 PIDB=$!
 wait_socket "$WORK/b.sock" && ok "right ipsecd listens" || bad "right ipsecd did not start: $(cat "$WORK/b.log")"
 # left.json's child has start_action "start": it initiates by itself
-ip netns exec "$NSA" "$IPSECD" --memory-kernel --config "$WORK/left.json" \
+ip netns exec "$NSA" "$IPSECD" "${WORKERS[@]}" --memory-kernel --config "$WORK/left.json" \
   --control "$WORK/a.sock" --log-level debug 2>"$WORK/a.log" &
 PIDA=$!
 wait_socket "$WORK/a.sock" && ok "left ipsecd listens" || bad "left ipsecd did not start: $(cat "$WORK/a.log")"

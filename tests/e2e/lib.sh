@@ -456,3 +456,215 @@ assert_cli_counters() {
     log "counters of $4 spi $5 $2->$3 in $1 (packets bytes integrity-failures replay): ip -s xfrm: $ip; ipsecctl show sa: $cli"
     [ "$cli" = "$ip" ] || fail "ipsecctl show sa counters for $4 spi $5 in $1: expected '$ip' (ip -s xfrm state), saw '$cli'"
 }
+
+# ------------------------------------------------------------------ IPv6 gateways
+# topo_gateways plus IPv6 (forwarding on), the same four namespaces:
+#   hostA 2001:db8:a::10 - gwA 2001:db8:a::1 | 2001:db8::1 == 2001:db8::2 | 2001:db8:b::1 - hostB 2001:db8:b::10
+topo_gateways6() {
+    topo_gateways
+    addr hostA eth0 2001:db8:a::10/64
+    addr gwA lan 2001:db8:a::1/64
+    addr gwA wan 2001:db8::1/64
+    addr gwB wan 2001:db8::2/64
+    addr gwB lan 2001:db8:b::1/64
+    addr hostB eth0 2001:db8:b::10/64
+    ip -n hostA -6 route add default via 2001:db8:a::1 || fail "IPv6 default route on hostA"
+    ip -n hostB -6 route add default via 2001:db8:b::1 || fail "IPv6 default route on hostB"
+    ip -n gwA -6 route add 2001:db8:b::/64 via 2001:db8::2 || fail "IPv6 route on gwA"
+    ip -n gwB -6 route add 2001:db8:a::/64 via 2001:db8::1 || fail "IPv6 route on gwB"
+    ip netns exec gwA sysctl -qw net.ipv6.conf.all.forwarding=1 || fail "IPv6 forwarding on gwA"
+    ip netns exec gwB sysctl -qw net.ipv6.conf.all.forwarding=1 || fail "IPv6 forwarding on gwB"
+    log "topology (IPv6): hostA(2001:db8:a::10) - gwA(2001:db8:a::1|2001:db8::1) = gwB(2001:db8::2|2001:db8:b::1) - hostB(2001:db8:b::10)"
+}
+
+# ------------------------------------------------------------------ TCP data
+# tcp_transfer SRC_NS DST_NS DST_ADDR PORT BYTES: sends BYTES random bytes from
+# SRC_NS to DST_ADDR:PORT (a listener in DST_NS) over one TCP connection; the
+# sha256 and length the receiver saw must be the sender's. Bounded (180 s).
+E2E_TCP_RECV='
+import hashlib, socket, sys
+addr, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port)); s.listen(1); s.settimeout(120)
+open(out + ".ready", "w").close()
+c, peer = s.accept(); c.settimeout(120)
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+open(out, "w").write("%s %d %s\n" % (h.hexdigest(), n, peer[0]))
+c.close()
+'
+E2E_TCP_SEND='
+import socket, sys
+addr, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = open(path, "rb").read()
+c = socket.create_connection((addr, port), timeout=120)
+c.sendall(data); c.shutdown(socket.SHUT_WR)
+while c.recv(65536): pass
+'
+tcp_transfer() {
+    local src=$1 dst=$2 addr=$3 port=$4 bytes=$5 f pid i t0 want got
+    f=$(mktemp /tmp/e2e-tcp.XXXXXX) || fail "mktemp"
+    head -c "$bytes" /dev/urandom > "$f" || fail "random payload"
+    want="$(sha256sum < "$f" | cut -d' ' -f1) $bytes"
+    ip netns exec "$dst" timeout 180 python3 -c "$E2E_TCP_RECV" "$addr" "$port" "$f.got" &
+    pid=$!
+    E2E_PIDS+=("$pid")
+    for (( i = 0; i < 200; i++ )); do
+        [ -e "$f.got.ready" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -e "$f.got.ready" ] || fail "TCP listener on [$addr]:$port in $dst did not start"
+    log "+ [$src] TCP: $bytes random bytes (sha256 ${want%% *}) to [$addr]:$port, received in $dst"
+    t0=$(date +%s)
+    ip netns exec "$src" timeout 180 python3 -c "$E2E_TCP_SEND" "$addr" "$port" "$f" \
+        || fail "TCP send from $src to [$addr]:$port failed"
+    wait "$pid" || fail "TCP receiver in $dst failed (exit $?)"
+    got=$(cut -d' ' -f1,2 "$f.got" 2>/dev/null)
+    log "TCP transfer done in $(( $(date +%s) - t0 )) s; receiver saw $(cat "$f.got" 2>/dev/null)"
+    assert_eq "sha256 and length received in $dst" "$want" "$got"
+    rm -f "$f" "$f.got" "$f.got.ready"
+}
+
+# sa_grew_bytes LABEL BEFORE NS SRC DST PROTO SPI MIN_BYTES: the SA's byte
+# counter grew by at least MIN_BYTES since BEFORE (a sa_snap)
+sa_grew_bytes() {
+    local label=$1 before=$2 min=$8 bp bb ap ab
+    read -r bp bb <<< "$before"
+    read -r ap ab <<< "$(sa_snap "$3" "$4" "$5" "$6" "$7")"
+    [ "$ap" != -1 ] || fail "$label: SA $6 spi $7 $4->$5 not found in namespace $3"
+    log "counters $label [$3 $6 spi $7 $4->$5]: packets $bp -> $ap, bytes $bb -> $ab (+$(( ab - bb )))"
+    (( ab - bb >= min )) || fail "$label: expected bytes to grow by >= $min, saw $bb -> $ab"
+}
+
+# xfrm_count NS: "SAS POLICIES" the namespace's kernel holds (policies: in,
+# out and fwd; not the per-socket ones, see xfrm_socket_policies)
+xfrm_count() {
+    echo "$(ip netns exec "$1" ip xfrm state | grep -c '^src') $(ip netns exec "$1" ip xfrm policy | grep -Ec '^[[:space:]]+dir (in|out|fwd) ')"
+}
+# xfrm_records NS state|policy: the namespace's SAs or policies, one line per
+# object (ip xfrm's lines joined, blanks squeezed), e.g.
+#   src 203.0.113.0/24 dst 198.51.100.0/24 dir fwd priority 0 ptype main tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 7 mode tunnel
+xfrm_records() {
+    ip netns exec "$1" ip xfrm "$2" | awk '/^src / { if (r != "") print r; r = $0; next }
+        { r = r " " $0 } END { if (r != "") print r }' | tr -s ' \t' '  '
+}
+# check_child_kernel NS MODE LOCAL REMOTE LOCAL_TS REMOTE_TS SPI_OUT SPI_IN [PAIRS]:
+# the namespace holds exactly one negotiated CHILD SA (MODE tunnel|transport):
+# the 2 ESP SAs with these SPIs, an out and an in policy (and fwd in tunnel
+# mode) for the selectors, with templates of that mode (tunnel: between LOCAL
+# and REMOTE), and the 2 per-socket bypass policies of ipsecd's IKE socket.
+# PAIRS (default 1): how many selector pairs the CHILD SA has in all.
+check_child_kernel() {
+    local ns=$1 mode=$2 l=$3 r=$4 ln=$5 rn=$6 so=$7 si=$8 pairs=${9:-1} st po
+    local npol=2 dirs='in, out' tout='src [^ ]* dst [^ ]* ' tin='src [^ ]* dst [^ ]* ' vout='' vin=''
+    st=$(xfrm_records "$ns" state) po=$(xfrm_records "$ns" policy)
+    printf '%s\n' "$st" | sed 's/ replay-window .*//; s/0x[0-9a-f]\{16,\}/<key>/g; s/^/    ['"$ns"' SA] /'
+    printf '%s\n' "$po" | sed 's/^/    ['"$ns"' policy] /'
+    if [ "$mode" = tunnel ]; then
+        npol=3 dirs='in, out, fwd' tout="src $l dst $r " tin="src $r dst $l " vout=" via $l->$r" vin=" via $r->$l"
+    fi
+    assert_eq "[$ns] SAs, policies ($dirs for $pairs selector pair(s)), per-socket bypass policies of ipsecd (in, out)" \
+        "2 $(( npol * pairs )) 2" \
+        "$(grep -c '^src' <<< "$st") $(grep -Ec ' dir (in|out|fwd) ' <<< "$po") $(grep -Ec ' socket (in|out) ' <<< "$po")"
+    assert_eq "[$ns] $mode-mode ESP SA $l->$r spi $so" 1 \
+        "$(grep -c "^src $l dst $r proto esp spi $so reqid [0-9]* mode $mode" <<< "$st")"
+    assert_eq "[$ns] $mode-mode ESP SA $r->$l spi $si" 1 \
+        "$(grep -c "^src $r dst $l proto esp spi $si reqid [0-9]* mode $mode" <<< "$st")"
+    assert_eq "[$ns] out policy $ln -> $rn, $mode template$vout" 1 \
+        "$(grep -c "^src $ln dst $rn dir out .*tmpl ${tout}proto esp reqid [0-9]* mode $mode" <<< "$po")"
+    assert_eq "[$ns] in policy $rn -> $ln, $mode template$vin" 1 \
+        "$(grep -c "^src $rn dst $ln dir in .*tmpl ${tin}proto esp reqid [0-9]* mode $mode" <<< "$po")"
+    [ "$mode" = tunnel ] || return 0
+    assert_eq "[$ns] fwd policy $rn -> $ln, $mode template$vin" 1 \
+        "$(grep -c "^src $rn dst $ln dir fwd .*tmpl ${tin}proto esp reqid [0-9]* mode $mode" <<< "$po")"
+}
+
+# xfrm_socket_policies NS: how many per-socket policies (IP_XFRM_POLICY, e.g.
+# ipsecd's IKE bypass) the namespace's sockets hold
+xfrm_socket_policies() { ip netns exec "$1" ip xfrm policy | grep -Ec '^[[:space:]]+socket (in|out) '; }
+
+# ------------------------------------------------------------------ ipsecd
+# For cases with two real ipsecd (IKEv2) in namespaces. Each instance has a
+# NAME: control socket and pid file under IPSECD_RUN, log $E2E_OUT/ipsecd-NAME.log.
+#   require_ipsecd                 skip unless IPSECD and the real ipsecctl (and jq) are there
+#   ipsecd_start NS NAME CONFIG... start it, wait (<= 10 s) for its control socket
+#   ipsecd_ctl NAME SUBCOMMAND ARGS...   ipsecctl SUBCOMMAND --socket ... in its namespace
+#   ipsecd_child NAME              "spi_i spi_r child_spi_in child_spi_out mode" of its
+#                                  established IKE SA with an installed CHILD SA (empty if none)
+#   ipsecd_wait_child INIT RESP CONN   (<= 30 s) until both have one, asking INIT to
+#                                  'up CONN' after 10 s; sets IPSECD_CHILD_INIT/RESP
+#   ipsecd_stop NAME...            SIGTERM, each must exit 0 within 10 s
+declare -A IPSECD_PID=() IPSECD_NS=()
+IPSECD_RUN=''
+IPSECD_CHILD_INIT='' IPSECD_CHILD_RESP=''
+
+require_ipsecd() {
+    require_ipsecctl
+    have_real_ipsecctl || skip "needs the real ipsecctl (status/up/down), not E2E_APPLY=ipxfrm"
+    if [ -z "${IPSECD:-}" ] || [ ! -x "$IPSECD" ]; then skip "ipsecd not built (IPSECD='${IPSECD:-}')"; fi
+    command -v jq >/dev/null 2>&1 || skip "jq is not installed"
+}
+
+ipsecd_start() {
+    local ns=$1 name=$2 pid i args=(); shift 2
+    [ -n "$IPSECD_RUN" ] || IPSECD_RUN=$(mktemp -d /tmp/ipsecd.XXXXXX) || fail "mktemp"
+    for i in "$@"; do args+=(--config "$i"); done
+    ip netns exec "$ns" "$IPSECD" "${args[@]}" --control "$IPSECD_RUN/$name.sock" \
+        --pid-file "$IPSECD_RUN/$name.pid" --log-level debug > "$E2E_OUT/ipsecd-$name.log" 2>&1 &
+    pid=$!
+    E2E_PIDS+=("$pid")
+    IPSECD_PID[$name]=$pid
+    IPSECD_NS[$name]=$ns
+    for (( i = 0; i < 100; i++ )); do
+        [ -S "$IPSECD_RUN/$name.sock" ] && { log "ipsecd $name in $ns (pid $pid): $*"; return 0; }
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$E2E_OUT/ipsecd-$name.log"
+    fail "ipsecd $name did not start in $ns"
+}
+
+ipsecd_ctl() {
+    local name=$1 sub=$2; shift 2
+    ip netns exec "${IPSECD_NS[$name]}" "$IPSECCTL" "$sub" --socket "$IPSECD_RUN/$name.sock" "$@"
+}
+
+ipsecd_child() {
+    ipsecd_ctl "$1" status --json 2>/dev/null | jq -r '.ike_sas[] | select(.state == "established" and .child.state == "installed")
+         | "\(.spi_i) \(.spi_r) \(.child.spi_in) \(.child.spi_out) \(.child.mode)"' 2>/dev/null | head -n1
+}
+
+ipsecd_wait_child() {
+    local init=$1 resp=$2 conn=$3 i
+    IPSECD_CHILD_INIT='' IPSECD_CHILD_RESP=''
+    for (( i = 0; i < 60; i++ )); do
+        IPSECD_CHILD_INIT=$(ipsecd_child "$init") IPSECD_CHILD_RESP=$(ipsecd_child "$resp")
+        [ -n "$IPSECD_CHILD_INIT" ] && [ -n "$IPSECD_CHILD_RESP" ] && return 0
+        # start_action may have raced the responder's start: ask explicitly
+        [ "$i" = 20 ] && { log "+ [$init] ipsecctl up $conn"; ipsecd_ctl "$init" up "$conn" || log "up: exit $?"; }
+        sleep 0.5
+    done
+    ipsecd_ctl "$init" status; ipsecd_ctl "$resp" status
+    tail -n 40 "$E2E_OUT/ipsecd-$init.log" "$E2E_OUT/ipsecd-$resp.log"
+    fail "no installed CHILD SA on both $init and $resp after 30 s"
+}
+
+ipsecd_stop() {
+    local name pid i rc p keep
+    for name in "$@"; do kill -TERM "${IPSECD_PID[$name]}" 2>/dev/null; done
+    for name in "$@"; do
+        pid=${IPSECD_PID[$name]}
+        for (( i = 0; i < 100; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && fail "ipsecd $name (pid $pid) still running 10 s after SIGTERM"
+        wait "$pid"; rc=$?
+        keep=()
+        for p in "${E2E_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+        E2E_PIDS=("${keep[@]}")
+        assert_eq "ipsecd $name exit code after SIGTERM" 0 "$rc"
+    done
+}

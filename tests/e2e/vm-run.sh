@@ -130,7 +130,7 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
     -accel tcg -cpu max -m "$MEM" -smp 1 \
     -display none -monitor none -serial "file:$JOB/console.log" -no-reboot \
     -kernel "$KDIR/vmlinuz" -initrd "$KDIR/initrd.gz" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off no_timer_check" \
     -nic none \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$KDIR/root/lib/modules,mount_tag=mods,security_model=none,readonly=on" \

@@ -228,6 +228,32 @@ TEST_SUITE("ike failures") {
     REQUIRE(ap.size() == 2);
     CHECK(ap[0].tmpls[0].mode == kernel::Mode::Transport);
     CHECK(ap[0].tmpls[0].dst.is_unspec());
-    for (const auto &s : p.sas(p.bob_kernel)) CHECK(s.mode == kernel::Mode::Transport);
+    for (const auto &s : p.sas(p.bob_kernel)) {
+      CHECK(s.mode == kernel::Mode::Transport);
+      CHECK(s.flags == 0);
+    }
+  }
+
+  // Seen on Debian's kernel: without XFRM_STATE_AF_UNSPEC the kernel pins an
+  // SA's empty selector to the outer family, so IPv4 selectors over an IPv6
+  // tunnel found no SA (XfrmOutNoStates) although the policies were there.
+  TEST_CASE("tunnel mode: IPv4 and IPv6 selectors in one CHILD SA, SAs of either inner family") {
+    Pair p;
+    p.alice_config.child.local_ts = p.bob_config.child.remote_ts = {prefix("198.51.100.0/24"),
+                                                                    prefix("2001:db8:a::/64")};
+    p.alice_config.child.remote_ts = p.bob_config.child.local_ts = {prefix("203.0.113.0/24"),
+                                                                    prefix("2001:db8:b::/64")};
+    const uint64_t spi = p.start();
+    p.run();
+    REQUIRE(p.alice.find(spi)->child.state == ChildState::Installed);
+    CHECK(p.policies(p.alice_kernel).size() == 6);  // out, in, fwd for each family
+    CHECK(p.policies(p.bob_kernel).size() == 6);
+    for (auto *k : {&p.alice_kernel, &p.bob_kernel})
+      for (const auto &s : p.sas(*k)) {
+        if (s.larval) continue;
+        CHECK(s.mode == kernel::Mode::Tunnel);
+        CHECK(s.flags == kernel::kSaFlagAfUnspec);
+        CHECK(s.sel.empty());
+      }
   }
 }

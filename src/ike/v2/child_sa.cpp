@@ -30,6 +30,10 @@ kernel::SaParams esp_sa(const IkeSa &sa, const EspAlgorithms &esp, bool inbound,
   p.spi = inbound ? sa.child.spi_in : sa.child.spi_out;
   p.proto = kernel::Proto::Esp;
   p.mode = sa.child.transport ? kernel::Mode::Transport : kernel::Mode::Tunnel;
+  // A tunnel may carry selectors of both families (and of the other family
+  // than the outer addresses): the kernel then must not pin the SA's selector
+  // to the outer family, or it finds no SA for the other one (XfrmOutNoStates).
+  if (!sa.child.transport) p.flags = kernel::kSaFlagAfUnspec;
   p.reqid = cc.reqid;
   p.replay_window = cc.replay_window;
   p.esn = esp.esn;

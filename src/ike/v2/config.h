@@ -88,6 +88,19 @@ struct RetransmitConfig {
   unsigned max_retransmits = 5;  // timeouts 1, 2, 4, 8, 16 s, then 32 s until failure
 };
 
+// Which IKE SPIs this engine may generate: (last byte on the wire) % count == index,
+// so that a daemon with several engines steers each message to the engine that owns
+// its SPI (daemon/shard.h). count 1: any SPI.
+struct SpiShard {
+  uint32_t index = 0, count = 1;  // count 1..256
+  uint64_t apply(uint64_t spi) const {
+    if (count <= 1) return spi;
+    uint64_t low = (spi & 0xff) - (spi & 0xff) % count + index;
+    if (low > 0xff) low -= count;
+    return (spi & ~uint64_t{0xff}) | low;
+  }
+};
+
 // Responder protection against half-open SAs (RFC 7296 §2.6).
 struct EngineLimits {
   // A responder SA that has answered IKE_SA_INIT but seen no IKE_AUTH is removed after this.
@@ -97,6 +110,7 @@ struct EngineLimits {
   size_t cookie_threshold = 128;
   // The cookie secret is replaced this often; cookies of the previous secret stay valid.
   std::chrono::milliseconds cookie_secret_lifetime{120000};
+  SpiShard shard;  // every IKE SPI this engine generates (ours: SPIi or SPIr)
 };
 
 }  // namespace ipsec::ike::v2

@@ -26,6 +26,10 @@ void Engine::set_limits(EngineLimits limits) {
 
 void Engine::add_connection(ConnectionConfig config) { connections_.push_back(std::move(config)); }
 
+void Engine::remove_connection(std::string_view name) {
+  std::erase_if(connections_, [&](const ConnectionConfig &c) { return c.name == name; });
+}
+
 Result<uint64_t> Engine::initiate(std::string_view connection) {
   auto it = std::find_if(connections_.begin(), connections_.end(),
                          [&](const ConnectionConfig &c) { return c.name == connection; });
@@ -40,6 +44,7 @@ Result<uint64_t> Engine::initiate(std::string_view connection) {
   sa->local = it->local;
   sa->remote = it->remote;
   sa->ke_group = *group;
+  sa->created = ctx_.clock.now();
   // §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
   sa->initial_contact = std::none_of(sas_.begin(), sas_.end(), [&](const auto &e) {
     return e.second->config.name == it->name && e.second->remote == it->remote;

@@ -43,6 +43,8 @@ class Engine {
   // Connections this engine initiates by name and accepts from their remote
   // address.
   void add_connection(ConnectionConfig config);
+  // Forgets a connection (a reload); its IKE SAs keep their own copy of the config.
+  void remove_connection(std::string_view name);
 
   // Starts IKE_SA_INIT for a connection; returns our SPI (SPIi) of the new IKE
   // SA.

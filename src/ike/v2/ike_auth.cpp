@@ -196,7 +196,7 @@ std::string check_child_choice(const IkeSa &sa, const std::vector<wire::Payload>
   const auto mine = to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in));
   chosen = select_proposal(mine, sa_payload->proposals);
   if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
-      chosen->transforms != sa_payload->proposals.front().transforms ||
+      !same_transforms(*chosen, sa_payload->proposals.front()) ||
       transport != (cc.mode == kernel::Mode::Transport))
     return "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals);
   // §2.9: the responder may only narrow; what it returns must lie within what

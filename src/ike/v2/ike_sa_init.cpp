@@ -27,12 +27,13 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
 
 namespace {
 
-Result<uint64_t> random_spi() {
+Result<uint64_t> random_spi(const SpiShard &shard) {
   for (;;) {
     auto b = crypto::random_bytes(8);
     if (!b) return fail(b.error());
     uint64_t v = 0;
     for (auto x : *b) v = v << 8 | x;
+    v = shard.apply(v);
     if (v != 0) return v;
   }
 }
@@ -46,7 +47,7 @@ std::optional<wire::Proposal> accept_choice(const IkeSa &sa, const wire::SaPaylo
   if (sa_payload.proposals.size() != 1) return std::nullopt;
   const auto mine = to_wire(sa.config.proposals);
   auto chosen = select_proposal(mine, sa_payload.proposals, ke.group);
-  if (!chosen || chosen->transforms != sa_payload.proposals.front().transforms) return std::nullopt;
+  if (!chosen || !same_transforms(*chosen, sa_payload.proposals.front())) return std::nullopt;
   auto dh = transform_of(*chosen, wire::TransformType::Dh);
   if (!dh || dh->id != ke.group || ke.group != static_cast<uint16_t>(sa.ke_group))
     return std::nullopt;
@@ -103,7 +104,7 @@ void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
 
 Result<void> start_sa_init(Context &ctx, IkeSa &sa) {
   if (sa.spi_i == 0) {
-    auto spi = random_spi();
+    auto spi = random_spi(ctx.limits.shard);
     if (!spi) return fail(spi.error());
     sa.spi_i = *spi;
   }
@@ -167,8 +168,8 @@ std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const Connection
   return chosen;
 }
 
-Result<void> build_responder_sa(IkeSa &sa, const wire::Message &m) {
-  auto spi = random_spi();
+Result<void> build_responder_sa(IkeSa &sa, const wire::Message &m, const SpiShard &shard) {
+  auto spi = random_spi(shard);
   auto nonce = crypto::make_nonce();
   auto ke = crypto::make_key_exchange(sa.algs.group);
   if (!spi) return fail(spi.error());
@@ -205,7 +206,7 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &con
   sa->ike_proposal = *chosen;
   sa->algs = *ike_algorithms(*chosen);
   sa->init_request.assign(datagram.begin(), datagram.end());
-  if (auto r = build_responder_sa(*sa, m); !r) {
+  if (auto r = build_responder_sa(*sa, m, ctx.limits.shard); !r) {
     ++ctx.counters.dropped_malformed;
     log::warn("IKE_SA_INIT from " + remote.str() + " dropped: " + r.error().message);
     return nullptr;

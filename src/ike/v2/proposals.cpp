@@ -152,6 +152,18 @@ std::optional<wire::Proposal> select_proposal(std::span<const wire::Proposal> mi
   return std::nullopt;
 }
 
+bool same_transforms(const wire::Proposal &a, const wire::Proposal &b) {
+  auto in = [](const wire::Proposal &p, const Transform &t) {
+    return std::find(p.transforms.begin(), p.transforms.end(), t) != p.transforms.end();
+  };
+  if (a.transforms.size() != b.transforms.size()) return false;
+  for (const auto &t : a.transforms)
+    if (!in(b, t)) return false;
+  for (const auto &t : b.transforms)
+    if (!in(a, t)) return false;
+  return true;
+}
+
 std::optional<wire::Transform> transform_of(const wire::Proposal &p, wire::TransformType t) {
   for (const auto &x : p.transforms)
     if (x.type == t) return x;

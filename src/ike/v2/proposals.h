@@ -33,6 +33,10 @@ std::optional<wire::Proposal> select_proposal(std::span<const wire::Proposal> mi
                                               std::span<const wire::Proposal> theirs,
                                               std::optional<uint16_t> ke_group = {});
 
+// The same transforms, in any order: §3.3 does not order the transforms of a
+// proposal, and peers differ (strongSwan sends ENCR, INTEG, PRF, DH).
+bool same_transforms(const wire::Proposal &a, const wire::Proposal &b);
+
 // The transform of a type in a selected proposal.
 std::optional<wire::Transform> transform_of(const wire::Proposal &p, wire::TransformType t);
 

@@ -1,0 +1,132 @@
+// Readable text for what ipsecd reports: `ipsecctl status` and `ipsecctl load`.
+#include "ctl/status_text.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <vector>
+
+namespace ipsec::ctl {
+
+namespace {
+
+constexpr int kValueColumn = 16;      // where values start, at both indents
+constexpr size_t kMaxNamesShown = 10;  // per category in load's summary
+
+// "  label        value\n", with `indent` spaces before the label.
+std::string line(int indent, const char* label, const std::string& value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%*s%-*s ", indent, "", kValueColumn - indent - 1, label);
+  return buf + value + "\n";
+}
+
+std::string two_digits(int64_t v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02" PRId64, v);
+  return buf;
+}
+
+std::string traffic(uint64_t bytes, uint64_t packets) {
+  return human_bytes(bytes) + ", " + std::to_string(packets) +
+         (packets == 1 ? " packet" : " packets");
+}
+
+std::string in_time(int64_t seconds) { return "in " + human_duration(seconds); }
+
+std::string child_block(const control::ChildStatus& c) {
+  if (c.state == "none") return "";
+  std::string out = line(2, "CHILD SA", c.state + (c.mode.empty() ? "" : ", " + c.mode));
+  out += line(4, "SPIs", "in " + control::spi_hex(c.spi_in, 8) + "  out " +
+                             control::spi_hex(c.spi_out, 8));
+  for (size_t i = 0; i < c.local_ts.size(); ++i)
+    out += line(4, i == 0 ? "local TS" : "", c.local_ts[i]);
+  for (size_t i = 0; i < c.remote_ts.size(); ++i)
+    out += line(4, i == 0 ? "remote TS" : "", c.remote_ts[i]);
+  if (!c.algorithms.empty()) out += line(4, "algorithms", c.algorithms);
+  if (c.state == "installed" || c.bytes_in || c.bytes_out || c.packets_in || c.packets_out) {
+    out += line(4, "traffic in", traffic(c.bytes_in, c.packets_in));
+    out += line(4, "traffic out", traffic(c.bytes_out, c.packets_out));
+  }
+  if (c.state == "installed") out += line(4, "age", human_duration(int64_t(c.age_seconds)));
+  if (c.rekey_in_seconds >= 0) out += line(4, "rekey", in_time(c.rekey_in_seconds));
+  if (c.expire_in_seconds >= 0) out += line(4, "expires", in_time(c.expire_in_seconds));
+  if (!c.failure.empty()) out += line(4, "failure", c.failure);
+  return out;
+}
+
+std::string ike_block(const control::IkeStatus& sa) {
+  std::string out = sa.connection + ": " + sa.state + ", " +
+                    (sa.initiator ? "initiator" : "responder") + "\n";
+  out += line(2, "local", sa.local);
+  out += line(2, "remote", sa.remote);
+  out += line(2, "IKE SPIs", control::spi_hex(sa.spi_i, 16) + " (i)  " +
+                                 control::spi_hex(sa.spi_r, 16) + " (r)");
+  if (!sa.algorithms.empty()) out += line(2, "algorithms", sa.algorithms);
+  out += line(2, "age", human_duration(int64_t(sa.age_seconds)));
+  out += line(2, "rekey",
+              sa.rekey_in_seconds >= 0 ? in_time(sa.rekey_in_seconds) : "no rekey scheduled");
+  if (!sa.failure.empty()) out += line(2, "failure", sa.failure);
+  return out + child_block(sa.child);
+}
+
+// "added a, b" with at most kMaxNamesShown names.
+std::string names(const char* verb, const std::vector<std::string>& v) {
+  std::string out = verb;
+  for (size_t i = 0; i < v.size() && i < kMaxNamesShown; ++i) out += (i ? ", " : " ") + v[i];
+  if (v.size() > kMaxNamesShown)
+    out += " and " + std::to_string(v.size() - kMaxNamesShown) + " more";
+  return out;
+}
+
+}  // namespace
+
+std::string human_bytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  // Move up while the value would print as 1024.0 or more.
+  while (v >= 1023.95 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
+  return buf;
+}
+
+std::string human_duration(int64_t s) {
+  if (s < 0) return "none";
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m " + two_digits(s % 60) + "s";
+  if (s < 86400) return std::to_string(s / 3600) + "h " + two_digits(s % 3600 / 60) + "m";
+  return std::to_string(s / 86400) + "d " + two_digits(s % 86400 / 3600) + "h";
+}
+
+std::string format_status(const control::Status& s) {
+  std::string out;
+  if (s.ike_sas.empty()) out += "no IKE SAs\n";
+  for (size_t i = 0; i < s.ike_sas.size(); ++i) out += (i ? "\n" : "") + ike_block(s.ike_sas[i]);
+  bool header = false;
+  for (const auto& c : s.closed) {
+    if (c.state != "failed" && c.child_failure.empty()) continue;
+    if (!header) out += "\nrecent failures:\n";
+    header = true;
+    out += "failed: " + c.label + ": " + c.reason +
+           (c.child_failure.empty() ? "" : "; child: " + c.child_failure) + "\n";
+  }
+  return out;
+}
+
+std::string format_load_summary(const control::LoadSummary& s) {
+  size_t n = s.added.size() + s.changed.size() + s.unchanged.size();
+  std::string out = "loaded " + std::to_string(n) + (n == 1 ? " connection" : " connections");
+  std::vector<std::string> parts;
+  if (!s.added.empty()) parts.push_back(names("added", s.added));
+  if (!s.changed.empty()) parts.push_back(names("changed", s.changed));
+  if (!s.removed.empty()) parts.push_back(names("removed", s.removed));
+  if (!s.unchanged.empty()) parts.push_back(names("unchanged", s.unchanged));
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : ": ") + parts[i];
+  return out;
+}
+
+}  // namespace ipsec::ctl

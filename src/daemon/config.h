@@ -1,0 +1,51 @@
+// The daemon's connections from policy files (at start and on `ipsecctl load`): loading
+// all or nothing, reqid allocation, and the difference against the running set.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ike/v2/config.h"
+#include "policy/connection.h"
+
+namespace ipsec::daemon {
+
+// A connection as the daemon runs it: the engine's config and what to do at start.
+struct DaemonConnection {
+  ike::v2::ConnectionConfig config;
+  policy::StartAction start_action = policy::StartAction::None;
+  uint32_t file_reqid = 0;  // as the file says; 0: config.child.reqid was allocated
+};
+
+struct LoadedConnections {
+  std::vector<DaemonConnection> connections;  // file order
+  std::vector<std::string> errors;            // "FILE: JSON PATH: problem", one per line
+  std::vector<std::string> warnings;
+  bool ok() const { return errors.empty(); }
+};
+
+// Parses `files` with the policy loader (every error names file and JSON path) and turns
+// their connections into the engine's configs on UDP port `port`; `require_absolute`:
+// relative paths are errors (the daemon's working directory is not the caller's).
+// Nothing is usable when any error is reported.
+LoadedConnections load_connections(const std::vector<std::string>& files, uint16_t port,
+                                   bool require_absolute);
+
+// Gives every connection whose file says reqid 0 one: the one it already has in
+// `running` (same name, also allocated), else the lowest no other connection uses.
+void assign_reqids(std::vector<DaemonConnection>& next,
+                   const std::vector<DaemonConnection>& running = {});
+
+// Everything the engine and the daemon act on is equal (key material compared in
+// constant time; the allocated reqid is not compared, the file's is).
+bool same_connection(const DaemonConnection& a, const DaemonConnection& b);
+
+// By connection name, each list sorted.
+struct ConfigDiff {
+  std::vector<std::string> added, removed, changed, unchanged;
+};
+ConfigDiff diff(const std::vector<DaemonConnection>& running,
+                const std::vector<DaemonConnection>& next);
+
+}  // namespace ipsec::daemon

@@ -1,0 +1,85 @@
+// ipsecd's connections from files: loading, reqid allocation across loads, and the
+// difference a load makes (added, removed, changed, unchanged).
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "daemon/config.h"
+#include "ike_test_harness.h"
+
+using namespace ike_test;
+
+namespace {
+
+const std::string kExample = std::string(IPSEC_SOURCE_DIR) + "/policies/examples/ikev2-psk-tunnel/";
+
+daemon::DaemonConnection conn(const char* name, uint32_t file_reqid = 0) {
+  daemon::DaemonConnection c{connection(true), policy::StartAction::Start, file_reqid};
+  c.config.name = name;
+  c.config.child.reqid = file_reqid;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("load_connections: the example, on the daemon's port; errors name file and path") {
+  auto r = daemon::load_connections({kExample + "left.json"}, 4500, true);
+  REQUIRE(r.ok());
+  REQUIRE(r.connections.size() == 1);
+  CHECK(r.connections[0].config.name == "to-right");
+  CHECK(r.connections[0].config.local.port == 4500);
+  CHECK(r.connections[0].start_action == policy::StartAction::Start);
+  CHECK(r.connections[0].file_reqid == 7);
+
+  auto rel = daemon::load_connections({"left.json"}, 500, true);
+  CHECK(!rel.ok());
+  CHECK(rel.errors.at(0) == "left.json: not an absolute path");
+  auto missing = daemon::load_connections({kExample + "nope.json"}, 500, true);
+  CHECK(!missing.ok());
+  CHECK(missing.errors.at(0).find("nope.json") != std::string::npos);
+  CHECK(missing.connections.empty());
+}
+
+TEST_CASE("assign_reqids: the file's, then what the running set had, then the lowest free") {
+  std::vector<daemon::DaemonConnection> running{conn("a"), conn("b")};
+  daemon::assign_reqids(running);
+  CHECK(running[0].config.child.reqid == 1);
+  CHECK(running[1].config.child.reqid == 2);
+
+  // b keeps 2; a new c takes 1? No: a still exists and keeps 1, c takes 3.
+  std::vector<daemon::DaemonConnection> next{conn("c"), conn("b"), conn("a")};
+  daemon::assign_reqids(next, running);
+  CHECK(next[0].config.child.reqid == 3);
+  CHECK(next[1].config.child.reqid == 2);
+  CHECK(next[2].config.child.reqid == 1);
+
+  // A file now claims 2: b gives it up and gets the lowest free.
+  std::vector<daemon::DaemonConnection> claim{conn("d", 2), conn("b")};
+  daemon::assign_reqids(claim, running);
+  CHECK(claim[0].config.child.reqid == 2);
+  CHECK(claim[1].config.child.reqid == 1);
+}
+
+TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a change") {
+  std::vector<daemon::DaemonConnection> running{conn("keep"), conn("drop"), conn("alter"),
+                                                conn("psk"), conn("start")};
+  daemon::assign_reqids(running);
+  std::vector<daemon::DaemonConnection> next{conn("start"), conn("psk"), conn("alter"),
+                                             conn("keep"), conn("new")};
+  next[2].config.child.local_ts = {prefix("10.9.0.0/16")};
+  const char* other = "another secret of reasonable length";
+  next[1].config.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
+  next[0].start_action = policy::StartAction::None;
+  daemon::assign_reqids(next, running);
+  daemon::ConfigDiff d = daemon::diff(running, next);
+  CHECK(d.added == std::vector<std::string>{"new"});
+  CHECK(d.removed == std::vector<std::string>{"drop"});
+  CHECK(d.changed == std::vector<std::string>{"alter", "psk", "start"});
+  CHECK(d.unchanged == std::vector<std::string>{"keep"});
+  // An allocated reqid is not part of the comparison; the file's is.
+  daemon::DaemonConnection x = conn("x"), y = conn("x");
+  x.config.child.reqid = 4;
+  y.config.child.reqid = 9;
+  CHECK(daemon::same_connection(x, y));
+  CHECK(!daemon::same_connection(conn("x", 4), conn("x", 9)));
+}
