@@ -16,6 +16,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok: $1"; }
