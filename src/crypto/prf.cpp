@@ -88,6 +88,23 @@ Result<SecretBytes> hmac(Digest d, ByteView key, std::initializer_list<ByteView>
   return SecretBytes(std::move(out));
 }
 
+Result<Bytes> digest(Digest d, std::initializer_list<ByteView> parts) {
+  std::unique_ptr<EVP_MD, ossl::Deleter<EVP_MD_free>> md(
+      EVP_MD_fetch(nullptr, digest_ossl_name(d), nullptr));
+  std::unique_ptr<EVP_MD_CTX, ossl::Deleter<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+  if (!md || !ctx) return ossl::fail_openssl(std::string(digest_ossl_name(d)) + ": not available");
+  if (EVP_DigestInit_ex2(ctx.get(), md.get(), nullptr) != 1)
+    return ossl::fail_openssl(std::string(digest_ossl_name(d)) + ": init failed");
+  for (ByteView part : parts)
+    if (!part.empty() && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1)
+      return ossl::fail_openssl(std::string(digest_ossl_name(d)) + ": update failed");
+  Bytes out(digest_size(d));
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
+    return ossl::fail_openssl(std::string(digest_ossl_name(d)) + ": final failed");
+  return out;
+}
+
 Result<SecretBytes> prf(PrfAlgorithm alg, ByteView key, ByteView data) {
   return hmac(prf_digest(alg), key, {data});
 }

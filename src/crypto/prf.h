@@ -31,6 +31,10 @@ size_t prf_output_size(PrfAlgorithm prf);
 // RFC 7296 §2.14 / RFC 4868 §2.1.2: the PRF key length (e.g. SK_d, SK_pi) is its output size.
 size_t prf_key_size(PrfAlgorithm prf);
 
+// A plain hash over the concatenation of `parts` (e.g. SHA-1 for NAT detection, RFC 7296
+// §2.23).
+Result<Bytes> digest(Digest d, std::initializer_list<ByteView> parts);
+
 // HMAC over the concatenation of `parts` (avoids copying message pieces together).
 Result<SecretBytes> hmac(Digest d, ByteView key, std::initializer_list<ByteView> parts);
 

@@ -89,6 +89,7 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
     if (!k) return fail("kernel: " + k.error().message);
     auto w = Worker::create(i, options_.workers, std::move(*k), clock_);
     if (!w) return fail(w.error());
+    (*w)->engine().set_nat(ike::v2::NatConfig{options_.natt_port, options_.natt_keepalive});
     for (const DaemonConnection& c : connections_) (*w)->engine().add_connection(c.config);
     workers_.push_back(std::move(*w));
   }
@@ -101,18 +102,23 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
   return ok();
 }
 
-// Every local endpoint of `conns` not bound yet gets one socket per worker, all or none.
+// Every local endpoint of `conns` not bound yet gets one socket per worker, all or none,
+// and so does the NAT-T port of its address (a NAT-T socket, udp.h).
 Result<void> Daemon::open_sockets(const std::vector<DaemonConnection>& conns) {
   std::vector<ike::v2::Endpoint> fresh;
-  for (const DaemonConnection& c : conns) {
-    const auto& local = c.config.local;
+  auto add = [&](const ike::v2::Endpoint& local) {
     if (std::find(bound_.begin(), bound_.end(), local) == bound_.end() &&
         std::find(fresh.begin(), fresh.end(), local) == fresh.end())
       fresh.push_back(local);
+  };
+  for (const DaemonConnection& c : conns) {
+    add(c.config.local);
+    if (options_.natt_port != 0) add(ike::v2::Endpoint{c.config.local.addr, options_.natt_port});
   }
   std::vector<std::vector<UdpSocket>> groups;
   for (const auto& local : fresh) {
-    auto g = open_udp_group(local, options_.workers);
+    const bool natt = options_.natt_port != 0 && local.port == options_.natt_port;
+    auto g = open_udp_group(local, options_.workers, natt);
     if (!g) return fail(g.error());
     groups.push_back(std::move(*g));
   }
@@ -121,7 +127,8 @@ Result<void> Daemon::open_sockets(const std::vector<DaemonConnection>& conns) {
       std::lock_guard lock(workers_[k]->mutex());
       if (auto r = workers_[k]->add_socket(std::move(groups[i][k])); !r) return r;
     }
-    log::info("listening on " + fresh[i].str());
+    log::info("listening on " + fresh[i].str() +
+              (groups[i].front().natt ? " (NAT-T, non-ESP marker)" : ""));
     bound_.push_back(fresh[i]);
   }
   return ok();

@@ -25,6 +25,9 @@ struct DaemonOptions {
   ike::v2::Millis shutdown_wait{3000};
   uint32_t workers = 1;  // 1..kMaxWorkers
   uint16_t port = 500;   // IKE UDP port of connections loaded later (ipsecctl load)
+  // NAT traversal (RFC 7296 §2.23): a NAT-T socket beside every IKE socket; 0: none.
+  uint16_t natt_port = 4500;
+  ike::v2::Millis natt_keepalive{20000};  // 0: no keepalives
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;

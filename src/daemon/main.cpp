@@ -23,6 +23,8 @@ struct Options {
   bool memory_kernel = false;
   std::string control_path = control::kDefaultSocket;
   uint16_t port = 500;
+  int natt_port = -1;          // -1: port + 4000 (4500 for 500); 0: no NAT traversal
+  unsigned natt_keepalive = 20;  // seconds; 0: none
   uint32_t workers = 0;  // 0: one per online CPU
   std::string log_level = "info";
   std::string pid_file;
@@ -72,6 +74,13 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   dopts.control_path = o.control_path;
   dopts.workers = o.workers != 0 ? o.workers : default_workers();
   dopts.port = o.port;
+  const int natt = o.natt_port >= 0 ? o.natt_port : (o.port + 4000 <= 65535 ? o.port + 4000 : 0);
+  if (natt != 0 && natt == o.port) {
+    std::fprintf(stderr, "error: --natt-port %d is the IKE port (--port)\n", natt);
+    return 1;
+  }
+  dopts.natt_port = static_cast<uint16_t>(natt);
+  dopts.natt_keepalive = ike::v2::Millis(1000ull * o.natt_keepalive);
   auto d = daemon::Daemon::create(dopts, kernel_factory(o.memory_kernel), std::move(conns));
   if (!d) {
     std::fprintf(stderr, "error: %s%s\n", d.error().message.c_str(),
@@ -99,6 +108,14 @@ int main(int argc, char** argv) {
                "Keep SAs in memory instead of the kernel (for kernels without ESP)");
   app.add_option("--control", o.control_path, "Control socket path")->capture_default_str();
   app.add_option("--port", o.port, "IKE UDP port, local and remote")->capture_default_str();
+  app.add_option("--natt-port", o.natt_port,
+                 "NAT traversal port (RFC 7296 §2.23, UDP-encapsulated ESP, IKE behind the "
+                 "non-ESP marker); 0 disables NAT traversal (default: --port + 4000, so 4500)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--natt-keepalive", o.natt_keepalive,
+                 "Seconds between NAT keepalives while behind a NAT; 0: none")
+      ->check(CLI::Range(0u, 3600u))
+      ->capture_default_str();
   app.add_option("--workers", o.workers,
                  "Worker threads, each with its own IKE engine and kernel socket; the kernel "
                  "steers every IKE message to the worker owning its SPI (default: one per "

@@ -52,7 +52,10 @@ nlohmann::json counters_json(const ike::v2::Counters& c) {
                         {"half_open_expired", c.half_open_expired},
                         {"cookies_sent", c.cookies_sent},
                         {"cookies_invalid", c.cookies_invalid},
-                        {"initial_contact_closed", c.initial_contact_closed}};
+                        {"initial_contact_closed", c.initial_contact_closed},
+                        {"nat_detected", c.nat_detected},
+                        {"natd_ignored", c.natd_ignored},
+                        {"nat_keepalives", c.nat_keepalives}};
 }
 
 // The kernel's view of one of the CHILD SA's ESP SAs; nullopt (logged at debug) if the

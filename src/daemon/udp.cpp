@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/xfrm.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -17,6 +18,10 @@ namespace ipsec::daemon {
 namespace {
 
 constexpr size_t kMaxDatagram = 65535;
+constexpr size_t kMarkerLen = 4;       // RFC 3948 §2.2: non-ESP marker, four zero bytes
+constexpr int kMaxSkippedPerRead = 16;  // non-IKE datagrams read past in one receive()
+
+bool is_keepalive(ByteView d) { return d.size() == 1 && d[0] == 0xff; }
 
 socklen_t to_sockaddr(const ike::v2::Endpoint& e, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -77,9 +82,10 @@ Result<void> bypass_ipsec(int fd, Family family, const std::string& where) {
 
 }  // namespace
 
-Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport) {
+Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport, bool natt) {
   if (local.addr.is_unspec()) return fail("no local address to bind");
-  UdpSocket s{local, Fd(::socket(local.addr.af(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))};
+  UdpSocket s{local, Fd(::socket(local.addr.af(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)),
+              natt};
   if (!s.fd.valid()) return fail(sys_error("socket for " + local.str()));
   int one = 1;
   if (local.addr.family == Family::V6)
@@ -87,6 +93,11 @@ Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport) {
   if (reuseport && ::setsockopt(s.fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     return fail(sys_error("SO_REUSEPORT on " + local.str()));
   if (auto r = bypass_ipsec(s.fd.get(), local.addr.family, local.str()); !r) return fail(r.error());
+  // RFC 3948: the kernel decapsulates ESP in UDP arriving here and consumes keepalives;
+  // IKE (behind the non-ESP marker) still reaches the socket.
+  int encap = UDP_ENCAP_ESPINUDP;
+  if (natt && ::setsockopt(s.fd.get(), IPPROTO_UDP, UDP_ENCAP, &encap, sizeof encap) != 0)
+    return fail(sys_error("UDP_ENCAP on " + local.str()));
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(local, ss);
   if (::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
@@ -94,22 +105,24 @@ Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport) {
   return s;
 }
 
-Result<std::vector<UdpSocket>> open_udp_group(const ike::v2::Endpoint& local, uint32_t count) {
+Result<std::vector<UdpSocket>> open_udp_group(const ike::v2::Endpoint& local, uint32_t count,
+                                              bool natt) {
   std::vector<UdpSocket> out;
   if (count <= 1) {
-    auto s = open_udp(local, false);
+    auto s = open_udp(local, false, natt);
     if (!s) return fail(s.error());
     out.push_back(std::move(*s));
     return out;
   }
   // SO_REUSEPORT would let us join a group another process (of our uid) holds: a plain
   // bind first fails if anyone has the address.
-  if (auto probe = open_udp(local, false); !probe) return fail(probe.error());
-  const std::vector<sock_filter> prog = shard_program(kIkeOffsetPort500, count);
+  if (auto probe = open_udp(local, false, natt); !probe) return fail(probe.error());
+  const std::vector<sock_filter> prog =
+      shard_program(natt ? kIkeOffsetNatT : kIkeOffsetPort500, count);
   sock_fprog fprog{static_cast<unsigned short>(prog.size()), const_cast<sock_filter*>(prog.data())};
   for (uint32_t i = 0; i < count; ++i) {
     // The kernel appends each bound socket to the group's array: index = bind order.
-    auto s = open_udp(local, true);
+    auto s = open_udp(local, true, natt);
     if (!s) return fail(s.error());
     if (i == 0 &&
         ::setsockopt(s->fd.get(), SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof fprog) != 0)
@@ -119,27 +132,55 @@ Result<std::vector<UdpSocket>> open_udp_group(const ike::v2::Endpoint& local, ui
   return out;
 }
 
+std::optional<ByteView> ike_payload(const UdpSocket& s, ByteView datagram) {
+  if (!s.natt) return datagram;
+  if (datagram.size() < kMarkerLen) return std::nullopt;
+  for (size_t i = 0; i < kMarkerLen; ++i)
+    if (datagram[i] != 0) return std::nullopt;
+  return datagram.subspan(kMarkerLen);
+}
+
+Bytes wire_datagram(const UdpSocket& s, ByteView datagram) {
+  Bytes out;
+  if (s.natt && !is_keepalive(datagram)) out.assign(kMarkerLen, 0);
+  out.insert(out.end(), datagram.begin(), datagram.end());
+  return out;
+}
+
 Result<Datagram> receive(const UdpSocket& s) {
   Datagram d;
-  d.data.resize(kMaxDatagram);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ssize_t n = ::recvfrom(s.fd.get(), d.data.data(), d.data.size(), 0,
-                         reinterpret_cast<sockaddr*>(&ss), &len);
-  if (n < 0) {
-    d.data.clear();
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return d;
-    return fail(sys_error("recvfrom on " + s.local.str()));
+  for (int skipped = 0; skipped < kMaxSkippedPerRead; ++skipped) {
+    d.data.resize(kMaxDatagram);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ssize_t n = ::recvfrom(s.fd.get(), d.data.data(), d.data.size(), 0,
+                           reinterpret_cast<sockaddr*>(&ss), &len);
+    if (n < 0) {
+      d.data.clear();
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return d;
+      return fail(sys_error("recvfrom on " + s.local.str()));
+    }
+    d.data.resize(static_cast<size_t>(n));
+    d.remote = from_sockaddr(ss);
+    auto ike = ike_payload(s, d.data);
+    if (!ike) {
+      log::debug(std::string(is_keepalive(d.data) ? "NAT keepalive" : "datagram without the "
+                                                                      "non-ESP marker") +
+                 " from " + d.remote.str() + " on " + s.local.str() + " dropped");
+      continue;
+    }
+    if (ike->size() != d.data.size()) d.data.erase(d.data.begin(), d.data.begin() + kMarkerLen);
+    return d;
   }
-  d.data.resize(static_cast<size_t>(n));
-  d.remote = from_sockaddr(ss);
+  d.data.clear();  // more may wait: epoll reports the socket again
   return d;
 }
 
 void UdpSender::send(const ike::v2::Endpoint& from, const ike::v2::Endpoint& to,
-                     ByteView datagram) {
+                     ByteView payload) {
   for (const UdpSocket& s : sockets_) {
     if (!(s.local == from)) continue;
+    const Bytes datagram = wire_datagram(s, payload);
     sockaddr_storage ss;
     socklen_t len = to_sockaddr(to, ss);
     if (::sendto(s.fd.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL,

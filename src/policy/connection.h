@@ -69,6 +69,7 @@ struct Connection {
   std::vector<Proposal> proposals;
   std::vector<Child> children;  // in name order
   bool allow_insecure = false;
+  bool encap = false;  // force UDP encapsulation (NAT-T) even without a NAT, as strongSwan's encap
 };
 
 // "fqdn:gw.example", "ipv4:192.0.2.1", "email:a@b.example", "keyid:0x0a0b".

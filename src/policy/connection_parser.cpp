@@ -253,13 +253,15 @@ std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::
                                            const std::string& name) {
   if (!r.object(
           j, path,
-          {"version", "local", "remote", "psk_file", "proposals", "children", "allow_insecure"}))
+          {"version", "local", "remote", "psk_file", "proposals", "children", "allow_insecure",
+           "encap"}))
     return std::nullopt;
   size_t before = r.error_count();
   Connection c;
   c.name = name;
   check_name(r, path, name, "connection");
   c.allow_insecure = r.opt_boolean(j, path, "allow_insecure").value_or(false);
+  c.encap = r.opt_boolean(j, path, "encap").value_or(false);
   parse_version(r, j, path);
   auto local = parse_peer(r, j, path, "local");
   auto remote = parse_peer(r, j, path, "remote");

@@ -174,6 +174,61 @@ topo_gateways() {
     log "topology: hostA(198.51.100.10) - gwA(198.51.100.1|192.0.2.1) = gwB(192.0.2.2|203.0.113.1) - hostB(203.0.113.10)"
 }
 
+# NAT traversal: gwA behind a masquerading NAT router (namespace nat)
+# hostA -- gwA ==== nat ==== gwB -- hostB
+#   198.51.100.10  198.51.100.1 | 10.0.0.2 = 10.0.0.1 | 192.0.2.1 == 192.0.2.2 | 203.0.113.1  203.0.113.10
+# The NAT (nftables) rewrites the source of everything gwA sends out to
+# 192.0.2.1, UDP source ports into 20000-29999 (so that the port translation
+# is visible: 500 and 4500 never stay), and forwards nothing inwards that
+# conntrack does not know. Needs load_nat_modules (which skips without nft).
+load_nat_modules() {
+    command -v nft >/dev/null 2>&1 || skip "nft is not installed (apt-get install nftables)"
+    local m missing=()
+    for m in nf_tables nf_conntrack nf_nat nft_chain_nat nft_masq nft_ct; do
+        modprobe "$m" || missing+=("$m")
+    done
+    [ ${#missing[@]} -eq 0 ] || fail "cannot load kernel modules: ${missing[*]}"
+    log "nf_tables/nf_nat/nft_masq modules loaded"
+}
+topo_nat_gateways() {
+    ns_add hostA gwA nat gwB hostB
+    veth hostA eth0 gwA lan
+    veth gwA wan nat in
+    veth nat out gwB wan
+    veth gwB lan hostB eth0
+    addr hostA eth0 198.51.100.10/24
+    addr gwA lan 198.51.100.1/24
+    addr gwA wan 10.0.0.2/24
+    addr nat in 10.0.0.1/24
+    addr nat out 192.0.2.1/24
+    addr gwB wan 192.0.2.2/24
+    addr gwB lan 203.0.113.1/24
+    addr hostB eth0 203.0.113.10/24
+    ip -n hostA route add default via 198.51.100.1
+    ip -n hostB route add default via 203.0.113.1
+    ip -n gwA route add default via 10.0.0.1
+    ip -n gwB route add 198.51.100.0/24 via 192.0.2.1
+    local ns
+    for ns in gwA nat gwB; do
+        ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward on $ns"
+    done
+    ip netns exec nat nft -f - <<'EOF' || fail "nft: NAT rules in namespace nat"
+table ip e2e_nat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "out" meta l4proto udp masquerade to :20000-29999
+        oifname "out" masquerade
+    }
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        iifname "in" oifname "out" accept
+        iifname "out" oifname "in" ct state established,related accept
+    }
+}
+EOF
+    log "topology: hostA(198.51.100.10) - gwA(198.51.100.1|10.0.0.2) - NAT(10.0.0.1|192.0.2.1, masquerade) = gwB(192.0.2.2|203.0.113.1) - hostB(203.0.113.10)"
+}
+
 # ------------------------------------------------------------------ traffic
 ping_cmd() { if command -v ping >/dev/null 2>&1; then echo ping; else echo "busybox ping"; fi; }
 
@@ -557,7 +612,8 @@ xfrm_records() {
 # the namespace holds exactly one negotiated CHILD SA (MODE tunnel|transport):
 # the 2 ESP SAs with these SPIs, an out and an in policy (and fwd in tunnel
 # mode) for the selectors, with templates of that mode (tunnel: between LOCAL
-# and REMOTE), and the 2 per-socket bypass policies of ipsecd's IKE socket.
+# and REMOTE), and the 2 per-socket bypass policies of each of ipsecd's IKE
+# sockets (E2E_IKE_PORTS of them, default 2: port 500 and the NAT-T port).
 # PAIRS (default 1): how many selector pairs the CHILD SA has in all.
 check_child_kernel() {
     local ns=$1 mode=$2 l=$3 r=$4 ln=$5 rn=$6 so=$7 si=$8 pairs=${9:-1} st po
@@ -568,8 +624,8 @@ check_child_kernel() {
     if [ "$mode" = tunnel ]; then
         npol=3 dirs='in, out, fwd' tout="src $l dst $r " tin="src $r dst $l " vout=" via $l->$r" vin=" via $r->$l"
     fi
-    assert_eq "[$ns] SAs, policies ($dirs for $pairs selector pair(s)), per-socket bypass policies of ipsecd (in, out)" \
-        "2 $(( npol * pairs )) 2" \
+    assert_eq "[$ns] SAs, policies ($dirs for $pairs selector pair(s)), per-socket bypass policies of ipsecd (in, out per IKE port)" \
+        "2 $(( npol * pairs )) $(( 2 * ${E2E_IKE_PORTS:-2} ))" \
         "$(grep -c '^src' <<< "$st") $(grep -Ec ' dir (in|out|fwd) ' <<< "$po") $(grep -Ec ' socket (in|out) ' <<< "$po")"
     assert_eq "[$ns] $mode-mode ESP SA $l->$r spi $so" 1 \
         "$(grep -c "^src $l dst $r proto esp spi $so reqid [0-9]* mode $mode" <<< "$st")"
@@ -593,6 +649,7 @@ xfrm_socket_policies() { ip netns exec "$1" ip xfrm policy | grep -Ec '^[[:space
 # NAME: control socket and pid file under IPSECD_RUN, log $E2E_OUT/ipsecd-NAME.log.
 #   require_ipsecd                 skip unless IPSECD and the real ipsecctl (and jq) are there
 #   ipsecd_start NS NAME CONFIG... start it, wait (<= 10 s) for its control socket
+#                                  (IPSECD_OPTS: more ipsecd options, e.g. "--natt-keepalive 2")
 #   ipsecd_ctl NAME SUBCOMMAND ARGS...   ipsecctl SUBCOMMAND --socket ... in its namespace
 #   ipsecd_child NAME              "spi_i spi_r child_spi_in child_spi_out mode" of its
 #                                  established IKE SA with an installed CHILD SA (empty if none)
@@ -614,7 +671,8 @@ ipsecd_start() {
     local ns=$1 name=$2 pid i args=(); shift 2
     [ -n "$IPSECD_RUN" ] || IPSECD_RUN=$(mktemp -d /tmp/ipsecd.XXXXXX) || fail "mktemp"
     for i in "$@"; do args+=(--config "$i"); done
-    ip netns exec "$ns" "$IPSECD" "${args[@]}" --control "$IPSECD_RUN/$name.sock" \
+    # shellcheck disable=SC2086  # IPSECD_OPTS: extra options, split on blanks
+    ip netns exec "$ns" "$IPSECD" "${args[@]}" ${IPSECD_OPTS:-} --control "$IPSECD_RUN/$name.sock" \
         --pid-file "$IPSECD_RUN/$name.pid" --log-level debug > "$E2E_OUT/ipsecd-$name.log" 2>&1 &
     pid=$!
     E2E_PIDS+=("$pid")

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "ike/v2/exchanges.h"
+#include "ike/v2/nat.h"
 #include "ike/v2/traffic_selectors.h"
 #include "kernel/algorithms.h"
 
@@ -37,6 +38,7 @@ kernel::SaParams esp_sa(const IkeSa &sa, const EspAlgorithms &esp, bool inbound,
   p.reqid = cc.reqid;
   p.replay_window = cc.replay_window;
   p.esn = esp.esn;
+  p.encap = esp_encap(sa, inbound);  // RFC 3948 over the NAT-T ports
   const auto *encr = kernel::find_algorithm(esp.encr_keyword);
   if (encr->kind == kernel::AlgKind::Aead) {
     p.aead = kernel::Algorithm{std::string(encr->kernel_name), keys.encr, encr->bits};

@@ -79,6 +79,20 @@ struct ConnectionConfig {
   SecretBytes psk;
   std::vector<IkeProposalConfig> proposals;
   ChildConfig child;
+  // Like strongSwan's `encap = yes`: our NAT_DETECTION_SOURCE_IP hash is faked so that
+  // both sides move to the NAT-T port and UDP-encapsulate ESP even without a NAT.
+  bool force_encap = false;
+};
+
+// NAT traversal (RFC 7296 §2.23, RFC 3948).
+struct NatConfig {
+  // Where IKE moves when a NAT is detected, and the source and destination port of
+  // UDP-encapsulated ESP. Datagrams from or to this port carry the non-ESP marker on the
+  // wire: the Sender adds it and the receiver strips it, never the engine. 0: no NAT
+  // traversal (no NAT_DETECTION_* notifies sent or answered).
+  uint16_t port = 4500;
+  // NAT keepalives (one 0xFF byte, RFC 3948 §2.3) while we are behind a NAT. 0: none.
+  std::chrono::milliseconds keepalive_interval{20000};
 };
 
 // RFC 7296 §2.1: the initiator retransmits with exponential backoff, then gives

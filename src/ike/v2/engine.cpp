@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "ike/v2/exchanges.h"
+#include "ike/v2/nat.h"
 #include "wire/names.h"
 #include "wire/rules.h"
 
@@ -106,7 +107,7 @@ void Engine::on_datagram(const Endpoint &local, const Endpoint &remote, ByteView
     return;
   }
   if (m->header.response)
-    on_response(datagram, *m);
+    on_response(local, remote, datagram, *m);
   else
     on_request(local, remote, datagram, *m);
   reap();
@@ -124,7 +125,8 @@ IkeSa *Engine::sa_for(const wire::Header &h) {
   return &sa;
 }
 
-void Engine::on_response(ByteView datagram, const wire::Message &m) {
+void Engine::on_response(const Endpoint &local, const Endpoint &remote, ByteView datagram,
+                         const wire::Message &m) {
   IkeSa *found = sa_for(m.header);
   if (found == nullptr) return void(++counters_.dropped_unknown_spi);
   IkeSa &sa = *found;
@@ -132,7 +134,7 @@ void Engine::on_response(ByteView datagram, const wire::Message &m) {
   if (!expected) return void(++counters_.dropped_unexpected);
   const auto ex = m.header.exchange;
   if (sa.state == IkeState::SaInitSent && ex == wire::ExchangeType::IkeSaInit)
-    process_sa_init_response(ctx_, sa, datagram, m);
+    process_sa_init_response(ctx_, sa, local, remote, datagram, m);
   else if (sa.state == IkeState::AuthSent && ex == wire::ExchangeType::IkeAuth)
     process_auth_response(ctx_, sa, datagram, m);
   else if (ex == wire::ExchangeType::Informational && sa.in_flight.kind != Request::SaInit &&
@@ -161,7 +163,7 @@ void Engine::on_request(const Endpoint &local, const Endpoint &remote, ByteView 
   if (m.header.message_id != sa.expected_request_mid) return void(++counters_.dropped_unexpected);
   const bool up = sa.state == IkeState::Established || sa.state == IkeState::Deleting;
   if (ex == wire::ExchangeType::IkeAuth && !sa.initiator && sa.state == IkeState::SaInitDone)
-    return respond_auth(ctx_, sa, datagram, m);
+    return respond_auth(ctx_, sa, local, remote, datagram, m);
   if (ex == wire::ExchangeType::Informational && up)
     return respond_informational(ctx_, sa, datagram, m);
   if (ex == wire::ExchangeType::CreateChildSa && up) {
@@ -268,6 +270,7 @@ void Engine::expire_half_open(IkeSa &sa, Millis now) {
 void Engine::on_timer(Millis now) {
   for (auto &[spi, sa] : sas_) {
     on_retransmit_timer(ctx_, *sa, now);
+    on_keepalive_timer(ctx_, *sa, now);
     expire_half_open(*sa, now);
   }
   reap();
@@ -280,6 +283,7 @@ std::optional<Millis> Engine::next_timer() const {
   };
   for (const auto &[spi, sa] : sas_) {
     if (sa->awaiting_response) consider(sa->deadline);
+    if (auto k = keepalive_deadline(ctx_, *sa)) consider(*k);
     if (!sa->initiator && sa->state == IkeState::SaInitDone)
       consider(sa->created + ctx_.limits.half_open_timeout);
   }

@@ -39,6 +39,8 @@ class Engine {
   Engine &operator=(const Engine &) = delete;
 
   void set_limits(EngineLimits limits);
+  // NAT-T port and keepalive interval (RFC 7296 §2.23); applies to SAs from now on.
+  void set_nat(NatConfig nat) { ctx_.nat = nat; }
 
   // Connections this engine initiates by name and accepts from their remote
   // address.
@@ -90,7 +92,8 @@ class Engine {
   IkeSa *half_open(const Endpoint &remote, uint64_t spi_i);
   void on_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
                   const wire::Message &m);
-  void on_response(ByteView datagram, const wire::Message &m);
+  void on_response(const Endpoint &local, const Endpoint &remote, ByteView datagram,
+                   const wire::Message &m);
   void on_sa_init_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
                           const wire::Message &m);
 

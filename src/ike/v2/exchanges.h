@@ -24,7 +24,9 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
 std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &config,
                                        const Endpoint &local, const Endpoint &remote,
                                        ByteView datagram, const wire::Message &m);
-void process_sa_init_response(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
+// `local`, `remote`: the endpoints the response came on, for NAT detection (nat.h).
+void process_sa_init_response(Context &ctx, IkeSa &sa, const Endpoint &local,
+                              const Endpoint &remote, ByteView datagram, const wire::Message &m);
 
 // ike_auth.cpp (RFC 7296 §1.2, §2.15, §2.17)
 //   HDR, SK {IDi, AUTH, [N(USE_TRANSPORT_MODE)], SAi2, TSi, TSr}  -->
@@ -34,7 +36,9 @@ void process_sa_init_response(Context &ctx, IkeSa &sa, ByteView datagram, const 
 //                      <--  HDR, SK {IDr, AUTH, N(NO_PROPOSAL_CHOSEN |
 //                      TS_UNACCEPTABLE)}
 Result<void> start_auth(Context &ctx, IkeSa &sa);
-void respond_auth(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
+// `local`, `remote`: where the request came (the initiator may have moved to the NAT-T port).
+void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint &remote,
+                  ByteView datagram, const wire::Message &m);
 void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
 
 // informational.cpp (RFC 7296 §1.4, §1.5)

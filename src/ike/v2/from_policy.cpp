@@ -68,6 +68,7 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   out.psk = c.psk;
   for (const auto &p : c.proposals) out.proposals.push_back(ike_proposal(p));
   out.child = child_of(c.children.front());
+  out.force_encap = c.encap;
   return out;
 }
 

@@ -2,6 +2,7 @@
 // §2.17).
 #include "common/log.h"
 #include "ike/v2/exchanges.h"
+#include "ike/v2/nat.h"
 #include "ike/v2/psk_auth.h"
 #include "ike/v2/sk_message.h"
 #include "ike/v2/traffic_selectors.h"
@@ -147,13 +148,15 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
   return ok();
 }
 
-void respond_auth(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
+void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint &remote,
+                  ByteView datagram, const wire::Message &m) {
   auto inner = open_message(datagram, m, *sa.in_cipher);
   if (!inner) {
     ++ctx.counters.dropped_integrity;
     log::warn(label(sa) + ": IKE_AUTH request dropped: " + inner.error().message);
     return;
   }
+  follow_peer(ctx, sa, local, remote);
   const auto *idi = find_payload<wire::IdIPayload>(*inner);
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
   if (auto why = verify_peer(sa, peer_id, find_payload<wire::AuthPayload>(*inner)); !why.empty()) {
@@ -170,6 +173,7 @@ void respond_auth(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Messag
                         Bytes(auth->data(), auth->data() + auth->size())}};
   sa.state = IkeState::Established;
   ++ctx.counters.ike_established;
+  arm_keepalive(ctx, sa);
   log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
   for (const auto &p : *inner)
     if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
@@ -267,6 +271,7 @@ void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wir
   }
   sa.state = IkeState::Established;
   ++ctx.counters.ike_established;
+  arm_keepalive(ctx, sa);
   log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
   accept_child(ctx, sa, *inner);
 }

@@ -91,6 +91,14 @@ struct IkeSa {
   Bytes cached_response;
 
   ChildSa child;
+  // NAT traversal (§2.23), decided by the NAT_DETECTION_* notifies of IKE_SA_INIT.
+  struct Nat {
+    bool local = false;   // we are behind a NAT: we send keepalives
+    bool remote = false;  // the peer is: its authenticated address and port are followed
+    bool fake = false;    // ConnectionConfig::force_encap on either side, without a real NAT
+    bool any() const { return local || remote || fake; }
+  } nat;
+  Millis next_keepalive{0};  // while nat.local and established
   // §2.4: initiator: we had no other IKE SA with this peer, so our IKE_AUTH
   // carries N(INITIAL_CONTACT); responder: the peer's did.
   bool initial_contact = false;
@@ -106,6 +114,7 @@ struct Context {
   Counters &counters;
   RetransmitConfig retransmit;
   EngineLimits limits;
+  NatConfig nat = {};
   // §2.4: the engine removes the other IKE SAs of the peer that `fresh` has just
   // authenticated with N(INITIAL_CONTACT); called before its CHILD SA is installed.
   std::function<void(const IkeSa &fresh)> initial_contact = {};

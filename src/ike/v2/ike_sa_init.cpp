@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "crypto/random.h"
 #include "ike/v2/exchanges.h"
+#include "ike/v2/nat.h"
 #include "wire/names.h"
 
 namespace ipsec::ike::v2 {
@@ -131,6 +132,12 @@ void send_init_request(Context &ctx, IkeSa &sa) {
   m.payloads.push_back(
       wire::KePayload{static_cast<uint16_t>(sa.ke_group), Bytes(pub.begin(), pub.end())});
   m.payloads.push_back(wire::NoncePayload{sa.ni});
+  if (ctx.nat.port != 0) {
+    // §2.23: SPIr is zero in the request's hashes.
+    auto natd = natd_payloads(sa, 0);
+    if (!natd) return fail_sa(sa, "IKE_SA_INIT: " + natd.error().message);
+    m.payloads.insert(m.payloads.end(), natd->begin(), natd->end());
+  }
   sa.init_request = wire::encode(m);
   sa.state = IkeState::SaInitSent;
   sa.in_flight = {Request::SaInit, 0};
@@ -168,7 +175,9 @@ std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const Connection
   return chosen;
 }
 
-Result<void> build_responder_sa(IkeSa &sa, const wire::Message &m, const SpiShard &shard) {
+// `natd`: the request had NAT_DETECTION_* notifies, so the response carries ours (§2.23).
+Result<void> build_responder_sa(IkeSa &sa, const wire::Message &m, const SpiShard &shard,
+                                bool natd) {
   auto spi = random_spi(shard);
   auto nonce = crypto::make_nonce();
   auto ke = crypto::make_key_exchange(sa.algs.group);
@@ -188,6 +197,11 @@ Result<void> build_responder_sa(IkeSa &sa, const wire::Message &m, const SpiShar
       make_header(sa, ExchangeType::IkeSaInit, true, 0),
       {wire::SaPayload{{sa.ike_proposal}},
        wire::KePayload{static_cast<uint16_t>(sa.algs.group), pub_copy}, wire::NoncePayload{sa.nr}}};
+  if (natd) {
+    auto n = natd_payloads(sa, sa.spi_r);
+    if (!n) return fail(n.error());
+    resp.payloads.insert(resp.payloads.end(), n->begin(), n->end());
+  }
   sa.init_response = wire::encode(resp);
   return ok();
 }
@@ -206,7 +220,8 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &con
   sa->ike_proposal = *chosen;
   sa->algs = *ike_algorithms(*chosen);
   sa->init_request.assign(datagram.begin(), datagram.end());
-  if (auto r = build_responder_sa(*sa, m, ctx.limits.shard); !r) {
+  const NatdResult nat = check_natd(ctx, m, local, remote);
+  if (auto r = build_responder_sa(*sa, m, ctx.limits.shard, nat.present); !r) {
     ++ctx.counters.dropped_malformed;
     log::warn("IKE_SA_INIT from " + remote.str() + " dropped: " + r.error().message);
     return nullptr;
@@ -215,10 +230,12 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &con
   sa->created = ctx.clock.now();
   send_response(ctx, *sa, 0, sa->init_response);
   log::info(label(*sa) + ": IKE_SA_INIT done, " + algorithms_line(*sa));
+  apply_natd(ctx, *sa, nat);
   return sa;
 }
 
-void process_sa_init_response(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
+void process_sa_init_response(Context &ctx, IkeSa &sa, const Endpoint &local,
+                              const Endpoint &remote, ByteView datagram, const wire::Message &m) {
   sa.awaiting_response = false;
   const auto *sa_payload = m.find<wire::SaPayload>();
   const auto *ke = m.find<wire::KePayload>();
@@ -238,6 +255,8 @@ void process_sa_init_response(Context &ctx, IkeSa &sa, ByteView datagram, const 
   if (auto r = derive_ike_keys(sa, ke->data); !r)
     return fail_sa(sa, "IKE_SA_INIT: key derivation: " + r.error().message);
   log::info(label(sa) + ": IKE_SA_INIT done, " + algorithms_line(sa));
+  apply_natd(ctx, sa, check_natd(ctx, m, local, remote));
+  float_to_natt_port(ctx, sa);
   if (auto r = start_auth(ctx, sa); !r) fail_sa(sa, "IKE_AUTH: " + r.error().message);
 }
 

@@ -14,6 +14,10 @@ namespace ipsec::ike::v2 {
 // Monotonic milliseconds since an arbitrary epoch.
 using Millis = std::chrono::milliseconds;
 
+// `from` names our endpoint: a datagram from the NAT-T port (NatConfig::port) goes out
+// with the 4-byte non-ESP marker prepended by the Sender (RFC 3948 §2.2), except a NAT
+// keepalive, which is the single byte 0xFF (RFC 3948 §2.3) and never carries a marker.
+// Received datagrams reach Engine::on_datagram with the marker already removed.
 class Sender {
  public:
   virtual ~Sender() = default;
@@ -51,6 +55,9 @@ struct Counters {
   uint64_t cookies_sent = 0;         // IKE_SA_INIT answered with N(COOKIE)
   uint64_t cookies_invalid = 0;      // IKE_SA_INIT with a COOKIE we did not make
   uint64_t initial_contact_closed = 0;  // older IKE SAs closed by the peer's INITIAL_CONTACT
+  uint64_t nat_detected = 0;         // IKE SAs that found a NAT (or faked one) in IKE_SA_INIT
+  uint64_t natd_ignored = 0;         // NAT_DETECTION_* notifies of the wrong length
+  uint64_t nat_keepalives = 0;       // keepalives sent (RFC 3948 §2.3)
 };
 
 }  // namespace ipsec::ike::v2
