@@ -74,6 +74,7 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);  // not a reload (that is `ipsecctl load`), and never a silent death
   if (::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return fail("pthread_sigmask failed");
   ::signal(SIGPIPE, SIG_IGN);
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
@@ -192,6 +193,10 @@ int Daemon::run() {
 void Daemon::on_signal() {
   signalfd_siginfo si{};
   while (::read(signal_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    if (si.ssi_signo == SIGHUP) {
+      log::warn("received SIGHUP: ignored; reload connections with `ipsecctl load FILE...`");
+      continue;
+    }
     log::info(std::string("received ") + ::strsignal(static_cast<int>(si.ssi_signo)));
     if (!stopping_) begin_shutdown();
   }

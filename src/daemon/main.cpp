@@ -125,7 +125,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   app.add_option("--pid-file", o.pid_file, "Write the process id to this file");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;  // a bad command line, as for ipsecctl
+  }
 
   const std::map<std::string, log::Level> levels{{"debug", log::Level::Debug},
                                                  {"info", log::Level::Info},

@@ -90,6 +90,9 @@ ctla up nonexistent >/dev/null; [ $? = 6 ] && ok "up of an unknown connection fa
 
 ctla up to-right >/dev/null && ok "up accepted" || bad "up refused"
 poll tunnel_up && ok "up: tunnel again with matching SPIs" || bad "no tunnel after up: $(ctla status; ctlb status)"
+kill -HUP "$PIDA"; sleep 0.5
+kill -0 "$PIDA" 2>/dev/null && ctla status | grep -q established && grep -q 'SIGHUP: ignored' "$WORK/a.log" \
+  && ok "SIGHUP: ignored with a warning, the tunnel stays" || bad "SIGHUP: $(tail -n 3 "$WORK/a.log")"
 
 kill -TERM "$PIDA" "$PIDB"
 wait "$PIDA"; rca=$?

@@ -712,6 +712,28 @@ ipsecd_wait_child() {
     fail "no installed CHILD SA on both $init and $resp after 30 s"
 }
 
+# ipsecd_pair_up INIT RESP CONN MODE LABEL_INIT LABEL_RESP: waits for the CHILD
+# SA on both daemons, keeps their status (status-LABEL.json) and prints it,
+# checks that both see the same IKE SPIs, crossed CHILD SPIs and MODE; sets
+# PAIR_OUT (ESP SPI INIT->RESP) and PAIR_IN (RESP->INIT) as 0x%08x.
+ipsecd_pair_up() {
+    local init=$1 resp=$2 conn=$3 mode=$4 li=$5 lr=$6
+    local ii ir iin iout imode ri rr rin rout rmode
+    ipsecd_wait_child "$init" "$resp" "$conn"
+    ipsecd_ctl "$init" status --json > "$E2E_OUT/status-$li.json"
+    ipsecd_ctl "$resp" status --json > "$E2E_OUT/status-$lr.json"
+    ipsecd_ctl "$init" status | sed "s/^/    [$li] /"
+    ipsecd_ctl "$resp" status | sed "s/^/    [$lr] /"
+    read -r ii ir iin iout imode <<< "$IPSECD_CHILD_INIT"
+    read -r ri rr rin rout rmode <<< "$IPSECD_CHILD_RESP"
+    assert_eq "IKE SPIs $li/$lr" "$ii $ir" "$ri $rr"
+    assert_eq "$li's inbound CHILD SPI = $lr's outbound" "$iin" "$rout"
+    assert_eq "$li's outbound CHILD SPI = $lr's inbound" "$iout" "$rin"
+    assert_eq "CHILD SA mode on $li/$lr" "$mode $mode" "$imode $rmode"
+    PAIR_OUT=$(printf '0x%08x' "$iout") PAIR_IN=$(printf '0x%08x' "$iin")
+    log "negotiated ESP SPIs: $li->$lr $PAIR_OUT, $lr->$li $PAIR_IN"
+}
+
 ipsecd_stop() {
     local name pid i rc p keep
     for name in "$@"; do kill -TERM "${IPSECD_PID[$name]}" 2>/dev/null; done

@@ -45,20 +45,8 @@ ipsecd_start gwB b "$W/right.json"
 ipsecd_start gwA a "$W/left.json"
 
 step "wait (<= 30 s) for the CHILD SA on both gateways"
-ipsecd_wait_child a b "$CONN"
-ipsecd_ctl a status --json > "$E2E_OUT/status-gwA.json"
-ipsecd_ctl b status --json > "$E2E_OUT/status-gwB.json"
-ipsecd_ctl a status | sed 's/^/    [gwA] /'
-ipsecd_ctl b status | sed 's/^/    [gwB] /'
-read -r ai ar ain aout amode <<< "$IPSECD_CHILD_INIT"
-read -r bi br bin bout bmode <<< "$IPSECD_CHILD_RESP"
-assert_eq "IKE SPIs gwA/gwB" "$ai $ar" "$bi $br"
-assert_eq "gwA's inbound CHILD SPI = gwB's outbound" "$ain" "$bout"
-assert_eq "gwA's outbound CHILD SPI = gwB's inbound" "$aout" "$bin"
-assert_eq "CHILD SA mode on gwA/gwB" "tunnel tunnel" "$amode $bmode"
-sab=$(hex32 "$aout")   # gwA -> gwB
-sba=$(hex32 "$ain")    # gwB -> gwA
-log "negotiated ESP SPIs: gwA->gwB $sab, gwB->gwA $sba"
+ipsecd_pair_up a b "$CONN" tunnel gwA gwB
+sab=$PAIR_OUT sba=$PAIR_IN   # gwA -> gwB, gwB -> gwA
 
 step "IKE moved to UDP 4500; gwB talks to the NAT's mapped port"
 assert_eq "[gwA] IKE endpoints" "10.0.0.2[4500] 192.0.2.2[4500]" \

@@ -29,25 +29,14 @@ for want in $L $R $L/32 $R/32 transport; do
 done
 CONN=host-right
 PAYLOAD=$(( 1024 * 1024 ))
-hex32() { printf '0x%08x' "$1"; }
 
 step "start ipsecd (real kernel) on right (responder) and left (initiator, start_action start)"
 ipsecd_start right r "$W/right.json"
 ipsecd_start left l "$W/left.json"
 
 step "wait (<= 30 s) for the transport-mode CHILD SA on both"
-ipsecd_wait_child l r "$CONN"
-ipsecd_ctl l status | sed 's/^/    [left] /'
-ipsecd_ctl r status | sed 's/^/    [right] /'
-read -r li lr lin lout lmode <<< "$IPSECD_CHILD_INIT"
-read -r ri rr rin rout rmode <<< "$IPSECD_CHILD_RESP"
-assert_eq "IKE SPIs left/right" "$li $lr" "$ri $rr"
-assert_eq "left's inbound CHILD SPI = right's outbound" "$lin" "$rout"
-assert_eq "left's outbound CHILD SPI = right's inbound" "$lout" "$rin"
-assert_eq "CHILD SA mode on left/right" "transport transport" "$lmode $rmode"
-slr=$(hex32 "$lout")   # left -> right
-srl=$(hex32 "$lin")    # right -> left
-log "negotiated ESP SPIs: left->right $slr, right->left $srl"
+ipsecd_pair_up l r "$CONN" transport left right
+slr=$PAIR_OUT srl=$PAIR_IN   # left -> right, right -> left
 
 step "kernel state on both: exactly 2 transport-mode SAs, 2 policies (out, in), the IKE socket bypass"
 check_child_kernel left transport $L $R $L/32 $R/32 "$slr" "$srl"

@@ -40,29 +40,18 @@ jq -c '.connections[] | {local: .local.address, remote: .remote.address, childre
 run ip netns exec gwA "$IPSECCTL" validate "$W/left.json" "$W/right.json" || fail "validate the IPv6 connections"
 CONN=to-right
 PAYLOAD=$(( 1024 * 1024 ))
-hex32() { printf '0x%08x' "$1"; }
 
 step "start ipsecd (real kernel, IKE over IPv6) in gwB (responder) and gwA (initiator)"
 ipsecd_start gwB b "$W/right.json"
 ipsecd_start gwA a "$W/left.json"
 
 step "wait (<= 30 s) for the CHILD SA on both gateways"
-ipsecd_wait_child a b "$CONN"
-ipsecd_ctl a status | sed 's/^/    [gwA] /'
-ipsecd_ctl b status | sed 's/^/    [gwB] /'
-read -r ai ar ain aout amode <<< "$IPSECD_CHILD_INIT"
-read -r bi br bin bout bmode <<< "$IPSECD_CHILD_RESP"
-assert_eq "IKE SPIs gwA/gwB" "$ai $ar" "$bi $br"
-assert_eq "gwA's inbound CHILD SPI = gwB's outbound" "$ain" "$bout"
-assert_eq "gwA's outbound CHILD SPI = gwB's inbound" "$aout" "$bin"
-assert_eq "CHILD SA mode on gwA/gwB" "tunnel tunnel" "$amode $bmode"
+ipsecd_pair_up a b "$CONN" tunnel gwA gwB
+sab=$PAIR_OUT sba=$PAIR_IN   # gwA -> gwB, gwB -> gwA
 assert_eq "gwA's selectors" "$NA,$NA4 $NB,$NB4" \
     "$(ipsecd_ctl a status --json | jq -r '.ike_sas[0].child | "\(.local_ts | join(",")) \(.remote_ts | join(","))"')"
 assert_eq "gwA's IKE endpoints" "$GA $GB" \
     "$(ipsecd_ctl a status --json | jq -r '.ike_sas[0] | "\(.local) \(.remote)"' | sed 's/\[500\]//g')"
-sab=$(hex32 "$aout")   # gwA -> gwB
-sba=$(hex32 "$ain")    # gwB -> gwA
-log "negotiated ESP SPIs: gwA->gwB $sab, gwB->gwA $sba"
 
 step "kernel state on both gateways: 2 IPv6 tunnel SAs, 3 policies for each family"
 check_child_kernel gwA tunnel $GA $GB $NA $NB "$sab" "$sba" 2
