@@ -91,6 +91,16 @@ for var in "${BINARY_VARS[@]}"; do
     esac
 done
 
+# the same for folders a job is given (package_deb's output for packaged-unit)
+for var in E2E_DEB_DIR; do
+    [ -n "${!var:-}" ] && [ -d "${!var}" ] || continue
+    case $(realpath "${!var}")/ in
+        /tmp/*) cp -a "${!var}" "$JOB/$var" || fail "cannot copy ${!var}"
+                say "copied ${!var} ($var) from /tmp into the job share"
+                printf -v "$var" '%s' "$JOB/$var";;
+    esac
+done
+
 {
     echo "JOB_DIR='$JOB'"
     echo "JOB_TIMEOUT='$(( TIMEOUT > 60 ? TIMEOUT - 30 : TIMEOUT * 3 / 4 ))'"
