@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "ike/v2/traffic_selectors.h"
 #include "wire/names.h"
 
 namespace ipsec::daemon {
@@ -11,23 +12,6 @@ namespace ipsec::daemon {
 namespace {
 
 using ike::v2::Millis;
-
-// The prefix length when [start, end] is exactly one prefix, else -1.
-int prefix_len(const IpAddress& start, const IpAddress& end) {
-  if (start.family != end.family || start.is_unspec()) return -1;
-  int bits = start.max_prefix();
-  int len = 0;
-  while (len < bits) {
-    int byte = len / 8, bit = 7 - len % 8;
-    if (((start.bytes[byte] >> bit) & 1) != ((end.bytes[byte] >> bit) & 1)) break;
-    ++len;
-  }
-  for (int i = len; i < bits; ++i) {
-    int byte = i / 8, bit = 7 - i % 8;
-    if (((start.bytes[byte] >> bit) & 1) != 0 || ((end.bytes[byte] >> bit) & 1) != 1) return -1;
-  }
-  return len;
-}
 
 nlohmann::json counters_json(const ike::v2::Counters& c) {
   return nlohmann::json{{"dropped_malformed", c.dropped_malformed},
@@ -75,8 +59,8 @@ control::ChildStatus child_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, u
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;
   c.mode = ch.transport ? "transport" : "tunnel";
-  for (const auto& ts : ch.local_ts) c.local_ts.push_back(describe(ts));
-  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(describe(ts));
+  for (const auto& ts : ch.local_ts) c.local_ts.push_back(ike::v2::describe(ts));
+  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(ike::v2::describe(ts));
   if (ch.state != ike::v2::ChildState::None) c.algorithms = describe(ch.proposal);
   c.failure = ch.failure;
   if (ch.state != ike::v2::ChildState::Installed) return c;
@@ -122,16 +106,6 @@ std::string describe(const wire::Proposal& p) {
     out += wire::transform_name(t.type, t.id);
     if (auto bits = t.key_length()) out += "_" + std::to_string(*bits);
   }
-  return out;
-}
-
-std::string describe(const wire::TrafficSelector& ts) {
-  int len = prefix_len(ts.start, ts.end);
-  std::string out =
-      len >= 0 ? ts.start.str() + "/" + std::to_string(len) : ts.start.str() + "-" + ts.end.str();
-  if (ts.ip_protocol != 0) out += " proto " + std::to_string(ts.ip_protocol);
-  if (ts.start_port != 0 || ts.end_port != 65535)
-    out += " port " + std::to_string(ts.start_port) + "-" + std::to_string(ts.end_port);
   return out;
 }
 

@@ -13,8 +13,6 @@ namespace ipsec::daemon {
 
 // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
 std::string describe(const wire::Proposal& p);
-// "198.51.100.0/24", or "start-end" when not a prefix; protocol and ports when not any.
-std::string describe(const wire::TrafficSelector& ts);
 
 // One engine's SAs, closed SAs and counters; the CHILD SAs' traffic counters and age
 // come from `kernel` (a failed query leaves them 0). `now`: the engine's clock;

@@ -68,16 +68,18 @@ Result<Prefix> ts_prefix(const wire::TrafficSelector &ts) {
   return p;
 }
 
+std::string describe(const wire::TrafficSelector &ts) {
+  auto p = ts_prefix(ts);
+  std::string out = p ? p->str() : ts.start.str() + "-" + ts.end.str();
+  if (ts.ip_protocol != 0) out += " proto " + std::to_string(ts.ip_protocol);
+  if (ts.start_port != 0 || ts.end_port != 65535)
+    out += " port " + std::to_string(ts.start_port) + "-" + std::to_string(ts.end_port);
+  return out;
+}
+
 std::string describe(const std::vector<wire::TrafficSelector> &ts) {
   std::string out;
-  for (const auto &t : ts) {
-    if (!out.empty()) out += ", ";
-    auto p = ts_prefix(t);
-    out += p ? p->str() : t.start.str() + "-" + t.end.str();
-    if (t.ip_protocol != 0) out += " proto " + std::to_string(t.ip_protocol);
-    if (t.start_port != 0 || t.end_port != 65535)
-      out += " port " + std::to_string(t.start_port) + "-" + std::to_string(t.end_port);
-  }
+  for (const auto &t : ts) out += (out.empty() ? "" : ", ") + describe(t);
   return out.empty() ? "(none)" : out;
 }
 

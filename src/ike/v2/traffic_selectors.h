@@ -27,6 +27,8 @@ std::vector<wire::TrafficSelector> narrow(const std::vector<wire::TrafficSelecto
 // returns).
 Result<Prefix> ts_prefix(const wire::TrafficSelector &ts);
 
-std::string describe(const std::vector<wire::TrafficSelector> &ts);  // "10.0.0.0/24 udp/53"
+// "10.0.0.0/24", "192.0.2.1-192.0.2.9 proto 17 port 53-53"
+std::string describe(const wire::TrafficSelector &ts);
+std::string describe(const std::vector<wire::TrafficSelector> &ts);  // joined by ", "
 
 }  // namespace ipsec::ike::v2
