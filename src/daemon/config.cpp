@@ -10,37 +10,6 @@
 
 namespace ipsec::daemon {
 
-namespace {
-
-using namespace ike::v2;
-
-template <typename T, typename Eq>
-bool same_list(const std::vector<T>& a, const std::vector<T>& b, Eq eq) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), eq);
-}
-
-bool same_encr(const EncrSpec& a, const EncrSpec& b) {
-  return a.id == b.id && a.key_bits == b.key_bits;
-}
-
-bool same_ike(const IkeProposalConfig& a, const IkeProposalConfig& b) {
-  return same_list(a.encr, b.encr, same_encr) && a.prf == b.prf && a.integ == b.integ &&
-         a.dh == b.dh;
-}
-
-bool same_esp(const EspProposalConfig& a, const EspProposalConfig& b) {
-  return same_list(a.encr, b.encr, same_encr) && a.integ == b.integ && a.esn == b.esn;
-}
-
-// Everything but the reqid (compared as the file has it, by the caller).
-bool same_child(const ChildConfig& a, const ChildConfig& b) {
-  return a.name == b.name && a.mode == b.mode && a.local_ts == b.local_ts &&
-         a.remote_ts == b.remote_ts && same_list(a.proposals, b.proposals, same_esp) &&
-         a.replay_window == b.replay_window;
-}
-
-}  // namespace
-
 LoadedConnections load_connections(const std::vector<std::string>& files, uint16_t port,
                                    bool require_absolute) {
   LoadedConnections out;
@@ -94,11 +63,10 @@ void assign_reqids(std::vector<DaemonConnection>& next,
 }
 
 bool same_connection(const DaemonConnection& a, const DaemonConnection& b) {
-  const ConnectionConfig &x = a.config, &y = b.config;
-  return x.name == y.name && x.local == y.local && x.remote == y.remote &&
-         x.local_id == y.local_id && x.remote_id == y.remote_id && x.psk == y.psk &&
-         same_list(x.proposals, y.proposals, same_ike) && same_child(x.child, y.child) &&
-         a.start_action == b.start_action && a.file_reqid == b.file_reqid;
+  // The allocated reqid is not part of what the files say (file_reqid is).
+  ike::v2::ConnectionConfig x = a.config, y = b.config;
+  x.child.reqid = y.child.reqid = 0;
+  return x == y && a.start_action == b.start_action && a.file_reqid == b.file_reqid;
 }
 
 ConfigDiff diff(const std::vector<DaemonConnection>& running,

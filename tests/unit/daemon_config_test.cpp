@@ -82,4 +82,8 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   y.config.child.reqid = 9;
   CHECK(daemon::same_connection(x, y));
   CHECK(!daemon::same_connection(conn("x", 4), conn("x", 9)));
+  // Every field counts, including ones added after the comparison was written.
+  daemon::DaemonConnection e = conn("x");
+  e.config.force_encap = true;
+  CHECK(!daemon::same_connection(conn("x"), e));
 }

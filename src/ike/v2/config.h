@@ -42,6 +42,7 @@ struct Identity {
 struct EncrSpec {
   wire::EncrId id = wire::EncrId::AesGcm16;
   uint16_t key_bits = 256;
+  bool operator==(const EncrSpec &) const = default;
 };
 
 // One IKE proposal; each list is in preference order. integ is empty for AEAD.
@@ -50,6 +51,7 @@ struct IkeProposalConfig {
   std::vector<wire::PrfId> prf;
   std::vector<wire::IntegId> integ;
   std::vector<wire::DhGroup> dh;
+  bool operator==(const IkeProposalConfig &) const = default;
 };
 
 // One ESP proposal; integ is empty for AEAD. No DH: the first CHILD SA has no
@@ -58,6 +60,7 @@ struct EspProposalConfig {
   std::vector<EncrSpec> encr;
   std::vector<wire::IntegId> integ;
   std::vector<wire::EsnId> esn{wire::EsnId::NoEsn};
+  bool operator==(const EspProposalConfig &) const = default;
 };
 
 struct ChildConfig {
@@ -68,6 +71,7 @@ struct ChildConfig {
   std::vector<EspProposalConfig> proposals;
   uint32_t reqid = 1;
   uint32_t replay_window = 32;
+  bool operator==(const ChildConfig &) const = default;
 };
 
 struct ConnectionConfig {
@@ -82,6 +86,7 @@ struct ConnectionConfig {
   // Like strongSwan's `encap = yes`: our NAT_DETECTION_SOURCE_IP hash is faked so that
   // both sides move to the NAT-T port and UDP-encapsulate ESP even without a NAT.
   bool force_encap = false;
+  bool operator==(const ConnectionConfig &) const = default;
 };
 
 // NAT traversal (RFC 7296 §2.23, RFC 3948).
