@@ -734,6 +734,24 @@ ipsecd_pair_up() {
     log "negotiated ESP SPIs: $li->$lr $PAIR_OUT, $lr->$li $PAIR_IN"
 }
 
+# ipsecd_pair_down INIT RESP CONN NS_INIT NS_RESP: `ipsecctl down CONN` on INIT,
+# waits (<= 30 s), then checks that neither namespace holds an SA or a policy
+# and that neither daemon still lists an IKE SA.
+ipsecd_pair_down() {
+    local init=$1 resp=$2 conn=$3 ni=$4 nr=$5 i ns
+    run ipsecd_ctl "$init" down "$conn" || fail "ipsecctl down $conn"
+    for (( i = 0; i < 60; i++ )); do
+        [ "$(xfrm_count "$ni") $(xfrm_count "$nr")" = "0 0 0 0" ] &&
+            [ "$(ipsecd_ctl "$resp" status --json | jq '.ike_sas | length')" = 0 ] && break
+        sleep 0.5
+    done
+    for ns in "$ni" "$nr"; do
+        assert_eq "[$ns] SAs and policies after down" "0 0" "$(xfrm_count "$ns")"
+    done
+    assert_eq "[$ni] IKE SAs after down" 0 "$(ipsecd_ctl "$init" status --json | jq '.ike_sas | length')"
+    assert_eq "[$nr] IKE SAs after down" 0 "$(ipsecd_ctl "$resp" status --json | jq '.ike_sas | length')"
+}
+
 ipsecd_stop() {
     local name pid i rc p keep
     for name in "$@"; do kill -TERM "${IPSECD_PID[$name]}" 2>/dev/null; done

@@ -114,16 +114,7 @@ assert_eq "packets with an inner or private address as outer header" 0 \
 assert_eq "IPv4 packets other than UDP on the link" 0 "$(n "ip and not udp")"
 
 step "ipsecctl down $CONN: no SA, no policy left on either gateway"
-run ipsecd_ctl a down "$CONN" || fail "ipsecctl down $CONN"
-for (( i = 0; i < 60; i++ )); do
-    [ "$(xfrm_count gwA) $(xfrm_count gwB)" = "0 0 0 0" ] && break
-    sleep 0.5
-done
-for ns in gwA gwB; do
-    assert_eq "[$ns] SAs and policies after down" "0 0" "$(xfrm_count "$ns")"
-done
-assert_eq "[gwA] IKE SAs after down" 0 "$(ipsecd_ctl a status --json | jq '.ike_sas | length')"
-assert_eq "[gwB] IKE SAs after down" 0 "$(ipsecd_ctl b status --json | jq '.ike_sas | length')"
+ipsecd_pair_down a b "$CONN" gwA gwB
 
 step "SIGTERM both daemons"
 ipsecd_stop a b
@@ -170,11 +161,6 @@ assert_ge "IKE with the non-ESP marker on 4500" 2 "$(capture_count "$pcap" "udp 
 assert_eq "raw ESP (IP protocol 50)" 0 "$(capture_count "$pcap" "ip proto 50")"
 assert_eq "bare ICMP" 0 "$(capture_count "$pcap" "icmp")"
 assert_eq "keepalives (nobody is behind a NAT)" 0 "$(capture_count "$pcap" "udp[4:2] = 9")"
-run ipsecd_ctl l down host-right || fail "ipsecctl down host-right"
-for (( i = 0; i < 60; i++ )); do
-    [ "$(xfrm_count left) $(xfrm_count right)" = "0 0 0 0" ] && break
-    sleep 0.5
-done
-for ns in left right; do assert_eq "[$ns] SAs and policies after down" "0 0" "$(xfrm_count "$ns")"; done
+ipsecd_pair_down l r host-right left right
 ipsecd_stop l r
 pass "ikev2-natt"

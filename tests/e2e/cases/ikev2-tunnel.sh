@@ -80,16 +80,7 @@ assert_eq "IPv4 packets on the link other than ESP and IKE" 0 \
     "$(capture_count "$pcap" "ip and not ip proto 50 and not udp port 500")"
 
 step "ipsecctl down $CONN: no SA, no policy left on either gateway"
-run ipsecd_ctl a down "$CONN" || fail "ipsecctl down $CONN"
-for (( i = 0; i < 60; i++ )); do
-    [ "$(xfrm_count gwA) $(xfrm_count gwB)" = "0 0 0 0" ] && break
-    sleep 0.5
-done
-for ns in gwA gwB; do
-    assert_eq "[$ns] SAs and policies after down" "0 0" "$(xfrm_count "$ns")"
-done
-assert_eq "[gwA] IKE SAs after down" 0 "$(ipsecd_ctl a status --json | jq '.ike_sas | length')"
-assert_eq "[gwB] IKE SAs after down" 0 "$(ipsecd_ctl b status --json | jq '.ike_sas | length')"
+ipsecd_pair_down a b "$CONN" gwA gwB
 
 step "SIGTERM both daemons"
 ipsecd_stop a b
