@@ -7,8 +7,10 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstring>
+#include <vector>
 
 #include "common/log.h"
 #include "daemon/shard.h"
@@ -140,51 +142,55 @@ std::optional<ByteView> ike_payload(const UdpSocket& s, ByteView datagram) {
   return datagram.subspan(kMarkerLen);
 }
 
-Bytes wire_datagram(const UdpSocket& s, ByteView datagram) {
-  Bytes out;
-  if (s.natt && !is_keepalive(datagram)) out.assign(kMarkerLen, 0);
-  out.insert(out.end(), datagram.begin(), datagram.end());
-  return out;
+ByteView marker_for(const UdpSocket& s, ByteView datagram) {
+  static constexpr uint8_t kMarker[kMarkerLen] = {0, 0, 0, 0};
+  if (!s.natt || is_keepalive(datagram)) return {};
+  return ByteView(kMarker, kMarkerLen);
 }
 
 Result<Datagram> receive(const UdpSocket& s) {
+  // One read buffer per worker thread: a datagram costs a copy of its own size, not a
+  // fresh 64 KiB allocation.
+  thread_local std::vector<uint8_t> buf(kMaxDatagram);
   Datagram d;
   for (int skipped = 0; skipped < kMaxSkippedPerRead; ++skipped) {
-    d.data.resize(kMaxDatagram);
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    ssize_t n = ::recvfrom(s.fd.get(), d.data.data(), d.data.size(), 0,
+    ssize_t n = ::recvfrom(s.fd.get(), buf.data(), buf.size(), 0,
                            reinterpret_cast<sockaddr*>(&ss), &len);
     if (n < 0) {
-      d.data.clear();
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return d;
       return fail(sys_error("recvfrom on " + s.local.str()));
     }
-    d.data.resize(static_cast<size_t>(n));
+    const ByteView got(buf.data(), static_cast<size_t>(n));
     d.remote = from_sockaddr(ss);
-    auto ike = ike_payload(s, d.data);
+    auto ike = ike_payload(s, got);
     if (!ike) {
-      log::debug(std::string(is_keepalive(d.data) ? "NAT keepalive" : "datagram without the "
-                                                                      "non-ESP marker") +
+      log::debug(std::string(is_keepalive(got) ? "NAT keepalive" : "datagram without the "
+                                                                   "non-ESP marker") +
                  " from " + d.remote.str() + " on " + s.local.str() + " dropped");
       continue;
     }
-    if (ike->size() != d.data.size()) d.data.erase(d.data.begin(), d.data.begin() + kMarkerLen);
+    d.data.assign(ike->begin(), ike->end());
     return d;
   }
-  d.data.clear();  // more may wait: epoll reports the socket again
-  return d;
+  return d;  // empty: more may wait, epoll reports the socket again
 }
 
 void UdpSender::send(const ike::v2::Endpoint& from, const ike::v2::Endpoint& to,
                      ByteView payload) {
   for (const UdpSocket& s : sockets_) {
     if (!(s.local == from)) continue;
-    const Bytes datagram = wire_datagram(s, payload);
+    const ByteView marker = marker_for(s, payload);
+    iovec iov[2] = {{const_cast<uint8_t*>(marker.data()), marker.size()},
+                    {const_cast<uint8_t*>(payload.data()), payload.size()}};
     sockaddr_storage ss;
-    socklen_t len = to_sockaddr(to, ss);
-    if (::sendto(s.fd.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL,
-                 reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    msghdr msg{};
+    msg.msg_name = &ss;
+    msg.msg_namelen = to_sockaddr(to, ss);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    if (::sendmsg(s.fd.get(), &msg, MSG_NOSIGNAL) < 0) {
       ++send_errors_;
       log::warn(sys_error("sendto " + to.str() + " from " + from.str()).message);
     }

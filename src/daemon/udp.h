@@ -41,9 +41,10 @@ Result<std::vector<UdpSocket>> open_udp_group(const ike::v2::Endpoint& local, ui
 // socket the non-ESP marker is removed, and anything without it (keepalives, stray
 // data) is dropped and read past.
 Result<Datagram> receive(const UdpSocket& s);
-// The datagram as it goes on the wire from socket `s`: IKE behind the non-ESP marker on
-// a NAT-T socket, except a keepalive (the single byte 0xFF, RFC 3948 §2.3).
-Bytes wire_datagram(const UdpSocket& s, ByteView datagram);
+// What goes on the wire before `datagram` from socket `s`: the non-ESP marker on a
+// NAT-T socket, except before a keepalive (the single byte 0xFF, RFC 3948 §2.3); else
+// nothing.
+ByteView marker_for(const UdpSocket& s, ByteView datagram);
 // The IKE message inside a datagram received on `s`; nullopt for what is not IKE (on a
 // NAT-T socket: no marker).
 std::optional<ByteView> ike_payload(const UdpSocket& s, ByteView datagram);

@@ -513,13 +513,14 @@ TEST_SUITE("daemon nat-t sockets") {
     CHECK(sender.send_errors() == 0);
   }
 
-  TEST_CASE("pure helpers: ike_payload and wire_datagram") {
+  TEST_CASE("pure helpers: ike_payload and marker_for") {
     ipsec::daemon::UdpSocket natt, plain;
     natt.natt = true;
     const Bytes ike{1, 2, 3, 4, 5};
-    CHECK(ipsec::daemon::wire_datagram(natt, ike) == Bytes{0, 0, 0, 0, 1, 2, 3, 4, 5});
-    CHECK(ipsec::daemon::wire_datagram(plain, ike) == ike);
-    CHECK(ipsec::daemon::wire_datagram(natt, Bytes{0xff}) == Bytes{0xff});
+    auto bytes = [](ByteView v) { return Bytes(v.begin(), v.end()); };
+    CHECK(bytes(ipsec::daemon::marker_for(natt, ike)) == Bytes{0, 0, 0, 0});
+    CHECK(ipsec::daemon::marker_for(plain, ike).empty());
+    CHECK(ipsec::daemon::marker_for(natt, Bytes{0xff}).empty());
     const Bytes in{0, 0, 0, 0, 9};
     auto p = ipsec::daemon::ike_payload(natt, in);
     REQUIRE(p);
