@@ -257,6 +257,7 @@ Built build_alloc_spi(std::span<uint8_t> buf, const SpiRequest& req) {
   u.info.saddr = convert::to_xfrm(req.src);
   u.info.family = convert::af_of(req.dst.family);
   u.info.reqid = req.reqid;
+  u.info.seq = req.seq;  // an ACQUIRE's seq: its state takes the SPI
   u.info.lft = convert::to_xfrm(Lifetime{});
   u.min = req.min;
   u.max = req.max;

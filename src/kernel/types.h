@@ -175,6 +175,11 @@ struct SpiRequest {
   uint32_t reqid = 0;
   Mark mark;
   uint32_t min = 0x100, max = 0xffffffff;
+  // The seq of the ACQUIRE this SPI answers; 0: none. The kernel then gives
+  // the SPI to that ACQUIRE's state (same destination) instead of making a
+  // new larval state, so the SA added with the SPI replaces it
+  // (xfrm_alloc_userspi, xfrm_find_acq_byseq).
+  uint32_t seq = 0;
 };
 
 struct SadInfo {

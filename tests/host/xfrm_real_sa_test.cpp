@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cerrno>
+#include <ctime>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -257,11 +258,23 @@ TEST_CASE("real-sa: a non-ESN replay window of 1024 (bitmap in XFRMA_REPLAY_ESN_
   CHECK_MESSAGE(out.find("flag esn") == std::string::npos, out);
 }
 
+// All eight limits read back (lifetime_cfg), and the current lifetime
+// (XFRMA_LTIME_VAL / curlft): added now, never used, nothing counted.
 TEST_CASE("real-sa: lifetimes (bytes, packets, add and use seconds)") {
   auto k = start();
   SaParams sa = gcm_sa(0x1009);
   sa.lifetime = Lifetime{1000000, 2000000, 1000, 2000, 3000, 3600, 600, 900};
+  auto before = static_cast<uint64_t>(::time(nullptr));
   add_and_check(*k, sa);
+  auto after = static_cast<uint64_t>(::time(nullptr));
+  auto got = k->get_sa(sa.id());
+  REQUIRE(got.has_value());
+  CHECK(got->lifetime == sa.lifetime);
+  CHECK(got->counters.add_time >= before);
+  CHECK(got->counters.add_time <= after);
+  CHECK(got->counters.use_time == 0);
+  CHECK(got->counters.bytes == 0);
+  CHECK(got->counters.packets == 0);
   check_shows(ip_xfrm_state(true), {"limit: soft 1000000(bytes), hard 2000000(bytes)",
                                     "limit: soft 1000(packets), hard 2000(packets)",
                                     "expire add: soft 3000(sec), hard 3600(sec)",

@@ -56,8 +56,8 @@ TEST_SUITE("ike cookie") {
     REQUIRE(a);
     INFO(a->failure);
     REQUIRE(a->state == IkeState::Established);
-    CHECK(a->child.state == ChildState::Installed);
-    CHECK(p.bob_sa()->child.state == ChildState::Installed);
+    CHECK(first_child(a).state == ChildState::Installed);
+    CHECK(first_child(p.bob_sa()).state == ChildState::Installed);
     CHECK(p.bob.counters().cookies_sent == 1);
     CHECK(p.bob.counters().cookies_invalid == 0);
     REQUIRE(p.net.sent.size() == 6);

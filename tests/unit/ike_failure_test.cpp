@@ -106,12 +106,12 @@ TEST_SUITE("ike failures") {
   TEST_CASE("ESP proposal mismatch: IKE SA up, CHILD SA refused, nothing installed") {
     Pair p;
     p.bob_config.child.proposals = {
-        {{{wire::EncrId::AesCbc, 128}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}}};
+        {{{wire::EncrId::AesCbc, 128}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}, {}}};
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi)->state == IkeState::Established);
-    CHECK(p.alice.find(spi)->child.failure == "peer refused the CHILD SA: NO_PROPOSAL_CHOSEN");
-    CHECK(p.bob_sa()->child.state == ChildState::Failed);
+    CHECK(first_child(p.alice.find(spi)).failure == "peer refused the CHILD SA: NO_PROPOSAL_CHOSEN");
+    CHECK(first_child(p.bob_sa()).state == ChildState::Failed);
     CHECK(p.sas(p.alice_kernel).empty());
     CHECK(p.sas(p.bob_kernel).empty());
   }
@@ -152,7 +152,7 @@ TEST_SUITE("ike failures") {
     p.advance(Millis(1000));
     CHECK(p.alice.find(spi)->state == IkeState::Established);
     CHECK(p.alice.counters().retransmits == 2);
-    CHECK(p.bob_sa()->child.state == ChildState::Installed);
+    CHECK(first_child(p.bob_sa()).state == ChildState::Installed);
     CHECK(installed(p, p.bob_kernel) == 2);
   }
 
@@ -194,9 +194,9 @@ TEST_SUITE("ike failures") {
     const uint64_t spi = p.start();
     p.run();
     const IkeSa *a = p.alice.find(spi);
-    REQUIRE(a->child.state == ChildState::Installed);
-    REQUIRE(a->child.remote_ts.size() == 1);
-    CHECK(*ts_prefix(a->child.remote_ts.front()) == prefix("10.2.3.0/24"));
+    REQUIRE(first_child(a).state == ChildState::Installed);
+    REQUIRE(first_child(a).remote_ts.size() == 1);
+    CHECK(*ts_prefix(first_child(a).remote_ts.front()) == prefix("10.2.3.0/24"));
     auto ap = p.policies(p.alice_kernel);
     REQUIRE(ap.size() == 3);
     CHECK(ap[0].sel.dst == prefix("10.2.3.0/24"));
@@ -210,7 +210,7 @@ TEST_SUITE("ike failures") {
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi)->state == IkeState::Established);
-    CHECK(p.alice.find(spi)->child.failure == "peer refused the CHILD SA: TS_UNACCEPTABLE");
+    CHECK(first_child(p.alice.find(spi)).failure == "peer refused the CHILD SA: TS_UNACCEPTABLE");
     CHECK(p.bob.counters().ts_unacceptable == 1);
     CHECK(p.sas(p.alice_kernel).empty());
     CHECK(p.policies(p.bob_kernel).empty());
@@ -223,7 +223,7 @@ TEST_SUITE("ike failures") {
     p.alice_config.child.remote_ts = p.bob_config.child.local_ts = {prefix("192.0.2.2/32")};
     const uint64_t spi = p.start();
     p.run();
-    REQUIRE(p.alice.find(spi)->child.state == ChildState::Installed);
+    REQUIRE(first_child(p.alice.find(spi)).state == ChildState::Installed);
     auto ap = p.policies(p.alice_kernel);
     REQUIRE(ap.size() == 2);
     CHECK(ap[0].tmpls[0].mode == kernel::Mode::Transport);
@@ -245,7 +245,7 @@ TEST_SUITE("ike failures") {
                                                                     prefix("2001:db8:b::/64")};
     const uint64_t spi = p.start();
     p.run();
-    REQUIRE(p.alice.find(spi)->child.state == ChildState::Installed);
+    REQUIRE(first_child(p.alice.find(spi)).state == ChildState::Installed);
     CHECK(p.policies(p.alice_kernel).size() == 6);  // out, in, fwd for each family
     CHECK(p.policies(p.bob_kernel).size() == 6);
     for (auto *k : {&p.alice_kernel, &p.bob_kernel})

@@ -20,9 +20,9 @@ uint64_t establish(Pair &p) {
   const uint64_t spi = p.start();
   p.run();
   REQUIRE(p.alice.find(spi) != nullptr);
-  REQUIRE(p.alice.find(spi)->child.state == ChildState::Installed);
+  REQUIRE(first_child(p.alice.find(spi)).state == ChildState::Installed);
   REQUIRE(p.bob_sa() != nullptr);
-  REQUIRE(p.bob_sa()->child.state == ChildState::Installed);
+  REQUIRE(first_child(p.bob_sa()).state == ChildState::Installed);
   REQUIRE(p.sas(p.alice_kernel).size() == 2);
   REQUIRE(p.policies(p.bob_kernel).size() == 3);
   return spi;
@@ -90,14 +90,14 @@ TEST_SUITE("ike informational") {
     Pair p;
     const uint64_t spi = establish(p);
     CHECK_FALSE(p.alice.delete_child_sa(spi, 0x1234));  // not ours
-    REQUIRE(p.alice.delete_child_sa(spi, p.alice.find(spi)->child.spi_in));
+    REQUIRE(p.alice.delete_child_sa(spi, first_child(p.alice.find(spi)).spi_in));
     p.run();
     CHECK(p.kernel_empty(p.alice_kernel));
     CHECK(p.kernel_empty(p.bob_kernel));
     CHECK(p.alice.find(spi)->state == IkeState::Established);
     CHECK(p.bob_sa()->state == IkeState::Established);
-    CHECK(p.alice.find(spi)->child.state == ChildState::Deleted);
-    CHECK(p.bob_sa()->child.state == ChildState::Deleted);
+    CHECK(first_child(p.alice.find(spi)).state == ChildState::Deleted);
+    CHECK(first_child(p.bob_sa()).state == ChildState::Deleted);
     CHECK(p.alice.counters().child_deleted == 1);
     CHECK(p.bob.counters().child_deleted == 1);
     // The IKE SA still works.
@@ -110,11 +110,11 @@ TEST_SUITE("ike informational") {
     Pair p;
     const uint64_t spi = establish(p);
     const IkeSa *b = p.bob_sa();
-    REQUIRE(p.bob.delete_child_sa(b->spi_r, b->child.spi_in));
+    REQUIRE(p.bob.delete_child_sa(b->spi_r, first_child(b).spi_in));
     p.run();
     CHECK(p.kernel_empty(p.alice_kernel));
     CHECK(p.kernel_empty(p.bob_kernel));
-    CHECK(p.alice.find(spi)->child.state == ChildState::Deleted);
+    CHECK(first_child(p.alice.find(spi)).state == ChildState::Deleted);
     CHECK(p.alice.counters().child_deleted == 1);
   }
 
@@ -160,7 +160,7 @@ TEST_SUITE("ike informational") {
     Pair p;
     const uint64_t spi = establish(p);
     REQUIRE(p.alice.check_liveness(spi));
-    REQUIRE(p.alice.delete_child_sa(spi, p.alice.find(spi)->child.spi_in));
+    REQUIRE(p.alice.delete_child_sa(spi, first_child(p.alice.find(spi)).spi_in));
     CHECK(p.net.queue.size() == 1);
     p.run();
     CHECK(p.bob.counters().liveness_answered == 1);
@@ -231,9 +231,9 @@ TEST_SUITE("ike failure clean-up") {
     const IkeSa *a = p.alice.find(spi);
     REQUIRE(a);
     CHECK(a->state == IkeState::Established);
-    CHECK(a->child.state == ChildState::Failed);
+    CHECK(first_child(a).state == ChildState::Failed);
     CHECK(p.bob_sa()->state == IkeState::Established);
-    CHECK(p.bob_sa()->child.state == ChildState::Deleted);
+    CHECK(first_child(p.bob_sa()).state == ChildState::Deleted);
     CHECK(p.kernel_empty(p.alice_kernel));
     CHECK(p.kernel_empty(p.bob_kernel));
     CHECK(p.bob.counters().child_deleted == 1);

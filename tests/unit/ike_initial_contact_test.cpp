@@ -35,7 +35,7 @@ TEST_SUITE("ike initial contact") {
     REQUIRE(p.alice.find(old_spi)->state == IkeState::Established);
     CHECK(p.alice.find(old_spi)->initial_contact);  // Alice had no other IKE SA with Bob
     const uint64_t bob_old = p.bob_sa()->spi_r;
-    const uint32_t old_spi_in = p.bob_sa()->child.spi_in;
+    const uint32_t old_spi_in = first_child(p.bob_sa()).spi_in;
 
     kernel::MemoryKernel restarted_kernel;
     Engine restarted{p.net, restarted_kernel, p.clock};
@@ -46,12 +46,12 @@ TEST_SUITE("ike initial contact") {
 
     REQUIRE(restarted.find(*spi));
     CHECK(restarted.find(*spi)->state == IkeState::Established);
-    CHECK(restarted.find(*spi)->child.state == ChildState::Installed);
+    CHECK(first_child(restarted.find(*spi)).state == ChildState::Installed);
     REQUIRE(p.bob.sas().size() == 1);
     const IkeSa *b = p.bob.sas().front();
     CHECK(b->spi_r != bob_old);
-    CHECK(b->child.state == ChildState::Installed);
-    CHECK(b->child.spi_in != old_spi_in);
+    CHECK(first_child(b).state == ChildState::Installed);
+    CHECK(first_child(b).spi_in != old_spi_in);
     REQUIRE(p.bob.closed(bob_old));
     CHECK(p.bob.closed(bob_old)->state == IkeState::Closed);
     CHECK(p.bob.closed(bob_old)->reason.find("INITIAL_CONTACT") != std::string::npos);
@@ -60,7 +60,7 @@ TEST_SUITE("ike initial contact") {
     auto bs = p.sas(p.bob_kernel);
     REQUIRE(bs.size() == 2);
     for (const auto &s : bs)
-      if (s.dst == ip("192.0.2.2")) CHECK(s.spi == b->child.spi_in);  // inbound: the new one
+      if (s.dst == ip("192.0.2.2")) CHECK(s.spi == first_child(b).spi_in);  // inbound: the new one
     CHECK(p.policies(p.bob_kernel).size() == 3);
   }
 

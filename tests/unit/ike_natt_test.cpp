@@ -121,12 +121,12 @@ void require_established(NatPair &p, uint64_t spi) {
   const IkeSa *b = p.bob_sa();
   REQUIRE(a != nullptr);
   REQUIRE(b != nullptr);
-  INFO("alice: " << a->failure << a->child.failure << " / bob: " << b->failure
-                 << b->child.failure);
+  INFO("alice: " << a->failure << first_child(a).failure << " / bob: " << b->failure
+                 << first_child(b).failure);
   REQUIRE(a->state == IkeState::Established);
   REQUIRE(b->state == IkeState::Established);
-  REQUIRE(a->child.state == ChildState::Installed);
-  REQUIRE(b->child.state == ChildState::Installed);
+  REQUIRE(first_child(a).state == ChildState::Installed);
+  REQUIRE(first_child(b).state == ChildState::Installed);
 }
 
 }  // namespace
@@ -218,10 +218,10 @@ TEST_SUITE("ike nat traversal") {
     auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
     REQUIRE(as.size() == 2);
     REQUIRE(bs.size() == 2);
-    const auto *a_out = find_sa(as, a->child.spi_out, kBob);
-    const auto *a_in = find_sa(as, a->child.spi_in, kAlicePrivate);
-    const auto *b_out = find_sa(bs, b->child.spi_out, kNatPublic);
-    const auto *b_in = find_sa(bs, b->child.spi_in, kBob);
+    const auto *a_out = find_sa(as, first_child(a).spi_out, kBob);
+    const auto *a_in = find_sa(as, first_child(a).spi_in, kAlicePrivate);
+    const auto *b_out = find_sa(bs, first_child(b).spi_out, kNatPublic);
+    const auto *b_in = find_sa(bs, first_child(b).spi_in, kBob);
     REQUIRE((a_out && a_in && b_out && b_in));
     for (const auto *s : {a_out, a_in, b_out, b_in}) {
       REQUIRE(s->encap.has_value());

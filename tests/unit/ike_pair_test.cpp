@@ -36,18 +36,18 @@ void check_established(Pair &p, uint64_t spi) {
   CHECK(a->keys.sk_er == b->keys.sk_er);
   CHECK(a->keys.sk_ai == b->keys.sk_ai);
   CHECK(a->keys.sk_pi == b->keys.sk_pi);
-  REQUIRE(a->child.state == ChildState::Installed);
-  REQUIRE(b->child.state == ChildState::Installed);
-  CHECK(a->child.spi_out == b->child.spi_in);
-  CHECK(a->child.spi_in == b->child.spi_out);
+  REQUIRE(first_child(a).state == ChildState::Installed);
+  REQUIRE(first_child(b).state == ChildState::Installed);
+  CHECK(first_child(a).spi_out == first_child(b).spi_in);
+  CHECK(first_child(a).spi_in == first_child(b).spi_out);
 
   auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
   REQUIRE(as.size() == 2);
   REQUIRE(bs.size() == 2);
-  const auto *a_out = find_sa(as, a->child.spi_out, "192.0.2.2");
-  const auto *a_in = find_sa(as, a->child.spi_in, "192.0.2.1");
-  const auto *b_out = find_sa(bs, b->child.spi_out, "192.0.2.1");
-  const auto *b_in = find_sa(bs, b->child.spi_in, "192.0.2.2");
+  const auto *a_out = find_sa(as, first_child(a).spi_out, "192.0.2.2");
+  const auto *a_in = find_sa(as, first_child(a).spi_in, "192.0.2.1");
+  const auto *b_out = find_sa(bs, first_child(b).spi_out, "192.0.2.1");
+  const auto *b_in = find_sa(bs, first_child(b).spi_in, "192.0.2.2");
   REQUIRE((a_out && a_in && b_out && b_in));
   for (const auto *s : {a_out, a_in, b_out, b_in}) CHECK_FALSE(s->larval);
   CHECK(a_out->src == ip("192.0.2.1"));
@@ -94,7 +94,7 @@ void set_proposals(Pair &p, IkeProposalConfig ike, EspProposalConfig esp) {
 }
 
 EspProposalConfig esp_cbc() {
-  return {{{wire::EncrId::AesCbc, 256}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}};
+  return {{{wire::EncrId::AesCbc, 256}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}, {}};
 }
 
 }  // namespace
@@ -109,7 +109,7 @@ TEST_SUITE("ike pair") {
     check_established(p, spi);
     check_tunnel_policies(p);
     auto as = p.sas(p.alice_kernel);
-    const auto *out = find_sa(as, p.alice.find(spi)->child.spi_out, "192.0.2.2");
+    const auto *out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
     REQUIRE(out->aead);
     CHECK(out->aead->name == "rfc4106(gcm(aes))");
     CHECK(out->aead->bits == 128);
@@ -132,7 +132,7 @@ TEST_SUITE("ike pair") {
     p.run();
     check_established(p, spi);
     auto as = p.sas(p.alice_kernel);
-    const auto *out = find_sa(as, p.alice.find(spi)->child.spi_out, "192.0.2.2");
+    const auto *out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
     REQUIRE((out->enc && out->auth));
     CHECK(out->enc->name == "cbc(aes)");
     CHECK(out->enc->key.size() == 32);
@@ -148,12 +148,12 @@ TEST_SUITE("ike pair") {
                    {wire::PrfId::HmacSha2_384},
                    {},
                    {wire::DhGroup::Ecp256}},
-                  {{{wire::EncrId::ChaCha20Poly1305, 0}}, {}, {wire::EsnId::NoEsn}});
+                  {{{wire::EncrId::ChaCha20Poly1305, 0}}, {}, {wire::EsnId::NoEsn}, {}});
     const uint64_t spi = p.start();
     p.run();
     check_established(p, spi);
     auto as = p.sas(p.alice_kernel);
-    const auto *out = find_sa(as, p.alice.find(spi)->child.spi_out, "192.0.2.2");
+    const auto *out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
     REQUIRE(out->aead);
     CHECK(out->aead->name == "rfc7539esp(chacha20,poly1305)");
     CHECK(out->aead->key.size() == 36);

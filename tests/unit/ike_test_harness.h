@@ -14,6 +14,17 @@ namespace ike_test {
 using namespace ipsec;
 using namespace ipsec::ike::v2;
 
+// The IKE SA's first CHILD SA; one in state Deleted when it has none left.
+inline ChildSa first_child(const IkeSa *sa) {
+  REQUIRE(sa != nullptr);
+  if (sa->children.empty()) {
+    ChildSa gone;
+    gone.state = ChildState::Deleted;
+    return gone;
+  }
+  return sa->children.front();
+}
+
 struct FakeClock : Clock {
   Millis t{0};
   Millis now() const override { return t; }
@@ -49,7 +60,7 @@ inline IkeProposalConfig ike_gcm_x25519() {
           {wire::DhGroup::Curve25519}};
 }
 inline EspProposalConfig esp_gcm() {
-  return {{{wire::EncrId::AesGcm16, 256}}, {}, {wire::EsnId::NoEsn}};
+  return {{{wire::EncrId::AesGcm16, 256}}, {}, {wire::EsnId::NoEsn}, {}};
 }
 
 // Alice (192.0.2.1, 10.1.0.0/16) initiates to Bob (192.0.2.2, 10.2.0.0/16).
@@ -68,6 +79,8 @@ inline ConnectionConfig connection(bool alice) {
   c.child.remote_ts = {prefix(alice ? "10.2.0.0/16" : "10.1.0.0/16")};
   c.child.proposals = {esp_gcm()};
   c.child.reqid = alice ? 7 : 9;
+  // No IKE SA rekey unless a test asks for one (tests that check "no timer left").
+  c.ike_lifetime.rekey_time = std::chrono::seconds(0);
   return c;
 }
 

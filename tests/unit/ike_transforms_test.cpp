@@ -55,7 +55,7 @@ TEST_SUITE("ike transforms") {
       REQUIRE(p.bob_sa()->state == IkeState::Established);
       CHECK(static_cast<uint16_t>(a->algs.sk.encr) == static_cast<uint16_t>(c.encr.id));
       CHECK(a->keys.sk_ei == p.bob_sa()->keys.sk_ei);
-      CHECK(a->child.state == ChildState::Installed);
+      CHECK(first_child(a).state == ChildState::Installed);
       REQUIRE(p.bob.check_liveness(p.bob_sa()->spi_r));
       p.run();
       REQUIRE(p.alice.check_liveness(spi));

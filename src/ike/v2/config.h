@@ -60,7 +60,52 @@ struct EspProposalConfig {
   std::vector<EncrSpec> encr;
   std::vector<wire::IntegId> integ;
   std::vector<wire::EsnId> esn{wire::EsnId::NoEsn};
+  // PFS: key exchange groups offered in CREATE_CHILD_SA (new CHILD SAs and CHILD SA
+  // rekeys, §1.3.1); empty: no PFS. Never sent in IKE_AUTH (the first CHILD SA takes its
+  // keys from the IKE SA's key exchange).
+  std::vector<wire::DhGroup> dh;
   bool operator==(const EspProposalConfig &) const = default;
+};
+
+// What brings a CHILD SA up (swanctl's start_action).
+enum class StartAction : uint8_t {
+  None,   // only `ipsecctl up` or the peer
+  Start,  // initiated when the connection is loaded
+  Trap,   // "on-demand": trap policies at load; the kernel's ACQUIRE initiates
+};
+// What happens when the peer is found dead (DPD) or deletes the CHILD SA (close action).
+enum class PeerGoneAction : uint8_t {
+  None,     // close action only: nothing (dpd_action "clear" is None too)
+  Restart,  // initiate the connection again at once
+  Trap,     // back to trap policies: the next packet brings it up again
+};
+
+// CHILD SA lifetimes (swanctl's rekey_time, life_time, rand_time, rekey_bytes, ...).
+// Programmed into the kernel: the soft limits are the rekey_* values reduced by a random
+// amount up to rand_time (time) or up to 10 % of the gap to the hard limit (bytes,
+// packets), so that many CHILD SAs do not rekey at once; the hard limits are life_*.
+// The kernel's soft EXPIRE starts a rekey, its hard EXPIRE deletes the CHILD SA. 0: none.
+struct ChildLifetime {
+  std::chrono::seconds rekey_time{3600};
+  std::chrono::seconds life_time{3960};
+  std::chrono::seconds rand_time{360};
+  uint64_t rekey_bytes = 0, life_bytes = 0;
+  uint64_t rekey_packets = 0, life_packets = 0;
+  bool operator==(const ChildLifetime &) const = default;
+};
+
+// IKE SA lifetimes: timers in the engine (swanctl's rekey_time, reauth_time, over_time,
+// rand_time). At rekey_time minus a random amount up to rand_time the IKE SA is rekeyed
+// (§2.18); when reauth_time is set instead, it is reauthenticated: a new IKE SA with
+// IKE_SA_INIT and IKE_AUTH, its CHILD SA up before the old IKE SA is deleted
+// (make-before-break). over_time after that the IKE SA is closed whatever happened.
+// 0: never.
+struct IkeLifetime {
+  std::chrono::seconds rekey_time{14400};
+  std::chrono::seconds reauth_time{0};
+  std::chrono::seconds over_time{1440};
+  std::chrono::seconds rand_time{1440};
+  bool operator==(const IkeLifetime &) const = default;
 };
 
 struct ChildConfig {
@@ -71,6 +116,13 @@ struct ChildConfig {
   std::vector<EspProposalConfig> proposals;
   uint32_t reqid = 1;
   uint32_t replay_window = 32;
+  ChildLifetime lifetime;
+  StartAction start_action = StartAction::None;
+  PeerGoneAction dpd_action = PeerGoneAction::None;    // "clear", "restart", "trap"
+  PeerGoneAction close_action = PeerGoneAction::None;  // when the peer deletes it
+  // The CHILD SA is deleted (and its IKE SA, when it was the last) after this long
+  // without a packet in either direction (kernel counters). 0: never.
+  std::chrono::seconds inactivity{0};
   bool operator==(const ChildConfig &) const = default;
 };
 
@@ -86,6 +138,12 @@ struct ConnectionConfig {
   // Like strongSwan's `encap = yes`: our NAT_DETECTION_SOURCE_IP hash is faked so that
   // both sides move to the NAT-T port and UDP-encapsulate ESP even without a NAT.
   bool force_encap = false;
+  IkeLifetime ike_lifetime;
+  // Dead peer detection (§2.4): after dpd_delay without a message from the peer an empty
+  // INFORMATIONAL request goes out; unanswered after dpd_timeout (retransmitted in the
+  // meantime), the peer is dead and every CHILD SA's dpd_action applies. 0: no DPD.
+  std::chrono::seconds dpd_delay{0};
+  std::chrono::seconds dpd_timeout{30};
   bool operator==(const ConnectionConfig &) const = default;
 };
 

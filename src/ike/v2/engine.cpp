@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "crypto/random.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "wire/names.h"
@@ -12,10 +13,96 @@
 namespace ipsec::ike::v2 {
 
 Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt,
-               EngineLimits limits)
+               EngineLimits limits, std::shared_ptr<PolicyRefs> policies)
     : ctx_{sender, kernel, clock, counters_, rt, limits},
       cookies_(Millis(limits.cookie_secret_lifetime)) {
+  policies_ = policies ? std::move(policies) : std::make_shared<PolicyRefs>();
   ctx_.initial_contact = [this](const IkeSa &fresh) { on_initial_contact(fresh); };
+  ctx_.policies = policies_;
+  ctx_.emit = [this](const IkeSa &sa, EngineEvent e) { emit(sa, std::move(e)); };
+  ctx_.adopt = [this](std::unique_ptr<IkeSa> fresh) { adopted_.push_back(std::move(fresh)); };
+  ctx_.new_ike_spi = [this] { return fresh_spi(); };
+  ctx_.peer_gone = [this](const ConnectionConfig &c, bool dead) { on_peer_gone(c, dead); };
+  ctx_.reauth = [this](IkeSa &sa) { on_reauth(sa); };
+}
+
+void Engine::set_event_handler(EventHandler handler) { handler_ = std::move(handler); }
+
+void Engine::emit(const IkeSa &sa, EngineEvent e) {
+  e.connection = sa.config.name;
+  if (e.kind != EventKind::IkeUp && e.kind != EventKind::IkeRekeyed &&
+      e.kind != EventKind::IkeDown && e.kind != EventKind::DpdFailed)
+    e.child = sa.config.child.name;
+  e.ike_spi = sa.local_spi();
+  // Make-before-break reauthentication: the old IKE SA goes once the new one carries
+  // its CHILD SA.
+  if (e.kind == EventKind::ChildUp && sa.reauth && sa.replaces != 0)
+    deferred_.push_back({Deferred::Kind::DeleteReplaced, sa.config.name, sa.replaces});
+  if (handler_) handler_(e);
+}
+
+Result<uint64_t> Engine::fresh_spi() const {
+  for (int tries = 0; tries < 16; ++tries) {
+    auto b = crypto::random_bytes(8);
+    if (!b) return fail(b.error());
+    uint64_t v = 0;
+    for (auto x : *b) v = v << 8 | x;
+    v = ctx_.limits.shard.apply(v);
+    bool used = v == 0 || sas_.count(v) != 0;
+    for (const auto &a : adopted_) used = used || a->local_spi() == v;
+    if (!used) return v;
+  }
+  return fail("no free IKE SPI");
+}
+
+const ConnectionConfig *Engine::connection(std::string_view name) const {
+  for (const auto &c : connections_)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+void Engine::on_peer_gone(const ConnectionConfig &config, bool dead) {
+  const PeerGoneAction a = dead ? config.child.dpd_action : config.child.close_action;
+  if (a == PeerGoneAction::Restart) deferred_.push_back({Deferred::Kind::Restart, config.name, 0});
+  if (a == PeerGoneAction::Trap) deferred_.push_back({Deferred::Kind::Trap, config.name, 0});
+}
+
+void Engine::on_reauth(IkeSa &sa) {
+  const ConnectionConfig *c = connection(sa.config.name);
+  if (c == nullptr) return;  // removed by a load: it will not be renewed
+  auto spi = start(*c, std::nullopt, sa.local_spi());
+  if (!spi) log::error(label(sa) + ": reauthentication: " + spi.error().message);
+}
+
+void Engine::run_deferred() {
+  for (auto &a : adopted_) {
+    const uint64_t spi = a->local_spi();
+    sas_.emplace(spi, std::move(a));
+  }
+  adopted_.clear();
+  auto todo = std::move(deferred_);
+  deferred_.clear();
+  for (const auto &d : todo) {
+    switch (d.kind) {
+      case Deferred::Kind::Restart:
+        if (auto r = initiate(d.connection); !r)
+          log::error("restarting " + d.connection + ": " + r.error().message);
+        break;
+      case Deferred::Kind::Trap:
+        if (auto r = install_trap(d.connection); !r)
+          log::error("back to trap for " + d.connection + ": " + r.error().message);
+        break;
+      case Deferred::Kind::DeleteReplaced:
+        if (auto it = sas_.find(d.spi); it != sas_.end() && it->second->state == IkeState::Established) {
+          IkeSa &old = *it->second;
+          old.close_reason = "reauthenticated";
+          for (auto &c : old.children) c.replaced_by = c.replaced_by ? c.replaced_by : 1;
+          start_informational(ctx_, old, {Request::DeleteIke, 0});
+          old.rekeyed_to = 1;  // no events, no close action: it was replaced
+        }
+        break;
+    }
+  }
 }
 
 Engine::~Engine() = default;
@@ -28,13 +115,147 @@ void Engine::set_limits(EngineLimits limits) {
 void Engine::add_connection(ConnectionConfig config) { connections_.push_back(std::move(config)); }
 
 void Engine::remove_connection(std::string_view name) {
+  remove_trap(name);
   std::erase_if(connections_, [&](const ConnectionConfig &c) { return c.name == name; });
 }
 
-Result<uint64_t> Engine::initiate(std::string_view connection) {
-  auto it = std::find_if(connections_.begin(), connections_.end(),
-                         [&](const ConnectionConfig &c) { return c.name == connection; });
-  if (it == connections_.end()) return fail("no connection named " + std::string(connection));
+Result<void> Engine::install_trap(std::string_view name) {
+  const ConnectionConfig *c = connection(name);
+  if (c == nullptr) return fail("no connection named " + std::string(name));
+  if (traps_.count(name)) return ok();
+  IkeSa shape;
+  shape.config = *c;
+  shape.local = c->local;
+  shape.remote = c->remote;
+  if (c->remote.addr.is_unspec())
+    return fail("connection " + c->name + ": on-demand needs a remote address");
+  auto policies = trap_policies(shape);
+  if (!policies) return fail("connection " + c->name + ": " + policies.error().message);
+  if (auto r = policies_->acquire(ctx_.kernel, *policies); !r)
+    return fail("connection " + c->name + ": trap policies: " + r.error().message);
+  log::info("connection " + c->name + ": trap policies installed (" +
+            std::to_string(policies->size()) + "), waiting for traffic");
+  traps_.emplace(std::string(name), std::move(*policies));
+  return ok();
+}
+
+void Engine::remove_trap(std::string_view name) {
+  auto it = traps_.find(name);
+  if (it == traps_.end()) return;
+  policies_->release(ctx_.kernel, it->second);
+  log::info("connection " + std::string(name) + ": trap policies removed");
+  traps_.erase(it);
+}
+
+bool Engine::trapped(std::string_view name) const { return traps_.count(name) != 0; }
+
+bool Engine::on_acquire(const kernel::AcquireEvent &ev) {
+  uint32_t reqid = ev.tmpl.reqid;
+  if (reqid == 0 && !ev.policy.tmpls.empty()) reqid = ev.policy.tmpls.front().reqid;
+  const ConnectionConfig *c = nullptr;
+  for (const auto &x : connections_)
+    if (x.child.reqid == reqid && reqid != 0) c = &x;
+  if (c == nullptr) return false;
+  IkeSa probe;
+  probe.config = *c;
+  EngineEvent e;
+  e.kind = EventKind::Acquire;
+  e.detail = ev.sel.src.str() + " -> " + ev.sel.dst.str() +
+             (ev.sel.proto ? " proto " + std::to_string(ev.sel.proto) : std::string());
+  emit(probe, e);
+  // One negotiation for any number of ACQUIREs.
+  for (auto &[spi, sa] : sas_) {
+    if (sa->config.name != c->name || sa->rekeyed_to != 0) continue;
+    if (sa->state == IkeState::SaInitSent || sa->state == IkeState::SaInitDone ||
+        sa->state == IkeState::AuthSent)
+      return true;
+    if (sa->state != IkeState::Established) continue;
+    const bool has_child = std::any_of(sa->children.begin(), sa->children.end(), [](const ChildSa &x) {
+      return child_in_kernel(x) || x.state == ChildState::None;
+    });
+    if (!has_child) {
+      enqueue(ctx_, *sa, {Request::CreateChild, 0});
+      reap();
+    }
+    return true;
+  }
+  auto r = start(*c, ev.sel, 0);
+  if (!r) log::error("ACQUIRE for " + c->name + ": " + r.error().message);
+  reap();
+  return true;
+}
+
+bool Engine::on_expire(const kernel::ExpireEvent &ev) {
+  for (auto &[spi, sa] : sas_) {
+    for (auto &c : sa->children) {
+      const bool in = c.spi_in == ev.sa.spi && ev.sa.dst == sa->local.addr;
+      const bool out = c.spi_out == ev.sa.spi && ev.sa.dst == sa->remote.addr;
+      if ((!in && !out) || !child_in_kernel(c)) continue;
+      if (!ev.hard) {
+        if (c.state == ChildState::Installed && c.replaced_by == 0 &&
+            sa->state == IkeState::Established) {
+          log::info(label(*sa) + ": CHILD SA " + esp_spi_str(c.spi_in) +
+                    " reached its soft lifetime: rekeying");
+          enqueue(ctx_, *sa, {Request::RekeyChild, c.spi_in});
+        }
+        reap();
+        return true;
+      }
+      const bool replaced = c.replaced_by != 0 || c.redundant;
+      const uint32_t ours = c.spi_in;
+      remove_child(ctx_, *sa, c, "hard lifetime expired");
+      if (!replaced && sa->state == IkeState::Established)
+        start_informational(ctx_, *sa, {Request::DeleteChild, ours});
+      forget_deleted_children(*sa);
+      reap();
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<void> Engine::create_child_sa(uint64_t local_spi) {
+  IkeSa *sa = established(local_spi);
+  if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
+  enqueue(ctx_, *sa, {Request::CreateChild, 0});
+  reap();
+  return ok();
+}
+
+Result<void> Engine::rekey_child_sa(uint64_t local_spi, uint32_t inbound_spi) {
+  IkeSa *sa = established(local_spi);
+  if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
+  const ChildSa *c = sa->child(inbound_spi);
+  if (c == nullptr || c->state != ChildState::Installed)
+    return fail(label(*sa) + ": no installed CHILD SA with inbound SPI " + esp_spi_str(inbound_spi));
+  enqueue(ctx_, *sa, {Request::RekeyChild, inbound_spi});
+  reap();
+  return ok();
+}
+
+Result<void> Engine::rekey_ike_sa(uint64_t local_spi) {
+  IkeSa *sa = established(local_spi);
+  if (sa == nullptr || sa->rekeyed_to != 0)
+    return fail("no established IKE SA " + spi_str(local_spi));
+  if (sa->config.ike_lifetime.reauth_time.count() != 0)
+    on_reauth(*sa);
+  else
+    enqueue(ctx_, *sa, {Request::RekeyIke, 0});
+  reap();
+  return ok();
+}
+
+Result<uint64_t> Engine::initiate(std::string_view name) {
+  const ConnectionConfig *c = connection(name);
+  if (c == nullptr) return fail("no connection named " + std::string(name));
+  auto r = start(*c, std::nullopt, 0);
+  reap();
+  return r;
+}
+
+Result<uint64_t> Engine::start(const ConnectionConfig &config,
+                               std::optional<kernel::Selector> trigger, uint64_t replaces) {
+  const ConnectionConfig *it = &config;
   if (it->proposals.empty() || it->proposals.front().dh.empty())
     return fail("connection " + it->name + ": no IKE proposal with a key exchange group");
   auto group = crypto::ke_group_from_id(static_cast<uint16_t>(it->proposals.front().dh.front()));
@@ -46,15 +267,23 @@ Result<uint64_t> Engine::initiate(std::string_view connection) {
   sa->remote = it->remote;
   sa->ke_group = *group;
   sa->created = ctx_.clock.now();
+  sa->replaces = replaces;
+  sa->reauth = replaces != 0;
+  // The packet must be one the configured selectors cover, or it is not used.
+  if (trigger) {
+    bool fits_local = false, fits_remote = false;
+    for (const auto &p : it->child.local_ts) fits_local = fits_local || p.contains(trigger->src.addr);
+    for (const auto &p : it->child.remote_ts) fits_remote = fits_remote || p.contains(trigger->dst.addr);
+    if (fits_local && fits_remote) sa->trigger = trigger;
+  }
   // §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
-  sa->initial_contact = std::none_of(sas_.begin(), sas_.end(), [&](const auto &e) {
+  sa->initial_contact = replaces == 0 && std::none_of(sas_.begin(), sas_.end(), [&](const auto &e) {
     return e.second->config.name == it->name && e.second->remote == it->remote;
   });
-  for (int tries = 0; sa->spi_i == 0 || sas_.count(sa->spi_i) != 0; ++tries) {
-    if (tries == 8) return fail("no free IKE SPI");
-    sa->spi_i = 0;
-    if (auto r = start_sa_init(ctx_, *sa); !r) return fail(r.error());
-  }
+  auto spi_i = fresh_spi();
+  if (!spi_i) return fail(spi_i.error());
+  sa->spi_i = *spi_i;
+  if (auto r = start_sa_init(ctx_, *sa); !r) return fail(r.error());
   const uint64_t spi = sa->spi_i;
   log::info(label(*sa) + ": initiating, offering " + describe(to_wire(sa->config.proposals)));
   sas_.emplace(spi, std::move(sa));
@@ -78,9 +307,10 @@ Result<void> Engine::delete_ike_sa(uint64_t local_spi) {
 Result<void> Engine::delete_child_sa(uint64_t local_spi, uint32_t inbound_spi) {
   IkeSa *sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
-  if (sa->child.state != ChildState::Installed || sa->child.spi_in != inbound_spi)
+  const ChildSa *c = sa->child(inbound_spi);
+  if (c == nullptr || !child_in_kernel(*c))
     return fail(label(*sa) + ": no installed CHILD SA with inbound SPI " +
-                std::to_string(inbound_spi));
+                esp_spi_str(inbound_spi));
   start_informational(ctx_, *sa, {Request::DeleteChild, inbound_spi});
   reap();
   return ok();
@@ -137,11 +367,18 @@ void Engine::on_response(const Endpoint &local, const Endpoint &remote, ByteView
     process_sa_init_response(ctx_, sa, local, remote, datagram, m);
   else if (sa.state == IkeState::AuthSent && ex == wire::ExchangeType::IkeAuth)
     process_auth_response(ctx_, sa, datagram, m);
+  else if (ex == wire::ExchangeType::CreateChildSa &&
+           (sa.in_flight.kind == Request::CreateChild || sa.in_flight.kind == Request::RekeyChild ||
+            sa.in_flight.kind == Request::RekeyIke))
+    process_create_child_response(ctx_, sa, datagram, m);
   else if (ex == wire::ExchangeType::Informational && sa.in_flight.kind != Request::SaInit &&
-           sa.in_flight.kind != Request::Auth)
+           sa.in_flight.kind != Request::Auth && sa.in_flight.kind != Request::CreateChild &&
+           sa.in_flight.kind != Request::RekeyChild && sa.in_flight.kind != Request::RekeyIke)
     process_informational_response(ctx_, sa, datagram, m);
   else
     ++counters_.dropped_unexpected;
+  // DPD: a response that verified (the request is no longer awaited).
+  if (!sa.awaiting_response) sa.last_peer_message = ctx_.clock.now();
 }
 
 void Engine::on_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
@@ -166,10 +403,8 @@ void Engine::on_request(const Endpoint &local, const Endpoint &remote, ByteView 
     return respond_auth(ctx_, sa, local, remote, datagram, m);
   if (ex == wire::ExchangeType::Informational && up)
     return respond_informational(ctx_, sa, datagram, m);
-  if (ex == wire::ExchangeType::CreateChildSa && up) {
-    ++counters_.dropped_unsupported;
-    return log::debug(label(sa) + ": CREATE_CHILD_SA request dropped: not supported yet");
-  }
+  if (ex == wire::ExchangeType::CreateChildSa && up)
+    return respond_create_child(ctx_, sa, datagram, m);
   ++counters_.dropped_unexpected;
 }
 
@@ -205,7 +440,7 @@ void Engine::on_initial_contact(const IkeSa &fresh) {
   for (auto &[spi, sa] : sas_) {
     if (sa.get() == &fresh || sa->config.remote_id != fresh.config.remote_id) continue;
     if (sa->state != IkeState::Established && sa->state != IkeState::Deleting) continue;
-    remove_child(ctx_, *sa);
+    remove_children(ctx_, *sa, "peer restarted (INITIAL_CONTACT)");
     sa->awaiting_response = false;
     sa->close_reason = "replaced by " + label(fresh) + " (INITIAL_CONTACT)";
     sa->state = IkeState::Closed;
@@ -272,6 +507,7 @@ void Engine::on_timer(Millis now) {
     on_retransmit_timer(ctx_, *sa, now);
     on_keepalive_timer(ctx_, *sa, now);
     expire_half_open(*sa, now);
+    on_lifecycle_timer(ctx_, *sa, now);
   }
   reap();
 }
@@ -286,24 +522,41 @@ std::optional<Millis> Engine::next_timer() const {
     if (auto k = keepalive_deadline(ctx_, *sa)) consider(*k);
     if (!sa->initiator && sa->state == IkeState::SaInitDone)
       consider(sa->created + ctx_.limits.half_open_timeout);
+    if (auto l = lifecycle_deadline(ctx_, *sa)) consider(*l);
   }
   return next;
 }
 
 void Engine::reap() {
-  for (auto it = sas_.begin(); it != sas_.end();) {
-    IkeSa &sa = *it->second;
-    if (sa.state != IkeState::Failed && sa.state != IkeState::Closed) {
-      ++it;
-      continue;
+  for (int round = 0; round < 4; ++round) {  // deferred work may close or add SAs again
+    for (auto it = sas_.begin(); it != sas_.end();) {
+      IkeSa &sa = *it->second;
+      if (sa.state != IkeState::Failed && sa.state != IkeState::Closed) {
+        ++it;
+        continue;
+      }
+      const ChildSa *first = sa.children.empty() ? nullptr : &sa.children.front();
+      ClosedSa c{it->first,
+                 label(sa),
+                 sa.state,
+                 sa.failure.empty() ? sa.close_reason : sa.failure,
+                 first ? first->state : ChildState::None,
+                 first ? first->failure : std::string()};
+      // whatever is left in the kernel: installed or larval
+      remove_children(ctx_, sa, sa.failure.empty() ? sa.close_reason : sa.failure);
+      if (sa.rekeyed_to == 0 && (sa.state == IkeState::Closed || sa.established_at.count() != 0 ||
+                                 sa.initiator)) {
+        EngineEvent e;
+        e.kind = EventKind::IkeDown;
+        e.reason = c.reason;
+        emit(sa, std::move(e));
+      }
+      closed_.push_front(std::move(c));
+      if (closed_.size() > kClosedKept) closed_.pop_back();
+      it = sas_.erase(it);
     }
-    ClosedSa c{it->first,       label(sa),        sa.state,
-               sa.failure.empty() ? sa.close_reason : sa.failure,
-               sa.child.state, sa.child.failure};
-    remove_child(ctx_, sa);  // whatever is left in the kernel: installed or larval
-    closed_.push_front(std::move(c));
-    if (closed_.size() > kClosedKept) closed_.pop_back();
-    it = sas_.erase(it);
+    if (adopted_.empty() && deferred_.empty()) return;
+    run_deferred();
   }
 }
 

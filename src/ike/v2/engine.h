@@ -13,8 +13,10 @@
 
 #include "ike/v2/config.h"
 #include "ike/v2/cookie.h"
+#include "ike/v2/events.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/io.h"
+#include "ike/v2/policy_refs.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::ike::v2 {
@@ -32,8 +34,9 @@ struct ClosedSa {
 
 class Engine {
  public:
+  // `policies`: shared with the other engines on the same kernel; nullptr: its own.
   Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt = {},
-         EngineLimits limits = {});
+         EngineLimits limits = {}, std::shared_ptr<PolicyRefs> policies = nullptr);
   ~Engine();
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
@@ -42,11 +45,33 @@ class Engine {
   // NAT-T port and keepalive interval (RFC 7296 §2.23); applies to SAs from now on.
   void set_nat(NatConfig nat) { ctx_.nat = nat; }
 
+  // Every event (up, rekeyed, down, DPD failure, ACQUIRE) goes here, on the engine's thread.
+  void set_event_handler(EventHandler handler);
+
   // Connections this engine initiates by name and accepts from their remote
   // address.
   void add_connection(ConnectionConfig config);
   // Forgets a connection (a reload); its IKE SAs keep their own copy of the config.
+  // Its trap policies, if this engine installed them, are removed.
   void remove_connection(std::string_view name);
+
+  // On-demand (StartAction::Trap, also dpd/close action Trap): installs the connection's
+  // policies from its configured traffic selectors with no SA behind them, so that
+  // matching traffic is held by the kernel (never sent in the clear) and announced as
+  // ACQUIRE. Only the engine that should initiate for the connection does this.
+  Result<void> install_trap(std::string_view connection);
+  // Removes them (CHILD SAs using the same policies keep them until they go).
+  void remove_trap(std::string_view connection);
+  bool trapped(std::string_view connection) const;
+
+  // Kernel events. ACQUIRE for a policy of ours (by the template's reqid): initiates the
+  // connection, or a CHILD SA on its IKE SA, unless one is already being negotiated (one
+  // negotiation for any number of ACQUIREs); the packet's addresses go first in the
+  // traffic selectors (§2.9). EXPIRE of one of our CHILD SAs' kernel SAs: soft starts a
+  // rekey, hard deletes the CHILD SA (Delete to the peer). Both return false when the
+  // event is not this engine's (the daemon asks every worker).
+  bool on_acquire(const kernel::AcquireEvent &event);
+  bool on_expire(const kernel::ExpireEvent &event);
 
   // Starts IKE_SA_INIT for a connection; returns our SPI (SPIi) of the new IKE
   // SA.
@@ -59,9 +84,17 @@ class Engine {
   // `inbound_spi`: our inbound ESP SPI of the CHILD SA (host order).
   Result<void> delete_child_sa(uint64_t local_spi, uint32_t inbound_spi);
   Result<void> check_liveness(uint64_t local_spi);
+  // CREATE_CHILD_SA (§1.3) on an established IKE SA: another CHILD SA of the connection's
+  // child config; a rekey of the CHILD SA with our inbound SPI `inbound_spi` (with a new
+  // key exchange when the ESP proposal has groups: PFS); a rekey of the IKE SA itself
+  // (§2.18), or its reauthentication when the connection has reauth_time set.
+  Result<void> create_child_sa(uint64_t local_spi);
+  Result<void> rekey_child_sa(uint64_t local_spi, uint32_t inbound_spi);
+  Result<void> rekey_ike_sa(uint64_t local_spi);
 
   void on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram);
-  // Runs every timer due at `now` (retransmissions, give-ups, half-open expiry).
+  // Runs every timer due at `now` (retransmissions, give-ups, half-open expiry, IKE SA
+  // rekey/reauth/expiry, DPD, inactivity, keepalives).
   void on_timer(Millis now);
   // When on_timer() should next run, if anything waits.
   std::optional<Millis> next_timer() const;
@@ -97,8 +130,30 @@ class Engine {
   void on_sa_init_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
                           const wire::Message &m);
 
+  // Starts IKE_SA_INIT for `config`; `trigger`: an ACQUIRE's packet; `replaces`: the IKE
+  // SA a reauthentication replaces.
+  Result<uint64_t> start(const ConnectionConfig &config, std::optional<kernel::Selector> trigger,
+                         uint64_t replaces);
+  const ConnectionConfig *connection(std::string_view name) const;
+  void emit(const IkeSa &sa, EngineEvent event);
+  void on_peer_gone(const ConnectionConfig &config, bool dead);
+  void on_reauth(IkeSa &sa);
+  Result<uint64_t> fresh_spi() const;
+  // What exchanges asked for while the table was being walked: done by reap().
+  void run_deferred();
+
   Context ctx_;
   Counters counters_;
+  EventHandler handler_;
+  std::shared_ptr<PolicyRefs> policies_;
+  std::map<std::string, std::vector<kernel::PolicyParams>, std::less<>> traps_;
+  std::vector<std::unique_ptr<IkeSa>> adopted_;
+  struct Deferred {
+    enum class Kind { Restart, Trap, DeleteReplaced } kind;
+    std::string connection;
+    uint64_t spi = 0;
+  };
+  std::vector<Deferred> deferred_;
   CookieJar cookies_;
   std::vector<ConnectionConfig> connections_;
   std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI

@@ -57,16 +57,66 @@ void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure);
 void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
 void process_informational_response(Context &ctx, IkeSa &sa, ByteView datagram,
                                     const wire::Message &m);
+// Removes the IKE SA and everything it owns (Closed, or Failed when sa.failure is set);
+// the engine drops it from its table. Emits IkeDown unless it was rekeyed.
+void close_sa(Context &ctx, IkeSa &sa, std::string reason);
 
-// child_sa.cpp: the first CHILD SA's kernel side (§2.17 KEYMAT, SAs, policies).
+// child_sa.cpp: CHILD SAs in the kernel (§2.17 KEYMAT, SAs, lifetimes, policies).
 Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa);
-Result<void> install_child(Context &ctx, IkeSa &sa);
+// Nonces of the exchange that created the CHILD SA, its g^ir when it had a KE (PFS), and
+// whether we initiated that exchange (its initiator-to-responder keys come first).
+struct KeymatInput {
+  ByteView ni, nr;
+  const SecretBytes *g_ir = nullptr;
+  bool we_initiated = true;
+};
+// Inbound SA, outbound SA (kept in c.pending_out when `outbound_later`), policies
+// (counted); lifetimes from the config with jitter. All or nothing. Emits ChildUp or
+// ChildRekeyed (c.replaces).
+Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInput &in,
+                           bool outbound_later = false);
+Result<void> install_pending_outbound(Context &ctx, IkeSa &sa, ChildSa &c);
 // Releases the inbound SPI of a CHILD SA that will not be installed.
-void release_child_spi(Context &ctx, IkeSa &sa);
-// Removes the CHILD SA from the kernel: both ESP SAs and its policies, or the
-// inbound SPI alone if it was never installed.
-void remove_child(Context &ctx, IkeSa &sa);
+void release_child_spi(Context &ctx, IkeSa &sa, ChildSa &c);
+bool child_in_kernel(const ChildSa &c);
+// Removes a CHILD SA from the kernel: both ESP SAs, one use of its policies, or the
+// inbound SPI alone if it was never installed. Emits ChildDown unless it was replaced.
+void remove_child(Context &ctx, IkeSa &sa, ChildSa &c, std::string_view reason);
+void remove_children(Context &ctx, IkeSa &sa, std::string_view reason);
+// Drops Deleted entries from sa.children.
+void forget_deleted_children(IkeSa &sa);
+Result<std::vector<kernel::PolicyParams>> child_policies(const IkeSa &sa, const ChildSa &c);
+// The policies of the connection's configured selectors (on-demand traps); `shape` gives
+// the config and the outer addresses.
+Result<std::vector<kernel::PolicyParams>> trap_policies(const IkeSa &shape);
+kernel::Lifetime child_lifetime(const ChildLifetime &l);
+// from + period minus a random amount below `spread`; 0 when period is 0.
+Millis jittered_deadline(Millis from, std::chrono::seconds period, std::chrono::seconds spread);
 Bytes esp_spi_bytes(uint32_t spi);
 uint32_t esp_spi_value(ByteView spi);
+std::string esp_spi_str(uint32_t spi);  // "0xc0000001"
+
+// create_child.cpp (RFC 7296 §1.3, §2.8, §2.18)
+//   HDR, SK {SA, Ni, [KEi], TSi, TSr}                      -->  a new CHILD SA
+//   HDR, SK {N(REKEY_SA), SA, Ni, [KEi], TSi, TSr}         -->  a CHILD SA rekey
+//   HDR, SK {SA, Ni, KEi}                                  -->  an IKE SA rekey
+//                               <--  HDR, SK {SA, Nr, [KEr], [TSi, TSr]}
+//                               <--  HDR, SK {N(error)}
+// Sends the request of `request` (CreateChild, RekeyChild or RekeyIke) now; the caller
+// made sure the window is free.
+void send_create(Context &ctx, IkeSa &sa, QueuedRequest request);
+void respond_create_child(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
+void process_create_child_response(Context &ctx, IkeSa &sa, ByteView datagram,
+                                   const wire::Message &m);
+// Queues a request unless the same one is queued, delayed or in flight already.
+void enqueue(Context &ctx, IkeSa &sa, QueuedRequest request);
+
+// lifecycle.cpp: IKE SA lifetimes, DPD, inactivity, delayed requests.
+// Arms rekey_at/expire_at from the config (jitter applied) when the SA is established.
+void arm_ike_lifetime(Context &ctx, IkeSa &sa);
+void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now);
+std::optional<Millis> lifecycle_deadline(const Context &ctx, const IkeSa &sa);
+// Closes the IKE SA without telling the peer (it is gone) and applies dpd_action.
+void peer_dead(Context &ctx, IkeSa &sa, std::string reason);
 
 }  // namespace ipsec::ike::v2

@@ -49,11 +49,27 @@ wire::NotifyPayload notify(NotifyType t) {
   return n;
 }
 
-void child_failed(Context &ctx, IkeSa &sa, std::string reason) {
-  release_child_spi(ctx, sa);
-  sa.child.state = ChildState::Failed;
-  sa.child.failure = std::move(reason);
-  log::error(label(sa) + ": CHILD SA " + sa.config.child.name + " failed: " + sa.child.failure);
+void child_failed(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
+  release_child_spi(ctx, sa, c);
+  c.state = ChildState::Failed;
+  c.failure = std::move(reason);
+  log::error(label(sa) + ": CHILD SA " + sa.config.child.name + " failed: " + c.failure);
+}
+
+// Established (either role): lifetimes, DPD clock, keepalives, the event.
+void established(Context &ctx, IkeSa &sa, const Identity &peer_id) {
+  sa.state = IkeState::Established;
+  sa.established_at = ctx.clock.now();
+  sa.last_peer_message = sa.established_at;
+  ++ctx.counters.ike_established;
+  arm_keepalive(ctx, sa);
+  arm_ike_lifetime(ctx, sa);
+  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  if (ctx.emit) {
+    EngineEvent e;
+    e.kind = EventKind::IkeUp;
+    ctx.emit(sa, std::move(e));
+  }
 }
 
 // Responder: picks the ESP proposal and narrows the selectors; on success the
@@ -62,6 +78,8 @@ void child_failed(Context &ctx, IkeSa &sa, std::string reason) {
 void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in,
                      std::vector<wire::Payload> &out) {
   const auto &cc = sa.config.child;
+  sa.children.emplace_back();
+  ChildSa &c = sa.children.back();
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
@@ -76,40 +94,40 @@ void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &
       transport != (cc.mode == kernel::Mode::Transport)) {
     ++ctx.counters.no_proposal_chosen;
     out.push_back(notify(NotifyType::NoProposalChosen));
-    return child_failed(ctx, sa,
+    return child_failed(ctx, sa, c,
                         "NO_PROPOSAL_CHOSEN: peer offered " + describe(sa_payload->proposals) +
                             (transport ? " transport" : " tunnel") + "; we accept " +
                             describe(mine) +
                             (cc.mode == kernel::Mode::Transport ? " transport" : " tunnel"));
   }
-  auto ts_i = narrow(tsi->selectors, cc.remote_ts);
-  auto ts_r = narrow(tsr->selectors, cc.local_ts);
+  auto ts_i = drop_covered(narrow(tsi->selectors, cc.remote_ts));
+  auto ts_r = drop_covered(narrow(tsr->selectors, cc.local_ts));
   if (ts_i.empty() || ts_r.empty()) {
     ++ctx.counters.ts_unacceptable;
     out.push_back(notify(NotifyType::TsUnacceptable));
-    return child_failed(ctx, sa,
+    return child_failed(ctx, sa, c,
                         "TS_UNACCEPTABLE: peer proposed " + describe(tsi->selectors) +
                             " === " + describe(tsr->selectors));
   }
-  sa.child.proposal = *chosen;
-  sa.child.spi_out = esp_spi_value(chosen->spi);
-  sa.child.transport = transport;
-  sa.child.remote_ts = ts_i;
-  sa.child.local_ts = ts_r;
+  c.proposal = *chosen;
+  c.spi_out = esp_spi_value(chosen->spi);
+  c.transport = transport;
+  c.remote_ts = ts_i;
+  c.local_ts = ts_r;
   auto spi = alloc_inbound_spi(ctx, sa);
   if (!spi) {
     out.push_back(notify(NotifyType::NoAdditionalSas));
-    return child_failed(ctx, sa, spi.error().message);
+    return child_failed(ctx, sa, c, spi.error().message);
   }
-  sa.child.spi_in = *spi;
-  if (auto r = install_child(ctx, sa); !r) {
+  c.spi_in = *spi;
+  if (auto r = install_child(ctx, sa, c, {sa.ni, sa.nr, nullptr, false}); !r) {
     // No fitting error type exists for the first CHILD SA; §1.2 lets us refuse
     // it with one.
     out.push_back(notify(NotifyType::NoAdditionalSas));
-    return child_failed(ctx, sa, r.error().message);
+    return child_failed(ctx, sa, c, r.error().message);
   }
   if (transport) out.push_back(notify(NotifyType::UseTransportMode));
-  chosen->spi = esp_spi_bytes(sa.child.spi_in);
+  chosen->spi = esp_spi_bytes(c.spi_in);
   out.push_back(wire::SaPayload{{*chosen}});
   out.push_back(wire::TsIPayload{ts_i});
   out.push_back(wire::TsRPayload{ts_r});
@@ -127,7 +145,9 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
   const auto &cc = sa.config.child;
   auto spi = alloc_inbound_spi(ctx, sa);
   if (!spi) return fail(spi.error());
-  sa.child.spi_in = *spi;
+  sa.children.clear();
+  sa.children.emplace_back();
+  sa.children.back().spi_in = *spi;
   auto auth = own_auth(sa);
   if (!auth) return fail(auth.error());
   std::vector<wire::Payload> inner{
@@ -136,9 +156,14 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
                         Bytes(auth->data(), auth->data() + auth->size())}};
   if (sa.initial_contact) inner.push_back(notify(NotifyType::InitialContact));
   if (cc.mode == kernel::Mode::Transport) inner.push_back(notify(NotifyType::UseTransportMode));
-  inner.push_back(wire::SaPayload{to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in))});
-  inner.push_back(wire::TsIPayload{to_ts(cc.local_ts)});
-  inner.push_back(wire::TsRPayload{to_ts(cc.remote_ts)});
+  inner.push_back(wire::SaPayload{to_wire(cc.proposals, esp_spi_bytes(*spi))});
+  auto ts_i = to_ts(cc.local_ts), ts_r = to_ts(cc.remote_ts);
+  if (sa.trigger) {  // §2.9: the packet that asked for the SA first
+    ts_i.insert(ts_i.begin(), host_ts(sa.trigger->src.addr));
+    ts_r.insert(ts_r.begin(), host_ts(sa.trigger->dst.addr));
+  }
+  inner.push_back(wire::TsIPayload{ts_i});
+  inner.push_back(wire::TsRPayload{ts_r});
   auto bytes = seal_message(make_header(sa, ExchangeType::IkeAuth, false, sa.next_request_mid),
                             inner, *sa.out_cipher);
   if (!bytes) return fail(bytes.error());
@@ -171,10 +196,7 @@ void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint
       wire::IdRPayload{sa.config.local_id.type, sa.config.local_id.data},
       wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
                         Bytes(auth->data(), auth->data() + auth->size())}};
-  sa.state = IkeState::Established;
-  ++ctx.counters.ike_established;
-  arm_keepalive(ctx, sa);
-  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  established(ctx, sa, peer_id);
   for (const auto &p : *inner)
     if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
       sa.initial_contact = sa.initial_contact || n->type == NotifyType::InitialContact;
@@ -187,7 +209,8 @@ namespace {
 
 // Initiator: checks the responder's CHILD SA choice against what we proposed;
 // an empty string means acceptable, and `chosen` holds it.
-std::string check_child_choice(const IkeSa &sa, const std::vector<wire::Payload> &in,
+std::string check_child_choice(const IkeSa &sa, const ChildSa &c,
+                               const std::vector<wire::Payload> &in,
                                std::optional<wire::Proposal> &chosen) {
   const auto &cc = sa.config.child;
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
@@ -197,7 +220,7 @@ std::string check_child_choice(const IkeSa &sa, const std::vector<wire::Payload>
   for (const auto &p : in)
     if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
       transport = transport || n->type == NotifyType::UseTransportMode;
-  const auto mine = to_wire(cc.proposals, esp_spi_bytes(sa.child.spi_in));
+  const auto mine = to_wire(cc.proposals, esp_spi_bytes(c.spi_in));
   chosen = select_proposal(mine, sa_payload->proposals);
   if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
       !same_transforms(*chosen, sa_payload->proposals.front()) ||
@@ -205,8 +228,8 @@ std::string check_child_choice(const IkeSa &sa, const std::vector<wire::Payload>
     return "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals);
   // §2.9: the responder may only narrow; what it returns must lie within what
   // we proposed.
-  if (narrow(tsi->selectors, cc.local_ts) != tsi->selectors ||
-      narrow(tsr->selectors, cc.remote_ts) != tsr->selectors)
+  if (drop_covered(narrow(tsi->selectors, cc.local_ts)) != drop_covered(tsi->selectors) ||
+      drop_covered(narrow(tsr->selectors, cc.remote_ts)) != drop_covered(tsr->selectors))
     return "peer's traffic selectors exceed ours: " + describe(tsi->selectors) + " === " +
            describe(tsr->selectors);
   return {};
@@ -214,33 +237,36 @@ std::string check_child_choice(const IkeSa &sa, const std::vector<wire::Payload>
 
 // §2.21.2: the responder installed a CHILD SA we cannot use; ask it to delete
 // its half (it sends with our inbound SPI).
-void refuse_child(Context &ctx, IkeSa &sa, std::string reason) {
-  const uint32_t spi = sa.child.spi_in;
-  child_failed(ctx, sa, std::move(reason));
+void refuse_child(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
+  const uint32_t spi = c.spi_in;
+  child_failed(ctx, sa, c, std::move(reason));
   start_informational(ctx, sa, {Request::DeleteChild, spi});
 }
 
 // Initiator: checks the responder's CHILD SA choice, then installs.
 void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in) {
+  if (sa.children.empty()) return;
+  ChildSa &c = sa.children.front();
   if (const auto *err = find_error(in))
-    return child_failed(ctx, sa, "peer refused the CHILD SA: " + wire::notify_name(err->type));
+    return child_failed(ctx, sa, c, "peer refused the CHILD SA: " + wire::notify_name(err->type));
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
   if (find_payload<wire::SaPayload>(in) == nullptr || tsi == nullptr || tsr == nullptr)
-    return child_failed(ctx, sa, "IKE_AUTH response without SA, TSi and TSr");
+    return child_failed(ctx, sa, c, "IKE_AUTH response without SA, TSi and TSr");
   std::optional<wire::Proposal> chosen;
-  if (auto why = check_child_choice(sa, in, chosen); !why.empty())
-    return refuse_child(ctx, sa, why);
+  if (auto why = check_child_choice(sa, c, in, chosen); !why.empty())
+    return refuse_child(ctx, sa, c, why);
   bool transport = false;
   for (const auto &p : in)
     if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
       transport = transport || n->type == NotifyType::UseTransportMode;
-  sa.child.proposal = *chosen;
-  sa.child.spi_out = esp_spi_value(chosen->spi);
-  sa.child.transport = transport;
-  sa.child.local_ts = tsi->selectors;
-  sa.child.remote_ts = tsr->selectors;
-  if (auto r = install_child(ctx, sa); !r) refuse_child(ctx, sa, r.error().message);
+  c.proposal = *chosen;
+  c.spi_out = esp_spi_value(chosen->spi);
+  c.transport = transport;
+  c.local_ts = drop_covered(tsi->selectors);
+  c.remote_ts = drop_covered(tsr->selectors);
+  if (auto r = install_child(ctx, sa, c, {sa.ni, sa.nr, nullptr, true}); !r)
+    refuse_child(ctx, sa, c, r.error().message);
 }
 
 }  // namespace
@@ -257,7 +283,7 @@ void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wir
   const auto *auth = find_payload<wire::AuthPayload>(*inner);
   if (const auto *err = find_error(*inner); err && auth == nullptr) {
     if (err->type == NotifyType::AuthenticationFailed) ++ctx.counters.auth_failed;
-    release_child_spi(ctx, sa);
+    for (auto &c : sa.children) release_child_spi(ctx, sa, c);
     return fail_sa(sa, err->type == NotifyType::AuthenticationFailed
                            ? "authentication failed: peer rejected our AUTH"
                            : "IKE_AUTH refused by peer: " + wire::notify_name(err->type));
@@ -266,14 +292,12 @@ void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wir
   if (auto why = verify_peer(sa, peer_id, auth); !why.empty()) {
     // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
-    release_child_spi(ctx, sa);
+    for (auto &c : sa.children) release_child_spi(ctx, sa, c);
     return fail_and_delete(ctx, sa, why);
   }
-  sa.state = IkeState::Established;
-  ++ctx.counters.ike_established;
-  arm_keepalive(ctx, sa);
-  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  established(ctx, sa, peer_id);
   accept_child(ctx, sa, *inner);
+  send_queued(ctx, sa);
 }
 
 }  // namespace ipsec::ike::v2

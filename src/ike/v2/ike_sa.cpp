@@ -2,9 +2,11 @@
 // key derivation.
 #include "ike/v2/ike_sa.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/log.h"
+#include "ike/v2/exchanges.h"
 #include "ike/v2/sk_message.h"
 #include "wire/names.h"
 
@@ -36,6 +38,10 @@ std::string_view to_string(ChildState s) {
       return "none";
     case ChildState::Installed:
       return "installed";
+    case ChildState::Rekeying:
+      return "rekeying";
+    case ChildState::Rekeyed:
+      return "rekeyed";
     case ChildState::Failed:
       return "failed";
     case ChildState::Deleted:
@@ -82,7 +88,18 @@ void send_request(Context &ctx, IkeSa &sa, Bytes datagram) {
   ctx.sender.send(sa.local, sa.remote, sa.pending_request);
 }
 
+ChildSa *IkeSa::child(uint32_t spi_in) {
+  for (auto &c : children)
+    if (c.spi_in == spi_in && spi_in != 0) return &c;
+  return nullptr;
+}
+
+const ChildSa *IkeSa::child(uint32_t spi_in) const {
+  return const_cast<IkeSa *>(this)->child(spi_in);
+}
+
 void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram) {
+  sa.last_peer_message = ctx.clock.now();  // we answer only requests that verified
   sa.cached_response_mid = message_id;
   sa.cached_response = std::move(datagram);
   sa.expected_request_mid = message_id + 1;
@@ -90,7 +107,14 @@ void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram)
 }
 
 void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
-  if (!sa.awaiting_response || now < sa.deadline) return;
+  if (!sa.awaiting_response) return;
+  if (sa.in_flight.kind == Request::Liveness && sa.dpd_give_up.count() != 0 &&
+      now >= sa.dpd_give_up) {
+    ++ctx.counters.timeouts;
+    return peer_dead(ctx, sa, "dead peer: no answer to a liveness check within " +
+                                  std::to_string(sa.config.dpd_timeout.count()) + " s");
+  }
+  if (now < sa.deadline) return;
   if (sa.retransmits >= ctx.retransmit.max_retransmits) {
     sa.awaiting_response = false;
     ++ctx.counters.timeouts;
@@ -100,14 +124,18 @@ void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
       log::info(label(sa) + ": Delete not answered, IKE SA removed");
       return;
     }
-    fail_sa(sa, "peer not responding: no answer after " + std::to_string(sa.retransmits) +
-                    " retransmissions");
+    const std::string why = "peer not responding: no answer after " +
+                            std::to_string(sa.retransmits) + " retransmissions";
+    if (sa.state == IkeState::Established) return peer_dead(ctx, sa, why);
+    fail_sa(sa, why);
     return;
   }
   ++sa.retransmits;
   ++ctx.counters.retransmits;
   // §2.1: exponential backoff, doubling the timeout after each retransmission.
   sa.deadline = now + ctx.retransmit.initial * (1u << sa.retransmits);
+  if (sa.dpd_give_up.count() != 0 && sa.in_flight.kind == Request::Liveness)
+    sa.deadline = std::min(sa.deadline, sa.dpd_give_up);
   log::debug(label(sa) + ": retransmission " + std::to_string(sa.retransmits));
   ctx.sender.send(sa.local, sa.remote, sa.pending_request);
 }

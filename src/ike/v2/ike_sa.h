@@ -15,7 +15,9 @@
 #include "crypto/key_exchange.h"
 #include "crypto/sk_cipher.h"
 #include "ike/v2/config.h"
+#include "ike/v2/events.h"
 #include "ike/v2/io.h"
+#include "ike/v2/policy_refs.h"
 #include "ike/v2/proposals.h"
 #include "kernel/kernel.h"
 #include "wire/message.h"
@@ -33,7 +35,14 @@ enum class IkeState {
 };
 std::string_view to_string(IkeState s);  // "established", "failed", ...
 
-enum class ChildState { None, Installed, Failed, Deleted };
+enum class ChildState {
+  None,       // being negotiated (IKE_AUTH or CREATE_CHILD_SA in flight)
+  Installed,  // in the kernel, carrying traffic
+  Rekeying,   // installed; our CREATE_CHILD_SA rekeying it is in flight
+  Rekeyed,    // installed; replaced by a newer CHILD SA, its Delete under way
+  Failed,
+  Deleted,
+};
 std::string_view to_string(ChildState s);
 
 struct ChildSa {
@@ -44,16 +53,52 @@ struct ChildSa {
   wire::Proposal proposal;
   bool transport = false;
   std::vector<wire::TrafficSelector> local_ts, remote_ts;
+  Millis installed{0};        // when it reached Installed
+  uint32_t replaces = 0;      // our inbound SPI of the CHILD SA this one rekeyed; 0: new
+  uint32_t replaced_by = 0;   // our inbound SPI of its successor, once rekeyed
+  // Responder of a rekey (like strongSwan): the new outbound SA goes into the kernel only
+  // when the initiator deletes the old CHILD SA, so that nothing is sent on it before
+  // the initiator has the matching inbound SA.
+  bool outbound_pending = false;
+  // The limits programmed into the kernel, jitter applied; and when the time limits fall
+  // due in engine time (0: none).
+  kernel::Lifetime lifetime;
+  Millis soft_at{0}, hard_at{0};
+  // Inactivity: kernel byte counters (in + out) seen last, and since when unchanged.
+  uint64_t last_bytes = 0;
+  Millis last_active{0};
+
+  // Engine internals.
+  std::optional<kernel::SaParams> pending_out;  // outbound_pending: the SA to install
+  // §2.8.1: the peer rekeyed this CHILD SA while our own rekey of it was in flight: the
+  // nonces of its exchange, compared with ours when our response arrives.
+  Bytes collision_ni, collision_nr;
+  bool redundant = false;  // lost a rekey collision: we delete it, it replaces nothing
 };
 
-// The requests an IKE SA can have in flight (window size 1, RFC 7296 §2.3).
-enum class Request : uint8_t { SaInit, Auth, Liveness, DeleteChild, DeleteIke };
 
-// An INFORMATIONAL request waiting for the window: what, and for DeleteChild
-// our inbound SPI of the CHILD SA to delete (§1.4.1).
+// The requests an IKE SA can have in flight (window size 1, RFC 7296 §2.3).
+enum class Request : uint8_t {
+  SaInit, Auth, Liveness, DeleteChild, DeleteIke, CreateChild, RekeyChild, RekeyIke
+};
+
+// A request waiting for the window: what, and the CHILD SA it concerns (our inbound
+// SPI: the one to delete or rekey).
 struct QueuedRequest {
   Request kind = Request::Liveness;
   uint32_t child_spi = 0;
+};
+
+// A CREATE_CHILD_SA request of ours in flight (window 1: at most one).
+struct PendingCreate {
+  Request kind = Request::CreateChild;
+  uint32_t old_spi = 0;      // RekeyChild: our inbound SPI of the CHILD SA being rekeyed
+  uint32_t new_spi_in = 0;   // CreateChild/RekeyChild: the new CHILD SA's inbound SPI
+  uint64_t new_ike_spi = 0;  // RekeyIke: our SPI of the new IKE SA
+  Bytes nonce;
+  crypto::KeGroup group = crypto::KeGroup::Curve25519;
+  std::unique_ptr<crypto::KeyExchange> ke;  // PFS or IKE rekey
+  unsigned ke_retries = 0;
 };
 
 struct IkeSa {
@@ -90,7 +135,33 @@ struct IkeSa {
   std::optional<uint32_t> cached_response_mid;
   Bytes cached_response;
 
-  ChildSa child;
+  // Every CHILD SA of this IKE SA: the first (IKE_AUTH), others from CREATE_CHILD_SA,
+  // and during a rekey the old and the new one side by side.
+  std::vector<ChildSa> children;
+  ChildSa *child(uint32_t spi_in);  // by our inbound SPI; nullptr if none
+  const ChildSa *child(uint32_t spi_in) const;
+
+  // Lifetime (engine time; 0: none): when we rekey or reauthenticate, when it is closed.
+  Millis established_at{0};
+  Millis rekey_at{0}, expire_at{0};
+  uint64_t replaces = 0;     // our SPI of the IKE SA this one rekeyed or reauthenticated
+  Millis last_peer_message{0};  // DPD: anything from the peer that verified
+
+  // Engine internals.
+  uint64_t rekeyed_to = 0;   // our SPI of the IKE SA that replaced this one (rekey/reauth)
+  bool reauth = false;       // replaces != 0 by a reauthentication (not a rekey)
+  std::optional<PendingCreate> creating;
+  std::optional<crypto::KeGroup> retry_group;  // INVALID_KE_PAYLOAD: the next request's group
+  // Requests postponed after TEMPORARY_FAILURE (§2.25), sent again at `at`.
+  struct Delayed {
+    Millis at{0};
+    QueuedRequest request;
+  };
+  std::vector<Delayed> delayed;
+  Millis dpd_give_up{0};     // a liveness check in flight fails the peer at this time
+  // ACQUIRE: the packet that asked for the first CHILD SA; its addresses go first in the
+  // traffic selectors (§2.9).
+  std::optional<kernel::Selector> trigger;
   // NAT traversal (§2.23), decided by the NAT_DETECTION_* notifies of IKE_SA_INIT.
   struct Nat {
     bool local = false;   // we are behind a NAT: we send keepalives
@@ -118,6 +189,20 @@ struct Context {
   // §2.4: the engine removes the other IKE SAs of the peer that `fresh` has just
   // authenticated with N(INITIAL_CONTACT); called before its CHILD SA is installed.
   std::function<void(const IkeSa &fresh)> initial_contact = {};
+  std::shared_ptr<PolicyRefs> policies = {};
+  // Every event; the engine forwards it to the operator's handler.
+  std::function<void(const IkeSa &sa, EngineEvent event)> emit = {};
+  // A new IKE SA made by an exchange of `sa` (IKE rekey): the engine takes it into its
+  // table.
+  std::function<void(std::unique_ptr<IkeSa> fresh)> adopt = {};
+  // Our next IKE SPI (random, in this engine's shard, not in use).
+  std::function<Result<uint64_t>()> new_ike_spi = {};
+  // The peer is gone (DPD or retransmission timeout: `dead`; or it deleted the IKE SA):
+  // each CHILD SA config's dpd_action / close_action, applied after `sa` is closed.
+  std::function<void(const ConnectionConfig &config, bool dead)> peer_gone = {};
+  // reauth_time reached: a new IKE SA for the same connection replaces `sa` once its
+  // CHILD SA is up (make-before-break).
+  std::function<void(IkeSa &sa)> reauth = {};
 };
 
 Bytes spi_bytes(uint64_t spi);      // 8 bytes, network order

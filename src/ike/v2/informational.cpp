@@ -1,5 +1,5 @@
 // INFORMATIONAL exchanges (RFC 7296 §1.4, §1.5): Delete of the IKE SA, Delete of
-// the CHILD SA, liveness; initiated by either side of the IKE SA.
+// CHILD SAs, liveness; initiated by either side of the IKE SA.
 //
 //   HDR, SK {D(IKE)}                -->
 //                                   <--  HDR, SK {}
@@ -27,7 +27,7 @@ std::string_view request_name(Request r) {
     case Request::Liveness:
       return "liveness check";
     case Request::DeleteChild:
-      return "Delete of the CHILD SA";
+      return "Delete of a CHILD SA";
     case Request::DeleteIke:
       return "Delete of the IKE SA";
     default:
@@ -35,36 +35,64 @@ std::string_view request_name(Request r) {
   }
 }
 
+bool is_create(Request r) {
+  return r == Request::CreateChild || r == Request::RekeyChild || r == Request::RekeyIke;
+}
+
 void send_now(Context &ctx, IkeSa &sa, QueuedRequest request) {
+  if (is_create(request.kind)) return send_create(ctx, sa, request);
   std::vector<wire::Payload> payloads;
   if (request.kind == Request::DeleteIke) payloads.push_back(delete_ike());
   if (request.kind == Request::DeleteChild) payloads.push_back(delete_esp(request.child_spi));
   sa.in_flight = request;
+  if (request.kind == Request::Liveness && sa.config.dpd_delay.count() > 0)
+    sa.dpd_give_up = ctx.clock.now() + Millis(sa.config.dpd_timeout);
   if (auto r = send_sk_request(ctx, sa, ExchangeType::Informational, payloads); !r)
     return fail_sa(sa, "INFORMATIONAL request: " + r.error().message);
   log::debug(label(sa) + ": INFORMATIONAL request sent: " +
-             std::string(request_name(request.kind)));
+             std::string(request_name(request.kind)) +
+             (request.child_spi ? " " + esp_spi_str(request.child_spi) : std::string()));
+}
+
+// A CHILD SA the peer deleted: when it had been rekeyed (by either side), its successor's
+// outbound SA, if still waiting, goes in now; otherwise it is a close (close_action).
+void peer_deleted_child(Context &ctx, IkeSa &sa, ChildSa &c) {
+  const uint32_t successor = c.replaced_by;
+  remove_child(ctx, sa, c, successor ? "rekeyed" : "deleted by peer");
+  ++ctx.counters.child_deleted;
+  if (successor == 0) return;
+  if (ChildSa *next = sa.child(successor))
+    if (auto r = install_pending_outbound(ctx, sa, *next); !r)
+      log::error(label(sa) + ": installing the rekeyed outbound SA: " + r.error().message);
 }
 
 // The peer deletes CHILD SAs by their SPIs as we send to them (§1.4.1); returns
 // our inbound SPIs of those we removed.
-std::vector<uint32_t> delete_children(Context &ctx, IkeSa &sa, const wire::DeletePayload &d) {
+std::vector<uint32_t> delete_children(Context &ctx, IkeSa &sa, const wire::DeletePayload &d,
+                                      bool &closed_any) {
   std::vector<uint32_t> ours;
   if (d.protocol != wire::ProtocolId::Esp || d.spi_size != 4) return ours;
   for (const auto &spi : d.spis) {
-    if (sa.child.state != ChildState::Installed || esp_spi_value(spi) != sa.child.spi_out)
-      continue;
-    ours.push_back(sa.child.spi_in);
-    remove_child(ctx, sa);
-    ++ctx.counters.child_deleted;
+    const uint32_t out = esp_spi_value(spi);
+    for (auto &c : sa.children) {
+      if (!child_in_kernel(c) || c.spi_out != out) continue;
+      ours.push_back(c.spi_in);
+      closed_any = closed_any || (c.replaced_by == 0 && !c.redundant);
+      // A rekey of ours may still be under way for it: its response will find it gone.
+      peer_deleted_child(ctx, sa, c);
+      break;
+    }
   }
   return ours;
 }
 
-// Removes the IKE SA and everything it owns; the engine drops it from its table.
+}  // namespace
+
 void close_sa(Context &ctx, IkeSa &sa, std::string reason) {
-  remove_child(ctx, sa);
+  remove_children(ctx, sa, reason);
   sa.queued.clear();
+  sa.delayed.clear();
+  sa.creating.reset();
   sa.awaiting_response = false;
   sa.close_reason = std::move(reason);
   sa.state = sa.failure.empty() ? IkeState::Closed : IkeState::Failed;
@@ -72,26 +100,38 @@ void close_sa(Context &ctx, IkeSa &sa, std::string reason) {
   log::info(label(sa) + ": IKE SA closed: " + sa.close_reason);
 }
 
-}  // namespace
-
 void start_informational(Context &ctx, IkeSa &sa, QueuedRequest request) {
   if (request.kind == Request::DeleteIke) {
     // §1.4.1: deleting the IKE SA deletes every CHILD SA it negotiated.
-    remove_child(ctx, sa);
+    remove_children(ctx, sa, sa.close_reason.empty() ? "deleted by us" : sa.close_reason);
     sa.state = IkeState::Deleting;
     if (sa.close_reason.empty()) sa.close_reason = "deleted by us";
     sa.queued.clear();
+    sa.delayed.clear();
   }
-  sa.queued.push_back(request);
+  enqueue(ctx, sa, request);
+}
+
+void enqueue(Context &ctx, IkeSa &sa, QueuedRequest request) {
+  auto same = [&](const QueuedRequest &q) {
+    return q.kind == request.kind && q.child_spi == request.child_spi;
+  };
+  const bool in_flight = sa.awaiting_response && same(sa.in_flight);
+  bool queued = false;
+  for (const auto &q : sa.queued) queued = queued || same(q);
+  for (const auto &d : sa.delayed) queued = queued || same(d.request);
+  if (!in_flight && !queued) sa.queued.push_back(request);
   send_queued(ctx, sa);
 }
 
 void send_queued(Context &ctx, IkeSa &sa) {
-  if (sa.awaiting_response || sa.queued.empty()) return;
   if (sa.state != IkeState::Established && sa.state != IkeState::Deleting) return;
-  const QueuedRequest next = sa.queued.front();
-  sa.queued.erase(sa.queued.begin());
-  send_now(ctx, sa, next);
+  while (!sa.awaiting_response && !sa.queued.empty() &&
+         (sa.state == IkeState::Established || sa.state == IkeState::Deleting)) {
+    const QueuedRequest next = sa.queued.front();
+    sa.queued.erase(sa.queued.begin());
+    send_now(ctx, sa, next);  // may decide there is nothing to send (a rekey of a gone SA)
+  }
 }
 
 void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure) {
@@ -109,13 +149,14 @@ void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wir
     log::warn(label(sa) + ": INFORMATIONAL request dropped: " + inner.error().message);
     return;
   }
-  bool ike = false;
+  bool ike = false, closed_child = false;
   std::vector<uint32_t> removed;
   for (const auto &p : *inner) {
     const auto *d = std::get_if<wire::DeletePayload>(&p);
     if (d == nullptr) continue;
     ike = ike || d->protocol == wire::ProtocolId::Ike;
-    for (uint32_t spi : delete_children(ctx, sa, *d)) removed.push_back(spi);
+    if (ike) continue;
+    for (uint32_t spi : delete_children(ctx, sa, *d, closed_child)) removed.push_back(spi);
   }
   std::vector<wire::Payload> out;
   if (!removed.empty() && !ike) {
@@ -126,10 +167,22 @@ void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wir
   if (auto r = send_sk_response(ctx, sa, ExchangeType::Informational, m.header.message_id, out);
       !r)
     return fail_sa(sa, "INFORMATIONAL response: " + r.error().message);
-  if (ike) return close_sa(ctx, sa, "deleted by peer");
+  if (ike) {
+    const bool had_children = std::any_of(sa.children.begin(), sa.children.end(),
+                                          [](const ChildSa &c) { return child_in_kernel(c); });
+    const bool rekeyed = sa.rekeyed_to != 0;
+    close_sa(ctx, sa, rekeyed ? "rekeyed" : "deleted by peer");
+    if (had_children && !rekeyed && ctx.peer_gone) ctx.peer_gone(sa.config, false);
+    return;
+  }
+  forget_deleted_children(sa);
   if (inner->empty()) ++ctx.counters.liveness_answered;
   log::info(label(sa) + ": INFORMATIONAL answered" +
             (removed.empty() ? std::string() : ", CHILD SA deleted by peer"));
+  if (closed_child && ctx.peer_gone &&
+      std::none_of(sa.children.begin(), sa.children.end(),
+                   [](const ChildSa &c) { return child_in_kernel(c) || c.state == ChildState::None; }))
+    ctx.peer_gone(sa.config, false);
 }
 
 void process_informational_response(Context &ctx, IkeSa &sa, ByteView datagram,
@@ -141,13 +194,15 @@ void process_informational_response(Context &ctx, IkeSa &sa, ByteView datagram,
     return;  // keep retransmitting
   }
   sa.awaiting_response = false;
+  sa.dpd_give_up = Millis{0};
   const QueuedRequest done = sa.in_flight;
   if (done.kind == Request::DeleteIke) return close_sa(ctx, sa, sa.close_reason);
-  if (done.kind == Request::DeleteChild && sa.child.state == ChildState::Installed &&
-      sa.child.spi_in == done.child_spi) {
-    remove_child(ctx, sa);
-    ++ctx.counters.child_deleted;
-  }
+  if (done.kind == Request::DeleteChild)
+    if (ChildSa *c = sa.child(done.child_spi); c && child_in_kernel(*c)) {
+      remove_child(ctx, sa, *c, c->replaced_by || c->redundant ? "rekeyed" : "deleted by us");
+      ++ctx.counters.child_deleted;
+    }
+  forget_deleted_children(sa);
   log::info(label(sa) + ": INFORMATIONAL done: " + std::string(request_name(done.kind)));
   send_queued(ctx, sa);
 }

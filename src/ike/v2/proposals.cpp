@@ -128,7 +128,8 @@ std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig> &propos
   return out;
 }
 
-std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &proposals, ByteView spi) {
+std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &proposals, ByteView spi,
+                                    bool with_dh) {
   std::vector<wire::Proposal> out;
   for (const auto &c : proposals) {
     wire::Proposal p{static_cast<uint8_t>(out.size() + 1),
@@ -137,6 +138,7 @@ std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &propos
                      {}};
     add_encr(p, c.encr);
     add(p, TransformType::Integ, c.integ);
+    if (with_dh) add(p, TransformType::Dh, c.dh);
     add(p, TransformType::Esn, c.esn);
     out.push_back(std::move(p));
   }

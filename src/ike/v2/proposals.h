@@ -19,7 +19,9 @@ namespace ipsec::ike::v2 {
 
 // Proposals numbered from 1 in config order (RFC 7296 §3.3.1).
 std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig> &proposals);
-std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &proposals, ByteView spi);
+// `with_dh`: the PFS groups too (CREATE_CHILD_SA); never in IKE_AUTH (§1.2).
+std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &proposals, ByteView spi,
+                                    bool with_dh = false);
 
 // The responder's rule (RFC 7296 §2.7): walk OUR proposals in our preference
 // order; the first one that some proposal of the peer matches wins (a match

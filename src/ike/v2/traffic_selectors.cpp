@@ -84,3 +84,33 @@ std::string describe(const std::vector<wire::TrafficSelector> &ts) {
 }
 
 }  // namespace ipsec::ike::v2
+
+namespace ipsec::ike::v2 {
+
+namespace {
+bool covers(const wire::TrafficSelector &a, const wire::TrafficSelector &b) {
+  return a.start.family == b.start.family && (a.ip_protocol == 0 || a.ip_protocol == b.ip_protocol) &&
+         a.start_port <= b.start_port && b.end_port <= a.end_port && !(b.start < a.start) &&
+         !(a.end < b.end);
+}
+}  // namespace
+
+std::vector<wire::TrafficSelector> drop_covered(std::vector<wire::TrafficSelector> ts) {
+  std::vector<wire::TrafficSelector> out;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    bool covered = false;
+    for (size_t j = 0; j < ts.size() && !covered; ++j)
+      covered = j != i && covers(ts[j], ts[i]) && (!(ts[j] == ts[i]) || j < i);
+    if (!covered) out.push_back(ts[i]);
+  }
+  return out;
+}
+
+wire::TrafficSelector host_ts(const IpAddress &a) {
+  wire::TrafficSelector t;
+  t.start = a;
+  t.end = a;
+  return t;
+}
+
+}  // namespace ipsec::ike::v2

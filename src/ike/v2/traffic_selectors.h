@@ -23,6 +23,12 @@ std::vector<wire::TrafficSelector> to_ts(const std::vector<Prefix> &prefixes);
 std::vector<wire::TrafficSelector> narrow(const std::vector<wire::TrafficSelector> &theirs,
                                           const std::vector<Prefix> &mine);
 
+// Without the selectors another one of the list covers (a narrowed ACQUIRE's host
+// selector inside the configured subnet): one kernel policy per real range.
+std::vector<wire::TrafficSelector> drop_covered(std::vector<wire::TrafficSelector> ts);
+// One address, any protocol, all ports.
+wire::TrafficSelector host_ts(const IpAddress &a);
+
 // The prefix of a selector whose range is exactly one prefix (what narrow()
 // returns).
 Result<Prefix> ts_prefix(const wire::TrafficSelector &ts);

@@ -1,0 +1,32 @@
+// Which XFRM policies are in use, counted, so that CHILD SAs sharing a policy (an old and
+// a new one during a rekey, a reauthentication's new IKE SA, a trap and the CHILD SA it
+// brought up) install it once and remove it with the last user. One PolicyRefs serves
+// every engine that programs the same kernel (the daemon's workers share one).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "kernel/kernel.h"
+
+namespace ipsec::ike::v2 {
+
+class PolicyRefs {
+ public:
+  // Adds (XFRM update: create or replace) every policy not in use yet and counts a user
+  // of each. All or nothing: on a kernel error nothing is counted and the policies this
+  // call added are removed again.
+  Result<void> acquire(kernel::Kernel &k, const std::vector<kernel::PolicyParams> &policies);
+  // Drops one user of each; a policy with no user left is deleted from the kernel.
+  // Errors are logged and counted in the returned number.
+  size_t release(kernel::Kernel &k, const std::vector<kernel::PolicyParams> &policies);
+  // Users of a policy (0: not ours).
+  size_t users(const kernel::PolicyId &id) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, size_t> users_;  // by kernel::identity_key
+};
+
+}  // namespace ipsec::ike::v2
