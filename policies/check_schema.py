@@ -85,7 +85,30 @@ BAD = {
     "bad child mode": child(mode="beet"),
     "bad start_action": child(start_action="route"),
     "empty traffic selectors": child(local_ts=[]),
+    "duration without unit as a string": child(rekey_time="3600"),
+    "duration with two units": child(life_time="1h30m"),
+    "fractional duration": child(rand_time=1.5),
+    "negative duration": connection(dpd_delay=-1),
+    "unknown duration unit": child(inactivity="2w"),
+    "duration beyond 32 bits": connection(over_time=4294967296),
+    "negative byte count": child(rekey_bytes=-1),
+    "packet count as a string": child(life_packets="10"),
+    "dpd_action none": child(dpd_action="none"),
+    "close_action clear": child(close_action="clear"),
+    "both rekey_time and reauth_time": connection(rekey_time="4h", reauth_time=3600),
+    "dpd_timeout 0 with DPD on": connection(dpd_delay="30s", dpd_timeout="0s"),
+    "swanctl's dpd_timeout spelled differently": connection(dpd_interval=30),
 }
+
+# Lifecycle settings the loader accepts, each form once.
+GOOD_LIFECYCLE = connection(rekey_time=0, reauth_time="4h", over_time="10m", rand_time=300,
+                            dpd_delay="30s", dpd_timeout=120,
+                            children={"lan": with_changes(
+                                GOOD_CHILD, start_action="on-demand", rekey_time="1h",
+                                life_time=3960, rand_time="6m", rekey_bytes=1000000000,
+                                life_bytes=1100000000, rekey_packets=0, life_packets=5000000,
+                                dpd_action="trap", close_action="restart", inactivity="1d",
+                                esp_proposals=["aes256gcm16-x25519", "aes256-sha256-modp2048"])})
 
 
 def main():
@@ -106,6 +129,9 @@ def main():
     good = {"sas": [GOOD_SA], "policies": [GOOD_POLICY], "connections": {"site-b": GOOD_CONNECTION}}
     for e in validator.iter_errors(good):
         print(f"FAIL: the README example is rejected: {e.message}")
+        failures += 1
+    for e in validator.iter_errors(GOOD_LIFECYCLE):
+        print(f"FAIL: the lifecycle example is rejected: {'.'.join(map(str, e.path))}: {e.message}")
         failures += 1
     for name, doc in BAD.items():
         if validator.is_valid(doc):

@@ -30,10 +30,10 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
     cfg->local.port = port;
     cfg->remote.port = port;
     const uint32_t file_reqid = cfg->child.reqid;
-    out.connections.push_back(
-        {std::move(*cfg),
-         c.children.empty() ? policy::StartAction::None : c.children.front().start_action,
-         file_reqid});
+    // to_engine_config accepted exactly one child and mapped its start_action to
+    // cfg->child.start_action: the two agree.
+    const policy::StartAction start = c.children.front().start_action;
+    out.connections.push_back({std::move(*cfg), start, file_reqid});
   }
   if (!out.ok()) out.connections.clear();
   return out;

@@ -12,6 +12,8 @@
 namespace ipsec::daemon {
 
 // A connection as the daemon runs it: the engine's config and what to do at start.
+// start_action is the policy's, the same value as config.child.start_action (the engine's
+// enum): load_connections sets both from the file.
 struct DaemonConnection {
   ike::v2::ConnectionConfig config;
   policy::StartAction start_action = policy::StartAction::None;
@@ -37,8 +39,9 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
 void assign_reqids(std::vector<DaemonConnection>& next,
                    const std::vector<DaemonConnection>& running = {});
 
-// Everything the engine and the daemon act on is equal (key material compared in
-// constant time; the allocated reqid is not compared, the file's is).
+// Everything the engine and the daemon act on is equal (ConnectionConfig's operator==, so
+// lifetimes, DPD and the CHILD SA's actions too; key material compared in constant time;
+// the allocated reqid is not compared, the file's is).
 bool same_connection(const DaemonConnection& a, const DaemonConnection& b);
 
 // By connection name, each list sorted.

@@ -1,6 +1,7 @@
 // IKEv2 connections of policy files (swanctl.conf's connections, as JSON): the validated model.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,7 +42,34 @@ struct Proposal {
   std::vector<uint16_t> esn;        // ESP only; {0} (no ESN) when not given
 };
 
+// "none", "start", "trap" (also written "on-demand": trap policies at load, the kernel's
+// ACQUIRE initiates).
 enum class StartAction : uint8_t { None, Start, Trap };
+// What follows a dead peer (dpd_action: "clear" is None) or the peer's DELETE of a CHILD SA
+// (close_action: "none").
+enum class PeerGoneAction : uint8_t { None, Restart, Trap };
+
+// CHILD SA lifetimes, swanctl's names and meaning, defaults already derived by the loader:
+// soft limits (rekey_*) start a rekey, hard limits (life_*) delete; 0: none. life_time >
+// rekey_time, rand_time <= rekey_time, life_x > rekey_x wherever both are non-zero.
+struct ChildLifetime {
+  std::chrono::seconds rekey_time{3600};
+  std::chrono::seconds life_time{3960};          // default: rekey_time * 1.1
+  std::chrono::seconds rand_time{360};           // default: life_time - rekey_time
+  uint64_t rekey_bytes = 0, life_bytes = 0;      // life default: rekey * 1.1
+  uint64_t rekey_packets = 0, life_packets = 0;  // life default: rekey * 1.1
+  bool operator==(const ChildLifetime&) const = default;
+};
+
+// IKE SA lifetimes (swanctl's): rekey_time or, instead, reauth_time (never both non-zero);
+// over_time after that the IKE SA is closed; rand_time of jitter below rekey/reauth. 0: never.
+struct IkeLifetime {
+  std::chrono::seconds rekey_time{14400};
+  std::chrono::seconds reauth_time{0};
+  std::chrono::seconds over_time{1440};  // default: 10 % of max(rekey_time, reauth_time)
+  std::chrono::seconds rand_time{1440};  // default: over_time
+  bool operator==(const IkeLifetime&) const = default;
+};
 
 struct Child {
   std::string name;
@@ -52,6 +80,10 @@ struct Child {
   StartAction start_action = StartAction::None;
   uint32_t reqid = 0;  // 0: allocated by whoever installs the connection
   uint32_t replay_window = 32;
+  ChildLifetime lifetime;
+  PeerGoneAction dpd_action = PeerGoneAction::None;    // "clear", "restart", "trap"
+  PeerGoneAction close_action = PeerGoneAction::None;  // "none", "restart", "trap"
+  std::chrono::seconds inactivity{0};                  // 0: never
 };
 
 struct Peer {
@@ -70,6 +102,9 @@ struct Connection {
   std::vector<Child> children;  // in name order
   bool allow_insecure = false;
   bool encap = false;  // force UDP encapsulation (NAT-T) even without a NAT, as strongSwan's encap
+  IkeLifetime lifetime;
+  std::chrono::seconds dpd_delay{0};     // dead peer detection interval; 0: off
+  std::chrono::seconds dpd_timeout{30};  // > 0 when dpd_delay is
 };
 
 // "fqdn:gw.example", "ipv4:192.0.2.1", "email:a@b.example", "keyid:0x0a0b".

@@ -197,9 +197,11 @@ std::vector<Prefix> parse_ts(Reader& r, const Json& child, const std::string& pa
 
 std::optional<Child> parse_child(Reader& r, const Json& j, const std::string& path,
                                  const std::string& name, const Connection& c) {
-  if (!r.object(j, path,
-                {"mode", "local_ts", "remote_ts", "esp_proposals", "start_action", "reqid",
-                 "replay_window"}))
+  if (!r.object(
+          j, path,
+          {"mode", "local_ts", "remote_ts", "esp_proposals", "start_action", "reqid",
+           "replay_window", "rekey_time", "life_time", "rand_time", "rekey_bytes", "life_bytes",
+           "rekey_packets", "life_packets", "dpd_action", "close_action", "inactivity"}))
     return std::nullopt;
   size_t before = r.error_count();
   Child ch;
@@ -218,11 +220,13 @@ std::optional<Child> parse_child(Reader& r, const Json& j, const std::string& pa
     ch.start_action = r.keyword<StartAction>(*a, join(path, "start_action"),
                                              {{"none", StartAction::None},
                                               {"start", StartAction::Start},
-                                              {"trap", StartAction::Trap}})
+                                              {"trap", StartAction::Trap},
+                                              {"on-demand", StartAction::Trap}})
                           .value_or(ch.start_action);
   ch.reqid = r.opt_u32(j, path, "reqid").value_or(0);
   ch.replay_window = static_cast<uint32_t>(
       r.opt_integer(j, path, "replay_window", 0, 4096).value_or(kDefaultReplayWindow));
+  parse_child_lifecycle(r, j, path, ch);
   return r.error_count() == before ? std::optional<Child>(std::move(ch)) : std::nullopt;
 }
 
@@ -251,10 +255,10 @@ void parse_version(Reader& r, const Json& conn, const std::string& path) {
 
 std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::string& path,
                                            const std::string& name) {
-  if (!r.object(
-          j, path,
-          {"version", "local", "remote", "psk_file", "proposals", "children", "allow_insecure",
-           "encap"}))
+  if (!r.object(j, path,
+                {"version", "local", "remote", "psk_file", "proposals", "children",
+                 "allow_insecure", "encap", "rekey_time", "reauth_time", "over_time", "rand_time",
+                 "dpd_delay", "dpd_timeout"}))
     return std::nullopt;
   size_t before = r.error_count();
   Connection c;
@@ -269,6 +273,7 @@ std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::
     r.error(join(join(path, "remote"), "address"), "not the address family of local.address");
   if (auto psk = parse_psk_file(r, j, path)) c.psk = std::move(*psk);
   c.proposals = parse_proposals(r, j, path, "proposals", ProposalKind::Ike, c.allow_insecure);
+  parse_ike_lifecycle(r, j, path, c);
   if (!local || !remote) return std::nullopt;  // children default to the addresses
   c.local = std::move(*local);
   c.remote = std::move(*remote);

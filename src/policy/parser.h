@@ -17,6 +17,11 @@ std::optional<kernel::PolicyParams> parse_policy(Reader& r, const Json& j, const
 std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::string& path,
                                            const std::string& name);
 
+// Lifecycle fields (lifetimes, DPD, actions) with their defaults derived; problems reported.
+// parse_ike_lifecycle also reads dpd_delay and dpd_timeout.
+void parse_ike_lifecycle(Reader& r, const Json& j, const std::string& path, Connection& c);
+void parse_child_lifecycle(Reader& r, const Json& j, const std::string& path, Child& ch);
+
 // Shared parts. parse_selector_fields reads src, dst, proto, sport, dport of
 // `obj` (the caller checks for unknown fields).
 kernel::Selector parse_selector_fields(Reader& r, const Json& obj, const std::string& path);

@@ -1,6 +1,7 @@
 // Typed, path-aware reading of a parsed policy document; records one diagnostic per problem.
 #include "policy/reader.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ipsec::policy::detail {
@@ -183,6 +184,82 @@ std::optional<Prefix> Reader::prefix(const Json& j, const std::string& path) {
     return std::nullopt;
   }
   return *p;
+}
+
+namespace {
+constexpr std::string_view kDurationExamples = "\"90s\", \"30m\", \"4h\", \"1d\"";
+
+// "90s", "30m", "4h", "1d": digits and one unit. nullopt when not of that form; a value
+// above kMaxDurationSeconds is returned as kMaxDurationSeconds + 1.
+std::optional<uint64_t> parse_duration_text(std::string_view s) {
+  if (s.size() < 2) return std::nullopt;
+  uint64_t unit = 0;
+  switch (s.back()) {
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return std::nullopt;
+  }
+  uint64_t v = 0;
+  for (char c : s.substr(0, s.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+    if (v > kMaxDurationSeconds) v = kMaxDurationSeconds + 1;  // stays far below overflow
+  }
+  return std::min(v * unit, kMaxDurationSeconds + 1);
+}
+}  // namespace
+
+std::optional<std::chrono::seconds> Reader::duration(const Json& j, const std::string& path) {
+  const std::string range =
+      " is out of range 0.." + std::to_string(kMaxDurationSeconds) + " seconds";
+  uint64_t v = 0;
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    auto parsed = parse_duration_text(s);
+    if (!parsed) {
+      error(path, quote(s) +
+                      " is not a duration: write seconds as an integer, or a number with one "
+                      "unit s, m, h or d (" +
+                      std::string(kDurationExamples) + ")");
+      return std::nullopt;
+    }
+    if (*parsed > kMaxDurationSeconds) {
+      error(path, quote(s) + range);
+      return std::nullopt;
+    }
+    v = *parsed;
+  } else if (j.is_number_unsigned()) {
+    v = j.get<uint64_t>();
+    if (v > kMaxDurationSeconds) {
+      error(path, std::to_string(v) + range);
+      return std::nullopt;
+    }
+  } else if (j.is_number_integer()) {
+    error(path, std::to_string(j.get<int64_t>()) + range);
+    return std::nullopt;
+  } else {
+    error(path, "expected a duration (seconds as an integer, or a string such as " +
+                    std::string(kDurationExamples) + "), got " + type_name(j));
+    return std::nullopt;
+  }
+  return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(v));
+}
+
+std::optional<std::chrono::seconds> Reader::opt_duration(const Json& obj, const std::string& path,
+                                                         std::string_view name) {
+  const Json* f = field(obj, name);
+  return f == nullptr ? std::nullopt : duration(*f, join(path, name));
 }
 
 std::optional<uint64_t> Reader::opt_integer(const Json& obj, const std::string& path,

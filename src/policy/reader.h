@@ -1,6 +1,7 @@
 // Typed, path-aware reading of a parsed policy document; records one diagnostic per problem.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,9 @@ std::string quote(std::string_view s);
 std::string type_name(const Json& j);
 // 4294967295 -> "0xffffffff"; small numbers in decimal.
 std::string number_text(uint64_t v);
+
+// The largest duration a policy file may give (about 136 years).
+inline constexpr uint64_t kMaxDurationSeconds = 0xffffffff;
 
 // Reads values out of one document. Each accessor reports its own problem
 // and returns nullopt (or nullptr), so callers simply continue with the next field.
@@ -56,6 +60,9 @@ class Reader {
   const std::string* string(const Json& j, const std::string& path);
   std::optional<IpAddress> address(const Json& j, const std::string& path);
   std::optional<Prefix> prefix(const Json& j, const std::string& path);
+  // A duration: seconds as an integer, or a number with one unit ("90s", "30m", "4h", "1d");
+  // 0..kMaxDurationSeconds.
+  std::optional<std::chrono::seconds> duration(const Json& j, const std::string& path);
 
   template <class T>
   std::optional<T> keyword(const Json& j, const std::string& path,
@@ -66,6 +73,8 @@ class Reader {
                                       std::string_view name, uint64_t min, uint64_t max);
   std::optional<uint32_t> opt_u32(const Json& obj, const std::string& path, std::string_view name);
   std::optional<bool> opt_boolean(const Json& obj, const std::string& path, std::string_view name);
+  std::optional<std::chrono::seconds> opt_duration(const Json& obj, const std::string& path,
+                                                   std::string_view name);
 
  private:
   std::string file_;

@@ -1,8 +1,15 @@
 // ipsecd's connections from files: loading, reqid allocation across loads, and the
 // difference a load makes (added, removed, changed, unchanged).
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
 
 #include "daemon/config.h"
 #include "ike_test_harness.h"
@@ -15,6 +22,7 @@ const std::string kExample = std::string(IPSEC_SOURCE_DIR) + "/policies/examples
 
 daemon::DaemonConnection conn(const char* name, uint32_t file_reqid = 0) {
   daemon::DaemonConnection c{connection(true), policy::StartAction::Start, file_reqid};
+  c.config.child.start_action = ike::v2::StartAction::Start;  // agrees with start_action
   c.config.name = name;
   c.config.child.reqid = file_reqid;
   return c;
@@ -29,6 +37,7 @@ TEST_CASE("load_connections: the example, on the daemon's port; errors name file
   CHECK(r.connections[0].config.name == "to-right");
   CHECK(r.connections[0].config.local.port == 4500);
   CHECK(r.connections[0].start_action == policy::StartAction::Start);
+  CHECK(r.connections[0].config.child.start_action == ike::v2::StartAction::Start);
   CHECK(r.connections[0].file_reqid == 7);
 
   auto rel = daemon::load_connections({"left.json"}, 500, true);
@@ -70,6 +79,7 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   const char* other = "another secret of reasonable length";
   next[1].config.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
   next[0].start_action = policy::StartAction::None;
+  next[0].config.child.start_action = ike::v2::StartAction::None;
   daemon::assign_reqids(next, running);
   daemon::ConfigDiff d = daemon::diff(running, next);
   CHECK(d.added == std::vector<std::string>{"new"});
@@ -86,4 +96,85 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   daemon::DaemonConnection e = conn("x");
   e.config.force_encap = true;
   CHECK(!daemon::same_connection(conn("x"), e));
+}
+
+TEST_CASE("load_connections: the on-demand example; both start actions agree") {
+  // git keeps no modes: a copy with its shared.psk 0600.
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ipsecd-ondemand-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples/ikev2-psk-ondemand", dir);
+  fs::permissions(dir / "shared.psk", fs::perms::owner_read | fs::perms::owner_write);
+  auto left = daemon::load_connections({(dir / "left.json").string()}, 500, true);
+  auto right = daemon::load_connections({(dir / "right.json").string()}, 500, true);
+  fs::remove_all(dir);
+  REQUIRE(left.ok());
+  REQUIRE(right.ok());
+  CHECK(left.connections.at(0).start_action == policy::StartAction::Trap);
+  CHECK(left.connections.at(0).config.child.start_action == ike::v2::StartAction::Trap);
+  CHECK(left.connections.at(0).config.dpd_delay == std::chrono::seconds(30));
+  CHECK(right.connections.at(0).start_action == policy::StartAction::None);
+  CHECK(right.connections.at(0).config.child.start_action == ike::v2::StartAction::None);
+}
+
+TEST_CASE("diff: a change of a lifetime, DPD or action field is a change") {
+  using std::chrono::seconds;
+  std::vector<std::function<void(ike::v2::ConnectionConfig&)>> edits = {
+      [](auto& c) { c.ike_lifetime.rekey_time = seconds(7200); },
+      [](auto& c) { c.ike_lifetime.reauth_time = seconds(3600); },
+      [](auto& c) { c.ike_lifetime.over_time = seconds(1); },
+      [](auto& c) { c.ike_lifetime.rand_time = seconds(1); },
+      [](auto& c) { c.dpd_delay = seconds(30); },
+      [](auto& c) { c.dpd_timeout = seconds(31); },
+      [](auto& c) { c.child.lifetime.rekey_time = seconds(1800); },
+      [](auto& c) { c.child.lifetime.life_time = seconds(4000); },
+      [](auto& c) { c.child.lifetime.rand_time = seconds(1); },
+      [](auto& c) { c.child.lifetime.rekey_bytes = 1; },
+      [](auto& c) { c.child.lifetime.life_bytes = 1; },
+      [](auto& c) { c.child.lifetime.rekey_packets = 1; },
+      [](auto& c) { c.child.lifetime.life_packets = 1; },
+      [](auto& c) { c.child.dpd_action = ike::v2::PeerGoneAction::Trap; },
+      [](auto& c) { c.child.close_action = ike::v2::PeerGoneAction::Restart; },
+      [](auto& c) { c.child.inactivity = seconds(60); },
+      [](auto& c) { c.child.proposals[0].dh = {wire::DhGroup::Curve25519}; },
+  };
+  for (size_t i = 0; i < edits.size(); ++i) {
+    INFO("edit " << i);
+    std::vector<daemon::DaemonConnection> running{conn("a")}, next{conn("a")};
+    daemon::assign_reqids(running);
+    edits[i](next[0].config);
+    daemon::assign_reqids(next, running);
+    daemon::ConfigDiff d = daemon::diff(running, next);
+    CHECK(d.changed == std::vector<std::string>{"a"});
+    CHECK(d.unchanged.empty());
+  }
+  // From the file: the same connection loaded twice is unchanged; a life_time edit is a change.
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ipsecd-diff-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples/ikev2-psk-ondemand", dir);
+  fs::permissions(dir / "shared.psk", fs::perms::owner_read | fs::perms::owner_write);
+  auto before = daemon::load_connections({(dir / "left.json").string()}, 500, true);
+  auto again = daemon::load_connections({(dir / "left.json").string()}, 500, true);
+  {
+    std::ifstream in(dir / "left.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto at = text.find("\"66m\"");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 5, "\"70m\"");
+    std::ofstream(dir / "left.json") << text;
+  }
+  auto after = daemon::load_connections({(dir / "left.json").string()}, 500, true);
+  fs::remove_all(dir);
+  REQUIRE(before.ok());
+  REQUIRE(again.ok());
+  REQUIRE(after.ok());
+  daemon::assign_reqids(before.connections);
+  daemon::assign_reqids(again.connections, before.connections);
+  daemon::assign_reqids(after.connections, before.connections);
+  CHECK(daemon::diff(before.connections, again.connections).unchanged ==
+        std::vector<std::string>{"to-right"});
+  CHECK(after.connections[0].config.child.lifetime.life_time == std::chrono::seconds(4200));
+  CHECK(daemon::diff(before.connections, after.connections).changed ==
+        std::vector<std::string>{"to-right"});
 }

@@ -20,15 +20,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A private copy of policies/examples/ikev2-psk-tunnel with its *.psk made 0600 (git keeps no
-// modes), removed afterwards.
+// A private copy of an example folder (policies/examples/ikev2-psk-tunnel by default) with its
+// *.psk made 0600 (git keeps no modes), removed afterwards.
 class ExampleCopy {
  public:
-  ExampleCopy() {
+  explicit ExampleCopy(const char *example = "ikev2-psk-tunnel") {
     std::string tmpl = (fs::temp_directory_path() / "ipsec-ikev2-XXXXXX").string();
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     dir_ = tmpl;
-    fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples/ikev2-psk-tunnel", dir_,
+    fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples" / example, dir_,
              fs::copy_options::recursive);
     for (const auto &e : fs::directory_iterator(dir_))
       if (e.path().extension() == ".psk") REQUIRE(::chmod(e.path().c_str(), 0600) == 0);
@@ -61,10 +61,13 @@ void check_child_up(Pair &p, uint64_t spi) {
   INFO("left: " << a->failure << " / right: " << b->failure);
   REQUIRE(a->state == IkeState::Established);
   REQUIRE(b->state == IkeState::Established);
-  REQUIRE(a->child.state == ChildState::Installed);
-  REQUIRE(b->child.state == ChildState::Installed);
-  CHECK(a->child.spi_out == b->child.spi_in);
-  CHECK(a->child.spi_in == b->child.spi_out);
+  REQUIRE(a->children.size() == 1);
+  REQUIRE(b->children.size() == 1);
+  const ChildSa &ac = a->children.front(), &bc = b->children.front();
+  REQUIRE(ac.state == ChildState::Installed);
+  REQUIRE(bc.state == ChildState::Installed);
+  CHECK(ac.spi_out == bc.spi_in);
+  CHECK(ac.spi_in == bc.spi_out);
   auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
   REQUIRE(as.size() == 2);
   REQUIRE(bs.size() == 2);
@@ -177,4 +180,120 @@ TEST_CASE("from_policy: a connection the engine cannot run is an error naming it
   r = to_engine_config(c);
   REQUIRE_FALSE(r);
   CHECK(r.error().message == "connection \"site-b\" has no ESP proposals");
+}
+
+namespace {
+
+// One connection from JSON (in ExampleCopy's folder, for its shared.psk), mapped to the engine.
+ConnectionConfig engine_config(const ExampleCopy &ex, const json &conn) {
+  auto r = policy::load_text(json{{"connections", {{"c", conn}}}}.dump(), "x.json",
+                             ex.dir().string());
+  REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
+  auto c = to_engine_config(r.config.connections.at(0));
+  REQUIRE_MESSAGE(c, (c ? "" : c.error().message));
+  return *c;
+}
+
+json minimal_connection(const json &child) {
+  return {{"local", {{"address", "192.0.2.1"}}},
+          {"remote", {{"address", "192.0.2.2"}}},
+          {"psk_file", "shared.psk"},
+          {"children", {{"lan", child}}}};
+}
+
+}  // namespace
+
+TEST_CASE("from_policy: lifetimes, DPD, actions and inactivity reach the engine") {
+  ExampleCopy ex;
+  json conn = minimal_connection({{"esp_proposals", {"aes256gcm16-x25519-ecp256",
+                                                     "aes256-sha256-modp2048", "aes128gcm16"}},
+                                  {"start_action", "on-demand"},
+                                  {"rekey_time", "20m"},
+                                  {"life_time", "25m"},
+                                  {"rand_time", "2m"},
+                                  {"rekey_bytes", 1000000},
+                                  {"life_bytes", 1500000},
+                                  {"rekey_packets", 1000},
+                                  {"dpd_action", "restart"},
+                                  {"close_action", "trap"},
+                                  {"inactivity", "45m"}});
+  conn["reauth_time"] = "3h";
+  conn["over_time"] = "15m";
+  conn["rand_time"] = "10m";
+  conn["dpd_delay"] = "1m";
+  conn["dpd_timeout"] = 150;
+  ConnectionConfig c = engine_config(ex, conn);
+  CHECK(c.ike_lifetime.rekey_time == std::chrono::seconds(0));
+  CHECK(c.ike_lifetime.reauth_time == std::chrono::seconds(10800));
+  CHECK(c.ike_lifetime.over_time == std::chrono::seconds(900));
+  CHECK(c.ike_lifetime.rand_time == std::chrono::seconds(600));
+  CHECK(c.dpd_delay == std::chrono::seconds(60));
+  CHECK(c.dpd_timeout == std::chrono::seconds(150));
+  const ChildLifetime &l = c.child.lifetime;
+  CHECK(l.rekey_time == std::chrono::seconds(1200));
+  CHECK(l.life_time == std::chrono::seconds(1500));
+  CHECK(l.rand_time == std::chrono::seconds(120));
+  CHECK(l.rekey_bytes == 1000000);
+  CHECK(l.life_bytes == 1500000);
+  CHECK(l.rekey_packets == 1000);
+  CHECK(l.life_packets == 1100);
+  CHECK(c.child.start_action == StartAction::Trap);
+  CHECK(c.child.dpd_action == PeerGoneAction::Restart);
+  CHECK(c.child.close_action == PeerGoneAction::Trap);
+  CHECK(c.child.inactivity == std::chrono::seconds(2700));
+  // ESP key exchange groups: PFS for CREATE_CHILD_SA, in the proposal's order.
+  REQUIRE(c.child.proposals.size() == 3);
+  CHECK(c.child.proposals[0].dh ==
+        std::vector<wire::DhGroup>{wire::DhGroup::Curve25519, wire::DhGroup::Ecp256});
+  CHECK(c.child.proposals[0].encr[0].id == wire::EncrId::AesGcm16);
+  CHECK(c.child.proposals[0].integ.empty());
+  CHECK(c.child.proposals[1].dh == std::vector<wire::DhGroup>{wire::DhGroup::Modp2048});
+  CHECK(c.child.proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.child.proposals[2].dh.empty());
+}
+
+TEST_CASE("from_policy: the loader's defaults are the engine's") {
+  ExampleCopy ex;
+  ConnectionConfig c = engine_config(ex, minimal_connection(json::object()));
+  CHECK(c.ike_lifetime == IkeLifetime{});
+  CHECK(c.child.lifetime == ChildLifetime{});
+  CHECK(c.dpd_delay == ConnectionConfig{}.dpd_delay);
+  CHECK(c.dpd_timeout == ConnectionConfig{}.dpd_timeout);
+  CHECK(c.child.start_action == StartAction::None);
+  CHECK(c.child.dpd_action == PeerGoneAction::None);
+  CHECK(c.child.close_action == PeerGoneAction::None);
+  CHECK(c.child.inactivity == std::chrono::seconds(0));
+  for (const auto &p : c.child.proposals) CHECK(p.dh.empty());
+  for (const char *word : {"none", "start", "trap"}) {
+    INFO(word);
+    auto mapped = engine_config(ex, minimal_connection({{"start_action", word}}));
+    CHECK(mapped.child.start_action == (std::string(word) == "none"    ? StartAction::None
+                                        : std::string(word) == "start" ? StartAction::Start
+                                                                       : StartAction::Trap));
+  }
+  auto clear = engine_config(ex, minimal_connection({{"dpd_action", "clear"},
+                                                     {"close_action", "restart"}}));
+  CHECK(clear.child.dpd_action == PeerGoneAction::None);
+  CHECK(clear.child.close_action == PeerGoneAction::Restart);
+}
+
+TEST_CASE("from_policy: the on-demand example maps both sides") {
+  ExampleCopy ex("ikev2-psk-ondemand");
+  ConnectionConfig left = ex.config("left.json"), right = ex.config("right.json");
+  CHECK(left.child.start_action == StartAction::Trap);
+  CHECK(left.child.dpd_action == PeerGoneAction::Trap);
+  CHECK(left.child.close_action == PeerGoneAction::Trap);
+  CHECK(right.child.start_action == StartAction::None);
+  CHECK(right.child.dpd_action == PeerGoneAction::None);
+  CHECK(right.child.close_action == PeerGoneAction::None);
+  for (const ConnectionConfig *c : {&left, &right}) {
+    CHECK(c->dpd_delay == std::chrono::seconds(30));
+    CHECK(c->dpd_timeout == std::chrono::seconds(90));
+    CHECK(c->ike_lifetime == IkeLifetime{});  // "4h" spelled out: the defaults
+    CHECK(c->child.lifetime == ChildLifetime{});
+    CHECK(c->child.reqid == 9);
+    CHECK(c->child.local_ts.size() == 1);
+  }
+  CHECK(left.child.local_ts == right.child.remote_ts);
+  CHECK(left.child.remote_ts == right.child.local_ts);
 }

@@ -399,7 +399,8 @@ TEST_CASE("connection: structural errors, each with file and JSON path") {
               lan + "remote_ts: empty list; leave the field out for the peer's address",
               lan + "esp_proposals[0]: \"aes256gcm16-sha256\": AEAD \"aes256gcm16\" takes no "
                     "integrity algorithm, got \"sha256\"",
-              lan + "start_action: expected \"none\", \"start\" or \"trap\", got \"route\"",
+              lan + "start_action: expected \"none\", \"start\", \"trap\" or \"on-demand\", got "
+                    "\"route\"",
               lan + "reqid: -1 is out of range 0..0xffffffff",
               lan + "replay_window: 5000 is out of range 0..4096"});
 }

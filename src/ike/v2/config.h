@@ -98,7 +98,8 @@ struct ChildLifetime {
 // rand_time). At rekey_time minus a random amount up to rand_time the IKE SA is rekeyed
 // (§2.18); when reauth_time is set instead, it is reauthenticated: a new IKE SA with
 // IKE_SA_INIT and IKE_AUTH, its CHILD SA up before the old IKE SA is deleted
-// (make-before-break). over_time after that the IKE SA is closed whatever happened.
+// (make-before-break; only the IKE SA's original initiator does this, the responder
+// waits for it). over_time after that the IKE SA is closed whatever happened.
 // 0: never.
 struct IkeLifetime {
   std::chrono::seconds rekey_time{14400};

@@ -28,11 +28,57 @@ IkeProposalConfig ike_proposal(const policy::Proposal &p) {
           ids_of<wire::DhGroup>(p.groups)};
 }
 
-// ESP groups (PFS for rekeys) have no place in the engine's config yet: the
-// first CHILD SA never has PFS (RFC 7296 §1.2).
+// ESP groups are PFS for CREATE_CHILD_SA (§1.3.1); the engine leaves them out of IKE_AUTH,
+// whose CHILD SA takes its keys from the IKE SA's key exchange (§1.2).
 EspProposalConfig esp_proposal(const policy::Proposal &p) {
-  EspProposalConfig out{encr_of(p), ids_of<wire::IntegId>(p.integrity), ids_of<wire::EsnId>(p.esn)};
+  EspProposalConfig out{encr_of(p), ids_of<wire::IntegId>(p.integrity), ids_of<wire::EsnId>(p.esn),
+                        ids_of<wire::DhGroup>(p.groups)};
   if (out.esn.empty()) out.esn = {wire::EsnId::NoEsn};
+  return out;
+}
+
+StartAction start_action_of(policy::StartAction a) {
+  switch (a) {
+    case policy::StartAction::Start:
+      return StartAction::Start;
+    case policy::StartAction::Trap:
+      return StartAction::Trap;
+    case policy::StartAction::None:
+      break;
+  }
+  return StartAction::None;
+}
+
+PeerGoneAction peer_gone_action_of(policy::PeerGoneAction a) {
+  switch (a) {
+    case policy::PeerGoneAction::Restart:
+      return PeerGoneAction::Restart;
+    case policy::PeerGoneAction::Trap:
+      return PeerGoneAction::Trap;
+    case policy::PeerGoneAction::None:
+      break;
+  }
+  return PeerGoneAction::None;
+}
+
+ChildLifetime child_lifetime_of(const policy::ChildLifetime &l) {
+  ChildLifetime out;
+  out.rekey_time = l.rekey_time;
+  out.life_time = l.life_time;
+  out.rand_time = l.rand_time;
+  out.rekey_bytes = l.rekey_bytes;
+  out.life_bytes = l.life_bytes;
+  out.rekey_packets = l.rekey_packets;
+  out.life_packets = l.life_packets;
+  return out;
+}
+
+IkeLifetime ike_lifetime_of(const policy::IkeLifetime &l) {
+  IkeLifetime out;
+  out.rekey_time = l.rekey_time;
+  out.reauth_time = l.reauth_time;
+  out.over_time = l.over_time;
+  out.rand_time = l.rand_time;
   return out;
 }
 
@@ -45,6 +91,11 @@ ChildConfig child_of(const policy::Child &ch) {
   for (const auto &p : ch.esp_proposals) out.proposals.push_back(esp_proposal(p));
   out.reqid = ch.reqid;
   out.replay_window = ch.replay_window;
+  out.lifetime = child_lifetime_of(ch.lifetime);
+  out.start_action = start_action_of(ch.start_action);
+  out.dpd_action = peer_gone_action_of(ch.dpd_action);
+  out.close_action = peer_gone_action_of(ch.close_action);
+  out.inactivity = ch.inactivity;
   return out;
 }
 
@@ -69,6 +120,9 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   for (const auto &p : c.proposals) out.proposals.push_back(ike_proposal(p));
   out.child = child_of(c.children.front());
   out.force_encap = c.encap;
+  out.ike_lifetime = ike_lifetime_of(c.lifetime);
+  out.dpd_delay = c.dpd_delay;
+  out.dpd_timeout = c.dpd_timeout;
   return out;
 }
 
