@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <ctime>
 #include <limits>
 #include <stdexcept>
 
@@ -137,19 +138,30 @@ json parse_line(std::string_view line) {
 }
 
 json child_json(const ChildStatus& c) {
-  return json{{"state", c.state},          {"spi_in", spi_hex(c.spi_in, 8)},
-              {"spi_out", spi_hex(c.spi_out, 8)}, {"mode", c.mode},
-              {"local_ts", c.local_ts},    {"remote_ts", c.remote_ts},
-              {"algorithms", c.algorithms}, {"failure", c.failure},
-              {"bytes_in", c.bytes_in},    {"bytes_out", c.bytes_out},
-              {"packets_in", c.packets_in}, {"packets_out", c.packets_out},
-              {"age_seconds", c.age_seconds}, {"rekey_in_seconds", c.rekey_in_seconds},
-              {"expire_in_seconds", c.expire_in_seconds}};
+  return json{{"name", c.name},
+              {"state", c.state},
+              {"spi_in", spi_hex(c.spi_in, 8)},
+              {"spi_out", spi_hex(c.spi_out, 8)},
+              {"mode", c.mode},
+              {"local_ts", c.local_ts},
+              {"remote_ts", c.remote_ts},
+              {"algorithms", c.algorithms},
+              {"failure", c.failure},
+              {"bytes_in", c.bytes_in},
+              {"bytes_out", c.bytes_out},
+              {"packets_in", c.packets_in},
+              {"packets_out", c.packets_out},
+              {"age_seconds", c.age_seconds},
+              {"rekey_in_seconds", c.rekey_in_seconds},
+              {"expire_in_seconds", c.expire_in_seconds},
+              {"last_rekey_seconds_ago", c.last_rekey_seconds_ago},
+              {"replaces", spi_hex(c.replaces, 8)}};
 }
 
 ChildStatus child_from(const json& j, const std::string& path) {
   Fields f(j, path);
   ChildStatus c;
+  c.name = f.str("name");
   c.state = f.str("state");
   c.spi_in = static_cast<uint32_t>(f.spi("spi_in", 8));
   c.spi_out = static_cast<uint32_t>(f.spi("spi_out", 8));
@@ -165,10 +177,14 @@ ChildStatus child_from(const json& j, const std::string& path) {
   c.age_seconds = f.u64("age_seconds");
   c.rekey_in_seconds = f.i64("rekey_in_seconds");
   c.expire_in_seconds = f.i64("expire_in_seconds");
+  c.last_rekey_seconds_ago = f.i64("last_rekey_seconds_ago");
+  c.replaces = static_cast<uint32_t>(f.spi("replaces", 8));
   return c;
 }
 
 json ike_json(const IkeStatus& s) {
+  json children = json::array();
+  for (const auto& c : s.children) children.push_back(child_json(c));
   return json{{"connection", s.connection},
               {"state", s.state},
               {"initiator", s.initiator},
@@ -179,9 +195,11 @@ json ike_json(const IkeStatus& s) {
               {"algorithms", s.algorithms},
               {"age_seconds", s.age_seconds},
               {"rekey_in_seconds", s.rekey_in_seconds},
+              {"expire_in_seconds", s.expire_in_seconds},
+              {"last_rekey_seconds_ago", s.last_rekey_seconds_ago},
               {"worker", s.worker},
               {"failure", s.failure},
-              {"child", child_json(s.child)}};
+              {"children", children}};
 }
 
 IkeStatus ike_from(const json& j, const std::string& path) {
@@ -197,9 +215,13 @@ IkeStatus ike_from(const json& j, const std::string& path) {
   s.algorithms = f.str("algorithms");
   s.age_seconds = f.u64("age_seconds");
   s.rekey_in_seconds = f.i64("rekey_in_seconds");
+  s.expire_in_seconds = f.i64("expire_in_seconds");
+  s.last_rekey_seconds_ago = f.i64("last_rekey_seconds_ago");
   if (f.has("worker")) s.worker = f.u32("worker");
   s.failure = f.str("failure");
-  s.child = child_from(f.at("child"), f.path("child"));
+  f.each("children", [&](const json& c, const std::string& child_path) {
+    s.children.push_back(child_from(c, child_path));
+  });
   return s;
 }
 
@@ -222,6 +244,7 @@ std::string encode(const Request& r) {
   json j{{"command", r.command}};
   if (!r.name.empty()) j["name"] = r.name;
   if (!r.files.empty()) j["files"] = r.files;
+  if (r.all) j["all"] = true;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -231,7 +254,7 @@ std::string encode(const Response& r) {
     j["data"] = r.data;
   else
     j["error"] = r.error;
-  if (!r.ok && !r.details.empty()) j["details"] = r.details;
+  if (!r.details.empty()) j["details"] = r.details;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -243,6 +266,7 @@ Result<Request> parse_request(std::string_view line) {
     r.command = f.str("command");
     if (f.has("name")) r.name = f.str("name");
     if (f.has("files")) r.files = f.strings("files");
+    if (f.has("all")) r.all = f.boolean("all");
     for (size_t i = 0; i < r.files.size(); ++i)
       if (r.files[i].empty() || r.files[i][0] != '/')
         throw BadField("files[" + std::to_string(i) + "]: \"" + r.files[i] +
@@ -259,7 +283,7 @@ Result<Response> parse_response(std::string_view line) {
     r.ok = f.boolean("ok");
     if (r.ok && f.has("data")) r.data = f.at("data");
     if (!r.ok) r.error = f.str("error");
-    if (!r.ok && f.has("details")) r.details = f.strings("details");
+    if (f.has("details")) r.details = f.strings("details");
     return r;
   });
 }
@@ -304,7 +328,16 @@ json to_json(const std::vector<ConnInfo>& conns) {
                      {"local_id", c.local_id},
                      {"remote_id", c.remote_id},
                      {"child", c.child},
-                     {"start_action", c.start_action}});
+                     {"start_action", c.start_action},
+                     {"trapped", c.trapped},
+                     {"child_rekey_seconds", c.child_rekey_seconds},
+                     {"child_life_seconds", c.child_life_seconds},
+                     {"ike_rekey_seconds", c.ike_rekey_seconds},
+                     {"ike_reauth_seconds", c.ike_reauth_seconds},
+                     {"dpd_delay_seconds", c.dpd_delay_seconds},
+                     {"dpd_timeout_seconds", c.dpd_timeout_seconds},
+                     {"dpd_action", c.dpd_action},
+                     {"close_action", c.close_action}});
   return json{{"connections", a}};
 }
 
@@ -313,8 +346,24 @@ Result<std::vector<ConnInfo>> conns_from_json(const json& j) {
     std::vector<ConnInfo> out;
     Fields(j, "").each("connections", [&](const json& c, const std::string& path) {
       Fields f(c, path);
-      out.push_back(ConnInfo{f.str("name"), f.str("local"), f.str("remote"), f.str("local_id"),
-                             f.str("remote_id"), f.str("child"), f.str("start_action")});
+      ConnInfo i;
+      i.name = f.str("name");
+      i.local = f.str("local");
+      i.remote = f.str("remote");
+      i.local_id = f.str("local_id");
+      i.remote_id = f.str("remote_id");
+      i.child = f.str("child");
+      i.start_action = f.str("start_action");
+      i.trapped = f.boolean("trapped");
+      i.child_rekey_seconds = f.u64("child_rekey_seconds");
+      i.child_life_seconds = f.u64("child_life_seconds");
+      i.ike_rekey_seconds = f.u64("ike_rekey_seconds");
+      i.ike_reauth_seconds = f.u64("ike_reauth_seconds");
+      i.dpd_delay_seconds = f.u64("dpd_delay_seconds");
+      i.dpd_timeout_seconds = f.u64("dpd_timeout_seconds");
+      i.dpd_action = f.str("dpd_action");
+      i.close_action = f.str("close_action");
+      out.push_back(std::move(i));
     });
     return out;
   });
@@ -337,6 +386,49 @@ Result<LoadSummary> load_summary_from_json(const json& j) {
     if (f.has("removed")) s.removed = f.strings("removed");
     return s;
   });
+}
+
+std::string encode(const Event& e) {
+  json j{{"event", e.event}, {"time", e.time}, {"connection", e.connection}};
+  if (!e.child.empty()) j["child"] = e.child;
+  if (e.ike_spi != 0) j["ike_spi"] = spi_hex(e.ike_spi, 16);
+  if (e.old_ike_spi != 0) j["old_ike_spi"] = spi_hex(e.old_ike_spi, 16);
+  if (e.spi_in != 0) j["spi_in"] = spi_hex(e.spi_in, 8);
+  if (e.spi_out != 0) j["spi_out"] = spi_hex(e.spi_out, 8);
+  if (e.old_spi_in != 0) j["old_spi_in"] = spi_hex(e.old_spi_in, 8);
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (!e.detail.empty()) j["detail"] = e.detail;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<Event> parse_event(std::string_view line) {
+  return decode<Event>("bad event from ipsecd", [&] {
+    json j = parse_line(line);
+    Fields f(j, "");
+    Event e;
+    e.event = f.str("event");
+    e.time = f.str("time");
+    e.connection = f.str("connection");
+    if (f.has("child")) e.child = f.str("child");
+    if (f.has("ike_spi")) e.ike_spi = f.spi("ike_spi", 16);
+    if (f.has("old_ike_spi")) e.old_ike_spi = f.spi("old_ike_spi", 16);
+    if (f.has("spi_in")) e.spi_in = static_cast<uint32_t>(f.spi("spi_in", 8));
+    if (f.has("spi_out")) e.spi_out = static_cast<uint32_t>(f.spi("spi_out", 8));
+    if (f.has("old_spi_in")) e.old_spi_in = static_cast<uint32_t>(f.spi("old_spi_in", 8));
+    if (f.has("reason")) e.reason = f.str("reason");
+    if (f.has("detail")) e.detail = f.str("detail");
+    return e;
+  });
+}
+
+std::string utc_time(int64_t epoch_seconds) {
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  char buf[32];
+  if (::gmtime_r(&t, &tm) == nullptr ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return "1970-01-01T00:00:00Z";
+  return buf;
 }
 
 }  // namespace ipsec::control

@@ -17,27 +17,34 @@ inline constexpr const char* kDefaultSocket = "/run/ipsecd/control.sock";
 inline constexpr size_t kMaxLine = 1 << 20;
 
 // {"command": "up", "name": "to-right"}
+// {"command": "down", "all": true}
 // {"command": "load", "files": ["/etc/ipsecctl/a.json", ...]}
+// {"command": "monitor"}: after the response, one Event line per engine event until the
+// client closes the connection.
 // parse_request refuses a line longer than kMaxLine, a field of the wrong type
 // and a relative path in files; unknown fields are ignored.
 struct Request {
-  std::string command;  // "status", "list-conns", "up", "down", "load"
-  std::string name;     // the connection, for up and down
+  std::string command;  // "status", "list-conns", "up", "down", "restart", "load", "monitor"
+  std::string name;     // the connection, for up, down and restart
   std::vector<std::string> files;  // absolute paths, for load
+  bool all = false;                // down: every established IKE SA of every connection
 };
 
 // {"ok": true, "data": {...}} or {"ok": false, "error": "...", "details": [...]}
 struct Response {
   bool ok = true;
   std::string error;
-  std::vector<std::string> details;  // on failure: one line per problem (load's file errors)
+  // On failure: one line per problem (load's file errors). On success: problems that did
+  // not make the request fail (a load whose trap policies could not be installed).
+  std::vector<std::string> details;
   nlohmann::json data = nlohmann::json::object();
 
   static Response failure(std::string message);
 };
 
 struct ChildStatus {
-  std::string state;  // "installed", "failed", ...
+  std::string name;   // the CHILD SA config's name
+  std::string state;  // "installed", "rekeying", "rekeyed", "failed", ...
   uint32_t spi_in = 0;
   uint32_t spi_out = 0;
   std::string mode;  // "tunnel", "transport"
@@ -47,8 +54,10 @@ struct ChildStatus {
   // From the kernel's SAs (0 when unknown): inbound and outbound traffic.
   uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
   uint64_t age_seconds = 0;         // since installed
-  int64_t rekey_in_seconds = -1;    // -1: no rekey scheduled
-  int64_t expire_in_seconds = -1;   // -1: no hard lifetime
+  int64_t rekey_in_seconds = -1;    // -1: no rekey scheduled (soft time limit)
+  int64_t expire_in_seconds = -1;   // -1: no hard time limit
+  int64_t last_rekey_seconds_ago = -1;  // -1: not a rekey's CHILD SA
+  uint32_t replaces = 0;            // our inbound SPI of the CHILD SA this one rekeyed; 0: none
 };
 
 struct IkeStatus {
@@ -59,10 +68,12 @@ struct IkeStatus {
   std::string local, remote;  // "192.0.2.1[500]"
   std::string algorithms;     // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
   uint64_t age_seconds = 0;
-  int64_t rekey_in_seconds = -1;  // -1: no rekey scheduled
-  uint32_t worker = 0;            // the ipsecd worker thread that owns it
+  int64_t rekey_in_seconds = -1;        // -1: no rekey (or reauthentication) scheduled
+  int64_t expire_in_seconds = -1;       // -1: no hard lifetime
+  int64_t last_rekey_seconds_ago = -1;  // -1: not from a rekey; else since it was established
+  uint32_t worker = 0;                  // the ipsecd worker thread that owns it
   std::string failure;
-  ChildStatus child;
+  std::vector<ChildStatus> children;    // every CHILD SA, old and new during a rekey
 };
 
 // An SA the daemon removed: why.
@@ -91,6 +102,29 @@ struct ConnInfo {
   std::string local_id, remote_id;
   std::string child;
   std::string start_action;  // "none", "start", "trap"
+  bool trapped = false;      // its trap policies are installed
+  // Lifetimes and liveness, in seconds (0: none).
+  uint64_t child_rekey_seconds = 0, child_life_seconds = 0;
+  uint64_t ike_rekey_seconds = 0, ike_reauth_seconds = 0;
+  uint64_t dpd_delay_seconds = 0, dpd_timeout_seconds = 0;
+  std::string dpd_action = "clear";   // "clear", "restart", "trap"
+  std::string close_action = "none";  // "none", "restart", "trap"
+};
+
+// One line of `monitor`: an engine event (ike::v2::EngineEvent). Fields other than event,
+// time and connection are present only when set (an SPI not 0, a text not empty).
+// {"event":"child-rekeyed","time":"2026-11-23T10:00:00Z","connection":"to-right",
+//  "child":"lan","ike_spi":"0x...","spi_in":"0x...","spi_out":"0x...","old_spi_in":"0x..."}
+struct Event {
+  std::string event;  // "ike-up", "ike-rekeyed", "ike-down", "child-up", "child-rekeyed",
+                      // "child-down", "dpd-failed", "acquire"
+  std::string time;   // UTC, "2026-11-23T10:00:00Z"
+  std::string connection;
+  std::string child;
+  uint64_t ike_spi = 0, old_ike_spi = 0;
+  uint32_t spi_in = 0, spi_out = 0, old_spi_in = 0;
+  std::string reason;
+  std::string detail;
 };
 
 std::string encode(const Request& r);   // one line, no newline
@@ -105,6 +139,10 @@ Result<Status> status_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const std::vector<ConnInfo>& conns);
 Result<std::vector<ConnInfo>> conns_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const LoadSummary& s);
+std::string encode(const Event& e);  // one line, no newline
+Result<Event> parse_event(std::string_view line);
+// "2026-11-23T10:00:00Z" for seconds since the epoch.
+std::string utc_time(int64_t epoch_seconds);
 // A missing list is empty; a list that is not of strings is an error.
 Result<LoadSummary> load_summary_from_json(const nlohmann::json& j);
 

@@ -1,13 +1,15 @@
-// status, list-conns, up, down: requests to ipsecd over its control socket.
+// status, list-conns, up, down, restart, monitor: requests to ipsecd over its control socket.
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "control/protocol.h"
@@ -22,6 +24,9 @@ struct ControlOptions {
   std::string socket = control::kDefaultSocket;
   std::string name;
   bool json = false;
+  bool all = false;        // down --all
+  unsigned count = 0;      // monitor --count; 0: no limit
+  double timeout_s = 0;    // monitor --timeout; 0: none
 };
 
 struct CloseFd {
@@ -109,19 +114,155 @@ void do_status(Context& ctx, const ControlOptions& o) {
   std::fputs(format_status(*s).c_str(), stdout);
 }
 
+// How a connection comes up, in words.
+std::string start_text(const control::ConnInfo& c) {
+  if (c.start_action == "start") return "started at load";
+  if (c.start_action == "trap")
+    return std::string("on demand") + (c.trapped ? ", trap policies installed" : "");
+  if (c.start_action == "none") return "started by 'ipsecctl up'";
+  return "start action " + c.start_action;
+}
+
 void do_list_conns(Context& ctx, const ControlOptions& o) {
   auto r = run(ctx, o, control::Request{"list-conns", "", {}});
   if (!r) return;
+  if (o.json) {
+    std::printf("%s\n", r->data.dump(2).c_str());
+    return;
+  }
   auto conns = control::conns_from_json(r->data);
   if (!conns) {
     std::fprintf(stderr, "error: %s\n", conns.error().message.c_str());
     ctx.exit_code = kExitDaemon;
     return;
   }
-  for (const auto& c : *conns)
-    std::printf("%s: %s (%s) ... %s (%s), child %s, start %s\n", c.name.c_str(), c.local.c_str(),
+  for (const auto& c : *conns) {
+    std::printf("%s: %s (%s) ... %s (%s), child %s, %s\n", c.name.c_str(), c.local.c_str(),
                 c.local_id.c_str(), c.remote.c_str(), c.remote_id.c_str(), c.child.c_str(),
-                c.start_action.c_str());
+                start_text(c).c_str());
+    std::printf("  %s\n", format_conn_settings(c).c_str());
+  }
+}
+
+void print_down(const ControlOptions& o, const nlohmann::json& d) {
+  if (!o.all) {
+    size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
+    std::printf("deleting %s: %zu IKE SA(s)\n", o.name.c_str(), n);
+    return;
+  }
+  nlohmann::json sas = d.is_object() ? d.value("sas", nlohmann::json::array())
+                                     : nlohmann::json::array();
+  if (!sas.is_array() || sas.empty()) {
+    std::printf("no established IKE SAs\n");
+    return;
+  }
+  std::printf("deleting %zu IKE SA(s)\n", sas.size());
+  for (const auto& sa : sas)
+    if (sa.is_object())
+      std::printf("  %s %s\n", sa.value("connection", "?").c_str(),
+                  sa.value("ike_spi", "?").c_str());
+}
+
+// Reads newline-framed lines, keeping what follows a line for the next call.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  // A line, nullopt when `timeout_ms` passed first (negative: wait forever), an error
+  // when the daemon closed the connection.
+  Result<std::optional<std::string>> next(int timeout_ms) {
+    char buf[4096];
+    for (size_t nl = in_.find('\n'); nl == std::string::npos; nl = in_.find('\n')) {
+      if (in_.size() > control::kMaxLine) return fail("ipsecd sent a line that is too long");
+      pollfd p{fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) return std::optional<std::string>{};
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        return fail("ipsecd closed the connection (it stopped, or dropped this monitor for "
+                    "not reading fast enough)");
+      in_.append(buf, static_cast<size_t>(n));
+    }
+    size_t nl = in_.find('\n');
+    std::string line = in_.substr(0, nl);
+    in_.erase(0, nl + 1);
+    return std::optional<std::string>{std::move(line)};
+  }
+
+ private:
+  int fd_;
+  std::string in_;
+};
+
+// Prints one event line; false when it could not be read (warned on stderr).
+bool print_event(const ControlOptions& o, const std::string& line) {
+  if (o.json) {
+    std::printf("%s\n", line.c_str());
+  } else {
+    auto e = control::parse_event(line);
+    if (!e) {
+      std::fprintf(stderr, "warning: %s: %s\n", e.error().message.c_str(), line.c_str());
+      return false;
+    }
+    std::printf("%s\n", format_event(*e).c_str());
+  }
+  std::fflush(stdout);
+  return true;
+}
+
+// Subscribes, then prints events until --count of them, --timeout, or the daemon goes.
+void do_monitor(Context& ctx, const ControlOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  // A plain time point and a flag: GCC 12 warns (maybe-uninitialized) on an optional here.
+  const bool timed = o.timeout_s > 0;
+  const Clock::time_point deadline =
+      Clock::now() + (timed ? std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(o.timeout_s))
+                            : Clock::duration::zero());
+  auto fd = connect_to(o.socket);
+  if (!fd) return report_daemon_error(ctx, o.socket, fd.error());
+  CloseFd guard{*fd};
+  if (auto w = write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n",
+                         kDaemonTimeoutMs);
+      !w)
+    return report_daemon_error(ctx, o.socket, w.error());
+  LineReader reader(*fd);
+  auto first = reader.next(kDaemonTimeoutMs);
+  if (!first || !*first) {
+    Error e = first ? Error{"ipsecd did not answer within " +
+                            std::to_string(kDaemonTimeoutMs / 1000) + "s"}
+                    : first.error();
+    return report_daemon_error(ctx, o.socket, e);
+  }
+  auto resp = control::parse_response(**first);
+  if (!resp || !resp->ok) {
+    std::fprintf(stderr, "error: %s\n", resp ? resp->error.c_str() : resp.error().message.c_str());
+    ctx.exit_code = kExitDaemon;
+    return;
+  }
+  unsigned seen = 0;
+  while (o.count == 0 || seen < o.count) {
+    int wait = -1;
+    if (timed) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      wait = static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+    auto line = reader.next(wait);
+    if (!line) {
+      std::fprintf(stderr, "error: %s\n", line.error().message.c_str());
+      ctx.exit_code = kExitDaemon;
+      return;
+    }
+    if (!*line) {  // the timeout
+      if (o.count == 0) return;
+      std::fprintf(stderr, "monitor: timed out after %gs with %u of %u event(s)\n", o.timeout_s,
+                   seen, o.count);
+      ctx.exit_code = kExitInvalid;
+      return;
+    }
+    if (print_event(o, **line)) ++seen;
+  }
 }
 
 void add_socket_option(CLI::App& sub, ControlOptions& o) {
@@ -166,6 +307,7 @@ void setup_status(CLI::App& sub, Context& ctx) {
 void setup_list_conns(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<ControlOptions>();
   add_socket_option(sub, *o);
+  sub.add_flag("--json", o->json, "Print the daemon's answer as JSON, unchanged");
   sub.callback([&ctx, o] { do_list_conns(ctx, *o); });
 }
 
@@ -187,14 +329,48 @@ void setup_up(CLI::App& sub, Context& ctx) {
 void setup_down(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<ControlOptions>();
   add_socket_option(sub, *o);
+  auto* name = sub.add_option("connection", o->name, "Connection name");
+  sub.add_flag("--all", o->all, "Every established IKE SA of every connection")->excludes(name);
+  sub.callback([&ctx, o] {
+    if (!o->all && o->name.empty()) {
+      std::fprintf(stderr, "error: down needs a connection name or --all\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    control::Request req{"down", o->name, {}};
+    req.all = o->all;
+    if (auto r = run(ctx, *o, req)) print_down(*o, r->data);
+  });
+}
+
+void setup_restart(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<ControlOptions>();
+  add_socket_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    if (auto r = run(ctx, *o, control::Request{"down", o->name, {}})) {
-      const nlohmann::json& d = r->data;
-      size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
-      std::printf("deleting %s: %zu IKE SA(s)\n", o->name.c_str(), n);
-    }
+    auto r = run(ctx, *o, control::Request{"restart", o->name, {}});
+    if (!r) return;
+    const nlohmann::json& d = r->data;
+    size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
+    if (d.is_object() && d.value("trap", false))
+      std::printf("restarted %s: %zu IKE SA(s) deleted, trap policies in place\n",
+                  o->name.c_str(), n);
+    else
+      std::printf("restarted %s: %zu IKE SA(s) deleted, initiated IKE SA %s\n", o->name.c_str(),
+                  n, d.is_object() ? d.value("spi_i", "?").c_str() : "?");
   });
+}
+
+void setup_monitor(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<ControlOptions>();
+  add_socket_option(sub, *o);
+  sub.add_flag("--json", o->json, "Print each event as the daemon's JSON line");
+  sub.add_option("--count", o->count, "Stop after this many events (exit 0)")
+      ->check(CLI::Range(1u, 1000000000u));
+  sub.add_option("--timeout", o->timeout_s,
+                 "Stop after this many seconds (exit 1 if --count events were not seen by then)")
+      ->check(CLI::Range(0.001, 1e9));
+  sub.callback([&ctx, o] { do_monitor(ctx, *o); });
 }
 
 }  // namespace ipsec::ctl

@@ -27,6 +27,8 @@ void setup_status(CLI::App& sub, Context& ctx);
 void setup_list_conns(CLI::App& sub, Context& ctx);
 void setup_up(CLI::App& sub, Context& ctx);
 void setup_down(CLI::App& sub, Context& ctx);
+void setup_restart(CLI::App& sub, Context& ctx);
+void setup_monitor(CLI::App& sub, Context& ctx);
 void setup_load(CLI::App& sub, Context& ctx);
 
 }  // namespace ipsec::ctl

@@ -21,7 +21,11 @@ constexpr Command kCommands[] = {
     {"load", "Replace ipsecd's connections with those of policy files", setup_load},
     {"list-conns", "List the connections ipsecd has loaded", setup_list_conns},
     {"up", "Ask ipsecd to initiate a connection", setup_up},
-    {"down", "Ask ipsecd to delete a connection's IKE SAs", setup_down},
+    {"down", "Ask ipsecd to delete a connection's IKE SAs (or every one: --all)", setup_down},
+    {"restart", "Ask ipsecd to delete a connection's IKE SAs and bring it up again",
+     setup_restart},
+    {"monitor", "Print ipsecd's SA events (up, rekey, down, DPD, ACQUIRE) as they happen",
+     setup_monitor},
 };
 
 ipsec::Result<std::unique_ptr<ipsec::kernel::Kernel>> open_netlink() {

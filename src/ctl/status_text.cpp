@@ -1,8 +1,11 @@
 // Readable text for what ipsecd reports: `ipsecctl status` and `ipsecctl load`.
 #include "ctl/status_text.h"
 
+#include <time.h>
+
 #include <cinttypes>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 namespace ipsec::ctl {
@@ -33,8 +36,11 @@ std::string traffic(uint64_t bytes, uint64_t packets) {
 std::string in_time(int64_t seconds) { return "in " + human_duration(seconds); }
 
 std::string child_block(const control::ChildStatus& c) {
-  if (c.state == "none") return "";
-  std::string out = line(2, "CHILD SA", c.state + (c.mode.empty() ? "" : ", " + c.mode));
+  // "none" is a CHILD SA still being negotiated: shown once it has an SPI.
+  if (c.state == "none" && c.spi_in == 0) return "";
+  std::string head = (c.name.empty() ? "" : c.name + ": ") +
+                     (c.state == "none" ? std::string("negotiating") : c.state);
+  std::string out = line(2, "CHILD SA", head + (c.mode.empty() ? "" : ", " + c.mode));
   out += line(4, "SPIs", "in " + control::spi_hex(c.spi_in, 8) + "  out " +
                              control::spi_hex(c.spi_out, 8));
   for (size_t i = 0; i < c.local_ts.size(); ++i)
@@ -42,13 +48,17 @@ std::string child_block(const control::ChildStatus& c) {
   for (size_t i = 0; i < c.remote_ts.size(); ++i)
     out += line(4, i == 0 ? "remote TS" : "", c.remote_ts[i]);
   if (!c.algorithms.empty()) out += line(4, "algorithms", c.algorithms);
-  if (c.state == "installed" || c.bytes_in || c.bytes_out || c.packets_in || c.packets_out) {
+  const bool live = c.state == "installed" || c.state == "rekeying" || c.state == "rekeyed";
+  if (live || c.bytes_in || c.bytes_out || c.packets_in || c.packets_out) {
     out += line(4, "traffic in", traffic(c.bytes_in, c.packets_in));
     out += line(4, "traffic out", traffic(c.bytes_out, c.packets_out));
   }
-  if (c.state == "installed") out += line(4, "age", human_duration(int64_t(c.age_seconds)));
-  if (c.rekey_in_seconds >= 0) out += line(4, "rekey", in_time(c.rekey_in_seconds));
-  if (c.expire_in_seconds >= 0) out += line(4, "expires", in_time(c.expire_in_seconds));
+  if (live) {
+    out += line(4, "age", human_duration(int64_t(c.age_seconds)));
+    out += line(4, "lifetime",
+                lifetime_text(c.rekey_in_seconds, c.expire_in_seconds, c.last_rekey_seconds_ago));
+  }
+  if (c.replaces != 0) out += line(4, "replaces", control::spi_hex(c.replaces, 8));
   if (!c.failure.empty()) out += line(4, "failure", c.failure);
   return out;
 }
@@ -62,10 +72,12 @@ std::string ike_block(const control::IkeStatus& sa) {
                                  control::spi_hex(sa.spi_r, 16) + " (r)");
   if (!sa.algorithms.empty()) out += line(2, "algorithms", sa.algorithms);
   out += line(2, "age", human_duration(int64_t(sa.age_seconds)));
-  out += line(2, "rekey",
-              sa.rekey_in_seconds >= 0 ? in_time(sa.rekey_in_seconds) : "no rekey scheduled");
+  out += line(2, "lifetime",
+              lifetime_text(sa.rekey_in_seconds, sa.expire_in_seconds,
+                            sa.last_rekey_seconds_ago));
   if (!sa.failure.empty()) out += line(2, "failure", sa.failure);
-  return out + child_block(sa.child);
+  for (const auto& c : sa.children) out += child_block(c);
+  return out;
 }
 
 // "added a, b" with at most kMaxNamesShown names.
@@ -94,6 +106,13 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
+std::string lifetime_text(int64_t rekey_in, int64_t expire_in, int64_t last_rekey_ago) {
+  std::string out = rekey_in >= 0 ? "rekey " + in_time(rekey_in) : "no rekey scheduled";
+  if (expire_in >= 0) out += ", expires " + in_time(expire_in);
+  if (last_rekey_ago >= 0) out += ", last rekey " + human_duration(last_rekey_ago) + " ago";
+  return out;
+}
+
 std::string human_duration(int64_t s) {
   if (s < 0) return "none";
   if (s < 60) return std::to_string(s) + "s";
@@ -114,6 +133,57 @@ std::string format_status(const control::Status& s) {
     out += "failed: " + c.label + ": " + c.reason +
            (c.child_failure.empty() ? "" : "; child: " + c.child_failure) + "\n";
   }
+  return out;
+}
+
+namespace {
+
+// "2026-11-23T10:00:00Z" as local time "2026-11-23 10:00:00"; unchanged if it is not that.
+std::string local_time(const std::string& utc) {
+  std::tm tm{};
+  const char* end = ::strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') return utc;
+  std::time_t t = ::timegm(&tm);
+  std::tm local{};
+  char buf[32];
+  if (::localtime_r(&t, &local) == nullptr ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local) == 0)
+    return utc;
+  return buf;
+}
+
+// "1h 00m", or "none" for 0 (the protocol's "no limit").
+std::string limit(uint64_t seconds) {
+  return seconds == 0 ? "none" : human_duration(static_cast<int64_t>(seconds));
+}
+
+}  // namespace
+
+std::string format_event(const control::Event& e) {
+  std::string out = local_time(e.time) + " " + e.event + " " + e.connection;
+  if (!e.child.empty()) out += "/" + e.child;
+  // Child events name their CHILD SPIs; the IKE SA's only when there are none.
+  if (e.ike_spi != 0 && e.spi_in == 0) out += " IKE " + control::spi_hex(e.ike_spi, 16);
+  if (e.old_ike_spi != 0) out += " replaces " + control::spi_hex(e.old_ike_spi, 16);
+  if (e.spi_in != 0) out += " in " + control::spi_hex(e.spi_in, 8);
+  if (e.spi_out != 0) out += " out " + control::spi_hex(e.spi_out, 8);
+  if (e.old_spi_in != 0) out += " replaces " + control::spi_hex(e.old_spi_in, 8);
+  if (!e.reason.empty()) out += ": " + e.reason;
+  if (!e.detail.empty()) out += " (" + e.detail + ")";
+  return out;
+}
+
+std::string format_conn_settings(const control::ConnInfo& c) {
+  std::string out = "CHILD rekey " + limit(c.child_rekey_seconds) + ", life " +
+                    limit(c.child_life_seconds) + "; IKE ";
+  out += c.ike_reauth_seconds != 0 ? "reauth " + limit(c.ike_reauth_seconds)
+                                   : "rekey " + limit(c.ike_rekey_seconds);
+  if (c.dpd_delay_seconds == 0)
+    out += "; no dpd";
+  else
+    out += "; dpd " + limit(c.dpd_delay_seconds) + " (timeout " + limit(c.dpd_timeout_seconds) +
+           ", then " + c.dpd_action + ")";
+  out += "; close action " + c.close_action;
   return out;
 }
 

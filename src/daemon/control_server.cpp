@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "common/log.h"
 
@@ -141,22 +142,77 @@ bool ControlServer::answer(int fd, const std::string& line) {
   auto req = control::parse_request(line);
   control::Response resp =
       req ? handler_(*req, clients_[fd].peer) : control::Response::failure(req.error().message);
-  return write_all(fd, control::encode(resp) + "\n");
+  if (!write_all(fd, control::encode(resp) + "\n")) return false;
+  if (req && req->command == "monitor" && resp.ok) {
+    clients_[fd].monitor = true;
+    clients_[fd].input.clear();
+  }
+  return true;
 }
 
-void ControlServer::on_client(int fd) {
+void ControlServer::on_client(int fd, uint32_t events) {
+  if ((events & EPOLLOUT) != 0 && !flush(fd)) return drop(fd);
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0) return;
   char buf[4096];
   ssize_t n = ::recv(fd, buf, sizeof buf, 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return drop(fd);
-  std::string& in = clients_[fd].input;
-  in.append(buf, static_cast<size_t>(n));
-  for (size_t nl = in.find('\n'); nl != std::string::npos; nl = in.find('\n')) {
-    std::string line = in.substr(0, nl);
-    in.erase(0, nl + 1);
+  Client& c = clients_[fd];
+  if (c.monitor) return;  // a monitor only listens; what it sends is ignored
+  c.input.append(buf, static_cast<size_t>(n));
+  for (size_t nl = c.input.find('\n'); nl != std::string::npos; nl = c.input.find('\n')) {
+    std::string line = c.input.substr(0, nl);
+    c.input.erase(0, nl + 1);
     if (!answer(fd, line)) return drop(fd);
+    if (c.monitor) return;
   }
-  if (in.size() > control::kMaxLine) drop(fd);
+  if (c.input.size() > control::kMaxLine) drop(fd);
+}
+
+bool ControlServer::flush(int fd) {
+  Client& c = clients_[fd];
+  while (!c.backlog.empty()) {
+    ssize_t n = ::send(fd, c.backlog.data(), c.backlog.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.backlog.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return false;
+  }
+  bool want = !c.backlog.empty();
+  if (want != c.want_write) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) return false;
+    c.want_write = want;
+  }
+  return true;
+}
+
+void ControlServer::broadcast(const std::string& line) {
+  std::vector<int> gone;
+  for (auto& [fd, c] : clients_) {
+    if (!c.monitor) continue;
+    if (c.backlog.size() + line.size() > kMaxMonitorBacklog) {
+      log::warn("control: monitor client (pid " + std::to_string(c.peer.pid) +
+                ") dropped: it left more than " + std::to_string(kMaxMonitorBacklog) +
+                " bytes of events unread");
+      gone.push_back(fd);
+      continue;
+    }
+    c.backlog += line;
+    if (!flush(fd)) gone.push_back(fd);
+  }
+  for (int fd : gone) drop(fd);
+}
+
+size_t ControlServer::monitors() const {
+  size_t n = 0;
+  for (const auto& [fd, c] : clients_) n += c.monitor ? 1 : 0;
+  return n;
 }
 
 }  // namespace ipsec::daemon

@@ -1,4 +1,6 @@
 // The control socket: a Unix stream socket speaking newline-delimited JSON (control/protocol.h).
+// A client whose "monitor" request was answered ok stays connected and receives every line
+// given to broadcast(), written without blocking; one that does not read is dropped.
 #pragma once
 
 #include <sys/types.h>
@@ -25,6 +27,8 @@ class ControlServer {
  public:
   using Handler = std::function<control::Response(const control::Request&, const Peer&)>;
   static constexpr size_t kMaxClients = 32;
+  // A monitor client with more than this unread is dropped (logged): it never blocks us.
+  static constexpr size_t kMaxMonitorBacklog = 1 << 20;
 
   // Creates the socket's directory, binds (mode 0660) and listens; clients are
   // registered with `epoll_fd`. Refuses if another daemon answers on `path`.
@@ -37,7 +41,11 @@ class ControlServer {
   int listen_fd() const { return listen_.get(); }
   bool is_client(int fd) const { return clients_.count(fd) != 0; }
   void on_accept();
-  void on_client(int fd);
+  // `events`: epoll's for the fd (EPOLLIN, EPOLLOUT once a monitor's backlog waits).
+  void on_client(int fd, uint32_t events);
+  // One line (with its newline) to every monitor client.
+  void broadcast(const std::string& line);
+  size_t monitors() const;
   uint64_t refused() const { return refused_; }
 
  private:
@@ -45,6 +53,9 @@ class ControlServer {
   bool peer_allowed(const Peer& p) const;
   void drop(int fd);
   bool answer(int fd, const std::string& line);
+  // Writes what the monitor client's backlog holds, as far as the socket takes it, and
+  // asks epoll for EPOLLOUT while something is left. False: the client is gone.
+  bool flush(int fd);
 
   std::string path_;
   Fd listen_;
@@ -53,7 +64,10 @@ class ControlServer {
   Handler handler_;
   struct Client {
     Peer peer;
-    std::string input;  // a partial line
+    std::string input;    // a partial line
+    bool monitor = false;  // streaming events; its input is ignored
+    std::string backlog;   // monitor lines not written yet
+    bool want_write = false;
   };
   std::map<int, Client> clients_;  // by fd
   uint64_t refused_ = 0;           // connections refused by credentials or limits

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <variant>
 
 #include "common/log.h"
 #include "daemon/sd_notify.h"
@@ -24,22 +25,46 @@ using ike::v2::Millis;
 
 constexpr int kMaxEvents = 32;
 constexpr int64_t kShutdownPollMs = 50;
+constexpr size_t kMaxEngineEventsPerWakeup = 256;  // bounded: the rest on the next wakeup
 
 Error sys_error(const std::string& what) {
   int err = errno;
   return Error{what + ": " + std::strerror(err), err};
 }
 
-const char* start_action_name(policy::StartAction a) {
+const char* start_action_name(ike::v2::StartAction a) {
   switch (a) {
-    case policy::StartAction::Start:
+    case ike::v2::StartAction::Start:
       return "start";
-    case policy::StartAction::Trap:
+    case ike::v2::StartAction::Trap:
       return "trap";
-    case policy::StartAction::None:
+    case ike::v2::StartAction::None:
       break;
   }
   return "none";
+}
+
+// `none`: what None is called (dpd_action "clear", close_action "none").
+const char* peer_gone_name(ike::v2::PeerGoneAction a, const char* none) {
+  switch (a) {
+    case ike::v2::PeerGoneAction::Restart:
+      return "restart";
+    case ike::v2::PeerGoneAction::Trap:
+      return "trap";
+    case ike::v2::PeerGoneAction::None:
+      break;
+  }
+  return none;
+}
+
+uint64_t secs(std::chrono::seconds s) { return s.count() > 0 ? uint64_t(s.count()) : 0; }
+
+bool trap_connection(const DaemonConnection& c) {
+  return c.config.child.start_action == ike::v2::StartAction::Trap;
+}
+
+bool contains(const std::vector<std::string>& sorted, const std::string& name) {
+  return std::binary_search(sorted.begin(), sorted.end(), name);
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -68,6 +93,14 @@ Daemon::~Daemon() {
   for (auto& w : workers_) w->stop();
 }
 
+Result<void> Daemon::watch(int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return fail(sys_error("epoll_ctl"));
+  return ok();
+}
+
 Result<void> Daemon::setup(const KernelFactory& kernels) {
   // Blocked before any worker starts, so that only the signalfd sees them.
   sigset_t mask;
@@ -80,20 +113,28 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
   signal_ = Fd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!epoll_.valid() || !signal_.valid()) return fail(sys_error("epoll or signalfd"));
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = signal_.get();
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signal_.get(), &ev) != 0)
-    return fail(sys_error("epoll_ctl"));
+  if (auto r = watch(signal_.get()); !r) return r;
+  if (auto r = events_.open(); !r) return r;
+  if (auto r = watch(events_.fd()); !r) return r;
   for (uint32_t i = 0; i < options_.workers; ++i) {
     auto k = kernels();
     if (!k) return fail("kernel: " + k.error().message);
-    auto w = Worker::create(i, options_.workers, std::move(*k), clock_);
+    auto w = Worker::create(i, options_.workers, std::move(*k), clock_, policies_);
     if (!w) return fail(w.error());
-    (*w)->engine().set_nat(ike::v2::NatConfig{options_.natt_port, options_.natt_keepalive});
-    for (const DaemonConnection& c : connections_) (*w)->engine().add_connection(c.config);
+    ike::v2::Engine& engine = (*w)->engine();
+    engine.set_nat(ike::v2::NatConfig{options_.natt_port, options_.natt_keepalive});
+    engine.set_event_handler([this](const ike::v2::EngineEvent& e) { events_.push(e); });
+    for (const DaemonConnection& c : connections_) engine.add_connection(c.config);
     workers_.push_back(std::move(*w));
   }
+  // ACQUIRE (trap policies) and EXPIRE (CHILD SA lifetimes) on a handle of our own.
+  auto k = kernels();
+  if (!k) return fail("kernel: " + k.error().message);
+  events_kernel_ = std::move(*k);
+  auto source = events_kernel_->subscribe(kernel::kGroupAcquire | kernel::kGroupExpire);
+  if (!source) return fail("kernel: subscribing to ACQUIRE and EXPIRE: " + source.error().message);
+  kernel_events_ = std::move(*source);
+  if (auto r = watch(kernel_events_->fd()); !r) return r;
   if (auto r = open_sockets(connections_); !r) return r;
   auto ctl = ControlServer::open(
       options_.control_path, epoll_.get(),
@@ -135,17 +176,61 @@ Result<void> Daemon::open_sockets(const std::vector<DaemonConnection>& conns) {
   return ok();
 }
 
-// `up` and start_action go to a fixed worker per connection.
+// `up`, start actions, traps and ACQUIREs go to a fixed worker per connection.
+Worker& Daemon::owner(const std::string& connection) {
+  return *workers_[worker_for_connection(connection, options_.workers)];
+}
+
 void Daemon::start_connections(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     const DaemonConnection* c = find_connection(name);
-    if (c == nullptr || c->start_action != policy::StartAction::Start) continue;
-    Worker& w = *workers_[worker_for_connection(name, options_.workers)];
+    if (c == nullptr || c->config.child.start_action != ike::v2::StartAction::Start) continue;
+    Worker& w = owner(name);
     std::lock_guard lock(w.mutex());
     if (auto spi = w.engine().initiate(name); !spi)
       log::error("cannot start " + name + ": " + spi.error().message);
     w.wake();
   }
+}
+
+void Daemon::install_traps(const std::vector<std::string>& names,
+                           std::vector<std::string>* problems) {
+  for (const std::string& name : names) {
+    const DaemonConnection* c = find_connection(name);
+    if (c == nullptr || !trap_connection(*c)) continue;
+    Worker& w = owner(name);
+    std::lock_guard lock(w.mutex());
+    if (auto r = w.engine().install_trap(name); !r) {
+      std::string problem = "cannot install the trap policies of " + name + ": " +
+                            r.error().message;
+      log::error(problem);
+      if (problems != nullptr) problems->push_back(std::move(problem));
+    } else {
+      log::info(name + ": trap policies installed (on demand)");
+    }
+    w.wake();
+  }
+}
+
+void Daemon::remove_traps(const std::string& name) {
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex());
+    if (w->engine().trapped(name)) w->engine().remove_trap(name);
+  }
+}
+
+void Daemon::remove_all_traps() {
+  size_t removed = 0;
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex());
+    for (const DaemonConnection& c : connections_)
+      if (w->engine().trapped(c.config.name)) {
+        w->engine().remove_trap(c.config.name);
+        ++removed;
+      }
+  }
+  if (removed != 0) log::info("removed the trap policies of " + std::to_string(removed) +
+                              " connection(s)");
 }
 
 int Daemon::run() {
@@ -154,6 +239,7 @@ int Daemon::run() {
   for (auto& w : workers_) w->start();
   std::vector<std::string> names;
   for (const auto& c : connections_) names.push_back(c.config.name);
+  install_traps(names, nullptr);
   start_connections(names);
   notify::ready(std::to_string(connections_.size()) + " connection(s), " +
                 std::to_string(workers_.size()) + " worker(s)");
@@ -174,17 +260,25 @@ int Daemon::run() {
       int fd = events[i].data.fd;
       if (fd == signal_.get())
         on_signal();
+      else if (fd == kernel_events_->fd())
+        on_kernel_events();
+      else if (fd == events_.fd())
+        on_engine_events();
       else if (fd == control_->listen_fd())
         control_->on_accept();
       else if (control_->is_client(fd))
-        control_->on_client(fd);
+        control_->on_client(fd, events[i].events);
     }
+    events_.set_listening(control_->monitors() != 0);
   }
+  // Nothing we installed stays: the IKE SAs took their CHILD SAs with them, the traps go now.
+  remove_all_traps();
   size_t left = 0;
   for (auto& w : workers_) {
     w->stop();
     left += w->engine().sas().size();
   }
+  on_engine_events();  // the last ones (IKE SAs going down) to the monitors
   if (left != 0) log::warn(std::to_string(left) + " IKE SA(s) left without the peer's answer");
   log::info("ipsecd stopped");
   return 0;
@@ -200,6 +294,63 @@ void Daemon::on_signal() {
     log::info(std::string("received ") + ::strsignal(static_cast<int>(si.ssi_signo)));
     if (!stopping_) begin_shutdown();
   }
+}
+
+// One read of the kernel's events (itself bounded); the rest on the next wakeup.
+void Daemon::on_kernel_events() {
+  auto events = kernel_events_->read();
+  if (!events) {
+    // ENOBUFS: the kernel dropped events; the engines' own timers still run.
+    log::warn("kernel events: " + events.error().message);
+    return;
+  }
+  for (const kernel::Event& e : *events) {
+    if (stopping_) continue;  // no new negotiations while shutting down
+    if (const auto* a = std::get_if<kernel::AcquireEvent>(&e))
+      on_acquire(*a);
+    else if (const auto* x = std::get_if<kernel::ExpireEvent>(&e))
+      on_expire(*x);
+  }
+}
+
+// To the worker owning the connection whose CHILD SA has the template's reqid.
+void Daemon::on_acquire(const kernel::AcquireEvent& e) {
+  const DaemonConnection* c = nullptr;
+  for (const DaemonConnection& d : connections_)
+    if (e.tmpl.reqid != 0 && d.config.child.reqid == e.tmpl.reqid) c = &d;
+  if (c == nullptr) {
+    log::debug("kernel ACQUIRE for reqid " + std::to_string(e.tmpl.reqid) + " (" +
+               kernel::describe(e.policy) + "): no connection has it");
+    return;
+  }
+  Worker& w = owner(c->config.name);
+  std::lock_guard lock(w.mutex());
+  if (!w.engine().on_acquire(e))
+    log::debug("kernel ACQUIRE for " + c->config.name + " (reqid " +
+               std::to_string(e.tmpl.reqid) + ") not taken by its worker");
+  w.wake();
+}
+
+// Every worker is asked until one owns the SA.
+void Daemon::on_expire(const kernel::ExpireEvent& e) {
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex());
+    if (w->engine().on_expire(e)) {
+      w->wake();
+      return;
+    }
+  }
+  log::debug(std::string("kernel ") + (e.hard ? "hard" : "soft") + " EXPIRE of " +
+             kernel::describe(e.sa) + ": not one of our CHILD SAs");
+}
+
+void Daemon::on_engine_events() {
+  uint64_t dropped = 0;
+  std::vector<control::Event> events = events_.take(kMaxEngineEventsPerWakeup, dropped);
+  if (dropped != 0)
+    log::warn("monitor: " + std::to_string(dropped) + " event(s) dropped, more than " +
+              std::to_string(EventQueue::kMaxQueued) + " were waiting");
+  for (const control::Event& e : events) control_->broadcast(control::encode(e) + "\n");
 }
 
 // Every worker deletes its established IKE SAs (their CHILD SAs leave the kernel at
@@ -235,7 +386,13 @@ control::Response Daemon::handle(const control::Request& r, const Peer& peer) {
   if (r.command == "status") return status();
   if (r.command == "list-conns") return list_conns();
   if (r.command == "up") return up(r.name);
-  if (r.command == "down") return down(r.name);
+  if (r.command == "down") {
+    if (r.all && !r.name.empty())
+      return control::Response::failure("down: a connection name or all, not both");
+    return r.all ? down_all() : down(r.name);
+  }
+  if (r.command == "restart") return restart(r.name);
+  if (r.command == "monitor") return monitor();
   if (r.command == "load") {
     notify::reloading("loading " + std::to_string(r.files.size()) + " policy file(s)");
     control::Response resp = load(r.files, peer);
@@ -272,20 +429,21 @@ control::Response Daemon::up(const std::string& name) {
   return resp;
 }
 
-std::vector<uint64_t> Daemon::delete_sas_of(const std::string& name) {
-  std::vector<uint64_t> deleted;
+std::vector<std::pair<std::string, uint64_t>> Daemon::delete_sas_of(const std::string& name) {
+  std::vector<std::pair<std::string, uint64_t>> deleted;
   for (auto& w : workers_) {
     std::lock_guard lock(w->mutex());
-    std::vector<uint64_t> spis;
+    std::vector<std::pair<std::string, uint64_t>> sas;
     for (const ike::v2::IkeSa* sa : w->engine().sas())
-      if (sa->config.name == name && sa->state == ike::v2::IkeState::Established)
-        spis.push_back(sa->local_spi());
-    for (uint64_t spi : spis) {
+      if ((name.empty() || sa->config.name == name) &&
+          sa->state == ike::v2::IkeState::Established)
+        sas.emplace_back(sa->config.name, sa->local_spi());
+    for (auto& [conn, spi] : sas) {
       if (auto r = w->engine().delete_ike_sa(spi); !r) {
         log::warn(r.error().message);
         continue;
       }
-      deleted.push_back(spi);
+      deleted.emplace_back(std::move(conn), spi);
     }
     w->wake();
   }
@@ -293,13 +451,63 @@ std::vector<uint64_t> Daemon::delete_sas_of(const std::string& name) {
 }
 
 control::Response Daemon::down(const std::string& name) {
+  if (name.empty()) return control::Response::failure("down: no connection named");
   if (!find_connection(name)) return control::Response::failure("no connection \"" + name + "\"");
-  std::vector<uint64_t> spis = delete_sas_of(name);
-  if (spis.empty()) return control::Response::failure("no established IKE SA of \"" + name + "\"");
+  auto sas = delete_sas_of(name);
+  if (sas.empty()) return control::Response::failure("no established IKE SA of \"" + name + "\"");
   nlohmann::json deleted = nlohmann::json::array();
-  for (uint64_t spi : spis) deleted.push_back(control::spi_hex(spi, 16));
+  for (const auto& sa : sas) deleted.push_back(control::spi_hex(sa.second, 16));
   control::Response resp;
   resp.data = {{"connection", name}, {"deleted", deleted}};
+  return resp;
+}
+
+// Every established IKE SA, whatever its connection; none is not an error.
+control::Response Daemon::down_all() {
+  auto sas = delete_sas_of("");
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [conn, spi] : sas)
+    list.push_back({{"connection", conn}, {"ike_spi", control::spi_hex(spi, 16)}});
+  log::info("down --all: deleting " + std::to_string(sas.size()) + " IKE SA(s)");
+  control::Response resp;
+  resp.data = {{"sas", list}};
+  return resp;
+}
+
+// Like down, then up again; a trap connection goes back to its trap policies instead (the
+// next packet brings it up).
+control::Response Daemon::restart(const std::string& name) {
+  if (stopping_) return control::Response::failure("ipsecd is shutting down");
+  const DaemonConnection* c = name.empty() ? nullptr : find_connection(name);
+  if (c == nullptr) return control::Response::failure("no connection \"" + name + "\"");
+  auto sas = delete_sas_of(name);
+  nlohmann::json deleted = nlohmann::json::array();
+  for (const auto& sa : sas) deleted.push_back(control::spi_hex(sa.second, 16));
+  control::Response resp;
+  resp.data = {{"connection", name}, {"deleted", deleted}};
+  Worker& w = owner(name);
+  std::lock_guard lock(w.mutex());
+  if (trap_connection(*c)) {
+    auto r = w.engine().trapped(name) ? Result<void>{} : w.engine().install_trap(name);
+    w.wake();
+    if (!r) return control::Response::failure("cannot install the trap policies of " + name +
+                                              ": " + r.error().message);
+    resp.data["trap"] = true;
+    return resp;
+  }
+  auto spi = w.engine().initiate(name);
+  w.wake();
+  if (!spi) return control::Response::failure(spi.error().message);
+  resp.data["spi_i"] = control::spi_hex(*spi, 16);
+  return resp;
+}
+
+// The control server streams events to the client from here on (control_server.h).
+control::Response Daemon::monitor() {
+  if (stopping_) return control::Response::failure("ipsecd is shutting down");
+  events_.set_listening(true);
+  control::Response resp;
+  resp.data = {{"monitor", true}};
   return resp;
 }
 
@@ -338,42 +546,69 @@ control::Response Daemon::load(const std::vector<std::string>& files, const Peer
     d.changed.insert(std::upper_bound(d.changed.begin(), d.changed.end(), *it), *it);
     it = d.unchanged.erase(it);
   }
-  apply(d, std::move(next.connections));
+  std::vector<std::string> problems = apply(d, std::move(next.connections));
   log::info("load: added " + joined(d.added) + "; changed " + joined(d.changed) + "; removed " +
             joined(d.removed) + "; unchanged " + joined(d.unchanged));
   control::Response resp;
   resp.data = control::to_json(control::LoadSummary{d.added, d.changed, d.unchanged, d.removed});
+  resp.details = std::move(problems);
   return resp;
 }
 
-// Removed and changed connections lose their IKE SAs (Delete to the peer, like down),
-// every engine gets the new set, and added and changed ones with start_action start
-// are initiated.
-void Daemon::apply(const ConfigDiff& d, std::vector<DaemonConnection> next) {
+// Removed and changed connections lose their IKE SAs (Delete to the peer, like down) and
+// their trap policies, every engine gets the new set; added and changed ones with start
+// action start are initiated, those with trap get their trap policies. The load itself
+// already happened: a trap that cannot be installed is a problem reported, not a refusal.
+std::vector<std::string> Daemon::apply(const ConfigDiff& d, std::vector<DaemonConnection> next) {
   for (const auto* names : {&d.removed, &d.changed})
-    for (const std::string& name : *names) delete_sas_of(name);
+    for (const std::string& name : *names) {
+      delete_sas_of(name);
+      remove_traps(name);
+    }
   for (auto& w : workers_) {
     std::lock_guard lock(w->mutex());
     for (const auto* names : {&d.removed, &d.changed})
       for (const std::string& name : *names) w->engine().remove_connection(name);
     for (const DaemonConnection& c : next)
-      if (std::binary_search(d.added.begin(), d.added.end(), c.config.name) ||
-          std::binary_search(d.changed.begin(), d.changed.end(), c.config.name))
+      if (contains(d.added, c.config.name) || contains(d.changed, c.config.name))
         w->engine().add_connection(c.config);
     w->wake();
   }
   connections_ = std::move(next);
   std::vector<std::string> start = d.added;
   start.insert(start.end(), d.changed.begin(), d.changed.end());
+  std::vector<std::string> problems;
+  install_traps(start, &problems);
   start_connections(start);
+  return problems;
 }
 
-control::Response Daemon::list_conns() const {
+control::Response Daemon::list_conns() {
   std::vector<control::ConnInfo> out;
-  for (const DaemonConnection& c : connections_)
-    out.push_back(control::ConnInfo{c.config.name, c.config.local.str(), c.config.remote.str(),
-                                    c.config.local_id.str(), c.config.remote_id.str(),
-                                    c.config.child.name, start_action_name(c.start_action)});
+  for (const DaemonConnection& c : connections_) {
+    const ike::v2::ConnectionConfig& k = c.config;
+    control::ConnInfo i;
+    i.name = k.name;
+    i.local = k.local.str();
+    i.remote = k.remote.str();
+    i.local_id = k.local_id.str();
+    i.remote_id = k.remote_id.str();
+    i.child = k.child.name;
+    i.start_action = start_action_name(k.child.start_action);
+    for (auto& w : workers_) {
+      std::lock_guard lock(w->mutex());
+      i.trapped = i.trapped || w->engine().trapped(k.name);
+    }
+    i.child_rekey_seconds = secs(k.child.lifetime.rekey_time);
+    i.child_life_seconds = secs(k.child.lifetime.life_time);
+    i.ike_rekey_seconds = secs(k.ike_lifetime.rekey_time);
+    i.ike_reauth_seconds = secs(k.ike_lifetime.reauth_time);
+    i.dpd_delay_seconds = secs(k.dpd_delay);
+    i.dpd_timeout_seconds = secs(k.dpd_timeout);
+    i.dpd_action = peer_gone_name(k.child.dpd_action, "clear");
+    i.close_action = peer_gone_name(k.child.close_action, "none");
+    out.push_back(std::move(i));
+  }
   control::Response resp;
   resp.data = control::to_json(out);
   return resp;

@@ -1,6 +1,7 @@
-// ipsecd's composition root: the main thread's epoll loop (signalfd, control socket) and
-// the worker threads (daemon/worker.h), each with its own IKEv2 engine, kernel handle
-// and UDP sockets; the kernel steers every IKE message to the worker owning its SPI.
+// ipsecd's composition root: the main thread's epoll loop (signalfd, control socket, the
+// kernel's ACQUIRE and EXPIRE events, the engines' events for `monitor`) and the worker
+// threads (daemon/worker.h), each with its own IKEv2 engine, kernel handle and UDP
+// sockets; the kernel steers every IKE message to the worker owning its SPI.
 #pragma once
 
 #include <functional>
@@ -13,8 +14,10 @@
 #include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/control_server.h"
+#include "daemon/event_queue.h"
 #include "daemon/fd.h"
 #include "daemon/worker.h"
+#include "ike/v2/policy_refs.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::daemon {
@@ -50,9 +53,21 @@ class Daemon {
  private:
   Daemon(DaemonOptions options, std::vector<DaemonConnection> connections);
   Result<void> setup(const KernelFactory& kernels);
+  Result<void> watch(int fd);  // EPOLLIN on the main loop
   Result<void> open_sockets(const std::vector<DaemonConnection>& conns);
+  Worker& owner(const std::string& connection);
   void start_connections(const std::vector<std::string>& names);
+  // Trap policies of the connections among `names` whose start action is trap, each on
+  // its owning worker; a failure is logged and added to `problems` when given.
+  void install_traps(const std::vector<std::string>& names, std::vector<std::string>* problems);
+  // Every worker's trap policies of `name` (DPD and close actions may trap elsewhere).
+  void remove_traps(const std::string& name);
+  void remove_all_traps();
   void on_signal();
+  void on_kernel_events();
+  void on_acquire(const kernel::AcquireEvent& e);
+  void on_expire(const kernel::ExpireEvent& e);
+  void on_engine_events();
   void begin_shutdown();
   bool shutdown_done();
 
@@ -60,18 +75,27 @@ class Daemon {
   control::Response status();
   control::Response up(const std::string& name);
   control::Response down(const std::string& name);
+  control::Response down_all();
+  control::Response restart(const std::string& name);
+  control::Response monitor();
   control::Response load(const std::vector<std::string>& files, const Peer& peer);
-  void apply(const ConfigDiff& d, std::vector<DaemonConnection> next);
-  control::Response list_conns() const;
+  std::vector<std::string> apply(const ConfigDiff& d, std::vector<DaemonConnection> next);
+  control::Response list_conns();
   const DaemonConnection* find_connection(const std::string& name) const;
-  // Deletes the established IKE SAs of a connection in every worker; their SPIs.
-  std::vector<uint64_t> delete_sas_of(const std::string& name);
+  // Deletes the established IKE SAs of a connection (every connection when `name` is
+  // empty) in every worker; their connections and SPIs.
+  std::vector<std::pair<std::string, uint64_t>> delete_sas_of(const std::string& name);
 
   DaemonOptions options_;
   std::vector<DaemonConnection> connections_;
   std::vector<ike::v2::Endpoint> bound_;  // local endpoints with a socket in every worker
   MonotonicClock clock_;
+  // Declared before the workers: their engines push into it until they stop.
+  EventQueue events_;
+  std::shared_ptr<ike::v2::PolicyRefs> policies_ = std::make_shared<ike::v2::PolicyRefs>();
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<kernel::Kernel> events_kernel_;  // the main thread's own handle
+  std::unique_ptr<kernel::EventSource> kernel_events_;
   Fd epoll_, signal_;
   std::unique_ptr<ControlServer> control_;
   bool stopping_ = false;

@@ -51,10 +51,27 @@ std::optional<kernel::SaParams> kernel_sa(kernel::Kernel& k, const IpAddress& ds
   return std::nullopt;
 }
 
-control::ChildStatus child_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, uint64_t ike_age,
-                                  uint64_t wall_now) {
-  const ike::v2::ChildSa& ch = sa.child;
+// Seconds from `now` until `at` (engine time; 0: nothing scheduled, -1); 0 once due.
+int64_t seconds_until(Millis at, Millis now) {
+  if (at.count() == 0) return -1;
+  return at > now ? (at - now).count() / 1000 : 0;
+}
+
+int64_t seconds_since(Millis then, Millis now) {
+  return now > then ? (now - then).count() / 1000 : 0;
+}
+
+bool in_kernel(ike::v2::ChildState s) {
+  return s == ike::v2::ChildState::Installed || s == ike::v2::ChildState::Rekeying ||
+         s == ike::v2::ChildState::Rekeyed;
+}
+
+}  // namespace
+
+control::ChildStatus child_status(const ike::v2::IkeSa& sa, const ike::v2::ChildSa& ch,
+                                  kernel::Kernel& k, Millis now, uint64_t wall_now) {
   control::ChildStatus c;
+  c.name = sa.config.child.name;
   c.state = std::string(ike::v2::to_string(ch.state));
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;
@@ -63,15 +80,20 @@ control::ChildStatus child_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, u
   for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(ike::v2::describe(ts));
   if (ch.state != ike::v2::ChildState::None) c.algorithms = describe(ch.proposal);
   c.failure = ch.failure;
-  if (ch.state != ike::v2::ChildState::Installed) return c;
-  // The first CHILD SA comes with IKE_AUTH: without the kernel's add time, the IKE SA's age.
-  c.age_seconds = ike_age;
+  c.replaces = ch.replaces;
+  if (!in_kernel(ch.state)) return c;
+  c.age_seconds = static_cast<uint64_t>(seconds_since(ch.installed, now));
+  c.rekey_in_seconds = seconds_until(ch.soft_at, now);
+  c.expire_in_seconds = seconds_until(ch.hard_at, now);
+  if (ch.replaces != 0) c.last_rekey_seconds_ago = seconds_since(ch.installed, now);
   if (auto in = kernel_sa(k, sa.local.addr, ch.spi_in)) {
     c.bytes_in = in->counters.bytes;
     c.packets_in = in->counters.packets;
+    // The kernel's add time, when it keeps one, is the truth about the SA's age.
     if (in->counters.add_time != 0 && wall_now >= in->counters.add_time)
       c.age_seconds = wall_now - in->counters.add_time;
   }
+  if (ch.outbound_pending) return c;  // its outbound SA is not in the kernel yet
   if (auto out = kernel_sa(k, sa.remote.addr, ch.spi_out)) {
     c.bytes_out = out->counters.bytes;
     c.packets_out = out->counters.packets;
@@ -90,14 +112,18 @@ control::IkeStatus ike_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, uint3
   s.local = sa.local.str();
   s.remote = sa.remote.str();
   s.algorithms = describe(sa.ike_proposal);
-  if (now > sa.created) s.age_seconds = static_cast<uint64_t>((now - sa.created).count() / 1000);
+  s.age_seconds = static_cast<uint64_t>(seconds_since(sa.created, now));
+  if (sa.state == ike::v2::IkeState::Established) {
+    s.rekey_in_seconds = seconds_until(sa.rekey_at, now);
+    s.expire_in_seconds = seconds_until(sa.expire_at, now);
+    if (sa.replaces != 0) s.last_rekey_seconds_ago = seconds_since(sa.established_at, now);
+  }
   s.worker = worker;
   s.failure = sa.failure;
-  s.child = child_status(sa, k, s.age_seconds, wall_now);
+  for (const ike::v2::ChildSa& ch : sa.children)
+    s.children.push_back(child_status(sa, ch, k, now, wall_now));
   return s;
 }
-
-}  // namespace
 
 std::string describe(const wire::Proposal& p) {
   std::string out;

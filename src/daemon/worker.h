@@ -20,10 +20,12 @@ namespace ipsec::daemon {
 
 class Worker {
  public:
-  // index of count: the engine generates SPIs of shard {index, count}.
+  // index of count: the engine generates SPIs of shard {index, count}. `policies`: the
+  // XFRM policies in use, shared by every worker's engine (they program one kernel).
   static Result<std::unique_ptr<Worker>> create(uint32_t index, uint32_t count,
                                                 std::unique_ptr<kernel::Kernel> kernel,
-                                                const ike::v2::Clock& clock);
+                                                const ike::v2::Clock& clock,
+                                                std::shared_ptr<ike::v2::PolicyRefs> policies);
   ~Worker();  // stops the thread
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -47,7 +49,7 @@ class Worker {
 
  private:
   Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike::v2::Clock& clock,
-         ike::v2::EngineLimits limits);
+         ike::v2::EngineLimits limits, std::shared_ptr<ike::v2::PolicyRefs> policies);
   Result<void> setup();
   void loop();
   void dispatch(int fd);

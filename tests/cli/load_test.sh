@@ -121,15 +121,18 @@ run "unreadable summary" 0 load --socket "$SOCK" "$WORK/etc/left.json" &&
 
 # --- status ---
 cat >"$REPLY" <<'JSON'
-{"ok":true,"data":{"closed":[{"child_failure":"","label":"to-far 0x00000000000000aa","reason":"AUTHENTICATION_FAILED: peer's PSK does not match","state":"failed"}],"counters":{"auth_failed":1,"retransmits":4},"ike_sas":[{"age_seconds":3725,"algorithms":"ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519","child":{"age_seconds":303,"algorithms":"ENCR_AES_GCM_16_256","bytes_in":12595,"bytes_out":4718592,"expire_in_seconds":3480,"failure":"","local_ts":["198.51.100.0/24"],"mode":"tunnel","packets_in":123,"packets_out":3456,"rekey_in_seconds":3130,"remote_ts":["203.0.113.0/24"],"spi_in":"0xc1a2b3c4","spi_out":"0xc5d6e7f8","state":"installed"},"connection":"to-right","failure":"","initiator":true,"local":"192.0.2.1[500]","rekey_in_seconds":-1,"remote":"192.0.2.2[500]","spi_i":"0x0123456789abcdef","spi_r":"0xfedcba9876543210","state":"established","worker":1}]}}
+{"ok":true,"data":{"closed":[{"child_failure":"","label":"to-far 0x00000000000000aa","reason":"AUTHENTICATION_FAILED: peer's PSK does not match","state":"failed"}],"counters":{"auth_failed":1,"retransmits":4},"ike_sas":[{"age_seconds":3725,"algorithms":"ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519","children":[{"name":"net","age_seconds":303,"algorithms":"ENCR_AES_GCM_16_256","bytes_in":12595,"bytes_out":4718592,"expire_in_seconds":3480,"failure":"","last_rekey_seconds_ago":303,"replaces":"0xc1a2b3c0","local_ts":["198.51.100.0/24"],"mode":"tunnel","packets_in":123,"packets_out":3456,"rekey_in_seconds":3130,"remote_ts":["203.0.113.0/24"],"spi_in":"0xc1a2b3c4","spi_out":"0xc5d6e7f8","state":"installed"},{"name":"net","age_seconds":3725,"algorithms":"ENCR_AES_GCM_16_256","bytes_in":100,"bytes_out":200,"expire_in_seconds":55,"failure":"","last_rekey_seconds_ago":-1,"replaces":"0x00000000","local_ts":["198.51.100.0/24"],"mode":"tunnel","packets_in":1,"packets_out":2,"rekey_in_seconds":-1,"remote_ts":["203.0.113.0/24"],"spi_in":"0xc1a2b3c0","spi_out":"0xc5d6e7f0","state":"rekeyed"}],"connection":"to-right","failure":"","initiator":true,"local":"192.0.2.1[500]","rekey_in_seconds":-1,"expire_in_seconds":-1,"last_rekey_seconds_ago":-1,"remote":"192.0.2.2[500]","spi_i":"0x0123456789abcdef","spi_r":"0xfedcba9876543210","state":"established","worker":1}]}}
 JSON
 run "status" 0 status --socket "$SOCK" && has out "to-right: established, initiator" &&
   has out "  IKE SPIs      0x0123456789abcdef (i)  0xfedcba9876543210 (r)" &&
-  has out "  rekey         no rekey scheduled" &&
+  has out "  lifetime      no rekey scheduled" &&
+  has out "  CHILD SA      net: installed, tunnel" && has out "  CHILD SA      net: rekeyed, tunnel" &&
   has out "    traffic in  12.3 KiB, 123 packets" && has out "    traffic out 4.5 MiB, 3456 packets" &&
-  has out "    expires     in 58m 00s" &&
+  has out "    lifetime    rekey in 52m 10s, expires in 58m 00s, last rekey 5m 03s ago" &&
+  has out "    replaces    0xc1a2b3c0" &&
+  has out "    lifetime    no rekey scheduled, expires in 55s" &&
   has out "failed: to-far 0x00000000000000aa: AUTHENTICATION_FAILED: peer's PSK does not match" &&
-  ok "status renders traffic, ages, rekey times and failures"
+  ok "status renders traffic, ages, rekey times, both CHILD SAs of a rekey and failures"
 echo "  sample:"; sed 's/^/    | /' "$WORK/out"
 
 run "status --json" 0 status --socket "$SOCK" --json &&
@@ -138,7 +141,7 @@ run "status --json" 0 status --socket "$SOCK" --json &&
 
 sed -i 's/"bytes_in":12595/"bytes_in":"12595"/' "$REPLY"
 run "bad status" 6 status --socket "$SOCK" &&
-  has err "ike_sas[0].child.bytes_in: expected an unsigned integer, got string" &&
+  has err "ike_sas[0].children[0].bytes_in: expected an unsigned integer, got string" &&
   ok "a malformed status names the JSON path, exit 6"
 
 # --- help ---

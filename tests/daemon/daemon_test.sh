@@ -44,8 +44,9 @@ wait_socket() {
 
 # "spi_i spi_r child_spi_in child_spi_out" of the established SA with an installed child.
 tunnel() {
-  jq -r '.ike_sas[] | select(.state == "established" and .child.state == "installed")
-         | "\(.spi_i) \(.spi_r) \(.child.spi_in) \(.child.spi_out)"' 2>/dev/null
+  jq -r '.ike_sas[] | select(.state == "established") | . as $sa
+         | .children[] | select(.state == "installed")
+         | "\($sa.spi_i) \($sa.spi_r) \(.spi_in) \(.spi_out)"' 2>/dev/null
 }
 
 # True when both sides show one tunnel with matching IKE and CHILD SPIs.

@@ -40,7 +40,7 @@ wait_socket "$WORK/right.sock" && wait_socket "$WORK/left.sock" && ok "both ipse
 # "connection spi_i spi_r" of every established SA with an installed CHILD SA, sorted.
 sas() {
   ctl "$1" status --json | jq -r '.ike_sas[] | select(.state == "established" and
-    .child.state == "installed") | "\(.connection) \(.spi_i) \(.spi_r)"' | sort
+    any(.children[]; .state == "installed")) | "\(.connection) \(.spi_i) \(.spi_r)"' | sort
 }
 count() { sas "$1" | grep -c "^$2 "; }
 first_up() { [ "$(count left to-right)" = 1 ] && [ "$(count right to-left)" = 1 ]; }
@@ -104,7 +104,7 @@ renewed() {
   local now; now=$(sas left | grep '^second ')
   [ -n "$now" ] && [ "$now" != "$second_sa" ] && [ "$(count right second-peer)" = 1 ] &&
     ctl left status --json | jq -e '.ike_sas[] | select(.connection == "second") |
-      .child.algorithms | test("AES_GCM_16_128")' >/dev/null
+      .children[0].algorithms | test("AES_GCM_16_128")' >/dev/null
 }
 poll renewed && ok "the changed connection is established again, with the new proposal" \
   || bad "not re-established: $(ctl left status; ctl right status)"

@@ -53,7 +53,7 @@ wait_socket "$WORK/left.sock" && ok "initiator listens ($INIT_WORKERS workers)" 
 
 established() {  # NAME: how many IKE SAs are established with an installed CHILD SA
   ctl "$1" status --json | jq '[.ike_sas[] | select(.state == "established" and
-                                  .child.state == "installed")] | length'
+                                  any(.children[]; .state == "installed"))] | length'
 }
 all_up() { [ "$(established left)" = $N ] && [ "$(established right)" = $N ]; }
 poll all_up && ok "all $N IKE SAs established, CHILD SAs installed, on both sides" \
@@ -61,7 +61,7 @@ poll all_up && ok "all $N IKE SAs established, CHILD SAs installed, on both side
 
 ctl left status --json >"$WORK/left.status"
 ctl right status --json >"$WORK/right.status"
-pairs() { jq -r '.ike_sas[] | "\(.spi_i) \(.spi_r) \(.child.spi_in) \(.child.spi_out)"' "$1" | sort; }
+pairs() { jq -r '.ike_sas[] | "\(.spi_i) \(.spi_r) \(.children[0].spi_in) \(.children[0].spi_out)"' "$1" | sort; }
 swap() { awk '{print $1, $2, $4, $3}' | sort; }
 [ "$(pairs "$WORK/left.status")" = "$(pairs "$WORK/right.status" | swap)" ] \
   && ok "IKE and CHILD SPIs match pairwise" || bad "SPIs differ: $(pairs "$WORK/left.status")"

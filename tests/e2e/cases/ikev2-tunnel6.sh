@@ -49,7 +49,7 @@ step "wait (<= 30 s) for the CHILD SA on both gateways"
 ipsecd_pair_up a b "$CONN" tunnel gwA gwB
 sab=$PAIR_OUT sba=$PAIR_IN   # gwA -> gwB, gwB -> gwA
 assert_eq "gwA's selectors" "$NA,$NA4 $NB,$NB4" \
-    "$(ipsecd_ctl a status --json | jq -r '.ike_sas[0].child | "\(.local_ts | join(",")) \(.remote_ts | join(","))"')"
+    "$(ipsecd_ctl a status --json | jq -r '.ike_sas[0].children[0] | "\(.local_ts | join(",")) \(.remote_ts | join(","))"')"
 assert_eq "gwA's IKE endpoints" "$GA $GB" \
     "$(ipsecd_ctl a status --json | jq -r '.ike_sas[0] | "\(.local) \(.remote)"' | sed 's/\[500\]//g')"
 

@@ -98,8 +98,8 @@ notified() {
 }
 left_child() {
     ip netns exec left "$IPSECCTL" status --json 2>/dev/null | jq -r '.ike_sas[] |
-        select(.state == "established" and .child.state == "installed")
-        | "\(.spi_i) \(.spi_r) \(.child.spi_in) \(.child.spi_out) \(.child.mode)"' 2>/dev/null | head -n1
+        . as $s | select(.state == "established") | .children[] | select(.state == "installed") | . as $c | $s
+        | "\(.spi_i) \(.spi_r) \($c.spi_in) \($c.spi_out) \($c.mode)"' 2>/dev/null | head -n1
 }
 
 step "the service manager's NOTIFY_SOCKET (python3, SO_PASSCRED, <= 240 s)"

@@ -1,0 +1,181 @@
+// ipsecd's control socket with monitor clients: the answer, then every broadcast line in
+// order; a monitor that does not read gets a backlog written as the socket drains
+// (EPOLLOUT), and one that leaves more than kMaxMonitorBacklog unread is dropped without
+// the daemon ever blocking; other clients are served meanwhile.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "daemon/control_server.h"
+#include "daemon/fd.h"
+
+using namespace ipsec;
+
+namespace {
+
+struct Harness {
+  std::string dir;
+  std::string path;
+  daemon::Fd epoll{::epoll_create1(EPOLL_CLOEXEC)};
+  std::unique_ptr<daemon::ControlServer> server;
+  int requests = 0;
+
+  Harness() {
+    char tmpl[] = "/tmp/ipsecd-cs.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    path = dir + "/c.sock";
+    auto s = daemon::ControlServer::open(
+        path, epoll.get(), [this](const control::Request& r, const daemon::Peer&) {
+          ++requests;
+          control::Response resp;
+          resp.data = {{"command", r.command}};
+          return resp;
+        });
+    REQUIRE(s);
+    server = std::move(*s);
+  }
+  ~Harness() {
+    server.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  // Runs the server's side of whatever is ready, a few rounds.
+  void pump(int rounds = 3) {
+    for (int r = 0; r < rounds; ++r) {
+      epoll_event ev[8];
+      int n = ::epoll_wait(epoll.get(), ev, 8, 20);
+      for (int i = 0; i < n; ++i) {
+        if (ev[i].data.fd == server->listen_fd())
+          server->on_accept();
+        else if (server->is_client(ev[i].data.fd))
+          server->on_client(ev[i].data.fd, ev[i].events);
+      }
+    }
+  }
+
+  daemon::Fd connect_client() {
+    daemon::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    pump();
+    return fd;
+  }
+};
+
+void send_line(int fd, const std::string& line) {
+  std::string l = line + "\n";
+  REQUIRE(::send(fd, l.data(), l.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(l.size()));
+}
+
+// What the client can read now (waiting at most `ms` for the first byte); "" at EOF.
+std::string read_some(int fd, int ms = 200) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, out.empty() ? ms : 0) <= 0) return out;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool at_eof(int fd) {
+  char c;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 200) == 1 && ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("control server: a monitor gets its answer, then the broadcast lines in order") {
+  Harness h;
+  daemon::Fd c = h.connect_client();
+  send_line(c.get(), R"({"command":"monitor"})");
+  h.pump();
+  CHECK(read_some(c.get()) == R"({"data":{"command":"monitor"},"ok":true})" "\n");
+  CHECK(h.server->monitors() == 1);
+  h.server->broadcast("{\"event\":\"ike-up\"}\n");
+  h.server->broadcast("{\"event\":\"child-up\"}\n");
+  CHECK(read_some(c.get()) == "{\"event\":\"ike-up\"}\n{\"event\":\"child-up\"}\n");
+  // What a monitor sends afterwards is not a request.
+  send_line(c.get(), R"({"command":"status"})");
+  h.pump();
+  CHECK(h.requests == 1);
+  CHECK(read_some(c.get(), 50).empty());
+  // A client that is not a monitor gets no events.
+  daemon::Fd other = h.connect_client();
+  h.server->broadcast("{\"event\":\"ike-down\"}\n");
+  CHECK(read_some(other.get(), 50).empty());
+  CHECK(read_some(c.get()) == "{\"event\":\"ike-down\"}\n");
+  // Closing the monitor removes it.
+  c.reset();
+  h.pump();
+  CHECK(h.server->monitors() == 0);
+}
+
+TEST_CASE("control server: a backlog is written when the monitor reads again") {
+  Harness h;
+  daemon::Fd c = h.connect_client();
+  send_line(c.get(), R"({"command":"monitor"})");
+  h.pump();
+  read_some(c.get());
+  // More than the socket buffers, less than the bound: kept, written on EPOLLOUT.
+  const std::string line = std::string(999, 'x') + "\n";
+  const size_t lines = 400;  // 400 KB
+  for (size_t i = 0; i < lines; ++i) h.server->broadcast(line);
+  CHECK(h.server->monitors() == 1);
+  std::string got;
+  for (int i = 0; i < 200 && got.size() < lines * line.size(); ++i) {
+    got += read_some(c.get(), 20);
+    h.pump(1);
+  }
+  CHECK(got.size() == lines * line.size());
+  CHECK(got == [&] {
+    std::string all;
+    for (size_t i = 0; i < lines; ++i) all += line;
+    return all;
+  }());
+  CHECK(h.server->monitors() == 1);
+}
+
+TEST_CASE("control server: a monitor that does not read is dropped, nobody waits for it") {
+  Harness h;
+  daemon::Fd slow = h.connect_client();
+  send_line(slow.get(), R"({"command":"monitor"})");
+  h.pump();
+  read_some(slow.get());
+  REQUIRE(h.server->monitors() == 1);
+  const std::string line = std::string(1023, 'y') + "\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < 2048 + 512; ++i) h.server->broadcast(line);  // 2.5 MiB
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took < std::chrono::milliseconds(500));  // never blocked on the socket
+  CHECK(h.server->monitors() == 0);
+  // The client sees what had been written, then the end.
+  std::string got;
+  for (int i = 0; i < 50; ++i) {
+    std::string more = read_some(slow.get(), 20);
+    if (more.empty()) break;
+    got += more;
+  }
+  CHECK(got.size() <= daemon::ControlServer::kMaxMonitorBacklog + 512 * 1024);
+  CHECK(at_eof(slow.get()));
+  // Others are served as before.
+  daemon::Fd c = h.connect_client();
+  send_line(c.get(), R"({"command":"status"})");
+  h.pump();
+  CHECK(read_some(c.get()) == R"({"data":{"command":"status"},"ok":true})" "\n");
+}
