@@ -4,8 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <thread>
 
 #include "common/log.h"
 #include "daemon/config.h"
@@ -47,11 +50,37 @@ uint32_t default_workers() {
   return static_cast<uint32_t>(std::clamp<long>(n, 1, daemon::kMaxWorkers));
 }
 
+// The in-memory kernel has no clock of its own: once a second it is given the wall time
+// and announces the EXPIREs of SAs whose lifetimes ran out, as XFRM's timers would (the
+// daemon's subscription receives them like the real kernel's).
+class MemoryKernelClock {
+ public:
+  explicit MemoryKernelClock(std::shared_ptr<daemon::SharedKernel> shared)
+      : thread_([shared](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            {
+              std::lock_guard lock(shared->mutex);
+              auto& k = static_cast<kernel::MemoryKernel&>(*shared->kernel);
+              k.set_time(static_cast<uint64_t>(::time(nullptr)));
+              (void)k.poll_expires();
+            }
+            for (int i = 0; i < 10 && !stop.stop_requested(); ++i)
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }) {}
+
+ private:
+  std::jthread thread_;
+};
+
 // --memory-kernel: one in-memory kernel that every worker reaches under one mutex;
 // otherwise one netlink socket per worker.
-daemon::KernelFactory kernel_factory(bool memory) {
+daemon::KernelFactory kernel_factory(bool memory, std::unique_ptr<MemoryKernelClock>& ticker) {
   if (memory) {
-    auto shared = std::make_shared<daemon::SharedKernel>(std::make_unique<kernel::MemoryKernel>());
+    auto mk = std::make_unique<kernel::MemoryKernel>();
+    mk->set_time(static_cast<uint64_t>(::time(nullptr)));
+    auto shared = std::make_shared<daemon::SharedKernel>(std::move(mk));
+    ticker = std::make_unique<MemoryKernelClock>(shared);
     return [shared]() -> Result<std::unique_ptr<kernel::Kernel>> {
       return std::unique_ptr<kernel::Kernel>(std::make_unique<daemon::LockedKernel>(shared));
     };
@@ -81,7 +110,8 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   }
   dopts.natt_port = static_cast<uint16_t>(natt);
   dopts.natt_keepalive = ike::v2::Millis(1000ull * o.natt_keepalive);
-  auto d = daemon::Daemon::create(dopts, kernel_factory(o.memory_kernel), std::move(conns));
+  std::unique_ptr<MemoryKernelClock> ticker;  // holds its own reference to the kernel
+  auto d = daemon::Daemon::create(dopts, kernel_factory(o.memory_kernel, ticker), std::move(conns));
   if (!d) {
     std::fprintf(stderr, "error: %s%s\n", d.error().message.c_str(),
                  d.error().message.rfind("kernel:", 0) == 0 ? " (try --memory-kernel)" : "");
