@@ -77,6 +77,7 @@ void Engine::on_reauth(IkeSa &sa) {
 void Engine::run_deferred() {
   for (auto &a : adopted_) {
     const uint64_t spi = a->local_spi();
+    touch(spi);
     sas_.emplace(spi, std::move(a));
   }
   adopted_.clear();
@@ -94,6 +95,7 @@ void Engine::run_deferred() {
         break;
       case Deferred::Kind::DeleteReplaced:
         if (auto it = sas_.find(d.spi); it != sas_.end() && it->second->state == IkeState::Established) {
+          touch(d.spi);
           IkeSa &old = *it->second;
           old.close_reason = "reauthenticated";
           for (auto &c : old.children) c.replaced_by = c.replaced_by ? c.replaced_by : 1;
@@ -175,6 +177,7 @@ bool Engine::on_acquire(const kernel::AcquireEvent &ev) {
     });
     if (!has_child) {
       enqueue(ctx_, *sa, {Request::CreateChild, 0});
+      touch(spi);
       reap();
     }
     return true;
@@ -191,6 +194,7 @@ bool Engine::on_expire(const kernel::ExpireEvent &ev) {
       const bool in = c.spi_in == ev.sa.spi && ev.sa.dst == sa->local.addr;
       const bool out = c.spi_out == ev.sa.spi && ev.sa.dst == sa->remote.addr;
       if ((!in && !out) || !child_in_kernel(c)) continue;
+      touch(spi);
       if (!ev.hard) {
         if (c.state == ChildState::Installed && c.replaced_by == 0 &&
             sa->state == IkeState::Established) {
@@ -286,6 +290,7 @@ Result<uint64_t> Engine::start(const ConnectionConfig &config,
   if (auto r = start_sa_init(ctx_, *sa); !r) return fail(r.error());
   const uint64_t spi = sa->spi_i;
   log::info(label(*sa) + ": initiating, offering " + describe(to_wire(sa->config.proposals)));
+  touch(spi);
   sas_.emplace(spi, std::move(sa));
   return spi;
 }
@@ -293,6 +298,7 @@ Result<uint64_t> Engine::start(const ConnectionConfig &config,
 IkeSa *Engine::established(uint64_t local_spi) {
   auto it = sas_.find(local_spi);
   if (it == sas_.end() || it->second->state != IkeState::Established) return nullptr;
+  touch(local_spi);
   return it->second.get();
 }
 
@@ -352,6 +358,7 @@ IkeSa *Engine::sa_for(const wire::Header &h) {
   if (sa.initiator == h.initiator) return nullptr;
   if (sa.initiator && sa.spi_r != 0 && sa.spi_r != h.spi_r) return nullptr;
   if (!sa.initiator && sa.spi_i != h.spi_i) return nullptr;
+  touch(it->first);
   return &sa;
 }
 
@@ -431,6 +438,7 @@ void Engine::on_sa_init_request(const Endpoint &local, const Endpoint &remote, B
   if (!sa) return;
   if (sas_.count(sa->spi_r) != 0) return void(++counters_.dropped_unexpected);  // 2^-64
   const uint64_t spi = sa->spi_r;
+  touch(spi);
   sas_.emplace(spi, std::move(sa));
 }
 
@@ -444,16 +452,13 @@ void Engine::on_initial_contact(const IkeSa &fresh) {
     sa->awaiting_response = false;
     sa->close_reason = "replaced by " + label(fresh) + " (INITIAL_CONTACT)";
     sa->state = IkeState::Closed;
+    touch(spi);
     ++counters_.initial_contact_closed;
     log::info(label(*sa) + ": IKE SA closed: peer sent INITIAL_CONTACT");
   }
 }
 
-size_t Engine::half_open_count() const {
-  size_t n = 0;
-  for (const auto &[spi, sa] : sas_) n += !sa->initiator && sa->state == IkeState::SaInitDone;
-  return n;
-}
+size_t Engine::half_open_count() const { return half_open_.size(); }
 
 bool Engine::cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m) {
   if (half_open_count() < ctx_.limits.cookie_threshold) return true;
@@ -486,11 +491,14 @@ const ConnectionConfig *Engine::connection_for(const Endpoint &local,
   return nullptr;
 }
 
-// Linear for now: the responder's SAs keyed by (peer, SPIi) would make this a
-// lookup.
+// Among the half-open SAs only (at most about the COOKIE threshold of them).
 IkeSa *Engine::half_open(const Endpoint &remote, uint64_t spi_i) {
-  for (auto &[spi, sa] : sas_)
-    if (!sa->initiator && sa->spi_i == spi_i && sa->remote == remote) return sa.get();
+  for (uint64_t spi : half_open_) {
+    auto it = sas_.find(spi);
+    if (it == sas_.end()) continue;
+    IkeSa &sa = *it->second;
+    if (!sa.initiator && sa.spi_i == spi_i && sa.remote == remote) return &sa;
+  }
   return nullptr;
 }
 
@@ -503,38 +511,94 @@ void Engine::expire_half_open(IkeSa &sa, Millis now) {
 }
 
 void Engine::on_timer(Millis now) {
-  for (auto &[spi, sa] : sas_) {
-    on_retransmit_timer(ctx_, *sa, now);
-    on_keepalive_timer(ctx_, *sa, now);
-    expire_half_open(*sa, now);
-    on_lifecycle_timer(ctx_, *sa, now);
+  if (now >= next_sweep_) {
+    next_sweep_ = now + kSweep;
+    for (const auto &[spi, sa] : sas_) touch(spi);
+  }
+  std::vector<uint64_t> run;
+  while (!heap_.empty() && heap_.top().first <= now) {
+    const auto [at, spi] = heap_.top();
+    heap_.pop();
+    auto d = due_.find(spi);
+    if (d == due_.end() || d->second != at) continue;  // stale
+    due_.erase(d);
+    run.push_back(spi);
+  }
+  for (uint64_t spi : run) {
+    auto it = sas_.find(spi);
+    if (it == sas_.end()) continue;
+    IkeSa &sa = *it->second;
+    on_retransmit_timer(ctx_, sa, now);
+    on_keepalive_timer(ctx_, sa, now);
+    expire_half_open(sa, now);
+    on_lifecycle_timer(ctx_, sa, now);
+    touch(spi);
   }
   reap();
 }
 
-std::optional<Millis> Engine::next_timer() const {
+std::optional<Millis> Engine::deadline_of(const IkeSa &sa) const {
   std::optional<Millis> next;
   auto consider = [&next](Millis t) {
     if (!next || t < *next) next = t;
   };
-  for (const auto &[spi, sa] : sas_) {
-    if (sa->awaiting_response) consider(sa->deadline);
-    if (auto k = keepalive_deadline(ctx_, *sa)) consider(*k);
-    if (!sa->initiator && sa->state == IkeState::SaInitDone)
-      consider(sa->created + ctx_.limits.half_open_timeout);
-    if (auto l = lifecycle_deadline(ctx_, *sa)) consider(*l);
-  }
+  if (sa.awaiting_response) consider(sa.deadline);
+  if (auto k = keepalive_deadline(ctx_, sa)) consider(*k);
+  if (!sa.initiator && sa.state == IkeState::SaInitDone)
+    consider(sa.created + ctx_.limits.half_open_timeout);
+  if (auto l = lifecycle_deadline(ctx_, sa)) consider(*l);
   return next;
 }
 
+void Engine::reschedule() {
+  for (uint64_t spi : dirty_) {
+    auto it = sas_.find(spi);
+    if (it == sas_.end()) {
+      due_.erase(spi);
+      half_open_.erase(spi);
+      continue;
+    }
+    const IkeSa &sa = *it->second;
+    if (!sa.initiator && sa.state == IkeState::SaInitDone)
+      half_open_.insert(spi);
+    else
+      half_open_.erase(spi);
+    auto d = deadline_of(sa);
+    if (!d) {
+      due_.erase(spi);
+      continue;
+    }
+    auto [pos, fresh] = due_.try_emplace(spi, *d);
+    if (!fresh && pos->second == *d) continue;
+    pos->second = *d;
+    heap_.emplace(*d, spi);
+  }
+  dirty_.clear();
+}
+
+std::optional<Millis> Engine::next_timer() const {
+  while (!heap_.empty()) {
+    const auto &[at, spi] = heap_.top();
+    auto d = due_.find(spi);
+    if (d != due_.end() && d->second == at) break;
+    heap_.pop();  // stale
+  }
+  // The sweep rides on other timers: it is not a reason to wake up.
+  if (heap_.empty()) return std::nullopt;
+  return heap_.top().first;
+}
+
+// Only SAs an entry point touched can have been closed (the sweep touches all).
 void Engine::reap() {
   for (int round = 0; round < 4; ++round) {  // deferred work may close or add SAs again
-    for (auto it = sas_.begin(); it != sas_.end();) {
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+    const std::vector<uint64_t> candidates = dirty_;
+    for (uint64_t spi : candidates) {
+      auto it = sas_.find(spi);
+      if (it == sas_.end()) continue;
       IkeSa &sa = *it->second;
-      if (sa.state != IkeState::Failed && sa.state != IkeState::Closed) {
-        ++it;
-        continue;
-      }
+      if (sa.state != IkeState::Failed && sa.state != IkeState::Closed) continue;
       const ChildSa *first = sa.children.empty() ? nullptr : &sa.children.front();
       ClosedSa c{it->first,
                  label(sa),
@@ -553,11 +617,12 @@ void Engine::reap() {
       }
       closed_.push_front(std::move(c));
       if (closed_.size() > kClosedKept) closed_.pop_back();
-      it = sas_.erase(it);
+      sas_.erase(it);  // reschedule() forgets its timers (it stays in dirty_)
     }
-    if (adopted_.empty() && deferred_.empty()) return;
+    if (adopted_.empty() && deferred_.empty()) break;
     run_deferred();
   }
+  reschedule();
 }
 
 const ClosedSa *Engine::closed(uint64_t local_spi) const {

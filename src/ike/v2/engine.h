@@ -5,7 +5,11 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
+#include <queue>
+#include <set>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -141,6 +145,14 @@ class Engine {
   Result<uint64_t> fresh_spi() const;
   // What exchanges asked for while the table was being walked: done by reap().
   void run_deferred();
+  // Timers without walking the table: every SA an entry point touched is rescheduled at
+  // the end of it (reap()); the heap holds (deadline, SPI), stale entries are skipped.
+  // A sweep, at most every kSweep when timers run anyway, reschedules every SA in case
+  // an entry point missed one.
+  void touch(uint64_t spi) { dirty_.push_back(spi); }
+  void reschedule();
+  std::optional<Millis> deadline_of(const IkeSa &sa) const;
+  static constexpr Millis kSweep{5000};
 
   Context ctx_;
   Counters counters_;
@@ -154,6 +166,12 @@ class Engine {
     uint64_t spi = 0;
   };
   std::vector<Deferred> deferred_;
+  using Due = std::pair<Millis, uint64_t>;
+  mutable std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
+  std::unordered_map<uint64_t, Millis> due_;  // the valid heap entry of each SA
+  std::vector<uint64_t> dirty_;
+  std::set<uint64_t> half_open_;               // responder SAs waiting for IKE_AUTH
+  Millis next_sweep_{0};
   CookieJar cookies_;
   std::vector<ConnectionConfig> connections_;
   std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI
