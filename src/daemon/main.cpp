@@ -1,5 +1,6 @@
 // ipsecd: the IKE daemon. Loads policy files, negotiates their connections over UDP
 // and installs the SAs in the kernel; ipsecctl drives it over the control socket.
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -110,6 +111,12 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   }
   dopts.natt_port = static_cast<uint16_t>(natt);
   dopts.natt_keepalive = ike::v2::Millis(1000ull * o.natt_keepalive);
+  // Signals belong to the daemon's signalfd: blocked before any thread starts (the
+  // memory kernel's clock below inherits the mask; Daemon::create blocks the same set).
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   std::unique_ptr<MemoryKernelClock> ticker;  // holds its own reference to the kernel
   auto d = daemon::Daemon::create(dopts, kernel_factory(o.memory_kernel, ticker), std::move(conns));
   if (!d) {
