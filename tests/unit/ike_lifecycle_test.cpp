@@ -70,8 +70,9 @@ TEST_SUITE("ike lifecycle") {
     CHECK(bob_rekeys + 10 >= child_rekeys);
     CHECK(bob_rekeys <= child_rekeys + 10);
     CHECK(p.count(p.bob_events, EventKind::IkeRekeyed) == ike_rekeys);
-    // Each exchange completes within one step here: between steps only the steady pair.
-    CHECK(max_sas == 2);
+    // Mostly each exchange completes within one step; a postponed one (TEMPORARY_FAILURE
+    // after a collision) can leave old and new side by side across steps, never more.
+    CHECK(max_sas <= 4);
     // Never a hard expiry, never a CHILD SA or IKE SA lost.
     CHECK(p.count(p.alice_events, EventKind::ChildDown) == 0);
     CHECK(p.count(p.bob_events, EventKind::ChildDown) == 0);

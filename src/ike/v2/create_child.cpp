@@ -189,8 +189,13 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *nonce = find_payload<wire::NoncePayload>(in);
   const auto *ke = find_payload<wire::KePayload>(in);
+  // Both sides rekeying the IKE SA at once (§2.8.2): the side whose nonce is the lower
+  // one yields and answers (its own SA would be the redundant one); the other answers
+  // TEMPORARY_FAILURE. Deterministic, so the two cannot refuse each other forever.
+  const bool yield = sa.awaiting_response && sa.in_flight.kind == Request::RekeyIke &&
+                     sa.creating && nonce != nullptr && nonce_less(sa.creating->nonce, nonce->data);
   if (sa.rekeyed_to != 0 || sa.state != IkeState::Established ||
-      (sa.awaiting_response && sa.in_flight.kind != Request::Liveness) ||
+      (sa.awaiting_response && sa.in_flight.kind != Request::Liveness && !yield) ||
       std::any_of(sa.children.begin(), sa.children.end(),
                   [](const ChildSa &c) { return c.state == ChildState::None; }))
     return respond_error(ctx, sa, mid, notify(NotifyType::TemporaryFailure),
@@ -599,6 +604,17 @@ void process_create_child_response(Context &ctx, IkeSa &sa, ByteView datagram,
   if (!fresh) {
     log::error(label(sa) + ": IKE SA rekey: " + fresh.error().message);
     return send_queued(ctx, sa);
+  }
+  if (sa.rekeyed_to != 0) {
+    // We yielded to the peer's simultaneous rekey, and the peer answered ours as well:
+    // this new IKE SA is the redundant one, and we made it, so we delete it (§2.8.2).
+    IkeSa &extra = **fresh;
+    extra.rekeyed_to = sa.rekeyed_to;  // no events: it never carried anything
+    extra.close_reason = "redundant (simultaneous IKE SA rekey)";
+    log::info(label(extra) + ": " + extra.close_reason + ", deleting it");
+    start_informational(ctx, extra, {Request::DeleteIke, 0});
+    if (ctx.adopt) ctx.adopt(std::move(*fresh));
+    return;
   }
   take_over(ctx, sa, std::move(*fresh));
   sa.close_reason = "rekeyed";

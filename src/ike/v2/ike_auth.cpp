@@ -89,7 +89,13 @@ void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &
     if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
       transport = transport || n->type == NotifyType::UseTransportMode;
   const auto mine = to_wire(cc.proposals, {});
-  auto chosen = select_proposal(mine, sa_payload->proposals);
+  // §1.2: the first CHILD SA's keys come from IKE_SA_INIT's exchange; a peer that lists
+  // its PFS groups here anyway is not refused for them.
+  auto theirs = sa_payload->proposals;
+  for (auto &p : theirs)
+    std::erase_if(p.transforms,
+                  [](const wire::Transform &t) { return t.type == wire::TransformType::Dh; });
+  auto chosen = select_proposal(mine, theirs);
   if (!chosen || chosen->spi.size() != 4 || !esp_algorithms(*chosen) ||
       transport != (cc.mode == kernel::Mode::Transport)) {
     ++ctx.counters.no_proposal_chosen;
