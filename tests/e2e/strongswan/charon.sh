@@ -199,3 +199,56 @@ sw_stop() {
     kill -0 "$SW_PID" 2>/dev/null && { kill -KILL "$SW_PID" 2>/dev/null; log "charon did not stop on SIGTERM: killed"; }
     SW_PID=''
 }
+
+# sw_sas NAME: charon's IKE SAs of connection NAME and their CHILD SAs, one line
+# each (one swanctl, one awk; all of them, also while a rekey has two):
+#   ike UNIQUEID STATE SPI_I SPI_R
+#   child IKE_UNIQUEID UNIQUEID STATE SPI_IN SPI_OUT ESP_ALGS
+# SPIs as 0x lower-case hex (like 'ipsecctl status --json'), ESP_ALGS as in
+# sw_view ('-' for what is missing). swanctl's raw format: "NAME {" opens a
+# section, "}" closes it, "key=value" (a value may hold blanks), "key=[a b]".
+sw_sas() {
+    sw --list-sas --ike "$1" --raw 2>/dev/null | awk -v name="$1" '
+        function hex(v) { return v == "" ? "-" : "0x" tolower(v) }
+        function d(v) { return v == "" ? "-" : v }
+        function algs(M,   s) {
+            if (!("encr-alg" in M)) return "-"
+            s = M["encr-alg"]
+            if (("encr-keysize" in M) && M["encr-keysize"] != 0) s = s "-" M["encr-keysize"]
+            if ("integ-alg" in M) s = s "/" M["integ-alg"]
+            if ("dh-group" in M) s = s "/" M["dh-group"]
+            return s
+        }
+        function close_section(   k) {
+            if (depth == 2 && path[2] == name)
+                print "ike", d(I["uniqueid"]), d(I["state"]), hex(I["initiator-spi"]), hex(I["responder-spi"])
+            if (depth == 4 && path[2] == name && path[3] == "child-sas") {
+                print "child", d(I["uniqueid"]), d(C["uniqueid"]), d(C["state"]), hex(C["spi-in"]), hex(C["spi-out"]), algs(C)
+                for (k in C) delete C[k]
+            }
+            depth--
+        }
+        {
+            gsub(/\{/, " { "); gsub(/\}/, " } ")
+            n = split($0, t, /[ \t]+/)
+            depth = 0; pending = ""; inlist = 0
+            for (k in I) delete I[k]
+            for (k in C) delete C[k]
+            for (i = 1; i <= n; i++) {
+                x = t[i]
+                if (x == "") continue
+                if (inlist) { if (x ~ /\]$/) inlist = 0; continue }
+                if (x == "{") { depth++; path[depth] = pending; pending = ""; continue }
+                if (x == "}") { close_section(); continue }
+                e = index(x, "=")
+                if (e > 1) {
+                    key = substr(x, 1, e - 1); val = substr(x, e + 1)
+                    if (val ~ /^\[/ && val !~ /\]$/) inlist = 1
+                    if (depth == 2) I[key] = val
+                    else if (depth == 4 && path[3] == "child-sas") C[key] = val
+                    continue
+                }
+                pending = x
+            }
+        }'
+}

@@ -157,8 +157,9 @@ EOF
 
 # our_view: "IKE_STATE SPI_I SPI_R IKE_ALGS CHILD_STATE MODE ESP_ALGS SPI_IN SPI_OUT" of our only IKE SA
 our_view() {
-    ctl status --json 2>/dev/null | jq -r '.ike_sas[0] // empty
-        | "\(.state) \(.spi_i) \(.spi_r) \(.algorithms) \(.child.state) \(.child.mode) \(.child.algorithms) \(.child.spi_in) \(.child.spi_out)"' 2>/dev/null
+    # status lists "children" (every CHILD SA of the IKE SA); older daemons had one "child"
+    ctl status --json 2>/dev/null | jq -r '.ike_sas[0] // empty | . as $s | ((.children // [.child])[0] // {}) as $c
+        | "\($s.state) \($s.spi_i) \($s.spi_r) \($s.algorithms) \($c.state) \($c.mode) \($c.algorithms) \($c.spi_in) \($c.spi_out)"' 2>/dev/null
 }
 
 # ---- kernel (one 'ip' per namespace and question, parsed by one awk)
