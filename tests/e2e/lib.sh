@@ -693,8 +693,10 @@ ipsecd_ctl() {
 }
 
 ipsecd_child() {
-    ipsecd_ctl "$1" status --json 2>/dev/null | jq -r '.ike_sas[] | select(.state == "established" and .child.state == "installed")
-         | "\(.spi_i) \(.spi_r) \(.child.spi_in) \(.child.spi_out) \(.child.mode)"' 2>/dev/null | head -n1
+    # status lists "children" (every CHILD SA of the IKE SA); older daemons had one "child"
+    ipsecd_ctl "$1" status --json 2>/dev/null | jq -r '.ike_sas[] | select(.state == "established") | . as $s
+         | (.children // [.child])[] | select(. != null and .state == "installed")
+         | "\($s.spi_i) \($s.spi_r) \(.spi_in) \(.spi_out) \(.mode)"' 2>/dev/null | head -n1
 }
 
 ipsecd_wait_child() {
@@ -765,4 +767,271 @@ ipsecd_stop() {
         E2E_PIDS=("${keep[@]}")
         assert_eq "ipsecd $name exit code after SIGTERM" 0 "$rc"
     done
+}
+
+# ------------------------------------------------------------------ lifecycle (lc_)
+# For the IKEv2 lifecycle cases (ikev2-rekey, ikev2-ondemand, ikev2-dpd): the daemons'
+# status and events over time, the kernel's SAs sampled while traffic runs.
+#   lc_now                        seconds since the epoch, with milliseconds
+#   lc_status NAME                ipsecctl status --json ('{}' when it does not answer)
+#   lc_ike_count NAME             how many IKE SAs it lists (any state)
+#   lc_children NAME              its CHILD SAs, one per line: "SPI_I STATE SPI_IN SPI_OUT"
+#   lc_installed NAME             "SPI_IN SPI_OUT" of each installed CHILD SA
+#   lc_log_count NAME REGEX       lines of its log (ipsecd-NAME.log) matching REGEX (grep -E)
+#   lc_esp_count NS               ESP SAs in the namespace's kernel (larval ACQUIRE states too)
+#   lc_wait_until SECS CMD...     runs CMD every 0.2 s until it succeeds; false after SECS
+#   lc_monitor_start NAME FILE SECS   `ipsecctl monitor --json` for at most SECS in the
+#                                 background, each line prefixed with lc_now
+#   lc_events FILE KIND           how many KIND events ("child-rekeyed", ...) FILE holds
+#   lc_event_time FILE KIND       lc_now of the first KIND event (empty if none)
+#   lc_watch_start FILE SECS NS...    every ~0.2 s, at most SECS, one line per NS:
+#                                 "TIME NS ESP_SAS SPI,SPI,..." until lc_watch_stop
+#   lc_watch_max FILE NS          the most ESP SAs seen in NS
+#   lc_watch_gap FILE NS          the longest time between two samples of NS
+#   lc_xfrm_events_start NS FILE  'ip xfrm monitor SA expire' of NS in the background
+#   lc_xfrm_events_max FILE SPIS  the most ESP SAs NS held at once according to those
+#                                 events (SPIS: those it held when they started, comma-separated)
+#   lc_watch_spis FILE NS         how many distinct ESP SPIs NS held over the watch
+#   lc_ping_start NS DST COUNT INTERVAL FILE   ping in the background into FILE
+#   lc_ping_wait FILE             waits for it (bounded by its own timeout); sets
+#                                 LC_PING_TX and LC_PING_RX (not in a subshell: it waits)
+#   lc_ping_lost FILE COUNT       the sequence numbers (0..COUNT-1) without a reply
+#   lc_tcp_stream_start SRC_NS DST_NS ADDR PORT BYTES SECS   BYTES random bytes over one
+#                                 TCP connection, paced over about SECS seconds
+#   lc_tcp_stream_wait            waits for it; the receiver's sha256 and length must match
+LC_PIDS=()
+lc_now() { date +%s.%3N; }
+lc_status() { ipsecd_ctl "$1" status --json 2>/dev/null || echo '{}'; }
+lc_ike_count() { lc_status "$1" | jq '.ike_sas // [] | length'; }
+lc_children() {
+    lc_status "$1" | jq -r '.ike_sas // [] | .[] | .spi_i as $i | (.children // [])[]
+        | "\($i) \(.state) \(.spi_in) \(.spi_out)"'
+}
+lc_installed() { lc_children "$1" | awk '$2 == "installed" { print $3, $4 }'; }
+lc_log_count() { grep -cE "$2" "$E2E_OUT/ipsecd-$1.log" 2>/dev/null || true; }
+lc_esp_count() { ip -n "$1" xfrm state 2>/dev/null | grep -c 'proto esp spi' || true; }
+lc_wait_until() {
+    local end=$(( $(date +%s) + $1 )) i; shift
+    for (( i = 0; i < 10000; i++ )); do
+        "$@" && return 0
+        (( $(date +%s) < end )) || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+lc_monitor_start() {
+    local name=$1 file=$2 secs=$3
+    : > "$file"
+    ( ipsecd_ctl "$name" monitor --json --timeout "$secs" 2> "$file.err" |
+        while IFS= read -r line; do printf '%s %s\n' "$(lc_now)" "$line"; done >> "$file" ) &
+    E2E_PIDS+=("$!") LC_PIDS+=("$!")
+    sleep 1   # subscribed by then (the daemon says nothing when a monitor joins)
+    log "ipsecctl monitor --json on $name for at most $secs s -> $(basename "$file")"
+}
+lc_events() { awk -v k="\"event\":\"$2\"" 'index($0, k) { n++ } END { print n + 0 }' "$1"; }
+lc_event_time() { awk -v k="\"event\":\"$2\"" 'index($0, k) { print $1; exit }' "$1"; }
+
+LC_WATCH_PY='
+import re, subprocess, sys, time, os
+out, stop, secs, nss = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
+end = time.time() + secs
+with open(out, "a") as f:
+    while not os.path.exists(stop) and time.time() < end:
+        t = "%.3f" % time.time()
+        for ns in nss:
+            r = subprocess.run(["ip", "-n", ns, "xfrm", "state"], capture_output=True, text=True)
+            spis = re.findall(r"proto esp spi (0x[0-9a-f]+)", r.stdout)
+            f.write("%s %s %d %s\n" % (t, ns, len(spis), ",".join(spis) or "-"))
+        f.flush()
+        time.sleep(0.2)
+'
+lc_watch_start() {
+    local file=$1 secs=$2 i; shift 2
+    : > "$file"
+    rm -f "$file.stop"
+    python3 -c "$LC_WATCH_PY" "$file" "$file.stop" "$secs" "$@" &
+    LC_WATCH_PID=$! LC_WATCH_FILE=$file
+    E2E_PIDS+=("$LC_WATCH_PID")
+    # python starts slowly under TCG: wait (bounded) for its first sample
+    for (( i = 0; i < 150; i++ )); do [ -s "$file" ] && break; sleep 0.1; done
+    log "sampling the ESP SAs of $* every ~0.2 s (at most $secs s) -> $(basename "$file")"
+}
+lc_watch_stop() {
+    touch "$LC_WATCH_FILE.stop"
+    wait "$LC_WATCH_PID" 2>/dev/null
+    log "SA sampling stopped: $(wc -l < "$LC_WATCH_FILE") samples"
+}
+# lc_watch_gap FILE NS: the longest time (s) between two samples of NS
+lc_watch_gap() {
+    awk -v ns="$2" '$2 == ns { if (p != "" && $1 - p > g) g = $1 - p; p = $1 } END { printf "%.2f\n", g }' "$1"
+}
+lc_watch_max() { awk -v ns="$2" '$2 == ns && $3 > m { m = $3 } END { print m + 0 }' "$1"; }
+lc_watch_spis() {
+    awk -v ns="$2" '$2 == ns && $4 != "-" { n = split($4, s, ","); for (i = 1; i <= n; i++) seen[s[i]] = 1 }
+        END { c = 0; for (k in seen) c++; print c }' "$1"
+}
+
+lc_ping_start() {
+    local ns=$1 dst=$2 count=$3 interval=$4 file=$5 limit
+    limit=$(awk -v c="$count" -v i="$interval" 'BEGIN { printf "%d", c * i + 30 }')
+    log "+ [$ns] ping -c $count -i $interval $dst  (background, at most $limit s)"
+    # shellcheck disable=SC2046  # ping_cmd may be two words
+    ip netns exec "$ns" timeout "$limit" $(ping_cmd) -c "$count" -i "$interval" -W 3 "$dst" > "$file" 2>&1 &
+    LC_PING_PID=$!
+    E2E_PIDS+=("$LC_PING_PID")
+}
+lc_ping_wait() {
+    wait "$LC_PING_PID" 2>/dev/null
+    LC_PING_TX=$(sed -n 's/^\([0-9][0-9]*\) packets transmitted.*/\1/p' "$1" | tail -n1)
+    LC_PING_RX=$(ping_received "$(cat "$1")")
+    LC_PING_TX=${LC_PING_TX:-0} LC_PING_RX=${LC_PING_RX:-0}
+}
+lc_ping_lost() {
+    local seen
+    seen=$(grep -o 'seq=[0-9]*' "$1" | cut -d= -f2 | sort -n | uniq | paste -sd' ' -)
+    awk -v c="$2" -v s="$seen" 'BEGIN { n = split(s, a, " "); for (i = 1; i <= n; i++) got[a[i]] = 1
+        out = ""; for (i = 0; i < c; i++) if (!(i in got)) out = out (out == "" ? "" : " ") i; print out }'
+}
+
+LC_TCP_SEND_PACED='
+import socket, sys, time
+addr, port, path, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+data = open(path, "rb").read()
+chunk = 16384
+pause = secs / max(1, (len(data) + chunk - 1) // chunk)
+c = socket.create_connection((addr, port), timeout=120)
+for i in range(0, len(data), chunk):
+    c.sendall(data[i:i + chunk])
+    time.sleep(pause)
+c.shutdown(socket.SHUT_WR)
+while c.recv(65536): pass
+'
+lc_tcp_stream_start() {
+    local src=$1 dst=$2 addr=$3 port=$4 bytes=$5 secs=$6 i
+    LC_TCP_FILE=$(mktemp /tmp/lc-tcp.XXXXXX) || fail "mktemp"
+    head -c "$bytes" /dev/urandom > "$LC_TCP_FILE" || fail "random payload"
+    LC_TCP_WANT="$(sha256sum < "$LC_TCP_FILE" | cut -d' ' -f1) $bytes"
+    ip netns exec "$dst" timeout $(( secs + 150 )) python3 -c "$E2E_TCP_RECV" "$addr" "$port" "$LC_TCP_FILE.got" &
+    LC_TCP_RECV_PID=$!
+    E2E_PIDS+=("$LC_TCP_RECV_PID")
+    for (( i = 0; i < 200; i++ )); do
+        [ -e "$LC_TCP_FILE.got.ready" ] && break
+        kill -0 "$LC_TCP_RECV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -e "$LC_TCP_FILE.got.ready" ] || fail "TCP listener on [$addr]:$port in $dst did not start"
+    log "+ [$src] TCP: $bytes random bytes (sha256 ${LC_TCP_WANT%% *}) to [$addr]:$port over ~$secs s (background)"
+    ip netns exec "$src" timeout $(( secs + 120 )) python3 -c "$LC_TCP_SEND_PACED" "$addr" "$port" "$LC_TCP_FILE" "$secs" &
+    LC_TCP_SEND_PID=$!
+    E2E_PIDS+=("$LC_TCP_SEND_PID")
+    LC_TCP_T0=$(date +%s)
+}
+lc_tcp_stream_wait() {
+    local got
+    wait "$LC_TCP_SEND_PID" || fail "paced TCP sender failed (exit $?)"
+    wait "$LC_TCP_RECV_PID" || fail "TCP receiver failed (exit $?)"
+    got=$(cut -d' ' -f1,2 "$LC_TCP_FILE.got" 2>/dev/null)
+    log "TCP stream done in $(( $(date +%s) - LC_TCP_T0 )) s; receiver saw $(cat "$LC_TCP_FILE.got" 2>/dev/null)"
+    assert_eq "sha256 and length of the TCP stream received" "$LC_TCP_WANT" "$got"
+    rm -f "$LC_TCP_FILE" "$LC_TCP_FILE.got" "$LC_TCP_FILE.got.ready"
+}
+
+# ------------------------------------------------------------------ ping across an event
+# For watching traffic while something happens (a rekey): a ping runs in the
+# background from ss_ping_start until ss_ping_stop, which counts the echoes
+# that went unanswered.
+#   ss_ping_start NS DST [INTERVAL]   ping every INTERVAL s (0.2), at most 600 s
+#   ss_ping_stop                      SIGINT; sets SS_PING_REPLIES (distinct
+#                                     echoes answered) and SS_PING_LOST (echo
+#                                     sequence numbers missing before the
+#                                     last answered one: an echo still in
+#                                     flight at SIGINT is not a loss)
+SS_PING_PID='' SS_PING_OUT='' SS_PING_REPLIES=0 SS_PING_LOST=0 SS_PING_N=0
+ss_ping_start() {
+    local ns=$1 dst=$2 iv=${3:-0.2} count
+    count=$(awk -v i="$iv" 'BEGIN { printf "%d", 600 / i }')
+    SS_PING_N=$(( SS_PING_N + 1 ))
+    SS_PING_OUT=$E2E_OUT/ping-$SS_PING_N.txt
+    log "+ [$ns] ping -i $iv $dst  (background, $SS_PING_OUT)"
+    # shellcheck disable=SC2046  # ping_cmd may be two words
+    ip netns exec "$ns" timeout -s INT 610 $(ping_cmd) -c "$count" -i "$iv" -W 2 "$dst" > "$SS_PING_OUT" 2>&1 &
+    SS_PING_PID=$!
+    E2E_PIDS+=("$SS_PING_PID")
+}
+ss_ping_stop() {
+    local i p keep=()
+    [ -n "$SS_PING_PID" ] || fail "ss_ping_stop: no ping running"
+    # $! is timeout ('ip netns exec' execs it), which passes SIGINT on to ping
+    kill -INT "$SS_PING_PID" 2>/dev/null
+    for (( i = 0; i < 50; i++ )); do kill -0 "$SS_PING_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SS_PING_PID" 2>/dev/null && { kill -TERM "$SS_PING_PID" 2>/dev/null; log "ping did not stop on SIGINT"; }
+    wait "$SS_PING_PID" 2>/dev/null
+    for p in "${E2E_PIDS[@]}"; do [ "$p" = "$SS_PING_PID" ] || keep+=("$p"); done
+    E2E_PIDS=("${keep[@]}")
+    SS_PING_PID=''
+    # iputils: "icmp_seq=N" from 1; busybox: "seq=N" from 0
+    read -r SS_PING_REPLIES SS_PING_LOST <<< "$(awk '
+        /bytes from/ && !/DUP/ {
+            if (match($0, /icmp_seq=[0-9]+/)) { s = substr($0, RSTART + 9, RLENGTH - 9); first = 1 }
+            else if (match($0, /seq=[0-9]+/)) { s = substr($0, RSTART + 4, RLENGTH - 4); first = 0 }
+            else next
+            s += 0; if (!(s in seen)) { seen[s] = 1; n++ }
+            if (s > max) max = s
+        }
+        END { if (n == 0) print 0, 0; else print n, max - first + 1 - n }' "$SS_PING_OUT")"
+    tail -n 2 "$SS_PING_OUT" | sed 's/^/    /'
+    log "background ping: $SS_PING_REPLIES echoes answered, $SS_PING_LOST lost before the last answer"
+}
+
+lc_xfrm_events_start() {
+    ip -n "$1" xfrm monitor SA expire > "$2" 2>&1 &
+    E2E_PIDS+=("$!")
+    LC_PIDS+=("$!")
+    sleep 0.5
+    log "recording $1's SA events (ip xfrm monitor SA expire) -> $(basename "$2")"
+}
+# New SAs ("src ..." then "proto esp spi X"; an inbound SA whose SPI was reserved with
+# ALLOCSPI shows up as "Updated src ...", the reservation itself is not announced),
+# deleted ones ("Deleted src ..."), and hard expiry ("Expired src ..." ... "hard 1": the
+# kernel removes the SA without a Deleted)
+lc_xfrm_events_max() {
+    awk -v init="$2" '
+        BEGIN { n = split(init, a, ","); for (i = 1; i <= n; i++) if (a[i] != "" && a[i] != "-") { have[a[i]] = 1; cur++ }
+                max = cur }
+        /^(Deleted |Updated |Expired )?src / { kind = ($1 == "src") ? "new" : $1; want = 1; next }
+        want && /proto esp spi/ { for (i = 1; i < NF; i++) if ($i == "spi") spi = $(i + 1)
+                                  sub(/\(.*/, "", spi); want = 0
+                                  if (spi == "0x00000000") next
+                                  if ((kind == "new" || kind == "Updated") && !(spi in have)) { have[spi] = 1; cur++ }
+                                  if (kind == "Deleted" && (spi in have)) { delete have[spi]; cur-- }
+                                  if (kind == "Expired") exp_spi = spi
+                                  if (cur > max) max = cur
+                                  next }
+        /hard 1/ && exp_spi != "" { if (exp_spi in have) { delete have[exp_spi]; cur-- }; exp_spi = "" }
+        /hard 0/ { exp_spi = "" }
+        END { print max + 0 }' "$1"
+}
+
+# lc_child_kernel_ok NS LOCAL REMOTE LOCAL_TS REMOTE_TS SPI_OUT SPI_IN: true when the
+# namespace holds exactly the 2 ESP SAs of one tunnel-mode CHILD SA with these SPIs and
+# its out, in and fwd policies (check_child_kernel's checks, without failing: for states
+# that change every few seconds, such as under rekeying)
+lc_child_kernel_ok() {
+    local ns=$1 l=$2 r=$3 ln=$4 rn=$5 so=$6 si=$7 st po
+    st=$(xfrm_records "$ns" state) po=$(xfrm_records "$ns" policy)
+    [ "$(grep -c '^src' <<< "$st") $(grep -Ec ' dir (in|out|fwd) ' <<< "$po")" = "2 3" ] &&
+    grep -q "^src $l dst $r proto esp spi $so reqid [0-9]* mode tunnel" <<< "$st" &&
+    grep -q "^src $r dst $l proto esp spi $si reqid [0-9]* mode tunnel" <<< "$st" &&
+    grep -q "^src $ln dst $rn dir out .*tmpl src $l dst $r proto esp reqid [0-9]* mode tunnel" <<< "$po" &&
+    grep -q "^src $rn dst $ln dir in .*tmpl src $r dst $l proto esp reqid [0-9]* mode tunnel" <<< "$po" &&
+    grep -q "^src $rn dst $ln dir fwd .*tmpl src $r dst $l proto esp reqid [0-9]* mode tunnel" <<< "$po"
+}
+
+# lc_sa_list NS: the namespace's ESP SAs, one line each: "SRC DST SPI MODE" (one process
+# besides ip: quick enough to compare with a daemon's status between two rekeys)
+lc_sa_list() {
+    ip -n "$1" xfrm state 2>/dev/null | awk '/^src / { s = $2; d = $4 }
+        /proto esp spi/ { for (i = 1; i < NF; i++) { if ($i == "spi") p = $(i + 1); if ($i == "mode") m = $(i + 1) }
+                          print s, d, p, m }'
 }

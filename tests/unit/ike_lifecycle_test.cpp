@@ -144,7 +144,25 @@ TEST_SUITE("ike lifecycle") {
     REQUIRE(route.fate == kernel::MemoryKernel::Fate::Protected);
     REQUIRE(route.sa);
     CHECK(route.sa->spi != old_out_a);
+    // Bob, on Alice's Delete of the old pair: the new outbound SA goes in before the old
+    // one goes out; at no moment has he no SA towards Alice.
+    auto events = p.bob_kernel.subscribe(kernel::kGroupSa);
+    REQUIRE(events);
     p.run();
+    auto seen = (*events)->read();
+    REQUIRE(seen);
+    int outbound = 1, lowest = 1, changes = 0;
+    for (const auto &ev : *seen) {
+      const auto *c = std::get_if<kernel::SaChangeEvent>(&ev);
+      if (c == nullptr) continue;
+      const IpAddress dst = c->sa ? c->sa->dst : c->id ? c->id->dst : IpAddress{};
+      if (dst != ip("192.0.2.1") || (c->sa && c->sa->spi == 0)) continue;
+      if (c->kind == kernel::ChangeKind::New) ++outbound, ++changes;
+      if (c->kind == kernel::ChangeKind::Delete) --outbound, ++changes;
+      lowest = std::min(lowest, outbound);
+    }
+    CHECK(changes == 2);
+    CHECK(lowest == 1);
     p.check_steady();
   }
 

@@ -174,6 +174,9 @@ void take_over(Context &ctx, IkeSa &old, std::unique_ptr<IkeSa> fresh) {
     e.old_ike_spi = old.local_spi();
     ctx.emit(n, std::move(e));
   }
+  // The requests moved over (a CHILD rekey's Delete of the old CHILD SA, ...) go out on
+  // the new IKE SA now: nothing else would send them until its next request.
+  send_queued(ctx, n);
   if (ctx.adopt) ctx.adopt(std::move(fresh));
 }
 
@@ -498,7 +501,9 @@ void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
   }
   if (old && won) c.replaces = old->spi_in;
   c.redundant = !won;
-  if (auto r = install_child(ctx, sa, c, {p.nonce, nonce->data, g_ir ? &*g_ir : nullptr, true});
+  // A redundant SA never carries our traffic: its outbound half stays out of the kernel.
+  if (auto r = install_child(ctx, sa, c, {p.nonce, nonce->data, g_ir ? &*g_ir : nullptr, true},
+                             !won);
       !r) {
     child_request_failed(ctx, sa, p, r.error().message);
     return start_informational(ctx, sa, {Request::DeleteChild, p.new_spi_in});

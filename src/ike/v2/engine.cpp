@@ -207,6 +207,11 @@ bool Engine::on_expire(const kernel::ExpireEvent &ev) {
       }
       const bool replaced = c.replaced_by != 0 || c.redundant;
       const uint32_t ours = c.spi_in;
+      // Rekeyed but the initiator's Delete never came: its successor's outbound SA first.
+      if (c.replaced_by != 0)
+        if (ChildSa *next = sa->child(c.replaced_by))
+          if (auto r = install_pending_outbound(ctx_, *sa, *next); !r)
+            log::error(label(*sa) + ": installing the rekeyed outbound SA: " + r.error().message);
       remove_child(ctx_, *sa, c, "hard lifetime expired");
       if (!replaced && sa->state == IkeState::Established)
         start_informational(ctx_, *sa, {Request::DeleteChild, ours});

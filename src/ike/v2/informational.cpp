@@ -58,12 +58,14 @@ void send_now(Context &ctx, IkeSa &sa, QueuedRequest request) {
 // outbound SA, if still waiting, goes in now; otherwise it is a close (close_action).
 void peer_deleted_child(Context &ctx, IkeSa &sa, ChildSa &c) {
   const uint32_t successor = c.replaced_by;
+  // Make-before-break: the successor's outbound SA goes in before the old one is removed;
+  // a packet sent in between would find no SA (dropped, XfrmOutNoStates, an ACQUIRE).
+  if (successor != 0)
+    if (ChildSa *next = sa.child(successor))
+      if (auto r = install_pending_outbound(ctx, sa, *next); !r)
+        log::error(label(sa) + ": installing the rekeyed outbound SA: " + r.error().message);
   remove_child(ctx, sa, c, successor ? "rekeyed" : "deleted by peer");
   ++ctx.counters.child_deleted;
-  if (successor == 0) return;
-  if (ChildSa *next = sa.child(successor))
-    if (auto r = install_pending_outbound(ctx, sa, *next); !r)
-      log::error(label(sa) + ": installing the rekeyed outbound SA: " + r.error().message);
 }
 
 // The peer deletes CHILD SAs by their SPIs as we send to them (§1.4.1); returns
