@@ -16,7 +16,7 @@ set -uo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_ROOT=$(cd "$E2E_DIR/../.." && pwd)
 EXAMPLES=$E2E_ROOT/policies/examples
-FIXTURES=$E2E_DIR/fixtures   # broken policy pairs for negative cases
+FIXTURES=$E2E_DIR/fixtures   # broken policy pairs for negative cases; lifecycle/ connections
 E2E_NAMESPACES=()
 E2E_PIDS=()
 E2E_T0=$(date +%s)
