@@ -313,7 +313,8 @@ void Daemon::on_kernel_events() {
   }
 }
 
-// To the worker owning the connection whose CHILD SA has the template's reqid.
+// To the worker holding an IKE SA of the connection whose CHILD SA has the template's
+// reqid, else to the worker owning that connection.
 void Daemon::on_acquire(const kernel::AcquireEvent& e) {
   const DaemonConnection* c = nullptr;
   for (const DaemonConnection& d : connections_)
@@ -323,7 +324,18 @@ void Daemon::on_acquire(const kernel::AcquireEvent& e) {
                kernel::describe(e.policy) + "): no connection has it");
     return;
   }
-  Worker& w = owner(c->config.name);
+  // A worker that already holds an IKE SA of the connection (the peer initiated it, and
+  // its SPI steered it elsewhere) takes it: one negotiation, not one per worker.
+  Worker* holder = nullptr;
+  for (auto& x : workers_) {
+    if (holder != nullptr) break;
+    std::lock_guard lock(x->mutex());
+    for (const ike::v2::IkeSa* sa : x->engine().sas())
+      if (sa->config.name == c->config.name && sa->rekeyed_to == 0 &&
+          sa->state != ike::v2::IkeState::Closed && sa->state != ike::v2::IkeState::Failed)
+        holder = x.get();
+  }
+  Worker& w = holder != nullptr ? *holder : owner(c->config.name);
   std::lock_guard lock(w.mutex());
   if (!w.engine().on_acquire(e))
     log::debug("kernel ACQUIRE for " + c->config.name + " (reqid " +
