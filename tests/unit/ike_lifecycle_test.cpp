@@ -355,6 +355,28 @@ TEST_SUITE("ike lifecycle") {
     CHECK(p.bob.counters().liveness_answered >= 10);
   }
 
+  TEST_CASE("DPD: inbound ESP counts as a sign of life, no liveness checks while it flows") {
+    LifecyclePair p;
+    p.alice_config.dpd_delay = 10s;
+    p.alice_config.dpd_timeout = 30s;
+    p.start();
+    p.run();
+    kernel::Selector pkt;  // Bob -> Alice: counted on Alice's inbound SA
+    pkt.src = prefix("10.2.0.7/32");
+    pkt.dst = prefix("10.1.0.5/32");
+    for (int i = 0; i < 120; ++i) {
+      p.bob_kernel.send(pkt);
+      const auto b = first_child(p.only(p.bob));
+      p.alice_kernel.add_traffic(kernel::SaId{ip("192.0.2.1"), b.spi_out, kernel::Proto::Esp, {}, {}},
+                                 100, 1);
+      p.live(1s);
+    }
+    CHECK(p.bob.counters().liveness_answered == 0);
+    p.live(60s);  // quiet: the checks resume
+    CHECK(p.bob.counters().liveness_answered >= 4);
+    p.check_steady();
+  }
+
   TEST_CASE("close action when the peer deletes: none, restart, trap") {
     for (auto action : {PeerGoneAction::None, PeerGoneAction::Restart, PeerGoneAction::Trap}) {
       CAPTURE(static_cast<int>(action));

@@ -140,9 +140,10 @@ struct ConnectionConfig {
   // both sides move to the NAT-T port and UDP-encapsulate ESP even without a NAT.
   bool force_encap = false;
   IkeLifetime ike_lifetime;
-  // Dead peer detection (§2.4): after dpd_delay without a message from the peer an empty
-  // INFORMATIONAL request goes out; unanswered after dpd_timeout (retransmitted in the
-  // meantime), the peer is dead and every CHILD SA's dpd_action applies. 0: no DPD.
+  // Dead peer detection (§2.4): after dpd_delay with neither an IKE message nor inbound
+  // ESP (the kernel's counters) from the peer, an empty INFORMATIONAL request goes out;
+  // unanswered after dpd_timeout (retransmitted in the meantime), the peer is dead and
+  // every CHILD SA's dpd_action applies. 0: no DPD.
   std::chrono::seconds dpd_delay{0};
   std::chrono::seconds dpd_timeout{30};
   bool operator==(const ConnectionConfig &) const = default;

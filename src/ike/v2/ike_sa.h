@@ -67,6 +67,7 @@ struct ChildSa {
   // Inactivity: kernel byte counters (in + out) seen last, and since when unchanged.
   uint64_t last_bytes = 0;
   Millis last_active{0};
+  uint64_t last_in_bytes = 0;  // DPD: inbound ESP is as good a sign of life as IKE
 
   // Engine internals.
   std::optional<kernel::SaParams> pending_out;  // outbound_pending: the SA to install

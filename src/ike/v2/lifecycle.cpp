@@ -35,6 +35,21 @@ std::optional<uint64_t> child_bytes(Context &ctx, const IkeSa &sa, const ChildSa
   return sum;
 }
 
+// DPD: inbound ESP since the last look proves the peer alive as well as an IKE message
+// would (strongSwan does the same): no liveness check then.
+bool esp_arrived(Context &ctx, IkeSa &sa) {
+  bool arrived = false;
+  for (auto &c : sa.children) {
+    if (!child_in_kernel(c)) continue;
+    auto in = ctx.kernel.get_sa(kernel::SaId{sa.local.addr, c.spi_in, kernel::Proto::Esp, {}, {}});
+    if (!in) continue;
+    if (in->counters.bytes != c.last_in_bytes) arrived = true;
+    c.last_in_bytes = in->counters.bytes;
+  }
+  if (arrived) sa.last_peer_message = ctx.clock.now();
+  return arrived;
+}
+
 void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
   const auto idle = Millis(sa.config.child.inactivity);
   if (idle.count() == 0) return;
@@ -120,7 +135,7 @@ void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
     it = sa.delayed.erase(it);
     sa.queued.push_back(q);
   }
-  if (Millis due = dpd_due(sa); due.count() != 0 && now >= due) {
+  if (Millis due = dpd_due(sa); due.count() != 0 && now >= due && !esp_arrived(ctx, sa)) {
     log::debug(label(sa) + ": nothing from the peer for " +
                std::to_string(sa.config.dpd_delay.count()) + " s: liveness check");
     enqueue(ctx, sa, {Request::Liveness, 0});
