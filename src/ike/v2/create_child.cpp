@@ -42,18 +42,6 @@ uint64_t spi_value64(ByteView b) {
   return v;
 }
 
-bool has_notify(const std::vector<wire::Payload> &in, NotifyType t) {
-  for (const auto &p : in)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p); n && n->type == t) return true;
-  return false;
-}
-
-const wire::NotifyPayload *find_notify(const std::vector<wire::Payload> &in, NotifyType t) {
-  for (const auto &p : in)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p); n && n->type == t) return n;
-  return nullptr;
-}
-
 std::optional<crypto::KeGroup> pfs_group(const ChildConfig &cc) {
   for (const auto &p : cc.proposals)
     for (auto g : p.dh)

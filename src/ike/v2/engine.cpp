@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "common/log.h"
-#include "crypto/random.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "wire/names.h"
@@ -43,14 +42,11 @@ void Engine::emit(const IkeSa &sa, EngineEvent e) {
 
 Result<uint64_t> Engine::fresh_spi() const {
   for (int tries = 0; tries < 16; ++tries) {
-    auto b = crypto::random_bytes(8);
-    if (!b) return fail(b.error());
-    uint64_t v = 0;
-    for (auto x : *b) v = v << 8 | x;
-    v = ctx_.limits.shard.apply(v);
-    bool used = v == 0 || sas_.count(v) != 0;
-    for (const auto &a : adopted_) used = used || a->local_spi() == v;
-    if (!used) return v;
+    auto v = random_spi(ctx_.limits.shard);
+    if (!v) return fail(v.error());
+    bool used = sas_.count(*v) != 0;
+    for (const auto &a : adopted_) used = used || a->local_spi() == *v;
+    if (!used) return *v;
   }
   return fail("no free IKE SPI");
 }
@@ -158,13 +154,15 @@ bool Engine::on_acquire(const kernel::AcquireEvent &ev) {
   for (const auto &x : connections_)
     if (x.child.reqid == reqid && reqid != 0) c = &x;
   if (c == nullptr) return false;
-  IkeSa probe;
-  probe.config = *c;
-  EngineEvent e;
-  e.kind = EventKind::Acquire;
-  e.detail = ev.sel.src.str() + " -> " + ev.sel.dst.str() +
-             (ev.sel.proto ? " proto " + std::to_string(ev.sel.proto) : std::string());
-  emit(probe, e);
+  if (handler_) {  // no IKE SA to name yet
+    EngineEvent e;
+    e.kind = EventKind::Acquire;
+    e.connection = c->name;
+    e.child = c->child.name;
+    e.detail = ev.sel.src.str() + " -> " + ev.sel.dst.str() +
+               (ev.sel.proto ? " proto " + std::to_string(ev.sel.proto) : std::string());
+    handler_(e);
+  }
   // One negotiation for any number of ACQUIREs.
   for (auto &[spi, sa] : sas_) {
     if (sa->config.name != c->name || sa->rekeyed_to != 0) continue;

@@ -13,6 +13,9 @@ namespace ipsec::ike::v2 {
 //                      | NO_PROPOSAL_CHOSEN)
 //                      <--  HDR, N(COOKIE)   (§2.6, see cookie.h)
 //   HDR, N(COOKIE), SAi1, KEi, Ni  -->
+// Our SPI for a new IKE SA: random, non-zero, in this engine's shard.
+Result<uint64_t> random_spi(const SpiShard &shard);
+// The initiator's first message; sa.spi_i is set already.
 Result<void> start_sa_init(Context &ctx, IkeSa &sa);
 // (Re)sends IKE_SA_INIT with the SA's KE, nonce and cookie (message ID 0).
 void send_init_request(Context &ctx, IkeSa &sa);

@@ -84,10 +84,7 @@ void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
   if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr) return;  // no CHILD SA asked
-  bool transport = false;
-  for (const auto &p : in)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
-      transport = transport || n->type == NotifyType::UseTransportMode;
+  const bool transport = has_notify(in, NotifyType::UseTransportMode);
   const auto mine = to_wire(cc.proposals, {});
   // §1.2: the first CHILD SA's keys come from IKE_SA_INIT's exchange; a peer that lists
   // its PFS groups here anyway is not refused for them.
@@ -203,9 +200,7 @@ void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint
       wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
                         Bytes(auth->data(), auth->data() + auth->size())}};
   established(ctx, sa, peer_id);
-  for (const auto &p : *inner)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
-      sa.initial_contact = sa.initial_contact || n->type == NotifyType::InitialContact;
+  sa.initial_contact = sa.initial_contact || has_notify(*inner, NotifyType::InitialContact);
   if (sa.initial_contact && ctx.initial_contact) ctx.initial_contact(sa);
   negotiate_child(ctx, sa, *inner, out);
   send_encrypted_response(ctx, sa, m.header.message_id, out);
@@ -222,10 +217,7 @@ std::string check_child_choice(const IkeSa &sa, const ChildSa &c,
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
-  bool transport = false;
-  for (const auto &p : in)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
-      transport = transport || n->type == NotifyType::UseTransportMode;
+  const bool transport = has_notify(in, NotifyType::UseTransportMode);
   const auto mine = to_wire(cc.proposals, esp_spi_bytes(c.spi_in));
   chosen = select_proposal(mine, sa_payload->proposals);
   if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
@@ -262,10 +254,7 @@ void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in)
   std::optional<wire::Proposal> chosen;
   if (auto why = check_child_choice(sa, c, in, chosen); !why.empty())
     return refuse_child(ctx, sa, c, why);
-  bool transport = false;
-  for (const auto &p : in)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
-      transport = transport || n->type == NotifyType::UseTransportMode;
+  const bool transport = has_notify(in, NotifyType::UseTransportMode);
   c.proposal = *chosen;
   c.spi_out = esp_spi_value(chosen->spi);
   c.transport = transport;

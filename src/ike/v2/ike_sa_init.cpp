@@ -26,8 +26,6 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
   ctx.sender.send(local, remote, wire::encode(wire::Message{h, {n}}));
 }
 
-namespace {
-
 Result<uint64_t> random_spi(const SpiShard &shard) {
   for (;;) {
     auto b = crypto::random_bytes(8);
@@ -38,6 +36,8 @@ Result<uint64_t> random_spi(const SpiShard &shard) {
     if (v != 0) return v;
   }
 }
+
+namespace {
 
 std::string algorithms_line(const IkeSa &sa) { return describe(sa.ike_proposal); }
 
@@ -104,11 +104,6 @@ void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
 }  // namespace
 
 Result<void> start_sa_init(Context &ctx, IkeSa &sa) {
-  if (sa.spi_i == 0) {
-    auto spi = random_spi(ctx.limits.shard);
-    if (!spi) return fail(spi.error());
-    sa.spi_i = *spi;
-  }
   auto ke = crypto::make_key_exchange(sa.ke_group);
   auto nonce = crypto::make_nonce();
   if (!ke) return fail(ke.error());

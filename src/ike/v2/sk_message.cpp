@@ -44,4 +44,11 @@ const wire::NotifyPayload *find_error(const std::vector<wire::Payload> &payloads
   return nullptr;
 }
 
+const wire::NotifyPayload *find_notify(const std::vector<wire::Payload> &payloads,
+                                       wire::NotifyType type) {
+  for (const auto &p : payloads)
+    if (const auto *n = std::get_if<wire::NotifyPayload>(&p); n && n->type == type) return n;
+  return nullptr;
+}
+
 }  // namespace ipsec::ike::v2

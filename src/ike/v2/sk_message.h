@@ -32,5 +32,11 @@ const P *find_payload(const std::vector<wire::Payload> &payloads) {
 
 // The first error Notify, or nullptr.
 const wire::NotifyPayload *find_error(const std::vector<wire::Payload> &payloads);
+// The first Notify of a type, or nullptr.
+const wire::NotifyPayload *find_notify(const std::vector<wire::Payload> &payloads,
+                                       wire::NotifyType type);
+inline bool has_notify(const std::vector<wire::Payload> &payloads, wire::NotifyType type) {
+  return find_notify(payloads, type) != nullptr;
+}
 
 }  // namespace ipsec::ike::v2
