@@ -19,7 +19,7 @@ done
 start_ipsecd "$NSB" right --config "$WORK/right.json" --log-level debug
 PIDB=$LAST_PID
 wait_socket "$WORK/right.sock" || { bad "right did not start: $(cat "$WORK"/right.log)"; finish; exit; }
-"$IPSECCTL" monitor --socket "$WORK/right.sock" --json --timeout 60 >"$WORK/right.mon" 2>&1 &
+"$IPSECCTL" monitor --socket "$WORK/right.sock" --json --timeout 120 >"$WORK/right.mon" 2>&1 &
 PIDS+=("$!")
 sleep 0.3
 start_ipsecd "$NSA" left --config "$WORK/left.json" --log-level debug

@@ -22,6 +22,7 @@ Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, Retra
   ctx_.adopt = [this](std::unique_ptr<IkeSa> fresh) { adopted_.push_back(std::move(fresh)); };
   ctx_.new_ike_spi = [this] { return fresh_spi(); };
   ctx_.peer_gone = [this](const ConnectionConfig &c, bool dead) { on_peer_gone(c, dead); };
+  ctx_.forget_peer = [this](const IkeSa &dead) { forget_peer(dead); };
   ctx_.reauth = [this](IkeSa &sa) { on_reauth(sa); };
 }
 
@@ -55,6 +56,20 @@ const ConnectionConfig *Engine::connection(std::string_view name) const {
   for (const auto &c : connections_)
     if (c.name == name) return &c;
   return nullptr;
+}
+
+void Engine::forget_peer(const IkeSa &dead) {
+  for (auto &[spi, sa] : sas_) {
+    if (sa.get() == &dead || sa->remote != dead.remote || sa->config.name != dead.config.name)
+      continue;
+    if (sa->state != IkeState::Deleting && sa->rekeyed_to == 0) continue;
+    remove_children(ctx_, *sa, "dead peer");
+    sa->awaiting_response = false;
+    sa->rekeyed_to = sa->rekeyed_to ? sa->rekeyed_to : 1;  // no events of its own
+    sa->close_reason = "dead peer (found on " + label(dead) + ")";
+    sa->state = IkeState::Closed;
+    touch(spi);
+  }
 }
 
 void Engine::on_peer_gone(const ConnectionConfig &config, bool dead) {

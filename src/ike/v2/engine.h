@@ -141,6 +141,7 @@ class Engine {
   const ConnectionConfig *connection(std::string_view name) const;
   void emit(const IkeSa &sa, EngineEvent event);
   void on_peer_gone(const ConnectionConfig &config, bool dead);
+  void forget_peer(const IkeSa &dead);
   void on_reauth(IkeSa &sa);
   Result<uint64_t> fresh_spi() const;
   // What exchanges asked for while the table was being walked: done by reap().

@@ -201,6 +201,9 @@ struct Context {
   // The peer is gone (DPD or retransmission timeout: `dead`; or it deleted the IKE SA):
   // each CHILD SA config's dpd_action / close_action, applied after `sa` is closed.
   std::function<void(const ConnectionConfig &config, bool dead)> peer_gone = {};
+  // The peer of `dead` is gone: the engine drops the other IKE SAs it still held with it
+  // only to finish (an old one being deleted or replaced), which nobody will answer now.
+  std::function<void(const IkeSa &dead)> forget_peer = {};
   // reauth_time reached: a new IKE SA for the same connection replaces `sa` once its
   // CHILD SA is up (make-before-break).
   std::function<void(IkeSa &sa)> reauth = {};

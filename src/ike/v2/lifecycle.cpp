@@ -100,6 +100,7 @@ void peer_dead(Context &ctx, IkeSa &sa, std::string reason) {
                                         [](const ChildSa &c) { return child_in_kernel(c); });
   sa.failure = reason;
   close_sa(ctx, sa, reason);
+  if (ctx.forget_peer) ctx.forget_peer(sa);
   if (had_children && ctx.peer_gone) ctx.peer_gone(sa.config, true);
 }
 
