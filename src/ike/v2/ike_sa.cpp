@@ -80,6 +80,10 @@ wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool resp
 }
 
 void send_request(Context &ctx, IkeSa &sa, Bytes datagram) {
+  // DPD bounds every request of an established IKE SA, not only liveness checks.
+  sa.dpd_give_up = sa.state == IkeState::Established && sa.config.dpd_delay.count() > 0
+                       ? ctx.clock.now() + Millis(sa.config.dpd_timeout)
+                       : Millis{0};
   sa.pending_request = std::move(datagram);
   sa.awaiting_response = true;
   sa.retransmits = 0;
@@ -108,10 +112,9 @@ void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram)
 
 void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
   if (!sa.awaiting_response) return;
-  if (sa.in_flight.kind == Request::Liveness && sa.dpd_give_up.count() != 0 &&
-      now >= sa.dpd_give_up) {
+  if (sa.dpd_give_up.count() != 0 && now >= sa.dpd_give_up && sa.state == IkeState::Established) {
     ++ctx.counters.timeouts;
-    return peer_dead(ctx, sa, "dead peer: no answer to a liveness check within " +
+    return peer_dead(ctx, sa, "dead peer: no answer within " +
                                   std::to_string(sa.config.dpd_timeout.count()) + " s");
   }
   if (now < sa.deadline) return;
@@ -134,8 +137,7 @@ void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
   ++ctx.counters.retransmits;
   // §2.1: exponential backoff, doubling the timeout after each retransmission.
   sa.deadline = now + ctx.retransmit.initial * (1u << sa.retransmits);
-  if (sa.dpd_give_up.count() != 0 && sa.in_flight.kind == Request::Liveness)
-    sa.deadline = std::min(sa.deadline, sa.dpd_give_up);
+  if (sa.dpd_give_up.count() != 0) sa.deadline = std::min(sa.deadline, sa.dpd_give_up);
   log::debug(label(sa) + ": retransmission " + std::to_string(sa.retransmits));
   ctx.sender.send(sa.local, sa.remote, sa.pending_request);
 }

@@ -159,7 +159,7 @@ struct IkeSa {
     QueuedRequest request;
   };
   std::vector<Delayed> delayed;
-  Millis dpd_give_up{0};     // a liveness check in flight fails the peer at this time
+  Millis dpd_give_up{0};     // with DPD: the request in flight fails the peer at this time
   // ACQUIRE: the packet that asked for the first CHILD SA; its addresses go first in the
   // traffic selectors (§2.9).
   std::optional<kernel::Selector> trigger;

@@ -45,8 +45,6 @@ void send_now(Context &ctx, IkeSa &sa, QueuedRequest request) {
   if (request.kind == Request::DeleteIke) payloads.push_back(delete_ike());
   if (request.kind == Request::DeleteChild) payloads.push_back(delete_esp(request.child_spi));
   sa.in_flight = request;
-  if (request.kind == Request::Liveness && sa.config.dpd_delay.count() > 0)
-    sa.dpd_give_up = ctx.clock.now() + Millis(sa.config.dpd_timeout);
   if (auto r = send_sk_request(ctx, sa, ExchangeType::Informational, payloads); !r)
     return fail_sa(sa, "INFORMATIONAL request: " + r.error().message);
   log::debug(label(sa) + ": INFORMATIONAL request sent: " +

@@ -153,8 +153,7 @@ std::optional<Millis> lifecycle_deadline(const Context &ctx, const IkeSa &sa) {
   consider(next, sa.rekey_at);
   consider(next, dpd_due(sa));
   for (const auto &d : sa.delayed) consider(next, d.at);
-  if (sa.in_flight.kind == Request::Liveness && sa.awaiting_response)
-    consider(next, sa.dpd_give_up);
+  if (sa.awaiting_response) consider(next, sa.dpd_give_up);
   const auto idle = Millis(sa.config.child.inactivity);
   if (idle.count() != 0)
     for (const auto &c : sa.children)
