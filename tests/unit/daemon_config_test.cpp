@@ -18,7 +18,24 @@ using namespace ike_test;
 
 namespace {
 
-const std::string kExample = std::string(IPSEC_SOURCE_DIR) + "/policies/examples/ikev2-psk-tunnel/";
+// A private copy of the example with its shared.psk 0600 (git keeps no modes: a fresh clone
+// has it 0644, which the loader rightly refuses), removed at exit.
+std::string example_copy() {
+  namespace fs = std::filesystem;
+  static const std::string dir = [] {
+    fs::path d = fs::temp_directory_path() / ("ipsecd-example-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples/ikev2-psk-tunnel", d);
+    fs::permissions(d / "shared.psk", fs::perms::owner_read | fs::perms::owner_write);
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(fs::temp_directory_path() / ("ipsecd-example-" + std::to_string(::getpid())), ec);
+    });
+    return d.string() + "/";
+  }();
+  return dir;
+}
+const std::string kExample = example_copy();
 
 daemon::DaemonConnection conn(const char* name, uint32_t file_reqid = 0) {
   daemon::DaemonConnection c{connection(true), policy::StartAction::Start, file_reqid};

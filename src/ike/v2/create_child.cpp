@@ -63,16 +63,6 @@ bool offered_group(const std::vector<IkeProposalConfig> &ps, uint16_t g) {
   return false;
 }
 
-Millis retry_delay() {
-  auto b = crypto::random_bytes(2);
-  const unsigned r = b ? (unsigned((*b)[0]) << 8 | (*b)[1]) : 0;
-  return Millis(1000 + r % 4000);  // 1 to 5 s
-}
-
-void postpone(Context &ctx, IkeSa &sa, QueuedRequest request) {
-  sa.delayed.push_back({ctx.clock.now() + retry_delay(), request});
-}
-
 // Lexicographic, shorter first on a common prefix (as strongSwan compares nonces).
 bool nonce_less(ByteView a, ByteView b) {
   const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
@@ -303,14 +293,9 @@ void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
                              : std::string()));
 }
 
-void respond_create_child(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
-  auto inner = open_message(datagram, m, *sa.in_cipher);
-  if (!inner) {
-    ++ctx.counters.dropped_integrity;
-    log::warn(label(sa) + ": CREATE_CHILD_SA request dropped: " + inner.error().message);
-    return;
-  }
-  const uint32_t mid = m.header.message_id;
+void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
+  const auto *inner = &in.inner;
+  const uint32_t mid = in.message_id();
   const auto *sa_payload = find_payload<wire::SaPayload>(*inner);
   const auto *nonce = find_payload<wire::NoncePayload>(*inner);
   const auto *ke = find_payload<wire::KePayload>(*inner);
@@ -546,14 +531,8 @@ void process_error(Context &ctx, IkeSa &sa, PendingCreate &p, QueuedRequest done
 
 }  // namespace
 
-void process_create_child_response(Context &ctx, IkeSa &sa, ByteView datagram,
-                                   const wire::Message &m) {
-  auto inner = open_message(datagram, m, *sa.in_cipher);
-  if (!inner) {
-    ++ctx.counters.dropped_integrity;
-    log::warn(label(sa) + ": CREATE_CHILD_SA response dropped: " + inner.error().message);
-    return;  // keep retransmitting
-  }
+void process_create_child_response(Context &ctx, IkeSa &sa, const Inbound &in) {
+  const auto *inner = &in.inner;
   sa.awaiting_response = false;
   if (!sa.creating) return send_queued(ctx, sa);
   PendingCreate p = std::move(*sa.creating);

@@ -19,6 +19,7 @@
 #include "ike/v2/cookie.h"
 #include "ike/v2/events.h"
 #include "ike/v2/ike_sa.h"
+#include "ike/v2/inbound.h"
 #include "ike/v2/io.h"
 #include "ike/v2/policy_refs.h"
 #include "kernel/kernel.h"
@@ -127,12 +128,13 @@ class Engine {
   bool cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m);
   const ConnectionConfig *connection_for(const Endpoint &local, const Endpoint &remote) const;
   IkeSa *half_open(const Endpoint &remote, uint64_t spi_i);
-  void on_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
-                  const wire::Message &m);
-  void on_response(const Endpoint &local, const Endpoint &remote, ByteView datagram,
-                   const wire::Message &m);
-  void on_sa_init_request(const Endpoint &local, const Endpoint &remote, ByteView datagram,
-                          const wire::Message &m);
+  // The receive path (receive.cpp).
+  void on_request(Inbound &in);
+  void on_response(Inbound &in);
+  void on_sa_init_request(const Inbound &in);
+  // Verifies, decrypts and checks the SK payload once for every exchange: fills in.inner,
+  // or counts the drop and returns false.
+  bool open(IkeSa &sa, Inbound &in);
 
   // Starts IKE_SA_INIT for `config`; `trigger`: an ACQUIRE's packet; `replaces`: the IKE
   // SA a reauthentication replaces.

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "ike/v2/ike_sa.h"
+#include "ike/v2/inbound.h"
 
 namespace ipsec::ike::v2 {
 
@@ -27,9 +28,8 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
 std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &config,
                                        const Endpoint &local, const Endpoint &remote,
                                        ByteView datagram, const wire::Message &m);
-// `local`, `remote`: the endpoints the response came on, for NAT detection (nat.h).
-void process_sa_init_response(Context &ctx, IkeSa &sa, const Endpoint &local,
-                              const Endpoint &remote, ByteView datagram, const wire::Message &m);
+// `in.local`, `in.remote`: the endpoints the response came on, for NAT detection (nat.h).
+void process_sa_init_response(Context &ctx, IkeSa &sa, const Inbound &in);
 
 // ike_auth.cpp (RFC 7296 §1.2, §2.15, §2.17)
 //   HDR, SK {IDi, AUTH, [N(USE_TRANSPORT_MODE)], SAi2, TSi, TSr}  -->
@@ -39,10 +39,10 @@ void process_sa_init_response(Context &ctx, IkeSa &sa, const Endpoint &local,
 //                      <--  HDR, SK {IDr, AUTH, N(NO_PROPOSAL_CHOSEN |
 //                      TS_UNACCEPTABLE)}
 Result<void> start_auth(Context &ctx, IkeSa &sa);
-// `local`, `remote`: where the request came (the initiator may have moved to the NAT-T port).
-void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint &remote,
-                  ByteView datagram, const wire::Message &m);
-void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
+// `in.local`, `in.remote`: where the request came (the initiator may have moved to the
+// NAT-T port).
+void respond_auth(Context &ctx, IkeSa &sa, const Inbound &in);
+void process_auth_response(Context &ctx, IkeSa &sa, const Inbound &in);
 
 // informational.cpp (RFC 7296 §1.4, §1.5)
 //   HDR, SK {D(IKE)}                -->   <--  HDR, SK {}
@@ -52,14 +52,13 @@ void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wir
 // Sends the request now, or queues it while another one is in flight (window 1).
 // DeleteIke removes the kernel state at once and moves the SA to Deleting.
 void start_informational(Context &ctx, IkeSa &sa, QueuedRequest request);
-// Sends the next queued request if the window is free.
-void send_queued(Context &ctx, IkeSa &sa);
+// Sends a Delete or a liveness check now; the request queue made sure the window is free.
+void send_informational(Context &ctx, IkeSa &sa, QueuedRequest request);
 // Deletes the IKE SA towards the peer because of `failure` (§2.21.2), or closes
 // it at once when the peer cannot be told (no keys yet).
 void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure);
-void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
-void process_informational_response(Context &ctx, IkeSa &sa, ByteView datagram,
-                                    const wire::Message &m);
+void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in);
+void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &in);
 // Removes the IKE SA and everything it owns (Closed, or Failed when sa.failure is set);
 // the engine drops it from its table. Emits IkeDown unless it was rekeyed.
 void close_sa(Context &ctx, IkeSa &sa, std::string reason);
@@ -108,11 +107,19 @@ std::string esp_spi_str(uint32_t spi);  // "0xc0000001"
 // Sends the request of `request` (CreateChild, RekeyChild or RekeyIke) now; the caller
 // made sure the window is free.
 void send_create(Context &ctx, IkeSa &sa, QueuedRequest request);
-void respond_create_child(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m);
-void process_create_child_response(Context &ctx, IkeSa &sa, ByteView datagram,
-                                   const wire::Message &m);
-// Queues a request unless the same one is queued, delayed or in flight already.
+void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in);
+void process_create_child_response(Context &ctx, IkeSa &sa, const Inbound &in);
+
+// request_queue.cpp: our requests on one IKE SA, one at a time (window size 1, §2.3).
+// Queues a request unless the same one is queued, delayed or in flight already, then
+// sends the next one if the window is free.
 void enqueue(Context &ctx, IkeSa &sa, QueuedRequest request);
+// Sends the next queued request if the window is free and the SA can carry it.
+void send_queued(Context &ctx, IkeSa &sa);
+// §2.25: after TEMPORARY_FAILURE the request goes again after a random 1 to 5 s.
+void postpone(Context &ctx, IkeSa &sa, QueuedRequest request);
+// Delayed requests whose time has come go back into the queue.
+void release_delayed(IkeSa &sa, Millis now);
 
 // lifecycle.cpp: IKE SA lifetimes, DPD, inactivity, delayed requests.
 // Arms rekey_at/expire_at from the config (jitter applied) when the SA is established.

@@ -176,20 +176,15 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
   return ok();
 }
 
-void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint &remote,
-                  ByteView datagram, const wire::Message &m) {
-  auto inner = open_message(datagram, m, *sa.in_cipher);
-  if (!inner) {
-    ++ctx.counters.dropped_integrity;
-    log::warn(label(sa) + ": IKE_AUTH request dropped: " + inner.error().message);
-    return;
-  }
-  follow_peer(ctx, sa, local, remote);
+void respond_auth(Context &ctx, IkeSa &sa, const Inbound &in) {
+  const auto *inner = &in.inner;
+  const uint32_t mid = in.message_id();
+  follow_peer(ctx, sa, in.local, in.remote);
   const auto *idi = find_payload<wire::IdIPayload>(*inner);
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
   if (auto why = verify_peer(sa, peer_id, find_payload<wire::AuthPayload>(*inner)); !why.empty()) {
     ++ctx.counters.auth_failed;
-    send_encrypted_response(ctx, sa, m.header.message_id,
+    send_encrypted_response(ctx, sa, mid,
                             {notify(NotifyType::AuthenticationFailed)});
     return fail_sa(sa, why);
   }
@@ -203,7 +198,7 @@ void respond_auth(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint
   sa.initial_contact = sa.initial_contact || has_notify(*inner, NotifyType::InitialContact);
   if (sa.initial_contact && ctx.initial_contact) ctx.initial_contact(sa);
   negotiate_child(ctx, sa, *inner, out);
-  send_encrypted_response(ctx, sa, m.header.message_id, out);
+  send_encrypted_response(ctx, sa, mid, out);
 }
 
 namespace {
@@ -266,13 +261,8 @@ void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in)
 
 }  // namespace
 
-void process_auth_response(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
-  auto inner = open_message(datagram, m, *sa.in_cipher);
-  if (!inner) {
-    ++ctx.counters.dropped_integrity;
-    log::warn(label(sa) + ": IKE_AUTH response dropped: " + inner.error().message);
-    return;  // keep retransmitting: a forged response must not end the exchange
-  }
+void process_auth_response(Context &ctx, IkeSa &sa, const Inbound &in) {
+  const auto *inner = &in.inner;
   sa.awaiting_response = false;
   const auto *idr = find_payload<wire::IdRPayload>(*inner);
   const auto *auth = find_payload<wire::AuthPayload>(*inner);

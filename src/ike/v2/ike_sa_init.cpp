@@ -229,8 +229,8 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &con
   return sa;
 }
 
-void process_sa_init_response(Context &ctx, IkeSa &sa, const Endpoint &local,
-                              const Endpoint &remote, ByteView datagram, const wire::Message &m) {
+void process_sa_init_response(Context &ctx, IkeSa &sa, const Inbound &in) {
+  const wire::Message &m = in.outer;
   sa.awaiting_response = false;
   const auto *sa_payload = m.find<wire::SaPayload>();
   const auto *ke = m.find<wire::KePayload>();
@@ -246,11 +246,11 @@ void process_sa_init_response(Context &ctx, IkeSa &sa, const Endpoint &local,
   sa.algs = *ike_algorithms(*chosen);
   sa.spi_r = m.header.spi_r;
   sa.nr = m.find<wire::NoncePayload>()->data;
-  sa.init_response.assign(datagram.begin(), datagram.end());
+  sa.init_response.assign(in.datagram.begin(), in.datagram.end());
   if (auto r = derive_ike_keys(sa, ke->data); !r)
     return fail_sa(sa, "IKE_SA_INIT: key derivation: " + r.error().message);
   log::info(label(sa) + ": IKE_SA_INIT done, " + algorithms_line(sa));
-  apply_natd(ctx, sa, check_natd(ctx, m, local, remote));
+  apply_natd(ctx, sa, check_natd(ctx, m, in.local, in.remote));
   float_to_natt_port(ctx, sa);
   if (auto r = start_auth(ctx, sa); !r) fail_sa(sa, "IKE_AUTH: " + r.error().message);
 }

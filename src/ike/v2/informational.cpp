@@ -35,22 +35,7 @@ std::string_view request_name(Request r) {
   }
 }
 
-bool is_create(Request r) {
-  return r == Request::CreateChild || r == Request::RekeyChild || r == Request::RekeyIke;
-}
 
-void send_now(Context &ctx, IkeSa &sa, QueuedRequest request) {
-  if (is_create(request.kind)) return send_create(ctx, sa, request);
-  std::vector<wire::Payload> payloads;
-  if (request.kind == Request::DeleteIke) payloads.push_back(delete_ike());
-  if (request.kind == Request::DeleteChild) payloads.push_back(delete_esp(request.child_spi));
-  sa.in_flight = request;
-  if (auto r = send_sk_request(ctx, sa, ExchangeType::Informational, payloads); !r)
-    return fail_sa(sa, "INFORMATIONAL request: " + r.error().message);
-  log::debug(label(sa) + ": INFORMATIONAL request sent: " +
-             std::string(request_name(request.kind)) +
-             (request.child_spi ? " " + esp_spi_str(request.child_spi) : std::string()));
-}
 
 // A CHILD SA the peer deleted: when it had been rekeyed (by either side), its successor's
 // outbound SA, if still waiting, goes in now; otherwise it is a close (close_action).
@@ -88,6 +73,18 @@ std::vector<uint32_t> delete_children(Context &ctx, IkeSa &sa, const wire::Delet
 
 }  // namespace
 
+void send_informational(Context &ctx, IkeSa &sa, QueuedRequest request) {
+  std::vector<wire::Payload> payloads;
+  if (request.kind == Request::DeleteIke) payloads.push_back(delete_ike());
+  if (request.kind == Request::DeleteChild) payloads.push_back(delete_esp(request.child_spi));
+  sa.in_flight = request;
+  if (auto r = send_sk_request(ctx, sa, ExchangeType::Informational, payloads); !r)
+    return fail_sa(sa, "INFORMATIONAL request: " + r.error().message);
+  log::debug(label(sa) + ": INFORMATIONAL request sent: " +
+             std::string(request_name(request.kind)) +
+             (request.child_spi ? " " + esp_spi_str(request.child_spi) : std::string()));
+}
+
 void close_sa(Context &ctx, IkeSa &sa, std::string reason) {
   remove_children(ctx, sa, reason);
   sa.queued.clear();
@@ -112,28 +109,6 @@ void start_informational(Context &ctx, IkeSa &sa, QueuedRequest request) {
   enqueue(ctx, sa, request);
 }
 
-void enqueue(Context &ctx, IkeSa &sa, QueuedRequest request) {
-  auto same = [&](const QueuedRequest &q) {
-    return q.kind == request.kind && q.child_spi == request.child_spi;
-  };
-  const bool in_flight = sa.awaiting_response && same(sa.in_flight);
-  bool queued = false;
-  for (const auto &q : sa.queued) queued = queued || same(q);
-  for (const auto &d : sa.delayed) queued = queued || same(d.request);
-  if (!in_flight && !queued) sa.queued.push_back(request);
-  send_queued(ctx, sa);
-}
-
-void send_queued(Context &ctx, IkeSa &sa) {
-  if (sa.state != IkeState::Established && sa.state != IkeState::Deleting) return;
-  while (!sa.awaiting_response && !sa.queued.empty() &&
-         (sa.state == IkeState::Established || sa.state == IkeState::Deleting)) {
-    const QueuedRequest next = sa.queued.front();
-    sa.queued.erase(sa.queued.begin());
-    send_now(ctx, sa, next);  // may decide there is nothing to send (a rekey of a gone SA)
-  }
-}
-
 void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure) {
   if (sa.out_cipher == nullptr) return fail_sa(sa, std::move(failure));
   sa.failure = std::move(failure);
@@ -142,13 +117,8 @@ void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure) {
   start_informational(ctx, sa, {Request::DeleteIke, 0});
 }
 
-void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wire::Message &m) {
-  auto inner = open_message(datagram, m, *sa.in_cipher);
-  if (!inner) {
-    ++ctx.counters.dropped_integrity;
-    log::warn(label(sa) + ": INFORMATIONAL request dropped: " + inner.error().message);
-    return;
-  }
+void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
+  const auto *inner = &in.inner;
   bool ike = false, closed_child = false;
   std::vector<uint32_t> removed;
   for (const auto &p : *inner) {
@@ -164,7 +134,7 @@ void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wir
     for (uint32_t spi : removed) d.spis.push_back(esp_spi_bytes(spi));
     out.push_back(d);
   }
-  if (auto r = send_sk_response(ctx, sa, ExchangeType::Informational, m.header.message_id, out);
+  if (auto r = send_sk_response(ctx, sa, ExchangeType::Informational, in.message_id(), out);
       !r)
     return fail_sa(sa, "INFORMATIONAL response: " + r.error().message);
   if (ike) {
@@ -185,14 +155,7 @@ void respond_informational(Context &ctx, IkeSa &sa, ByteView datagram, const wir
     ctx.peer_gone(sa.config, false);
 }
 
-void process_informational_response(Context &ctx, IkeSa &sa, ByteView datagram,
-                                    const wire::Message &m) {
-  auto inner = open_message(datagram, m, *sa.in_cipher);
-  if (!inner) {
-    ++ctx.counters.dropped_integrity;
-    log::warn(label(sa) + ": INFORMATIONAL response dropped: " + inner.error().message);
-    return;  // keep retransmitting
-  }
+void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &) {
   sa.awaiting_response = false;
   sa.dpd_give_up = Millis{0};
   const QueuedRequest done = sa.in_flight;

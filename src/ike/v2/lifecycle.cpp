@@ -127,15 +127,7 @@ void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
       enqueue(ctx, sa, {Request::RekeyIke, 0});
     }
   }
-  for (auto it = sa.delayed.begin(); it != sa.delayed.end();) {
-    if (now < it->at) {
-      ++it;
-      continue;
-    }
-    const QueuedRequest q = it->request;
-    it = sa.delayed.erase(it);
-    sa.queued.push_back(q);
-  }
+  release_delayed(sa, now);
   if (Millis due = dpd_due(sa); due.count() != 0 && now >= due && !esp_arrived(ctx, sa)) {
     log::debug(label(sa) + ": nothing from the peer for " +
                std::to_string(sa.config.dpd_delay.count()) + " s: liveness check");

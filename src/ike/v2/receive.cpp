@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+// The engine's one receive path (RFC 7296 §2.1, §3.1): parse and outer payload rules,
+// find the IKE SA, answer retransmitted requests, pick the exchange from a table,
+// reassemble fragments (RFC 7383, not yet: SKF is refused by the rules), verify and
+// decrypt the SK payload once, inner payload rules, then hand the exchange an Inbound.
+// Every message dropped on the way bumps a named counter.
+#include <algorithm>
+
+#include "common/log.h"
+#include "ike/v2/engine.h"
+#include "ike/v2/exchanges.h"
+#include "wire/names.h"
+#include "wire/rules.h"
+
+namespace ipsec::ike::v2 {
+namespace {
+
+using wire::ExchangeType;
+
+bool is_create(Request r) {
+  return r == Request::CreateChild || r == Request::RekeyChild || r == Request::RekeyIke;
+}
+bool up(const IkeSa &sa) {
+  return sa.state == IkeState::Established || sa.state == IkeState::Deleting;
+}
+
+using Handler = void (*)(Context &, IkeSa &, const Inbound &);
+
+// Which exchange may arrive in which state of the SA, and who handles it. A message with
+// no row here is dropped as unexpected (dropped_unexpected), before any decryption.
+struct Route {
+  ExchangeType exchange;
+  bool response;
+  bool (*admits)(const IkeSa &);
+  Handler handle;
+};
+
+const Route kRoutes[] = {
+    {ExchangeType::IkeSaInit, true,
+     [](const IkeSa &sa) { return sa.state == IkeState::SaInitSent; }, process_sa_init_response},
+    {ExchangeType::IkeAuth, true, [](const IkeSa &sa) { return sa.state == IkeState::AuthSent; },
+     process_auth_response},
+    {ExchangeType::CreateChildSa, true, [](const IkeSa &sa) { return is_create(sa.in_flight.kind); },
+     process_create_child_response},
+    {ExchangeType::Informational, true,
+     [](const IkeSa &sa) {
+       return sa.in_flight.kind != Request::SaInit && sa.in_flight.kind != Request::Auth &&
+              !is_create(sa.in_flight.kind);
+     },
+     process_informational_response},
+    {ExchangeType::IkeAuth, false,
+     [](const IkeSa &sa) { return !sa.initiator && sa.state == IkeState::SaInitDone; },
+     respond_auth},
+    {ExchangeType::Informational, false, up, respond_informational},
+    {ExchangeType::CreateChildSa, false, up, respond_create_child},
+};
+
+const Route *route(const IkeSa &sa, const wire::Header &h) {
+  for (const auto &r : kRoutes)
+    if (r.exchange == h.exchange && r.response == h.response && r.admits(sa)) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+void Engine::on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram) {
+  auto m = wire::parse(datagram);
+  if (!m) {
+    ++counters_.dropped_malformed;
+    log::debug("datagram from " + remote.str() + " dropped: " + m.error().message);
+    return;
+  }
+  if (auto r = wire::check_rules(*m); !r) {
+    ++counters_.dropped_malformed;
+    log::debug("datagram from " + remote.str() + " dropped: " + r.error().message);
+    return;
+  }
+  Inbound in{*m, datagram, local, remote, {}};
+  if (m->header.response)
+    on_response(in);
+  else
+    on_request(in);
+  reap();
+}
+
+// §3.1: the I flag names the original initiator of the IKE SA, whichever side
+// sends; we are the original responder iff the sender set it.
+IkeSa *Engine::sa_for(const wire::Header &h) {
+  auto it = sas_.find(h.initiator ? h.spi_r : h.spi_i);
+  if (it == sas_.end()) return nullptr;
+  IkeSa &sa = *it->second;
+  if (sa.initiator == h.initiator) return nullptr;
+  if (sa.initiator && sa.spi_r != 0 && sa.spi_r != h.spi_r) return nullptr;
+  if (!sa.initiator && sa.spi_i != h.spi_i) return nullptr;
+  touch(it->first);
+  return &sa;
+}
+
+// Verifies and decrypts the SK payload with the SA's inbound keys, then parses the inner
+// chain and checks it against the exchange's rules. A message that does not verify is
+// dropped without an answer (§2.21.2: it may be forged); the request stays in flight.
+bool Engine::open(IkeSa &sa, Inbound &in) {
+  if (in.header().exchange == ExchangeType::IkeSaInit) return true;  // nothing protected
+  const std::string what = wire::exchange_name(in.header().exchange) +
+                           (in.header().response ? " response" : " request");
+  const auto *sk = in.outer.find<wire::SkPayload>();
+  if (sk == nullptr || sa.in_cipher == nullptr) {
+    ++counters_.dropped_malformed;
+    log::warn(label(sa) + ": " + what + " dropped: no SK payload");
+    return false;
+  }
+  // The strict parse guarantees the SK payload is last and fills the datagram; the
+  // header and SK generic header before it are the associated data (RFC 5282 §5.1).
+  const size_t aad_size = in.datagram.size() - sk->data.size();
+  auto plain = sa.in_cipher->open(in.datagram.first(aad_size), sk->data);
+  if (!plain) {
+    ++counters_.dropped_integrity;
+    log::warn(label(sa) + ": " + what + " dropped: SK payload did not verify: " +
+              plain.error().message);
+    return false;
+  }
+  auto inner = wire::parse_payloads(sk->inner_first, *plain, aad_size);
+  Result<void> rules = inner ? wire::check_rules(in.header(), *inner, wire::Layer::Inner)
+                             : Result<void>(fail(inner.error()));
+  if (!rules) {
+    ++counters_.dropped_malformed;
+    log::warn(label(sa) + ": " + what + " dropped: " + rules.error().message);
+    return false;
+  }
+  in.inner = std::move(*inner);
+  return true;
+}
+
+void Engine::on_response(Inbound &in) {
+  const wire::Header &h = in.header();
+  IkeSa *found = sa_for(h);
+  if (found == nullptr) return void(++counters_.dropped_unknown_spi);
+  IkeSa &sa = *found;
+  const bool expected = sa.awaiting_response && h.message_id + 1 == sa.next_request_mid;
+  if (!expected) return void(++counters_.dropped_unexpected);
+  const Route *r = route(sa, h);
+  if (r == nullptr) return void(++counters_.dropped_unexpected);
+  if (!open(sa, in)) return;  // keep retransmitting: a forged response must not end it
+  r->handle(ctx_, sa, in);
+  // DPD: a response that verified (the request is no longer awaited).
+  if (!sa.awaiting_response) sa.last_peer_message = ctx_.clock.now();
+}
+
+void Engine::on_request(Inbound &in) {
+  const wire::Header &h = in.header();
+  if (h.exchange == ExchangeType::IkeSaInit) {
+    if (!h.initiator || h.spi_r != 0) return void(++counters_.dropped_unexpected);
+    return on_sa_init_request(in);
+  }
+  IkeSa *found = sa_for(h);
+  if (found == nullptr) return void(++counters_.dropped_unknown_spi);
+  IkeSa &sa = *found;
+  if (sa.cached_response_mid == h.message_id) {
+    // §2.1: a retransmitted request is answered with the same response, not
+    // reprocessed.
+    ++counters_.duplicates_answered;
+    return ctx_.sender.send(sa.local, sa.remote, sa.cached_response);
+  }
+  if (h.message_id != sa.expected_request_mid) return void(++counters_.dropped_unexpected);
+  const Route *r = route(sa, h);
+  if (r == nullptr) return void(++counters_.dropped_unexpected);
+  if (!open(sa, in)) return;
+  r->handle(ctx_, sa, in);
+}
+
+void Engine::on_sa_init_request(const Inbound &in) {
+  const wire::Message &m = in.outer;
+  if (IkeSa *sa = half_open(in.remote, m.header.spi_i)) {
+    if (ByteView(sa->init_request).size() == in.datagram.size() &&
+        std::equal(in.datagram.begin(), in.datagram.end(), sa->init_request.begin())) {
+      ++counters_.duplicates_answered;
+      ctx_.sender.send(sa->local, sa->remote, sa->cached_response);
+    } else {
+      ++counters_.dropped_unexpected;
+    }
+    return;
+  }
+  if (!cookie_ok(in.local, in.remote, m)) return;
+  const ConnectionConfig *config = connection_for(in.local, in.remote);
+  if (config == nullptr) {
+    ++counters_.dropped_unexpected;
+    log::warn("IKE_SA_INIT from " + in.remote.str() + " to " + in.local.str() + ": no connection");
+    return;
+  }
+  auto sa = respond_sa_init(ctx_, *config, in.local, in.remote, in.datagram, m);
+  if (!sa) return;
+  if (sas_.count(sa->spi_r) != 0) return void(++counters_.dropped_unexpected);  // 2^-64
+  const uint64_t spi = sa->spi_r;
+  touch(spi);
+  sas_.emplace(spi, std::move(sa));
+}
+
+bool Engine::cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m) {
+  if (half_open_count() < ctx_.limits.cookie_threshold) return true;
+  // §2.6: the cookie comes back as the first payload.
+  const auto *first =
+      m.payloads.empty() ? nullptr : std::get_if<wire::NotifyPayload>(&m.payloads.front());
+  const ByteView ni = m.find<wire::NoncePayload>()->data;
+  const Millis now = ctx_.clock.now();
+  if (first != nullptr && first->type == wire::NotifyType::Cookie) {
+    if (cookies_.verify(first->data, ni, remote.addr, m.header.spi_i, now)) return true;
+    ++counters_.cookies_invalid;
+    log::debug("IKE_SA_INIT from " + remote.str() + ": COOKIE did not verify");
+  }
+  auto cookie = cookies_.make(ni, remote.addr, m.header.spi_i, now);
+  if (!cookie) {
+    log::warn("IKE_SA_INIT from " + remote.str() + " dropped: " + cookie.error().message);
+    return false;
+  }
+  ++counters_.cookies_sent;
+  send_init_notify(ctx_, local, remote, m.header, wire::NotifyType::Cookie, std::move(*cookie));
+  return false;
+}
+
+const ConnectionConfig *Engine::connection_for(const Endpoint &local,
+                                               const Endpoint &remote) const {
+  for (const auto &c : connections_)
+    if ((c.local.addr.is_unspec() || c.local.addr == local.addr) &&
+        (c.remote.addr.is_unspec() || c.remote.addr == remote.addr))
+      return &c;
+  return nullptr;
+}
+
+// Among the half-open SAs only (at most about the COOKIE threshold of them).
+IkeSa *Engine::half_open(const Endpoint &remote, uint64_t spi_i) {
+  for (uint64_t spi : half_open_) {
+    auto it = sas_.find(spi);
+    if (it == sas_.end()) continue;
+    IkeSa &sa = *it->second;
+    if (!sa.initiator && sa.spi_i == spi_i && sa.remote == remote) return &sa;
+  }
+  return nullptr;
+}
+
+}  // namespace ipsec::ike::v2
