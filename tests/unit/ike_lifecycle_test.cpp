@@ -166,60 +166,6 @@ TEST_SUITE("ike lifecycle") {
     p.check_steady();
   }
 
-  TEST_CASE("simultaneous CHILD rekeys: the nonce rule leaves one new pair (§2.8.1)") {
-    for (bool pfs : {false, true}) {
-      CAPTURE(pfs);
-      LifecyclePair p;
-      if (pfs) {
-        p.alice_config.child.proposals = {esp_gcm_x25519()};
-        p.bob_config.child.proposals = {esp_gcm_x25519()};
-      }
-      const uint64_t spi = p.start();
-      p.run();
-      const IkeSa *b = p.only(p.bob);
-      REQUIRE(p.alice.rekey_child_sa(spi, first_child(p.alice.find(spi)).spi_in));
-      REQUIRE(p.bob.rekey_child_sa(b->local_spi(), b->children.front().spi_in));
-      p.run();
-      p.live(10s);
-      p.check_steady();
-      // Each side saw one rekey that stands; the redundant SA was deleted by its creator.
-      CHECK(p.count(p.alice_events, EventKind::ChildRekeyed) +
-                p.count(p.bob_events, EventKind::ChildRekeyed) >= 2);
-      CHECK(p.count(p.alice_events, EventKind::ChildDown) == 0);
-      CHECK(p.count(p.bob_events, EventKind::ChildDown) == 0);
-    }
-  }
-
-  TEST_CASE("IKE SA rekey from either side moves the CHILD SA; both at once resolve") {
-    for (int mode = 0; mode < 3; ++mode) {  // alice, bob, both
-      CAPTURE(mode);
-      LifecyclePair p;
-      const uint64_t spi = p.start();
-      p.run();
-      const ChildSa before = first_child(p.alice.find(spi));
-      const uint64_t bob_spi = p.only(p.bob)->local_spi();
-      if (mode != 1) REQUIRE(p.alice.rekey_ike_sa(spi));
-      if (mode != 0) REQUIRE(p.bob.rekey_ike_sa(bob_spi));
-      p.run();
-      p.live(12s);  // TEMPORARY_FAILURE retries come after 1..5 s
-      p.check_steady();
-      const IkeSa *a = p.only(p.alice);
-      CHECK(a->local_spi() != spi);
-      CHECK(p.only(p.bob)->local_spi() != bob_spi);
-      CHECK(a->replaces != 0);
-      // The CHILD SA moved over unchanged.
-      CHECK(a->children.front().spi_in == before.spi_in);
-      CHECK(a->children.front().spi_out == before.spi_out);
-      CHECK(p.count(p.alice_events, EventKind::IkeRekeyed) >= 1);
-      CHECK(p.count(p.alice_events, EventKind::IkeDown) == 0);
-      CHECK(p.count(p.bob_events, EventKind::IkeDown) == 0);
-      // And the new IKE SA works: a CHILD rekey over it.
-      REQUIRE(p.alice.rekey_child_sa(a->local_spi(), a->children.front().spi_in));
-      p.run();
-      p.check_steady();
-    }
-  }
-
   TEST_CASE("losses during rekeys: retransmissions finish the exchange") {
     for (size_t drop : {0u, 1u, 2u, 3u}) {  // request, response, Delete, Delete's answer
       CAPTURE(drop);

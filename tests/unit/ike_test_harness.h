@@ -90,10 +90,18 @@ struct Pair {
   FakeClock clock;
   Network net;
   kernel::MemoryKernel alice_kernel, bob_kernel;
+  // Deterministic randomness (nonces, SPIs, KE private keys, jitter): every run of a test
+  // is the same conversation, and a test can script whose nonce is lower (§2.8).
+  crypto::DeterministicRandom alice_random{1}, bob_random{2};
   Engine alice{net, alice_kernel, clock};
   Engine bob{net, bob_kernel, clock};
   ConnectionConfig alice_config = connection(true);
   ConnectionConfig bob_config = connection(false);
+
+  Pair() {
+    alice.set_random(alice_random);
+    bob.set_random(bob_random);
+  }
 
   // Installs the configs (after the test adjusted them) and initiates from
   // Alice.

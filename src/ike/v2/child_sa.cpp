@@ -3,10 +3,8 @@
 // selector pair, counted in PolicyRefs so that an old and a new CHILD SA (or a trap and
 // the CHILD SA it brought up) share them.
 #include <cstdio>
-#include <random>
 
 #include "common/log.h"
-#include "crypto/random.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "ike/v2/traffic_selectors.h"
@@ -107,22 +105,15 @@ Result<std::vector<kernel::PolicyParams>> policies_for(
   return out;
 }
 
-uint64_t random_below(uint64_t n) {
-  if (n == 0) return 0;
-  thread_local std::mt19937_64 rng = [] {
-    auto seed = crypto::random_bytes(8);
-    uint64_t v = 0;
-    if (seed)
-      for (auto b : *seed) v = v << 8 | b;
-    return std::mt19937_64(v);
-  }();
-  return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng);
+uint64_t random_below(crypto::RandomSource &random, uint64_t n) {
+  auto v = random.below(n, crypto::RandomUse::Jitter);
+  return v ? *v : 0;  // no jitter rather than no SA
 }
 
 // A soft limit reduced by a random amount below `spread` (never below 1).
-uint64_t jittered(uint64_t soft, uint64_t spread) {
+uint64_t jittered(crypto::RandomSource &random, uint64_t soft, uint64_t spread) {
   if (soft == 0) return 0;
-  const uint64_t cut = random_below(std::min(spread, soft - 1) + 1);
+  const uint64_t cut = random_below(random, std::min(spread, soft - 1) + 1);
   return soft - cut;
 }
 
@@ -149,22 +140,22 @@ uint32_t esp_spi_value(ByteView spi) {
   return v;
 }
 
-kernel::Lifetime child_lifetime(const ChildLifetime &l) {
+kernel::Lifetime child_lifetime(crypto::RandomSource &random, const ChildLifetime &l) {
   kernel::Lifetime k;
   const uint64_t rekey = static_cast<uint64_t>(l.rekey_time.count());
-  k.soft_add_seconds = jittered(rekey, static_cast<uint64_t>(l.rand_time.count()));
+  k.soft_add_seconds = jittered(random, rekey, static_cast<uint64_t>(l.rand_time.count()));
   k.hard_add_seconds = static_cast<uint64_t>(l.life_time.count());
-  k.soft_bytes = jittered(l.rekey_bytes, count_spread(l.rekey_bytes, l.life_bytes));
+  k.soft_bytes = jittered(random, l.rekey_bytes, count_spread(l.rekey_bytes, l.life_bytes));
   k.hard_bytes = l.life_bytes;
-  k.soft_packets = jittered(l.rekey_packets, count_spread(l.rekey_packets, l.life_packets));
+  k.soft_packets = jittered(random, l.rekey_packets, count_spread(l.rekey_packets, l.life_packets));
   k.hard_packets = l.life_packets;
   return k;
 }
 
-Millis jittered_deadline(Millis from, std::chrono::seconds period, std::chrono::seconds spread) {
+Millis jittered_deadline(crypto::RandomSource &random, Millis from, std::chrono::seconds period, std::chrono::seconds spread) {
   if (period.count() == 0) return Millis{0};
   const uint64_t ms = static_cast<uint64_t>(Millis(period).count());
-  const uint64_t cut = random_below(std::min<uint64_t>(Millis(spread).count(), ms - 1) + 1);
+  const uint64_t cut = random_below(random, std::min<uint64_t>(Millis(spread).count(), ms - 1) + 1);
   return from + Millis(static_cast<int64_t>(ms - cut));
 }
 
@@ -250,7 +241,7 @@ Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInpu
   auto keys = crypto::derive_child_sa_keys(sa.algs.prf, sa.keys.sk_d, in.g_ir, in.ni, in.nr,
                                            {esp->encr_key_bytes, esp->integ_key_bytes});
   if (!keys) return fail(keys.error());
-  c.lifetime = child_lifetime(sa.config.child.lifetime);
+  c.lifetime = child_lifetime(*ctx.random, sa.config.child.lifetime);
   // §2.17: the keys of the exchange's initiator-to-responder direction come first.
   const Direction i_to_r{keys->encr_i, keys->integ_i}, r_to_i{keys->encr_r, keys->integ_r};
   kernel::SaParams out = esp_sa(sa, c, *esp, false, in.we_initiated ? i_to_r : r_to_i);
@@ -290,15 +281,19 @@ Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInpu
             (in.g_ir ? ", PFS" : "") +
             (c.replaces ? ", rekeying " + esp_spi_str(c.replaces) : std::string()) +
             (outbound_later ? " (outbound SA once the old one is deleted)" : ""));
-  if (ctx.emit && !c.redundant) {
-    EngineEvent e;
-    e.kind = c.replaces ? EventKind::ChildRekeyed : EventKind::ChildUp;
-    e.spi_in = c.spi_in;
-    e.spi_out = c.spi_out;
-    e.old_spi_in = c.replaces;
-    ctx.emit(sa, std::move(e));
-  }
+  if (!c.redundant && !c.announce_later) announce_child(ctx, sa, c);
   return ok();
+}
+
+void announce_child(Context &ctx, const IkeSa &sa, ChildSa &c) {
+  c.announce_later = false;
+  if (!ctx.emit) return;
+  EngineEvent e;
+  e.kind = c.replaces ? EventKind::ChildRekeyed : EventKind::ChildUp;
+  e.spi_in = c.spi_in;
+  e.spi_out = c.spi_out;
+  e.old_spi_in = c.replaces;
+  ctx.emit(sa, std::move(e));
 }
 
 Result<void> install_pending_outbound(Context &ctx, IkeSa &sa, ChildSa &c) {

@@ -199,8 +199,8 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
                          "KE group " + std::to_string(ke->group));
   }
   auto kg = crypto::ke_group_from_id(group);
-  auto our_ke = kg ? crypto::make_key_exchange(*kg) : Result<std::unique_ptr<crypto::KeyExchange>>(fail(kg.error()));
-  auto nr = crypto::make_nonce();
+  auto our_ke = kg ? ctx.random->key_exchange(*kg) : Result<std::unique_ptr<crypto::KeyExchange>>(fail(kg.error()));
+  auto nr = ctx.random->nonce();
   auto spi = ctx.new_ike_spi ? ctx.new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
   if (!our_ke || !nr || !spi) return fail_sa(sa, "IKE rekey: cannot make KE, nonce or SPI");
   auto g_ir = (*our_ke)->shared_secret(ke->data);
@@ -226,14 +226,14 @@ void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
   const auto &cc = sa.config.child;
   PendingCreate p;
   p.kind = request.kind;
-  auto nonce = crypto::make_nonce();
+  auto nonce = ctx.random->nonce();
   if (!nonce) return fail_sa(sa, "CREATE_CHILD_SA: " + nonce.error().message);
   p.nonce = std::move(*nonce);
   std::vector<wire::Payload> payloads;
   if (request.kind == Request::RekeyIke) {
     p.group = sa.retry_group.value_or(sa.algs.group);
     auto spi = ctx.new_ike_spi ? ctx.new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
-    auto ke = crypto::make_key_exchange(p.group);
+    auto ke = ctx.random->key_exchange(p.group);
     if (!spi || !ke) return fail_sa(sa, "IKE rekey: cannot make an SPI or a KE");
     p.new_ike_spi = *spi;
     p.ke = std::move(*ke);
@@ -258,7 +258,7 @@ void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
     p.new_spi_in = *spi;
     if (auto g = pfs_group(cc)) {
       p.group = sa.retry_group.value_or(*g);
-      auto ke = crypto::make_key_exchange(p.group);
+      auto ke = ctx.random->key_exchange(p.group);
       if (!ke) return fail_sa(sa, "CREATE_CHILD_SA: " + ke.error().message);
       p.ke = std::move(*ke);
     }
@@ -352,7 +352,7 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
     }
     auto kg = crypto::ke_group_from_id(dh->id);
     if (!kg) return respond_error(ctx, sa, mid, notify(NotifyType::NoProposalChosen), kg.error().message);
-    auto k = crypto::make_key_exchange(*kg);
+    auto k = ctx.random->key_exchange(*kg);
     if (!k) return fail_sa(sa, "CREATE_CHILD_SA: " + k.error().message);
     auto s = (*k)->shared_secret(ke->data);
     if (!s) return respond_error(ctx, sa, mid, notify(NotifyType::InvalidSyntax), s.error().message);
@@ -367,7 +367,7 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
                          "peer proposed " + describe(tsi->selectors) + " === " +
                              describe(tsr->selectors));
   }
-  auto nr = crypto::make_nonce();
+  auto nr = ctx.random->nonce();
   if (!nr) return fail_sa(sa, "CREATE_CHILD_SA: " + nr.error().message);
   ChildSa c;
   c.proposal = *chosen;
@@ -377,6 +377,7 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
   c.local_ts = ts_r;
   const bool rekey = target != sa.children.size();
   if (rekey) c.replaces = sa.children[target].spi_in;
+  c.announce_later = rekey && sa.children[target].state == ChildState::Rekeying;
   auto spi = alloc_inbound_spi(ctx, sa);
   if (!spi)
     return respond_error(ctx, sa, mid, notify(NotifyType::NoAdditionalSas), spi.error().message);
@@ -419,6 +420,10 @@ void child_request_failed(Context &ctx, IkeSa &sa, PendingCreate &p, const std::
   release_child_spi(ctx, sa, spare);
   if (ChildSa *old = sa.child(p.old_spi); old && old->state == ChildState::Rekeying)
     old->state = ChildState::Installed;
+  // Ours failed: a rekey of the same CHILD SA by the peer that we answered stands.
+  if (ChildSa *old = sa.child(p.old_spi); old && old->replaced_by != 0)
+    if (ChildSa *theirs = sa.child(old->replaced_by); theirs && theirs->announce_later)
+      announce_child(ctx, sa, *theirs);
   log::error(label(sa) + ": CREATE_CHILD_SA failed: " + why);
 }
 
@@ -485,11 +490,17 @@ void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
   const uint32_t old_spi = old ? old->spi_in : 0;
   const uint32_t peer_new = old ? old->replaced_by : 0;
   sa.children.push_back(std::move(c));
-  if (!won) return start_informational(ctx, sa, {Request::DeleteChild, new_spi});
+  ChildSa *theirs = peer_new != 0 ? sa.child(peer_new) : nullptr;
+  if (!won) {
+    if (theirs != nullptr && theirs->announce_later) announce_child(ctx, sa, *theirs);
+    return start_informational(ctx, sa, {Request::DeleteChild, new_spi});
+  }
   if (old_spi == 0) return;
   ChildSa &o = *sa.child(old_spi);
-  if (peer_new != 0)
-    if (ChildSa *theirs = sa.child(peer_new)) theirs->redundant = true;  // the peer deletes it
+  if (theirs != nullptr) {  // the peer deletes it
+    theirs->redundant = true;
+    theirs->announce_later = false;
+  }
   o.replaced_by = new_spi;
   o.state = ChildState::Rekeyed;
   start_informational(ctx, sa, {Request::DeleteChild, old_spi});

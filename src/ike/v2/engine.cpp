@@ -43,7 +43,7 @@ void Engine::emit(const IkeSa &sa, EngineEvent e) {
 
 Result<uint64_t> Engine::fresh_spi() const {
   for (int tries = 0; tries < 16; ++tries) {
-    auto v = random_spi(ctx_.limits.shard);
+    auto v = random_spi(*ctx_.random, ctx_.limits.shard);
     if (!v) return fail(v.error());
     bool used = sas_.count(*v) != 0;
     for (const auto &a : adopted_) used = used || a->local_spi() == *v;

@@ -49,6 +49,9 @@ class Engine {
   void set_limits(EngineLimits limits);
   // NAT-T port and keepalive interval (RFC 7296 §2.23); applies to SAs from now on.
   void set_nat(NatConfig nat) { ctx_.nat = nat; }
+  // Where nonces, SPIs, key exchange private keys and jitter come from (default: the
+  // system's DRBG). `source` must outlive the engine.
+  void set_random(crypto::RandomSource &source) { ctx_.random = &source; }
 
   // Every event (up, rekeyed, down, DPD failure, ACQUIRE) goes here, on the engine's thread.
   void set_event_handler(EventHandler handler);

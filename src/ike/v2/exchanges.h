@@ -15,7 +15,7 @@ namespace ipsec::ike::v2 {
 //                      <--  HDR, N(COOKIE)   (§2.6, see cookie.h)
 //   HDR, N(COOKIE), SAi1, KEi, Ni  -->
 // Our SPI for a new IKE SA: random, non-zero, in this engine's shard.
-Result<uint64_t> random_spi(const SpiShard &shard);
+Result<uint64_t> random_spi(crypto::RandomSource &random, const SpiShard &shard);
 // The initiator's first message; sa.spi_i is set already.
 Result<void> start_sa_init(Context &ctx, IkeSa &sa);
 // (Re)sends IKE_SA_INIT with the SA's KE, nonce and cookie (message ID 0).
@@ -77,6 +77,9 @@ struct KeymatInput {
 // ChildRekeyed (c.replaces).
 Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInput &in,
                            bool outbound_later = false);
+// ChildUp or ChildRekeyed for an installed CHILD SA (install_child does this unless the SA
+// waits for a §2.8.1 collision to be decided: ChildSa::announce_later).
+void announce_child(Context &ctx, const IkeSa &sa, ChildSa &c);
 Result<void> install_pending_outbound(Context &ctx, IkeSa &sa, ChildSa &c);
 // Releases the inbound SPI of a CHILD SA that will not be installed.
 void release_child_spi(Context &ctx, IkeSa &sa, ChildSa &c);
@@ -91,9 +94,9 @@ Result<std::vector<kernel::PolicyParams>> child_policies(const IkeSa &sa, const 
 // The policies of the connection's configured selectors (on-demand traps); `shape` gives
 // the config and the outer addresses.
 Result<std::vector<kernel::PolicyParams>> trap_policies(const IkeSa &shape);
-kernel::Lifetime child_lifetime(const ChildLifetime &l);
+kernel::Lifetime child_lifetime(crypto::RandomSource &random, const ChildLifetime &l);
 // from + period minus a random amount below `spread`; 0 when period is 0.
-Millis jittered_deadline(Millis from, std::chrono::seconds period, std::chrono::seconds spread);
+Millis jittered_deadline(crypto::RandomSource &random, Millis from, std::chrono::seconds period, std::chrono::seconds spread);
 Bytes esp_spi_bytes(uint32_t spi);
 uint32_t esp_spi_value(ByteView spi);
 std::string esp_spi_str(uint32_t spi);  // "0xc0000001"

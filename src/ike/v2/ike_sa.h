@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crypto/kdf.h"
+#include "crypto/random_source.h"
 #include "crypto/key_exchange.h"
 #include "crypto/sk_cipher.h"
 #include "ike/v2/config.h"
@@ -75,6 +76,9 @@ struct ChildSa {
   // nonces of its exchange, compared with ours when our response arrives.
   Bytes collision_ni, collision_nr;
   bool redundant = false;  // lost a rekey collision: we delete it, it replaces nothing
+  // We answered the peer's rekey of a CHILD SA we were rekeying ourselves (§2.8.1): it is
+  // reported (ChildRekeyed) only once the collision is decided in its favour.
+  bool announce_later = false;
 };
 
 
@@ -187,6 +191,8 @@ struct Context {
   RetransmitConfig retransmit;
   EngineLimits limits;
   NatConfig nat = {};
+  // Nonces, SPIs, key exchange private keys, jitter (tests inject a deterministic one).
+  crypto::RandomSource *random = &crypto::system_random();
   // §2.4: the engine removes the other IKE SAs of the peer that `fresh` has just
   // authenticated with N(INITIAL_CONTACT); called before its CHILD SA is installed.
   std::function<void(const IkeSa &fresh)> initial_contact = {};

@@ -26,9 +26,9 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
   ctx.sender.send(local, remote, wire::encode(wire::Message{h, {n}}));
 }
 
-Result<uint64_t> random_spi(const SpiShard &shard) {
+Result<uint64_t> random_spi(crypto::RandomSource &random, const SpiShard &shard) {
   for (;;) {
-    auto b = crypto::random_bytes(8);
+    auto b = random.bytes(8, crypto::RandomUse::Spi);
     if (!b) return fail(b.error());
     uint64_t v = 0;
     for (auto x : *b) v = v << 8 | x;
@@ -104,8 +104,8 @@ void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
 }  // namespace
 
 Result<void> start_sa_init(Context &ctx, IkeSa &sa) {
-  auto ke = crypto::make_key_exchange(sa.ke_group);
-  auto nonce = crypto::make_nonce();
+  auto ke = ctx.random->key_exchange(sa.ke_group);
+  auto nonce = ctx.random->nonce();
   if (!ke) return fail(ke.error());
   if (!nonce) return fail(nonce.error());
   sa.ke = std::move(*ke);
@@ -171,11 +171,11 @@ std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const Connection
 }
 
 // `natd`: the request had NAT_DETECTION_* notifies, so the response carries ours (§2.23).
-Result<void> build_responder_sa(IkeSa &sa, const wire::Message &m, const SpiShard &shard,
+Result<void> build_responder_sa(Context &ctx, IkeSa &sa, const wire::Message &m,
                                 bool natd) {
-  auto spi = random_spi(shard);
-  auto nonce = crypto::make_nonce();
-  auto ke = crypto::make_key_exchange(sa.algs.group);
+  auto spi = random_spi(*ctx.random, ctx.limits.shard);
+  auto nonce = ctx.random->nonce();
+  auto ke = ctx.random->key_exchange(sa.algs.group);
   if (!spi) return fail(spi.error());
   if (!nonce) return fail(nonce.error());
   if (!ke) return fail(ke.error());
@@ -216,7 +216,7 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &con
   sa->algs = *ike_algorithms(*chosen);
   sa->init_request.assign(datagram.begin(), datagram.end());
   const NatdResult nat = check_natd(ctx, m, local, remote);
-  if (auto r = build_responder_sa(*sa, m, ctx.limits.shard, nat.present); !r) {
+  if (auto r = build_responder_sa(ctx, *sa, m, nat.present); !r) {
     ++ctx.counters.dropped_malformed;
     log::warn("IKE_SA_INIT from " + remote.str() + " dropped: " + r.error().message);
     return nullptr;

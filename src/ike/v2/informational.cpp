@@ -44,9 +44,11 @@ void peer_deleted_child(Context &ctx, IkeSa &sa, ChildSa &c) {
   // Make-before-break: the successor's outbound SA goes in before the old one is removed;
   // a packet sent in between would find no SA (dropped, XfrmOutNoStates, an ACQUIRE).
   if (successor != 0)
-    if (ChildSa *next = sa.child(successor))
+    if (ChildSa *next = sa.child(successor)) {
       if (auto r = install_pending_outbound(ctx, sa, *next); !r)
         log::error(label(sa) + ": installing the rekeyed outbound SA: " + r.error().message);
+      if (next->announce_later) announce_child(ctx, sa, *next);  // the peer's rekey stood
+    }
   remove_child(ctx, sa, c, successor ? "rekeyed" : "deleted by peer");
   ++ctx.counters.child_deleted;
 }

@@ -81,7 +81,7 @@ void arm_ike_lifetime(Context &ctx, IkeSa &sa) {
   const auto &l = sa.config.ike_lifetime;
   const auto period = l.reauth_time.count() != 0 ? l.reauth_time : l.rekey_time;
   const Millis now = ctx.clock.now();
-  sa.rekey_at = jittered_deadline(now, period, l.rand_time);
+  sa.rekey_at = jittered_deadline(*ctx.random, now, period, l.rand_time);
   // Reauthentication is the original initiator's job (a full IKE_SA_INIT + IKE_AUTH from
   // both sides at once would leave two IKE SAs); the responder relies on expire_at.
   if (l.reauth_time.count() != 0 && !sa.initiator) sa.rekey_at = Millis{0};

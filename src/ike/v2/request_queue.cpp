@@ -3,7 +3,6 @@
 // of what waits for the window, and requests postponed after TEMPORARY_FAILURE (§2.25).
 // Each request is sent by its exchange: CREATE_CHILD_SA (create_child.cpp) or
 // INFORMATIONAL (informational.cpp).
-#include "crypto/random.h"
 #include "ike/v2/exchanges.h"
 
 namespace ipsec::ike::v2 {
@@ -18,10 +17,9 @@ void send_now(Context &ctx, IkeSa &sa, QueuedRequest request) {
   send_informational(ctx, sa, request);
 }
 
-Millis retry_delay() {
-  auto b = crypto::random_bytes(2);
-  const unsigned r = b ? (unsigned((*b)[0]) << 8 | (*b)[1]) : 0;
-  return Millis(1000 + r % 4000);  // 1 to 5 s
+Millis retry_delay(crypto::RandomSource &random) {
+  auto r = random.below(4000, crypto::RandomUse::Jitter);
+  return Millis(1000 + static_cast<int64_t>(r ? *r : 0));  // 1 to 5 s
 }
 
 }  // namespace
@@ -48,7 +46,7 @@ void send_queued(Context &ctx, IkeSa &sa) {
 }
 
 void postpone(Context &ctx, IkeSa &sa, QueuedRequest request) {
-  sa.delayed.push_back({ctx.clock.now() + retry_delay(), request});
+  sa.delayed.push_back({ctx.clock.now() + retry_delay(*ctx.random), request});
 }
 
 void release_delayed(IkeSa &sa, Millis now) {
