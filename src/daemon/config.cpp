@@ -29,44 +29,69 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
     }
     cfg->local.port = port;
     cfg->remote.port = port;
-    const uint32_t file_reqid = cfg->child.reqid;
-    // to_engine_config accepted exactly one child and mapped its start_action to
-    // cfg->child.start_action: the two agree.
-    const policy::StartAction start = c.children.front().start_action;
-    out.connections.push_back({std::move(*cfg), start, file_reqid});
+    std::vector<uint32_t> file_reqids;
+    for (const auto& child : cfg->children) file_reqids.push_back(child.reqid);
+    out.connections.push_back({std::move(*cfg), std::move(file_reqids)});
   }
   if (!out.ok()) out.connections.clear();
   return out;
 }
 
+bool DaemonConnection::starts() const {
+  return std::any_of(config.children.begin(), config.children.end(), [](const auto& c) {
+    return c.start_action == ike::v2::StartAction::Start;
+  });
+}
+
+bool DaemonConnection::traps() const {
+  return std::any_of(config.children.begin(), config.children.end(), [](const auto& c) {
+    return c.start_action == ike::v2::StartAction::Trap;
+  });
+}
+
+namespace {
+
+uint32_t file_reqid(const DaemonConnection& c, size_t i) {
+  return i < c.file_reqids.size() ? c.file_reqids[i] : 0;
+}
+
+}  // namespace
+
 void assign_reqids(std::vector<DaemonConnection>& next,
                    const std::vector<DaemonConnection>& running) {
-  std::map<std::string, uint32_t> had;  // allocated reqids of the running set
+  using Key = std::pair<std::string, std::string>;  // connection, child
+  std::map<Key, uint32_t> had;  // allocated reqids of the running set
   for (const auto& c : running)
-    if (c.file_reqid == 0) had[c.config.name] = c.config.child.reqid;
+    for (size_t i = 0; i < c.config.children.size(); ++i)
+      if (file_reqid(c, i) == 0) had[{c.config.name, c.config.children[i].name}] = c.config.children[i].reqid;
   std::set<uint32_t> used;
   for (const auto& c : next)
-    if (c.file_reqid != 0) used.insert(c.file_reqid);
-  for (auto& c : next) {  // keep what a connection had, unless a file now claims it
-    if (c.file_reqid != 0) continue;
-    auto it = had.find(c.config.name);
-    c.config.child.reqid = it != had.end() && !used.count(it->second) ? it->second : 0;
-    if (c.config.child.reqid != 0) used.insert(c.config.child.reqid);
-  }
+    for (size_t i = 0; i < c.config.children.size(); ++i)
+      if (file_reqid(c, i) != 0) used.insert(file_reqid(c, i));
+  for (auto& c : next)  // keep what a child had, unless a file now claims it
+    for (size_t i = 0; i < c.config.children.size(); ++i) {
+      if (file_reqid(c, i) != 0) continue;
+      auto& child = c.config.children[i];
+      auto it = had.find({c.config.name, child.name});
+      child.reqid = it != had.end() && !used.count(it->second) ? it->second : 0;
+      if (child.reqid != 0) used.insert(child.reqid);
+    }
   uint32_t lowest = 1;
-  for (auto& c : next) {
-    if (c.config.child.reqid != 0) continue;
-    while (used.count(lowest)) ++lowest;
-    c.config.child.reqid = lowest;
-    used.insert(lowest);
-  }
+  for (auto& c : next)
+    for (auto& child : c.config.children) {
+      if (child.reqid != 0) continue;
+      while (used.count(lowest)) ++lowest;
+      child.reqid = lowest;
+      used.insert(lowest);
+    }
 }
 
 bool same_connection(const DaemonConnection& a, const DaemonConnection& b) {
-  // The allocated reqid is not part of what the files say (file_reqid is).
+  // The allocated reqids are not part of what the files say (file_reqids are).
   ike::v2::ConnectionConfig x = a.config, y = b.config;
-  x.child.reqid = y.child.reqid = 0;
-  return x == y && a.start_action == b.start_action && a.file_reqid == b.file_reqid;
+  for (auto& c : x.children) c.reqid = 0;
+  for (auto& c : y.children) c.reqid = 0;
+  return x == y && a.file_reqids == b.file_reqids;
 }
 
 ConfigDiff diff(const std::vector<DaemonConnection>& running,

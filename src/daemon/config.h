@@ -11,13 +11,16 @@
 
 namespace ipsec::daemon {
 
-// A connection as the daemon runs it: the engine's config and what to do at start.
-// start_action is the policy's, the same value as config.child.start_action (the engine's
-// enum): load_connections sets both from the file.
+// A connection as the daemon runs it: the engine's config, and the reqid each child's file
+// entry says (0: config.children[i].reqid was allocated).
 struct DaemonConnection {
   ike::v2::ConnectionConfig config;
-  policy::StartAction start_action = policy::StartAction::None;
-  uint32_t file_reqid = 0;  // as the file says; 0: config.child.reqid was allocated
+  std::vector<uint32_t> file_reqids;  // one per child, in config.children order
+
+  // Initiated at load: some child has start_action start.
+  bool starts() const;
+  // Trap policies at load: some child has start_action trap ("on-demand").
+  bool traps() const;
 };
 
 struct LoadedConnections {
@@ -34,8 +37,8 @@ struct LoadedConnections {
 LoadedConnections load_connections(const std::vector<std::string>& files, uint16_t port,
                                    bool require_absolute);
 
-// Gives every connection whose file says reqid 0 one: the one it already has in
-// `running` (same name, also allocated), else the lowest no other connection uses.
+// Gives every child whose file says reqid 0 one: the one it already has in `running`
+// (same connection and child name, also allocated), else the lowest no other child uses.
 void assign_reqids(std::vector<DaemonConnection>& next,
                    const std::vector<DaemonConnection>& running = {});
 

@@ -59,8 +59,16 @@ const char* peer_gone_name(ike::v2::PeerGoneAction a, const char* none) {
 
 uint64_t secs(std::chrono::seconds s) { return s.count() > 0 ? uint64_t(s.count()) : 0; }
 
-bool trap_connection(const DaemonConnection& c) {
-  return c.config.child.start_action == ike::v2::StartAction::Trap;
+bool trap_connection(const DaemonConnection& c) { return c.traps(); }
+
+// "lan, dmz (on-demand)": the children with their start action when not the first's.
+std::string children_names(const ike::v2::ConnectionConfig& k) {
+  std::string out;
+  for (const auto& c : k.children) {
+    if (!out.empty()) out += ", ";
+    out += c.name;
+  }
+  return out;
 }
 
 bool contains(const std::vector<std::string>& sorted, const std::string& name) {
@@ -184,7 +192,7 @@ Worker& Daemon::owner(const std::string& connection) {
 void Daemon::start_connections(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     const DaemonConnection* c = find_connection(name);
-    if (c == nullptr || c->config.child.start_action != ike::v2::StartAction::Start) continue;
+    if (c == nullptr || !c->starts()) continue;
     Worker& w = owner(name);
     std::lock_guard lock(w.mutex());
     if (auto spi = w.engine().initiate(name); !spi)
@@ -318,7 +326,7 @@ void Daemon::on_kernel_events() {
 void Daemon::on_acquire(const kernel::AcquireEvent& e) {
   const DaemonConnection* c = nullptr;
   for (const DaemonConnection& d : connections_)
-    if (e.tmpl.reqid != 0 && d.config.child.reqid == e.tmpl.reqid) c = &d;
+    if (d.config.child_by_reqid(e.tmpl.reqid) != nullptr) c = &d;
   if (c == nullptr) {
     log::debug("kernel ACQUIRE for reqid " + std::to_string(e.tmpl.reqid) + " (" +
                kernel::describe(e.policy) + "): no connection has it");
@@ -331,7 +339,7 @@ void Daemon::on_acquire(const kernel::AcquireEvent& e) {
     if (holder != nullptr) break;
     std::lock_guard lock(x->mutex());
     for (const ike::v2::IkeSa* sa : x->engine().sas())
-      if (sa->config.name == c->config.name && sa->rekeyed_to == 0 &&
+      if (sa->config->name == c->config.name && sa->rekeyed_to == 0 &&
           sa->state != ike::v2::IkeState::Closed && sa->state != ike::v2::IkeState::Failed)
         holder = x.get();
   }
@@ -447,9 +455,9 @@ std::vector<std::pair<std::string, uint64_t>> Daemon::delete_sas_of(const std::s
     std::lock_guard lock(w->mutex());
     std::vector<std::pair<std::string, uint64_t>> sas;
     for (const ike::v2::IkeSa* sa : w->engine().sas())
-      if ((name.empty() || sa->config.name == name) &&
+      if ((name.empty() || sa->config->name == name) &&
           sa->state == ike::v2::IkeState::Established)
-        sas.emplace_back(sa->config.name, sa->local_spi());
+        sas.emplace_back(sa->config->name, sa->local_spi());
     for (auto& [conn, spi] : sas) {
       if (auto r = w->engine().delete_ike_sa(spi); !r) {
         log::warn(r.error().message);
@@ -551,7 +559,12 @@ control::Response Daemon::load(const std::vector<std::string>& files, const Peer
     const DaemonConnection* old = find_connection(*it);
     auto now = std::find_if(next.connections.begin(), next.connections.end(),
                             [&](const DaemonConnection& c) { return c.config.name == *it; });
-    if (old->config.child.reqid == now->config.child.reqid) {
+    auto reqids = [](const DaemonConnection& c) {
+      std::vector<uint32_t> out;
+      for (const auto& child : c.config.children) out.push_back(child.reqid);
+      return out;
+    };
+    if (reqids(*old) == reqids(*now)) {
       ++it;
       continue;
     }
@@ -605,20 +618,22 @@ control::Response Daemon::list_conns() {
     i.remote = k.remote.str();
     i.local_id = k.local_id.str();
     i.remote_id = k.remote_id.str();
-    i.child = k.child.name;
-    i.start_action = start_action_name(k.child.start_action);
+    // The first child's settings stand for the connection's in this one-line summary.
+    const ike::v2::ChildConfig& first = k.children.front();
+    i.child = children_names(k);
+    i.start_action = start_action_name(first.start_action);
     for (auto& w : workers_) {
       std::lock_guard lock(w->mutex());
       i.trapped = i.trapped || w->engine().trapped(k.name);
     }
-    i.child_rekey_seconds = secs(k.child.lifetime.rekey_time);
-    i.child_life_seconds = secs(k.child.lifetime.life_time);
+    i.child_rekey_seconds = secs(first.lifetime.rekey_time);
+    i.child_life_seconds = secs(first.lifetime.life_time);
     i.ike_rekey_seconds = secs(k.ike_lifetime.rekey_time);
     i.ike_reauth_seconds = secs(k.ike_lifetime.reauth_time);
     i.dpd_delay_seconds = secs(k.dpd_delay);
     i.dpd_timeout_seconds = secs(k.dpd_timeout);
-    i.dpd_action = peer_gone_name(k.child.dpd_action, "clear");
-    i.close_action = peer_gone_name(k.child.close_action, "none");
+    i.dpd_action = peer_gone_name(first.dpd_action, "clear");
+    i.close_action = peer_gone_name(first.close_action, "none");
     out.push_back(std::move(i));
   }
   control::Response resp;

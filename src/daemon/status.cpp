@@ -71,7 +71,7 @@ bool in_kernel(ike::v2::ChildState s) {
 control::ChildStatus child_status(const ike::v2::IkeSa& sa, const ike::v2::ChildSa& ch,
                                   kernel::Kernel& k, Millis now, uint64_t wall_now) {
   control::ChildStatus c;
-  c.name = sa.config.child.name;
+  c.name = ch.cfg ? ch.cfg->name : sa.config->children.front().name;
   c.state = std::string(ike::v2::to_string(ch.state));
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;
@@ -104,7 +104,7 @@ control::ChildStatus child_status(const ike::v2::IkeSa& sa, const ike::v2::Child
 control::IkeStatus ike_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, uint32_t worker,
                               Millis now, uint64_t wall_now) {
   control::IkeStatus s;
-  s.connection = sa.config.name;
+  s.connection = sa.config->name;
   s.state = std::string(ike::v2::to_string(sa.state));
   s.initiator = sa.initiator;
   s.spi_i = sa.spi_i;

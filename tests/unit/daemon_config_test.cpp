@@ -38,10 +38,10 @@ std::string example_copy() {
 const std::string kExample = example_copy();
 
 daemon::DaemonConnection conn(const char* name, uint32_t file_reqid = 0) {
-  daemon::DaemonConnection c{connection(true), policy::StartAction::Start, file_reqid};
-  c.config.child.start_action = ike::v2::StartAction::Start;  // agrees with start_action
+  daemon::DaemonConnection c{connection(true), {file_reqid}};
+  c.config.children[0].start_action = ike::v2::StartAction::Start;
   c.config.name = name;
-  c.config.child.reqid = file_reqid;
+  c.config.children[0].reqid = file_reqid;
   return c;
 }
 
@@ -53,9 +53,10 @@ TEST_CASE("load_connections: the example, on the daemon's port; errors name file
   REQUIRE(r.connections.size() == 1);
   CHECK(r.connections[0].config.name == "to-right");
   CHECK(r.connections[0].config.local.port == 4500);
-  CHECK(r.connections[0].start_action == policy::StartAction::Start);
-  CHECK(r.connections[0].config.child.start_action == ike::v2::StartAction::Start);
-  CHECK(r.connections[0].file_reqid == 7);
+  CHECK(r.connections[0].starts());
+  CHECK(!r.connections[0].traps());
+  CHECK(r.connections[0].config.children[0].start_action == ike::v2::StartAction::Start);
+  CHECK(r.connections[0].file_reqids == std::vector<uint32_t>{7});
 
   auto rel = daemon::load_connections({"left.json"}, 500, true);
   CHECK(!rel.ok());
@@ -69,21 +70,21 @@ TEST_CASE("load_connections: the example, on the daemon's port; errors name file
 TEST_CASE("assign_reqids: the file's, then what the running set had, then the lowest free") {
   std::vector<daemon::DaemonConnection> running{conn("a"), conn("b")};
   daemon::assign_reqids(running);
-  CHECK(running[0].config.child.reqid == 1);
-  CHECK(running[1].config.child.reqid == 2);
+  CHECK(running[0].config.children[0].reqid == 1);
+  CHECK(running[1].config.children[0].reqid == 2);
 
   // b keeps 2; a new c takes 1? No: a still exists and keeps 1, c takes 3.
   std::vector<daemon::DaemonConnection> next{conn("c"), conn("b"), conn("a")};
   daemon::assign_reqids(next, running);
-  CHECK(next[0].config.child.reqid == 3);
-  CHECK(next[1].config.child.reqid == 2);
-  CHECK(next[2].config.child.reqid == 1);
+  CHECK(next[0].config.children[0].reqid == 3);
+  CHECK(next[1].config.children[0].reqid == 2);
+  CHECK(next[2].config.children[0].reqid == 1);
 
   // A file now claims 2: b gives it up and gets the lowest free.
   std::vector<daemon::DaemonConnection> claim{conn("d", 2), conn("b")};
   daemon::assign_reqids(claim, running);
-  CHECK(claim[0].config.child.reqid == 2);
-  CHECK(claim[1].config.child.reqid == 1);
+  CHECK(claim[0].config.children[0].reqid == 2);
+  CHECK(claim[1].config.children[0].reqid == 1);
 }
 
 TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a change") {
@@ -92,11 +93,10 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   daemon::assign_reqids(running);
   std::vector<daemon::DaemonConnection> next{conn("start"), conn("psk"), conn("alter"),
                                              conn("keep"), conn("new")};
-  next[2].config.child.local_ts = {prefix("10.9.0.0/16")};
+  next[2].config.children[0].local_ts = {prefix("10.9.0.0/16")};
   const char* other = "another secret of reasonable length";
   next[1].config.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
-  next[0].start_action = policy::StartAction::None;
-  next[0].config.child.start_action = ike::v2::StartAction::None;
+  next[0].config.children[0].start_action = ike::v2::StartAction::None;
   daemon::assign_reqids(next, running);
   daemon::ConfigDiff d = daemon::diff(running, next);
   CHECK(d.added == std::vector<std::string>{"new"});
@@ -105,8 +105,8 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   CHECK(d.unchanged == std::vector<std::string>{"keep"});
   // An allocated reqid is not part of the comparison; the file's is.
   daemon::DaemonConnection x = conn("x"), y = conn("x");
-  x.config.child.reqid = 4;
-  y.config.child.reqid = 9;
+  x.config.children[0].reqid = 4;
+  y.config.children[0].reqid = 9;
   CHECK(daemon::same_connection(x, y));
   CHECK(!daemon::same_connection(conn("x", 4), conn("x", 9)));
   // Every field counts, including ones added after the comparison was written.
@@ -127,11 +127,13 @@ TEST_CASE("load_connections: the on-demand example; both start actions agree") {
   fs::remove_all(dir);
   REQUIRE(left.ok());
   REQUIRE(right.ok());
-  CHECK(left.connections.at(0).start_action == policy::StartAction::Trap);
-  CHECK(left.connections.at(0).config.child.start_action == ike::v2::StartAction::Trap);
+  CHECK(left.connections.at(0).traps());
+  CHECK(!left.connections.at(0).starts());
+  CHECK(left.connections.at(0).config.children[0].start_action == ike::v2::StartAction::Trap);
   CHECK(left.connections.at(0).config.dpd_delay == std::chrono::seconds(30));
-  CHECK(right.connections.at(0).start_action == policy::StartAction::None);
-  CHECK(right.connections.at(0).config.child.start_action == ike::v2::StartAction::None);
+  CHECK(!right.connections.at(0).traps());
+  CHECK(!right.connections.at(0).starts());
+  CHECK(right.connections.at(0).config.children[0].start_action == ike::v2::StartAction::None);
 }
 
 TEST_CASE("diff: a change of a lifetime, DPD or action field is a change") {
@@ -143,17 +145,17 @@ TEST_CASE("diff: a change of a lifetime, DPD or action field is a change") {
       [](auto& c) { c.ike_lifetime.rand_time = seconds(1); },
       [](auto& c) { c.dpd_delay = seconds(30); },
       [](auto& c) { c.dpd_timeout = seconds(31); },
-      [](auto& c) { c.child.lifetime.rekey_time = seconds(1800); },
-      [](auto& c) { c.child.lifetime.life_time = seconds(4000); },
-      [](auto& c) { c.child.lifetime.rand_time = seconds(1); },
-      [](auto& c) { c.child.lifetime.rekey_bytes = 1; },
-      [](auto& c) { c.child.lifetime.life_bytes = 1; },
-      [](auto& c) { c.child.lifetime.rekey_packets = 1; },
-      [](auto& c) { c.child.lifetime.life_packets = 1; },
-      [](auto& c) { c.child.dpd_action = ike::v2::PeerGoneAction::Trap; },
-      [](auto& c) { c.child.close_action = ike::v2::PeerGoneAction::Restart; },
-      [](auto& c) { c.child.inactivity = seconds(60); },
-      [](auto& c) { c.child.proposals[0].dh = {wire::DhGroup::Curve25519}; },
+      [](auto& c) { c.children[0].lifetime.rekey_time = seconds(1800); },
+      [](auto& c) { c.children[0].lifetime.life_time = seconds(4000); },
+      [](auto& c) { c.children[0].lifetime.rand_time = seconds(1); },
+      [](auto& c) { c.children[0].lifetime.rekey_bytes = 1; },
+      [](auto& c) { c.children[0].lifetime.life_bytes = 1; },
+      [](auto& c) { c.children[0].lifetime.rekey_packets = 1; },
+      [](auto& c) { c.children[0].lifetime.life_packets = 1; },
+      [](auto& c) { c.children[0].dpd_action = ike::v2::PeerGoneAction::Trap; },
+      [](auto& c) { c.children[0].close_action = ike::v2::PeerGoneAction::Restart; },
+      [](auto& c) { c.children[0].inactivity = seconds(60); },
+      [](auto& c) { c.children[0].proposals[0].dh = {wire::DhGroup::Curve25519}; },
   };
   for (size_t i = 0; i < edits.size(); ++i) {
     INFO("edit " << i);
@@ -191,7 +193,7 @@ TEST_CASE("diff: a change of a lifetime, DPD or action field is a change") {
   daemon::assign_reqids(after.connections, before.connections);
   CHECK(daemon::diff(before.connections, again.connections).unchanged ==
         std::vector<std::string>{"to-right"});
-  CHECK(after.connections[0].config.child.lifetime.life_time == std::chrono::seconds(4200));
+  CHECK(after.connections[0].config.children[0].lifetime.life_time == std::chrono::seconds(4200));
   CHECK(daemon::diff(before.connections, after.connections).changed ==
         std::vector<std::string>{"to-right"});
 }

@@ -96,7 +96,7 @@ ChildSa child(ChildState state, uint32_t spi_in, uint32_t spi_out) {
 // its Delete under way, hard 2100 s), and one being negotiated.
 IkeSa sample_sa() {
   IkeSa sa;
-  sa.config = connection(true);
+  sa.config = std::make_shared<const ConnectionConfig>(connection(true));
   sa.initiator = true;
   sa.local = {ip("192.0.2.1"), 500};
   sa.remote = {ip("192.0.2.2"), 4500};

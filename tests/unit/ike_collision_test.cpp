@@ -67,8 +67,8 @@ TEST_SUITE("ike collisions") {
         CAPTURE(lowest);
         LifecyclePair p;
         if (pfs) {
-          p.alice_config.child.proposals = {esp_gcm_x25519()};
-          p.bob_config.child.proposals = {esp_gcm_x25519()};
+          p.alice_config.children[0].proposals = {esp_gcm_x25519()};
+          p.bob_config.children[0].proposals = {esp_gcm_x25519()};
         }
         const uint64_t spi = p.start();
         p.run();

@@ -105,7 +105,7 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("ESP proposal mismatch: IKE SA up, CHILD SA refused, nothing installed") {
     Pair p;
-    p.bob_config.child.proposals = {
+    p.bob_config.children[0].proposals = {
         {{{wire::EncrId::AesCbc, 128}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}, {}}};
     const uint64_t spi = p.start();
     p.run();
@@ -188,9 +188,9 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("traffic selectors: the responder narrows to its configuration") {
     Pair p;
-    p.alice_config.child.local_ts = {prefix("10.1.0.0/16")};
-    p.alice_config.child.remote_ts = {prefix("10.0.0.0/8")};
-    p.bob_config.child.local_ts = {prefix("10.2.3.0/24")};
+    p.alice_config.children[0].local_ts = {prefix("10.1.0.0/16")};
+    p.alice_config.children[0].remote_ts = {prefix("10.0.0.0/8")};
+    p.bob_config.children[0].local_ts = {prefix("10.2.3.0/24")};
     const uint64_t spi = p.start();
     p.run();
     const IkeSa *a = p.alice.find(spi);
@@ -206,7 +206,7 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("traffic selectors without intersection: TS_UNACCEPTABLE, no CHILD SA") {
     Pair p;
-    p.bob_config.child.local_ts = {prefix("172.16.0.0/12")};
+    p.bob_config.children[0].local_ts = {prefix("172.16.0.0/12")};
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi)->state == IkeState::Established);
@@ -218,9 +218,9 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("transport mode: no fwd policy, templates without addresses") {
     Pair p;
-    p.alice_config.child.mode = p.bob_config.child.mode = kernel::Mode::Transport;
-    p.alice_config.child.local_ts = p.bob_config.child.remote_ts = {prefix("192.0.2.1/32")};
-    p.alice_config.child.remote_ts = p.bob_config.child.local_ts = {prefix("192.0.2.2/32")};
+    p.alice_config.children[0].mode = p.bob_config.children[0].mode = kernel::Mode::Transport;
+    p.alice_config.children[0].local_ts = p.bob_config.children[0].remote_ts = {prefix("192.0.2.1/32")};
+    p.alice_config.children[0].remote_ts = p.bob_config.children[0].local_ts = {prefix("192.0.2.2/32")};
     const uint64_t spi = p.start();
     p.run();
     REQUIRE(first_child(p.alice.find(spi)).state == ChildState::Installed);
@@ -239,9 +239,9 @@ TEST_SUITE("ike failures") {
   // tunnel found no SA (XfrmOutNoStates) although the policies were there.
   TEST_CASE("tunnel mode: IPv4 and IPv6 selectors in one CHILD SA, SAs of either inner family") {
     Pair p;
-    p.alice_config.child.local_ts = p.bob_config.child.remote_ts = {prefix("198.51.100.0/24"),
+    p.alice_config.children[0].local_ts = p.bob_config.children[0].remote_ts = {prefix("198.51.100.0/24"),
                                                                     prefix("2001:db8:a::/64")};
-    p.alice_config.child.remote_ts = p.bob_config.child.local_ts = {prefix("203.0.113.0/24"),
+    p.alice_config.children[0].remote_ts = p.bob_config.children[0].local_ts = {prefix("203.0.113.0/24"),
                                                                     prefix("2001:db8:b::/64")};
     const uint64_t spi = p.start();
     p.run();

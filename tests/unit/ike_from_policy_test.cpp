@@ -100,16 +100,16 @@ TEST_CASE("from_policy: the example maps field by field") {
   CHECK(c.proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
   CHECK(c.proposals[1].prf == std::vector<wire::PrfId>{wire::PrfId::HmacSha2_256});
   CHECK(c.proposals[1].dh == std::vector<wire::DhGroup>{wire::DhGroup::Modp2048});
-  CHECK(c.child.name == "lan");
-  CHECK(c.child.mode == kernel::Mode::Tunnel);
-  CHECK(c.child.local_ts == std::vector<Prefix>{prefix("198.51.100.0/24")});
-  CHECK(c.child.remote_ts == std::vector<Prefix>{prefix("203.0.113.0/24")});
-  REQUIRE(c.child.proposals.size() == 2);
-  CHECK(c.child.proposals[0].encr[0].id == wire::EncrId::AesGcm16);
-  CHECK(c.child.proposals[0].esn == std::vector<wire::EsnId>{wire::EsnId::NoEsn});
-  CHECK(c.child.proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
-  CHECK(c.child.reqid == 7);
-  CHECK(c.child.replay_window == 32);
+  CHECK(c.children[0].name == "lan");
+  CHECK(c.children[0].mode == kernel::Mode::Tunnel);
+  CHECK(c.children[0].local_ts == std::vector<Prefix>{prefix("198.51.100.0/24")});
+  CHECK(c.children[0].remote_ts == std::vector<Prefix>{prefix("203.0.113.0/24")});
+  REQUIRE(c.children[0].proposals.size() == 2);
+  CHECK(c.children[0].proposals[0].encr[0].id == wire::EncrId::AesGcm16);
+  CHECK(c.children[0].proposals[0].esn == std::vector<wire::EsnId>{wire::EsnId::NoEsn});
+  CHECK(c.children[0].proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.children[0].reqid == 7);
+  CHECK(c.children[0].replay_window == 32);
 }
 
 TEST_CASE("from_policy: the example pair brings up a CHILD SA in the engine pair") {
@@ -167,19 +167,14 @@ TEST_CASE("from_policy: a connection the engine cannot run is an error naming it
   c.proposals.resize(1);
   auto r = to_engine_config(c);
   REQUIRE_FALSE(r);
-  CHECK(r.error().message ==
-        "connection \"site-b\" has 0 children; the IKEv2 engine runs exactly one CHILD SA per "
-        "connection");
+  CHECK(r.error().message == "connection \"site-b\" has no children");
   c.children.resize(2);
+  c.children[0].name = "lan";
+  c.children[1].name = "voice";
+  c.children[0].esp_proposals.resize(1);
   r = to_engine_config(c);
   REQUIRE_FALSE(r);
-  CHECK(r.error().message ==
-        "connection \"site-b\" has 2 children; the IKEv2 engine runs exactly one CHILD SA per "
-        "connection");
-  c.children.resize(1);
-  r = to_engine_config(c);
-  REQUIRE_FALSE(r);
-  CHECK(r.error().message == "connection \"site-b\" has no ESP proposals");
+  CHECK(r.error().message == "connection \"site-b\" child \"voice\" has no ESP proposals");
 }
 
 namespace {
@@ -229,7 +224,7 @@ TEST_CASE("from_policy: lifetimes, DPD, actions and inactivity reach the engine"
   CHECK(c.ike_lifetime.rand_time == std::chrono::seconds(600));
   CHECK(c.dpd_delay == std::chrono::seconds(60));
   CHECK(c.dpd_timeout == std::chrono::seconds(150));
-  const ChildLifetime &l = c.child.lifetime;
+  const ChildLifetime &l = c.children[0].lifetime;
   CHECK(l.rekey_time == std::chrono::seconds(1200));
   CHECK(l.life_time == std::chrono::seconds(1500));
   CHECK(l.rand_time == std::chrono::seconds(120));
@@ -237,63 +232,63 @@ TEST_CASE("from_policy: lifetimes, DPD, actions and inactivity reach the engine"
   CHECK(l.life_bytes == 1500000);
   CHECK(l.rekey_packets == 1000);
   CHECK(l.life_packets == 1100);
-  CHECK(c.child.start_action == StartAction::Trap);
-  CHECK(c.child.dpd_action == PeerGoneAction::Restart);
-  CHECK(c.child.close_action == PeerGoneAction::Trap);
-  CHECK(c.child.inactivity == std::chrono::seconds(2700));
+  CHECK(c.children[0].start_action == StartAction::Trap);
+  CHECK(c.children[0].dpd_action == PeerGoneAction::Restart);
+  CHECK(c.children[0].close_action == PeerGoneAction::Trap);
+  CHECK(c.children[0].inactivity == std::chrono::seconds(2700));
   // ESP key exchange groups: PFS for CREATE_CHILD_SA, in the proposal's order.
-  REQUIRE(c.child.proposals.size() == 3);
-  CHECK(c.child.proposals[0].dh ==
+  REQUIRE(c.children[0].proposals.size() == 3);
+  CHECK(c.children[0].proposals[0].dh ==
         std::vector<wire::DhGroup>{wire::DhGroup::Curve25519, wire::DhGroup::Ecp256});
-  CHECK(c.child.proposals[0].encr[0].id == wire::EncrId::AesGcm16);
-  CHECK(c.child.proposals[0].integ.empty());
-  CHECK(c.child.proposals[1].dh == std::vector<wire::DhGroup>{wire::DhGroup::Modp2048});
-  CHECK(c.child.proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
-  CHECK(c.child.proposals[2].dh.empty());
+  CHECK(c.children[0].proposals[0].encr[0].id == wire::EncrId::AesGcm16);
+  CHECK(c.children[0].proposals[0].integ.empty());
+  CHECK(c.children[0].proposals[1].dh == std::vector<wire::DhGroup>{wire::DhGroup::Modp2048});
+  CHECK(c.children[0].proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.children[0].proposals[2].dh.empty());
 }
 
 TEST_CASE("from_policy: the loader's defaults are the engine's") {
   ExampleCopy ex;
   ConnectionConfig c = engine_config(ex, minimal_connection(json::object()));
   CHECK(c.ike_lifetime == IkeLifetime{});
-  CHECK(c.child.lifetime == ChildLifetime{});
+  CHECK(c.children[0].lifetime == ChildLifetime{});
   CHECK(c.dpd_delay == ConnectionConfig{}.dpd_delay);
   CHECK(c.dpd_timeout == ConnectionConfig{}.dpd_timeout);
-  CHECK(c.child.start_action == StartAction::None);
-  CHECK(c.child.dpd_action == PeerGoneAction::None);
-  CHECK(c.child.close_action == PeerGoneAction::None);
-  CHECK(c.child.inactivity == std::chrono::seconds(0));
-  for (const auto &p : c.child.proposals) CHECK(p.dh.empty());
+  CHECK(c.children[0].start_action == StartAction::None);
+  CHECK(c.children[0].dpd_action == PeerGoneAction::None);
+  CHECK(c.children[0].close_action == PeerGoneAction::None);
+  CHECK(c.children[0].inactivity == std::chrono::seconds(0));
+  for (const auto &p : c.children[0].proposals) CHECK(p.dh.empty());
   for (const char *word : {"none", "start", "trap"}) {
     INFO(word);
     auto mapped = engine_config(ex, minimal_connection({{"start_action", word}}));
-    CHECK(mapped.child.start_action == (std::string(word) == "none"    ? StartAction::None
+    CHECK(mapped.children[0].start_action == (std::string(word) == "none"    ? StartAction::None
                                         : std::string(word) == "start" ? StartAction::Start
                                                                        : StartAction::Trap));
   }
   auto clear = engine_config(ex, minimal_connection({{"dpd_action", "clear"},
                                                      {"close_action", "restart"}}));
-  CHECK(clear.child.dpd_action == PeerGoneAction::None);
-  CHECK(clear.child.close_action == PeerGoneAction::Restart);
+  CHECK(clear.children[0].dpd_action == PeerGoneAction::None);
+  CHECK(clear.children[0].close_action == PeerGoneAction::Restart);
 }
 
 TEST_CASE("from_policy: the on-demand example maps both sides") {
   ExampleCopy ex("ikev2-psk-ondemand");
   ConnectionConfig left = ex.config("left.json"), right = ex.config("right.json");
-  CHECK(left.child.start_action == StartAction::Trap);
-  CHECK(left.child.dpd_action == PeerGoneAction::Trap);
-  CHECK(left.child.close_action == PeerGoneAction::Trap);
-  CHECK(right.child.start_action == StartAction::None);
-  CHECK(right.child.dpd_action == PeerGoneAction::None);
-  CHECK(right.child.close_action == PeerGoneAction::None);
+  CHECK(left.children[0].start_action == StartAction::Trap);
+  CHECK(left.children[0].dpd_action == PeerGoneAction::Trap);
+  CHECK(left.children[0].close_action == PeerGoneAction::Trap);
+  CHECK(right.children[0].start_action == StartAction::None);
+  CHECK(right.children[0].dpd_action == PeerGoneAction::None);
+  CHECK(right.children[0].close_action == PeerGoneAction::None);
   for (const ConnectionConfig *c : {&left, &right}) {
     CHECK(c->dpd_delay == std::chrono::seconds(30));
     CHECK(c->dpd_timeout == std::chrono::seconds(90));
     CHECK(c->ike_lifetime == IkeLifetime{});  // "4h" spelled out: the defaults
-    CHECK(c->child.lifetime == ChildLifetime{});
-    CHECK(c->child.reqid == 9);
-    CHECK(c->child.local_ts.size() == 1);
+    CHECK(c->children[0].lifetime == ChildLifetime{});
+    CHECK(c->children[0].reqid == 9);
+    CHECK(c->children[0].local_ts.size() == 1);
   }
-  CHECK(left.child.local_ts == right.child.remote_ts);
-  CHECK(left.child.remote_ts == right.child.local_ts);
+  CHECK(left.children[0].local_ts == right.children[0].remote_ts);
+  CHECK(left.children[0].remote_ts == right.children[0].local_ts);
 }

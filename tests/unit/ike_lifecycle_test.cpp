@@ -42,7 +42,7 @@ TEST_SUITE("ike lifecycle") {
   TEST_CASE("a week of tunnel life: CHILD rekeys by the kernel's soft EXPIRE, IKE rekeys by timer") {
     LifecyclePair p;
     for (auto *c : {&p.alice_config, &p.bob_config}) {
-      c->child.lifetime = {3600s, 3960s, 360s, 0, 0, 0, 0};
+      c->children[0].lifetime = {3600s, 3960s, 360s, 0, 0, 0, 0};
       c->ike_lifetime = {14400s, 0s, 1440s, 1440s};
     }
     p.start();
@@ -91,8 +91,8 @@ TEST_SUITE("ike lifecycle") {
         CAPTURE(from_alice);
         LifecyclePair p;
         if (pfs) {
-          p.alice_config.child.proposals = {esp_gcm_x25519()};
-          p.bob_config.child.proposals = {esp_gcm_x25519()};
+          p.alice_config.children[0].proposals = {esp_gcm_x25519()};
+          p.bob_config.children[0].proposals = {esp_gcm_x25519()};
         }
         const uint64_t spi = p.start();
         p.run();
@@ -222,7 +222,7 @@ TEST_SUITE("ike lifecycle") {
 
   TEST_CASE("no rekey possible: the hard EXPIRE removes the CHILD SA on both sides") {
     LifecyclePair p;
-    for (auto *c : {&p.alice_config, &p.bob_config}) c->child.lifetime = {60s, 90s, 0s, 0, 0, 0, 0};
+    for (auto *c : {&p.alice_config, &p.bob_config}) c->children[0].lifetime = {60s, 90s, 0s, 0, 0, 0, 0};
     p.start();
     p.run();
     // Every CREATE_CHILD_SA request is lost from now on (INFORMATIONAL passes).
@@ -242,7 +242,7 @@ TEST_SUITE("ike lifecycle") {
   TEST_CASE("byte lifetimes: traffic on the SA triggers the rekey") {
     LifecyclePair p;
     for (auto *c : {&p.alice_config, &p.bob_config})
-      c->child.lifetime = {0s, 0s, 0s, 100'000, 200'000, 0, 0};
+      c->children[0].lifetime = {0s, 0s, 0s, 100'000, 200'000, 0, 0};
     const uint64_t spi = p.start();
     p.run();
     const uint32_t before = first_child(p.alice.find(spi)).spi_in;
@@ -265,7 +265,7 @@ TEST_SUITE("ike lifecycle") {
       LifecyclePair p;
       p.alice_config.dpd_delay = 30s;
       p.alice_config.dpd_timeout = 60s;
-      p.alice_config.child.dpd_action = action;
+      p.alice_config.children[0].dpd_action = action;
       p.start();
       p.run();
       p.net.filter = [](const Packet &pk, size_t) { return pk.to.addr == ip("192.0.2.2") ? 0 : 1; };
@@ -327,7 +327,7 @@ TEST_SUITE("ike lifecycle") {
     for (auto action : {PeerGoneAction::None, PeerGoneAction::Restart, PeerGoneAction::Trap}) {
       CAPTURE(static_cast<int>(action));
       LifecyclePair p;
-      p.alice_config.child.close_action = action;
+      p.alice_config.children[0].close_action = action;
       p.start();
       p.run();
       REQUIRE(p.bob.delete_ike_sa(p.only(p.bob)->local_spi()));
@@ -345,7 +345,7 @@ TEST_SUITE("ike lifecycle") {
 
   TEST_CASE("on-demand: trap policies, ACQUIREs start one negotiation, the SA fits the packet") {
     LifecyclePair p;
-    p.alice_config.child.start_action = StartAction::Trap;
+    p.alice_config.children[0].start_action = StartAction::Trap;
     p.alice.add_connection(p.alice_config);
     p.bob.add_connection(p.bob_config);
     REQUIRE(p.alice.install_trap("to-bob"));
@@ -409,7 +409,7 @@ TEST_SUITE("ike lifecycle") {
 
   TEST_CASE("inactivity: an idle CHILD SA (and its IKE SA) is closed, a busy one is not") {
     LifecyclePair p;
-    p.alice_config.child.inactivity = 60s;
+    p.alice_config.children[0].inactivity = 60s;
     const uint64_t spi = p.start();
     p.run();
     kernel::Selector pkt;

@@ -90,7 +90,7 @@ void check_tunnel_policies(Pair &p) {
 
 void set_proposals(Pair &p, IkeProposalConfig ike, EspProposalConfig esp) {
   p.alice_config.proposals = p.bob_config.proposals = {ike};
-  p.alice_config.child.proposals = p.bob_config.child.proposals = {esp};
+  p.alice_config.children[0].proposals = p.bob_config.children[0].proposals = {esp};
 }
 
 EspProposalConfig esp_cbc() {

@@ -76,11 +76,12 @@ inline ConnectionConfig connection(bool alice) {
   const char *psk = "a shared secret of reasonable length";
   c.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t *>(psk), strlen(psk)));
   c.proposals = {ike_gcm_x25519()};
-  c.child.name = "lan";
-  c.child.local_ts = {prefix(alice ? "10.1.0.0/16" : "10.2.0.0/16")};
-  c.child.remote_ts = {prefix(alice ? "10.2.0.0/16" : "10.1.0.0/16")};
-  c.child.proposals = {esp_gcm()};
-  c.child.reqid = alice ? 7 : 9;
+  c.children.emplace_back();
+  c.children[0].name = "lan";
+  c.children[0].local_ts = {prefix(alice ? "10.1.0.0/16" : "10.2.0.0/16")};
+  c.children[0].remote_ts = {prefix(alice ? "10.2.0.0/16" : "10.1.0.0/16")};
+  c.children[0].proposals = {esp_gcm()};
+  c.children[0].reqid = alice ? 7 : 9;
   // No IKE SA rekey unless a test asks for one (tests that check "no timer left").
   c.ike_lifetime.rekey_time = std::chrono::seconds(0);
   return c;

@@ -20,7 +20,7 @@ struct Direction {
 
 kernel::SaParams esp_sa(const IkeSa &sa, const ChildSa &c, const EspAlgorithms &esp,
                         bool inbound, Direction keys) {
-  const auto &cc = sa.config.child;
+  const ChildConfig &cc = *c.cfg;
   kernel::SaParams p;
   p.src = inbound ? sa.remote.addr : sa.local.addr;
   p.dst = inbound ? sa.local.addr : sa.remote.addr;
@@ -69,27 +69,35 @@ Result<kernel::Selector> selector(const wire::TrafficSelector &src,
   return sel;
 }
 
-kernel::PolicyParams policy(const IkeSa &sa, bool transport, kernel::Selector sel,
-                            kernel::Dir dir) {
+// `local`, `remote`: the outer addresses (tunnel mode templates).
+struct PolicyShape {
+  const IpAddress &local, &remote;
+  bool transport;
+  uint32_t reqid;
+};
+
+kernel::PolicyParams policy(const PolicyShape &shape, kernel::Selector sel, kernel::Dir dir) {
+  const bool transport = shape.transport;
   const bool out = dir == kernel::Dir::Out;
   kernel::PolicyParams p;
   p.sel = sel;
   p.dir = dir;
   kernel::Template t;
   if (!transport) {
-    t.src = out ? sa.local.addr : sa.remote.addr;
-    t.dst = out ? sa.remote.addr : sa.local.addr;
+    t.src = out ? shape.local : shape.remote;
+    t.dst = out ? shape.remote : shape.local;
   }
   t.proto = kernel::Proto::Esp;
   t.mode = transport ? kernel::Mode::Transport : kernel::Mode::Tunnel;
-  t.reqid = sa.config.child.reqid;
+  t.reqid = shape.reqid;
   p.tmpls.push_back(t);
   return p;
 }
 
 Result<std::vector<kernel::PolicyParams>> policies_for(
-    const IkeSa &sa, bool transport, const std::vector<wire::TrafficSelector> &local,
+    const PolicyShape &shape, const std::vector<wire::TrafficSelector> &local,
     const std::vector<wire::TrafficSelector> &remote) {
+  const bool transport = shape.transport;
   std::vector<kernel::PolicyParams> out;
   for (const auto &l : local)
     for (const auto &r : remote) {
@@ -98,9 +106,9 @@ Result<std::vector<kernel::PolicyParams>> policies_for(
       auto i = selector(r, l);
       if (!o) return fail(o.error());
       if (!i) return fail(i.error());
-      out.push_back(policy(sa, transport, *o, kernel::Dir::Out));
-      out.push_back(policy(sa, transport, *i, kernel::Dir::In));
-      if (!transport) out.push_back(policy(sa, transport, *i, kernel::Dir::Fwd));
+      out.push_back(policy(shape, *o, kernel::Dir::Out));
+      out.push_back(policy(shape, *i, kernel::Dir::In));
+      if (!transport) out.push_back(policy(shape, *i, kernel::Dir::Fwd));
     }
   return out;
 }
@@ -160,21 +168,25 @@ Millis jittered_deadline(crypto::RandomSource &random, Millis from, std::chrono:
 }
 
 Result<std::vector<kernel::PolicyParams>> child_policies(const IkeSa &sa, const ChildSa &c) {
-  return policies_for(sa, c.transport, c.local_ts, c.remote_ts);
+  return policies_for({sa.local.addr, sa.remote.addr, c.transport, c.cfg->reqid}, c.local_ts,
+                      c.remote_ts);
 }
 
-Result<std::vector<kernel::PolicyParams>> trap_policies(const IkeSa &shape) {
-  const auto &cc = shape.config.child;
-  return policies_for(shape, cc.mode == kernel::Mode::Transport, to_ts(cc.local_ts),
-                      to_ts(cc.remote_ts));
+Result<std::vector<kernel::PolicyParams>> trap_policies(const ConnectionConfig &conn,
+                                                        const ChildConfig &cc) {
+  return policies_for(
+      {conn.local.addr, conn.remote.addr, cc.mode == kernel::Mode::Transport, cc.reqid},
+      to_ts(cc.local_ts), to_ts(cc.remote_ts));
 }
 
-Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa) {
+std::string_view child_name(const ChildSa &c) { return c.cfg ? c.cfg->name : "?"; }
+
+Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa, const ChildConfig &cc) {
   kernel::SpiRequest req;
   req.src = sa.remote.addr;
   req.dst = sa.local.addr;
   req.proto = kernel::Proto::Esp;
-  req.reqid = sa.config.child.reqid;
+  req.reqid = cc.reqid;
   auto spi = ctx.kernel.alloc_spi(req);
   if (!spi) ++ctx.counters.kernel_errors;
   return spi;
@@ -212,12 +224,13 @@ void remove_child(Context &ctx, IkeSa &sa, ChildSa &c, std::string_view reason) 
   c.pending_out.reset();
   const bool replaced = c.replaced_by != 0 || c.redundant;
   c.state = ChildState::Deleted;
-  log::info(label(sa) + ": CHILD SA " + sa.config.child.name + " removed, ESP SPIs in " +
+  log::info(label(sa) + ": CHILD SA " + std::string(child_name(c)) + " removed, ESP SPIs in " +
             esp_spi_str(c.spi_in) + " out " + esp_spi_str(c.spi_out) + " (" +
             std::string(reason) + ")");
   if (!replaced && ctx.emit) {
     EngineEvent e;
     e.kind = EventKind::ChildDown;
+    e.child = std::string(child_name(c));
     e.spi_in = c.spi_in;
     e.spi_out = c.spi_out;
     e.reason = std::string(reason);
@@ -241,7 +254,7 @@ Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInpu
   auto keys = crypto::derive_child_sa_keys(sa.algs.prf, sa.keys.sk_d, in.g_ir, in.ni, in.nr,
                                            {esp->encr_key_bytes, esp->integ_key_bytes});
   if (!keys) return fail(keys.error());
-  c.lifetime = child_lifetime(*ctx.random, sa.config.child.lifetime);
+  c.lifetime = child_lifetime(*ctx.random, c.cfg->lifetime);
   // §2.17: the keys of the exchange's initiator-to-responder direction come first.
   const Direction i_to_r{keys->encr_i, keys->integ_i}, r_to_i{keys->encr_r, keys->integ_r};
   kernel::SaParams out = esp_sa(sa, c, *esp, false, in.we_initiated ? i_to_r : r_to_i);
@@ -274,7 +287,7 @@ Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInpu
                   ? c.installed + std::chrono::seconds(c.lifetime.hard_add_seconds)
                   : Millis{0};
   ++ctx.counters.child_installed;
-  log::info(label(sa) + ": CHILD SA " + sa.config.child.name + " installed, ESP SPIs in " +
+  log::info(label(sa) + ": CHILD SA " + std::string(child_name(c)) + " installed, ESP SPIs in " +
             esp_spi_str(c.spi_in) + " out " + esp_spi_str(c.spi_out) + ", " +
             describe(c.proposal) + ", " + describe(c.local_ts) + " === " +
             describe(c.remote_ts) + (c.transport ? " transport" : " tunnel") +
@@ -290,6 +303,7 @@ void announce_child(Context &ctx, const IkeSa &sa, ChildSa &c) {
   if (!ctx.emit) return;
   EngineEvent e;
   e.kind = c.replaces ? EventKind::ChildRekeyed : EventKind::ChildUp;
+  e.child = std::string(child_name(c));
   e.spi_in = c.spi_in;
   e.spi_out = c.spi_out;
   e.old_spi_in = c.replaces;

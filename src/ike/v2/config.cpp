@@ -43,4 +43,17 @@ std::string Identity::str() const {
   }
 }
 
+const ChildConfig *ConnectionConfig::child(std::string_view child_name) const {
+  for (const auto &c : children)
+    if (c.name == child_name) return &c;
+  return nullptr;
+}
+
+const ChildConfig *ConnectionConfig::child_by_reqid(uint32_t reqid) const {
+  if (reqid == 0) return nullptr;
+  for (const auto &c : children)
+    if (c.reqid == reqid) return &c;
+  return nullptr;
+}
+
 }  // namespace ipsec::ike::v2

@@ -127,6 +127,8 @@ struct ChildConfig {
   bool operator==(const ChildConfig &) const = default;
 };
 
+// One connection: immutable once added to an engine, shared by every IKE SA made from it
+// (std::shared_ptr<const ConnectionConfig>), never copied per SA.
 struct ConnectionConfig {
   std::string name;
   Endpoint local;
@@ -135,7 +137,11 @@ struct ConnectionConfig {
   Identity remote_id;
   SecretBytes psk;
   std::vector<IkeProposalConfig> proposals;
-  ChildConfig child;
+  // At least one. The first to come up rides IKE_AUTH, the others follow in
+  // CREATE_CHILD_SA (§1.3.1); each has its own selectors, mode, proposals, start action,
+  // lifetimes and reqid. A responder picks the one whose selectors and mode fit the
+  // peer's proposal.
+  std::vector<ChildConfig> children;
   // Like strongSwan's `encap = yes`: our NAT_DETECTION_SOURCE_IP hash is faked so that
   // both sides move to the NAT-T port and UDP-encapsulate ESP even without a NAT.
   bool force_encap = false;
@@ -147,6 +153,10 @@ struct ConnectionConfig {
   std::chrono::seconds dpd_delay{0};
   std::chrono::seconds dpd_timeout{30};
   bool operator==(const ConnectionConfig &) const = default;
+
+  const ChildConfig *child(std::string_view child_name) const;
+  // The child whose reqid this is (ACQUIRE, EXPIRE), or nullptr.
+  const ChildConfig *child_by_reqid(uint32_t reqid) const;
 };
 
 // NAT traversal (RFC 7296 §2.23, RFC 3948).

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "crypto/random.h"
+#include "ike/v2/child_negotiation.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "ike/v2/sk_message.h"
@@ -166,6 +167,16 @@ void respond_error(Context &ctx, IkeSa &sa, uint32_t mid, wire::NotifyPayload n,
     fail_sa(sa, "CREATE_CHILD_SA response: " + r.error().message);
 }
 
+// A CHILD SA that is already replaced, or whose Delete is queued or in flight: a rekey of
+// it is refused with TEMPORARY_FAILURE (§2.25).
+bool being_replaced(const IkeSa &sa, const ChildSa &t) {
+  bool deleting = t.state == ChildState::Rekeyed || t.replaced_by != 0;
+  for (const auto &q : sa.queued)
+    deleting = deleting || (q.kind == Request::DeleteChild && q.child_spi == t.spi_in);
+  return deleting || (sa.awaiting_response && sa.in_flight.kind == Request::DeleteChild &&
+                      sa.in_flight.child_spi == t.spi_in);
+}
+
 void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<wire::Payload> &in) {
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *nonce = find_payload<wire::NoncePayload>(in);
@@ -183,7 +194,7 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
                          "an exchange of ours is under way (or the IKE SA is being replaced)");
   if (ke == nullptr)
     return respond_error(ctx, sa, mid, notify(NotifyType::InvalidSyntax), "IKE rekey without KE");
-  const auto mine = to_wire(sa.config.proposals);
+  const auto mine = to_wire(sa.config->proposals);
   auto chosen = select_proposal(mine, sa_payload->proposals, ke->group);
   if (!chosen || chosen->spi.size() != 8 || !ike_algorithms(*chosen)) {
     ++ctx.counters.no_proposal_chosen;
@@ -223,7 +234,6 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
 
 void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
   if (sa.state != IkeState::Established || sa.rekeyed_to != 0) return;
-  const auto &cc = sa.config.child;
   PendingCreate p;
   p.kind = request.kind;
   auto nonce = ctx.random->nonce();
@@ -237,7 +247,7 @@ void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
     if (!spi || !ke) return fail_sa(sa, "IKE rekey: cannot make an SPI or a KE");
     p.new_ike_spi = *spi;
     p.ke = std::move(*ke);
-    auto proposals = to_wire(sa.config.proposals);
+    auto proposals = to_wire(sa.config->proposals);
     for (auto &w : proposals) w.spi = spi_bytes(p.new_ike_spi);
     const auto pub = p.ke->public_value();
     payloads = {wire::SaPayload{proposals}, wire::NoncePayload{p.nonce},
@@ -253,7 +263,10 @@ void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
       }
       p.old_spi = old->spi_in;
     }
-    auto spi = alloc_inbound_spi(ctx, sa);
+    // A rekey keeps its child; a new CHILD SA is of the child asked for (default: first).
+    p.child = old ? old->cfg : request.child ? request.child : &sa.config->children.front();
+    const ChildConfig &cc = *p.child;
+    auto spi = alloc_inbound_spi(ctx, sa, cc);
     if (!spi) return log::error(label(sa) + ": CREATE_CHILD_SA: " + spi.error().message);
     p.new_spi_in = *spi;
     if (auto g = pfs_group(cc)) {
@@ -304,7 +317,6 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
                          "the IKE SA is being deleted");
   if (!sa_payload->proposals.empty() && sa_payload->proposals.front().protocol == wire::ProtocolId::Ike)
     return respond_ike_rekey(ctx, sa, mid, *inner);
-  const auto &cc = sa.config.child;
   const auto *tsi = find_payload<wire::TsIPayload>(*inner);
   const auto *tsr = find_payload<wire::TsRPayload>(*inner);
   if (tsi == nullptr || tsr == nullptr)
@@ -319,27 +331,26 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
       return respond_error(ctx, sa, mid,
                            notify(NotifyType::ChildSaNotFound, wire::ProtocolId::Esp, rekey->spi),
                            "no CHILD SA with outbound SPI " + esp_spi_str(spi));
-    const ChildSa &t = sa.children[target];
-    bool deleting = t.state == ChildState::Rekeyed || t.replaced_by != 0;
-    for (const auto &q : sa.queued)
-      deleting = deleting || (q.kind == Request::DeleteChild && q.child_spi == t.spi_in);
-    deleting = deleting || (sa.awaiting_response && sa.in_flight.kind == Request::DeleteChild &&
-                            sa.in_flight.child_spi == t.spi_in);
-    if (deleting)
+    if (being_replaced(sa, sa.children[target]))
       return respond_error(ctx, sa, mid, notify(NotifyType::TemporaryFailure),
-                           "CHILD SA " + esp_spi_str(t.spi_in) + " is being deleted or replaced");
+                           "CHILD SA " + esp_spi_str(sa.children[target].spi_in) +
+                               " is being deleted or replaced");
   }
   const bool transport = has_notify(*inner, NotifyType::UseTransportMode);
-  const auto mine = to_wire(cc.proposals, {}, true);
-  auto chosen = select_proposal(mine, sa_payload->proposals, ke ? std::optional<uint16_t>(ke->group)
-                                                                 : std::nullopt);
-  if (!chosen || chosen->spi.size() != 4 || !esp_algorithms(*chosen) ||
-      transport != (cc.mode == kernel::Mode::Transport)) {
-    ++ctx.counters.no_proposal_chosen;
-    return respond_error(ctx, sa, mid, notify(NotifyType::NoProposalChosen),
-                         "peer offered " + describe(sa_payload->proposals) + "; we accept " +
-                             describe(mine));
+  const ChildConfig *only = target != sa.children.size() ? sa.children[target].cfg : nullptr;
+  const ChildChoice choice =
+      choose_child(*sa.config,
+                   {sa_payload->proposals, tsi->selectors, tsr->selectors, transport, false,
+                    ke ? std::optional<uint16_t>(ke->group) : std::nullopt},
+                   only);
+  if (!choice) {
+    if (choice.error == NotifyType::TsUnacceptable)
+      ++ctx.counters.ts_unacceptable;
+    else
+      ++ctx.counters.no_proposal_chosen;
+    return respond_error(ctx, sa, mid, notify(choice.error), choice.why);
   }
+  const wire::Proposal *chosen = &choice.proposal;
   std::unique_ptr<crypto::KeyExchange> our_ke;
   std::optional<SecretBytes> g_ir;
   if (auto dh = transform_of(*chosen, wire::TransformType::Dh)) {
@@ -359,17 +370,12 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
     our_ke = std::move(*k);
     g_ir = std::move(*s);
   }
-  auto ts_i = drop_covered(narrow(tsi->selectors, cc.remote_ts));
-  auto ts_r = drop_covered(narrow(tsr->selectors, cc.local_ts));
-  if (ts_i.empty() || ts_r.empty()) {
-    ++ctx.counters.ts_unacceptable;
-    return respond_error(ctx, sa, mid, notify(NotifyType::TsUnacceptable),
-                         "peer proposed " + describe(tsi->selectors) + " === " +
-                             describe(tsr->selectors));
-  }
+  const auto &ts_i = choice.ts_i;
+  const auto &ts_r = choice.ts_r;
   auto nr = ctx.random->nonce();
   if (!nr) return fail_sa(sa, "CREATE_CHILD_SA: " + nr.error().message);
   ChildSa c;
+  c.cfg = choice.cfg;
   c.proposal = *chosen;
   c.spi_out = esp_spi_value(chosen->spi);
   c.transport = transport;
@@ -378,7 +384,7 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
   const bool rekey = target != sa.children.size();
   if (rekey) c.replaces = sa.children[target].spi_in;
   c.announce_later = rekey && sa.children[target].state == ChildState::Rekeying;
-  auto spi = alloc_inbound_spi(ctx, sa);
+  auto spi = alloc_inbound_spi(ctx, sa, *c.cfg);
   if (!spi)
     return respond_error(ctx, sa, mid, notify(NotifyType::NoAdditionalSas), spi.error().message);
   c.spi_in = *spi;
@@ -429,7 +435,7 @@ void child_request_failed(Context &ctx, IkeSa &sa, PendingCreate &p, const std::
 
 void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
                             const std::vector<wire::Payload> &in) {
-  const auto &cc = sa.config.child;
+  const ChildConfig &cc = *p.child;
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *nonce = find_payload<wire::NoncePayload>(in);
   const auto *ke = find_payload<wire::KePayload>(in);
@@ -460,6 +466,7 @@ void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
     g_ir = std::move(*s);
   }
   ChildSa c;
+  c.cfg = p.child;
   c.spi_in = p.new_spi_in;
   c.spi_out = esp_spi_value(chosen->spi);
   c.proposal = *chosen;
@@ -512,8 +519,8 @@ void process_error(Context &ctx, IkeSa &sa, PendingCreate &p, QueuedRequest done
   if (err.type == NotifyType::InvalidKePayload && err.data.size() == 2 && ++p.ke_retries <= 2) {
     const uint16_t g = static_cast<uint16_t>(err.data[0] << 8 | err.data[1]);
     auto kg = crypto::ke_group_from_id(g);
-    const bool ours = ike ? offered_group(sa.config.proposals, g)
-                          : offered_group(sa.config.child.proposals, g);
+    const bool ours = ike ? offered_group(sa.config->proposals, g)
+                          : offered_group(p.child->proposals, g);
     if (kg && ours) {
       ++ctx.counters.invalid_ke_received;
       if (!ike) child_request_failed(ctx, sa, p, "INVALID_KE_PAYLOAD, retrying with group " +
@@ -536,7 +543,7 @@ void process_error(Context &ctx, IkeSa &sa, PendingCreate &p, QueuedRequest done
     // The peer no longer has it: ours goes too, and a fresh CHILD SA replaces it.
     if (ChildSa *old = sa.child(p.old_spi)) remove_child(ctx, sa, *old, "unknown to the peer");
     forget_deleted_children(sa);
-    enqueue(ctx, sa, {Request::CreateChild, 0});
+    enqueue(ctx, sa, {Request::CreateChild, 0, p.child});
   }
 }
 
@@ -566,7 +573,7 @@ void process_create_child_response(Context &ctx, IkeSa &sa, const Inbound &in) {
   }
   // IKE SA rekey (§2.18).
   const auto *ke = find_payload<wire::KePayload>(*inner);
-  auto mine = to_wire(sa.config.proposals);
+  auto mine = to_wire(sa.config->proposals);
   for (auto &w : mine) w.spi = spi_bytes(p.new_ike_spi);
   auto chosen = select_proposal(mine, sa_payload->proposals, ke ? std::optional<uint16_t>(ke->group)
                                                                  : std::nullopt);

@@ -29,15 +29,12 @@ Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, Retra
 void Engine::set_event_handler(EventHandler handler) { handler_ = std::move(handler); }
 
 void Engine::emit(const IkeSa &sa, EngineEvent e) {
-  e.connection = sa.config.name;
-  if (e.kind != EventKind::IkeUp && e.kind != EventKind::IkeRekeyed &&
-      e.kind != EventKind::IkeDown && e.kind != EventKind::DpdFailed)
-    e.child = sa.config.child.name;
+  e.connection = sa.config->name;  // child events name their child themselves
   e.ike_spi = sa.local_spi();
   // Make-before-break reauthentication: the old IKE SA goes once the new one carries
   // its CHILD SA.
   if (e.kind == EventKind::ChildUp && sa.reauth && sa.replaces != 0)
-    deferred_.push_back({Deferred::Kind::DeleteReplaced, sa.config.name, sa.replaces});
+    deferred_.push_back({Deferred::Kind::DeleteReplaced, sa.config->name, sa.replaces});
   if (handler_) handler_(e);
 }
 
@@ -52,15 +49,15 @@ Result<uint64_t> Engine::fresh_spi() const {
   return fail("no free IKE SPI");
 }
 
-const ConnectionConfig *Engine::connection(std::string_view name) const {
+std::shared_ptr<const ConnectionConfig> Engine::connection(std::string_view name) const {
   for (const auto &c : connections_)
-    if (c.name == name) return &c;
+    if (c->name == name) return c;
   return nullptr;
 }
 
 void Engine::forget_peer(const IkeSa &dead) {
   for (auto &[spi, sa] : sas_) {
-    if (sa.get() == &dead || sa->remote != dead.remote || sa->config.name != dead.config.name)
+    if (sa.get() == &dead || sa->remote != dead.remote || sa->config->name != dead.config->name)
       continue;
     if (sa->state != IkeState::Deleting && sa->rekeyed_to == 0) continue;
     remove_children(ctx_, *sa, "dead peer");
@@ -72,16 +69,32 @@ void Engine::forget_peer(const IkeSa &dead) {
   }
 }
 
+// The children's dpd_action or close_action: restart if any child asks for it, else back
+// to trap if any child asks for that.
 void Engine::on_peer_gone(const ConnectionConfig &config, bool dead) {
-  const PeerGoneAction a = dead ? config.child.dpd_action : config.child.close_action;
-  if (a == PeerGoneAction::Restart) deferred_.push_back({Deferred::Kind::Restart, config.name, 0});
-  if (a == PeerGoneAction::Trap) deferred_.push_back({Deferred::Kind::Trap, config.name, 0});
+  bool restart = false, trap = false;
+  for (const auto &cc : config.children) {
+    const PeerGoneAction a = dead ? cc.dpd_action : cc.close_action;
+    restart = restart || a == PeerGoneAction::Restart;
+    trap = trap || a == PeerGoneAction::Trap;
+  }
+  if (restart)
+    deferred_.push_back({Deferred::Kind::Restart, config.name, 0});
+  else if (trap)
+    deferred_.push_back({Deferred::Kind::Trap, config.name, 0});
 }
 
 void Engine::on_reauth(IkeSa &sa) {
-  const ConnectionConfig *c = connection(sa.config.name);
+  auto c = connection(sa.config->name);
   if (c == nullptr) return;  // removed by a load: it will not be renewed
-  auto spi = start(*c, std::nullopt, sa.local_spi());
+  // The new IKE SA brings up the children the old one carries (make-before-break).
+  std::vector<const ChildConfig *> want;
+  for (const auto &child : sa.children)
+    if (child_in_kernel(child) && child.replaced_by == 0 && !child.redundant && child.cfg)
+      if (const ChildConfig *cc = c->child(child.cfg->name);
+          cc && std::find(want.begin(), want.end(), cc) == want.end())
+        want.push_back(cc);
+  auto spi = start(c, std::nullopt, sa.local_spi(), std::move(want));
   if (!spi) log::error(label(sa) + ": reauthentication: " + spi.error().message);
 }
 
@@ -125,121 +138,23 @@ void Engine::set_limits(EngineLimits limits) {
   cookies_ = CookieJar(limits.cookie_secret_lifetime);
 }
 
-void Engine::add_connection(ConnectionConfig config) { connections_.push_back(std::move(config)); }
+void Engine::add_connection(ConnectionConfig config) {
+  connections_.push_back(std::make_shared<const ConnectionConfig>(std::move(config)));
+}
 
 void Engine::remove_connection(std::string_view name) {
   remove_trap(name);
-  std::erase_if(connections_, [&](const ConnectionConfig &c) { return c.name == name; });
+  std::erase_if(connections_, [&](const auto &c) { return c->name == name; });
 }
 
-Result<void> Engine::install_trap(std::string_view name) {
-  const ConnectionConfig *c = connection(name);
-  if (c == nullptr) return fail("no connection named " + std::string(name));
-  if (traps_.count(name)) return ok();
-  IkeSa shape;
-  shape.config = *c;
-  shape.local = c->local;
-  shape.remote = c->remote;
-  if (c->remote.addr.is_unspec())
-    return fail("connection " + c->name + ": on-demand needs a remote address");
-  auto policies = trap_policies(shape);
-  if (!policies) return fail("connection " + c->name + ": " + policies.error().message);
-  if (auto r = policies_->acquire(ctx_.kernel, *policies); !r)
-    return fail("connection " + c->name + ": trap policies: " + r.error().message);
-  log::info("connection " + c->name + ": trap policies installed (" +
-            std::to_string(policies->size()) + "), waiting for traffic");
-  traps_.emplace(std::string(name), std::move(*policies));
-  return ok();
-}
-
-void Engine::remove_trap(std::string_view name) {
-  auto it = traps_.find(name);
-  if (it == traps_.end()) return;
-  policies_->release(ctx_.kernel, it->second);
-  log::info("connection " + std::string(name) + ": trap policies removed");
-  traps_.erase(it);
-}
-
-bool Engine::trapped(std::string_view name) const { return traps_.count(name) != 0; }
-
-bool Engine::on_acquire(const kernel::AcquireEvent &ev) {
-  uint32_t reqid = ev.tmpl.reqid;
-  if (reqid == 0 && !ev.policy.tmpls.empty()) reqid = ev.policy.tmpls.front().reqid;
-  const ConnectionConfig *c = nullptr;
-  for (const auto &x : connections_)
-    if (x.child.reqid == reqid && reqid != 0) c = &x;
-  if (c == nullptr) return false;
-  if (handler_) {  // no IKE SA to name yet
-    EngineEvent e;
-    e.kind = EventKind::Acquire;
-    e.connection = c->name;
-    e.child = c->child.name;
-    e.detail = ev.sel.src.str() + " -> " + ev.sel.dst.str() +
-               (ev.sel.proto ? " proto " + std::to_string(ev.sel.proto) : std::string());
-    handler_(e);
-  }
-  // One negotiation for any number of ACQUIREs.
-  for (auto &[spi, sa] : sas_) {
-    if (sa->config.name != c->name || sa->rekeyed_to != 0) continue;
-    if (sa->state == IkeState::SaInitSent || sa->state == IkeState::SaInitDone ||
-        sa->state == IkeState::AuthSent)
-      return true;
-    if (sa->state != IkeState::Established) continue;
-    const bool has_child = std::any_of(sa->children.begin(), sa->children.end(), [](const ChildSa &x) {
-      return child_in_kernel(x) || x.state == ChildState::None;
-    });
-    if (!has_child) {
-      enqueue(ctx_, *sa, {Request::CreateChild, 0});
-      touch(spi);
-      reap();
-    }
-    return true;
-  }
-  auto r = start(*c, ev.sel, 0);
-  if (!r) log::error("ACQUIRE for " + c->name + ": " + r.error().message);
-  reap();
-  return true;
-}
-
-bool Engine::on_expire(const kernel::ExpireEvent &ev) {
-  for (auto &[spi, sa] : sas_) {
-    for (auto &c : sa->children) {
-      const bool in = c.spi_in == ev.sa.spi && ev.sa.dst == sa->local.addr;
-      const bool out = c.spi_out == ev.sa.spi && ev.sa.dst == sa->remote.addr;
-      if ((!in && !out) || !child_in_kernel(c)) continue;
-      touch(spi);
-      if (!ev.hard) {
-        if (c.state == ChildState::Installed && c.replaced_by == 0 &&
-            sa->state == IkeState::Established) {
-          log::info(label(*sa) + ": CHILD SA " + esp_spi_str(c.spi_in) +
-                    " reached its soft lifetime: rekeying");
-          enqueue(ctx_, *sa, {Request::RekeyChild, c.spi_in});
-        }
-        reap();
-        return true;
-      }
-      const bool replaced = c.replaced_by != 0 || c.redundant;
-      const uint32_t ours = c.spi_in;
-      // Rekeyed but the initiator's Delete never came: its successor's outbound SA first.
-      if (c.replaced_by != 0)
-        if (ChildSa *next = sa->child(c.replaced_by))
-          if (auto r = install_pending_outbound(ctx_, *sa, *next); !r)
-            log::error(label(*sa) + ": installing the rekeyed outbound SA: " + r.error().message);
-      remove_child(ctx_, *sa, c, "hard lifetime expired");
-      if (!replaced && sa->state == IkeState::Established)
-        start_informational(ctx_, *sa, {Request::DeleteChild, ours});
-      forget_deleted_children(*sa);
-      reap();
-      return true;
-    }
-  }
-  return false;
-}
-
-Result<void> Engine::create_child_sa(uint64_t local_spi) {
+Result<void> Engine::create_child_sa(uint64_t local_spi, std::string_view child) {
   IkeSa *sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
-  enqueue(ctx_, *sa, {Request::CreateChild, 0});
+  const ChildConfig *cc = child.empty() ? &sa->config->children.front() : sa->config->child(child);
+  if (cc == nullptr)
+    return fail(label(*sa) + ": connection " + sa->config->name + " has no child " +
+                std::string(child));
+  enqueue(ctx_, *sa, {Request::CreateChild, 0, cc});
   reap();
   return ok();
 }
@@ -259,7 +174,7 @@ Result<void> Engine::rekey_ike_sa(uint64_t local_spi) {
   IkeSa *sa = established(local_spi);
   if (sa == nullptr || sa->rekeyed_to != 0)
     return fail("no established IKE SA " + spi_str(local_spi));
-  if (sa->config.ike_lifetime.reauth_time.count() != 0)
+  if (sa->config->ike_lifetime.reauth_time.count() != 0)
     on_reauth(*sa);
   else
     enqueue(ctx_, *sa, {Request::RekeyIke, 0});
@@ -268,22 +183,36 @@ Result<void> Engine::rekey_ike_sa(uint64_t local_spi) {
 }
 
 Result<uint64_t> Engine::initiate(std::string_view name) {
-  const ConnectionConfig *c = connection(name);
+  auto c = connection(name);
   if (c == nullptr) return fail("no connection named " + std::string(name));
-  auto r = start(*c, std::nullopt, 0);
+  auto r = start(c, std::nullopt, 0, {});
   reap();
   return r;
 }
 
-Result<uint64_t> Engine::start(const ConnectionConfig &config,
-                               std::optional<kernel::Selector> trigger, uint64_t replaces) {
-  const ConnectionConfig *it = &config;
+// Every child but the on-demand ones (those wait for their traffic); all of them when
+// every child is on-demand.
+std::vector<const ChildConfig *> Engine::children_to_start(const ConnectionConfig &c) {
+  std::vector<const ChildConfig *> out;
+  for (const auto &cc : c.children)
+    if (cc.start_action != StartAction::Trap) out.push_back(&cc);
+  if (out.empty())
+    for (const auto &cc : c.children) out.push_back(&cc);
+  return out;
+}
+
+Result<uint64_t> Engine::start(std::shared_ptr<const ConnectionConfig> config,
+                               std::optional<kernel::Selector> trigger, uint64_t replaces,
+                               std::vector<const ChildConfig *> want) {
+  const ConnectionConfig *it = config.get();
+  if (it->children.empty()) return fail("connection " + it->name + " has no children");
   if (it->proposals.empty() || it->proposals.front().dh.empty())
     return fail("connection " + it->name + ": no IKE proposal with a key exchange group");
   auto group = crypto::ke_group_from_id(static_cast<uint16_t>(it->proposals.front().dh.front()));
   if (!group) return fail("connection " + it->name + ": " + group.error().message);
   auto sa = std::make_unique<IkeSa>();
-  sa->config = *it;
+  sa->config = std::move(config);
+  sa->want_children = want.empty() ? children_to_start(*it) : std::move(want);
   sa->initiator = true;
   sa->local = it->local;
   sa->remote = it->remote;
@@ -294,20 +223,21 @@ Result<uint64_t> Engine::start(const ConnectionConfig &config,
   // The packet must be one the configured selectors cover, or it is not used.
   if (trigger) {
     bool fits_local = false, fits_remote = false;
-    for (const auto &p : it->child.local_ts) fits_local = fits_local || p.contains(trigger->src.addr);
-    for (const auto &p : it->child.remote_ts) fits_remote = fits_remote || p.contains(trigger->dst.addr);
+    const ChildConfig &cc = *sa->want_children.front();
+    for (const auto &p : cc.local_ts) fits_local = fits_local || p.contains(trigger->src.addr);
+    for (const auto &p : cc.remote_ts) fits_remote = fits_remote || p.contains(trigger->dst.addr);
     if (fits_local && fits_remote) sa->trigger = trigger;
   }
   // §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
   sa->initial_contact = replaces == 0 && std::none_of(sas_.begin(), sas_.end(), [&](const auto &e) {
-    return e.second->config.name == it->name && e.second->remote == it->remote;
+    return e.second->config->name == it->name && e.second->remote == it->remote;
   });
   auto spi_i = fresh_spi();
   if (!spi_i) return fail(spi_i.error());
   sa->spi_i = *spi_i;
   if (auto r = start_sa_init(ctx_, *sa); !r) return fail(r.error());
   const uint64_t spi = sa->spi_i;
-  log::info(label(*sa) + ": initiating, offering " + describe(to_wire(sa->config.proposals)));
+  log::info(label(*sa) + ": initiating, offering " + describe(to_wire(sa->config->proposals)));
   touch(spi);
   sas_.emplace(spi, std::move(sa));
   return spi;
@@ -352,7 +282,7 @@ Result<void> Engine::check_liveness(uint64_t local_spi) {
 // and their CHILD SAs are gone on its side, so they go here without a Delete.
 void Engine::on_initial_contact(const IkeSa &fresh) {
   for (auto &[spi, sa] : sas_) {
-    if (sa.get() == &fresh || sa->config.remote_id != fresh.config.remote_id) continue;
+    if (sa.get() == &fresh || sa->config->remote_id != fresh.config->remote_id) continue;
     if (sa->state != IkeState::Established && sa->state != IkeState::Deleting) continue;
     remove_children(ctx_, *sa, "peer restarted (INITIAL_CONTACT)");
     sa->awaiting_response = false;

@@ -59,14 +59,15 @@ class Engine {
   // Connections this engine initiates by name and accepts from their remote
   // address.
   void add_connection(ConnectionConfig config);
-  // Forgets a connection (a reload); its IKE SAs keep their own copy of the config.
+  // Forgets a connection (a reload); its IKE SAs keep the config they share until they go.
   // Its trap policies, if this engine installed them, are removed.
   void remove_connection(std::string_view name);
 
-  // On-demand (StartAction::Trap, also dpd/close action Trap): installs the connection's
-  // policies from its configured traffic selectors with no SA behind them, so that
-  // matching traffic is held by the kernel (never sent in the clear) and announced as
-  // ACQUIRE. Only the engine that should initiate for the connection does this.
+  // On-demand (StartAction::Trap, also dpd/close action Trap): installs the policies of the
+  // connection's children from their configured traffic selectors with no SA behind them,
+  // so that matching traffic is held by the kernel (never sent in the clear) and announced
+  // as ACQUIRE. The children whose start, dpd or close action is trap; all of them when
+  // none is. Only the engine that should initiate for the connection does this.
   Result<void> install_trap(std::string_view connection);
   // Removes them (CHILD SAs using the same policies keep them until they go).
   void remove_trap(std::string_view connection);
@@ -96,7 +97,8 @@ class Engine {
   // child config; a rekey of the CHILD SA with our inbound SPI `inbound_spi` (with a new
   // key exchange when the ESP proposal has groups: PFS); a rekey of the IKE SA itself
   // (§2.18), or its reauthentication when the connection has reauth_time set.
-  Result<void> create_child_sa(uint64_t local_spi);
+  // `child`: the name of one of the connection's children (empty: the first).
+  Result<void> create_child_sa(uint64_t local_spi, std::string_view child = {});
   Result<void> rekey_child_sa(uint64_t local_spi, uint32_t inbound_spi);
   Result<void> rekey_ike_sa(uint64_t local_spi);
 
@@ -129,7 +131,8 @@ class Engine {
   // §2.6: true when the request may create state; otherwise it was answered
   // with N(COOKIE).
   bool cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m);
-  const ConnectionConfig *connection_for(const Endpoint &local, const Endpoint &remote) const;
+  std::shared_ptr<const ConnectionConfig> connection_for(const Endpoint &local,
+                                                         const Endpoint &remote) const;
   IkeSa *half_open(const Endpoint &remote, uint64_t spi_i);
   // The receive path (receive.cpp).
   void on_request(Inbound &in);
@@ -140,10 +143,16 @@ class Engine {
   bool open(IkeSa &sa, Inbound &in);
 
   // Starts IKE_SA_INIT for `config`; `trigger`: an ACQUIRE's packet; `replaces`: the IKE
-  // SA a reauthentication replaces.
-  Result<uint64_t> start(const ConnectionConfig &config, std::optional<kernel::Selector> trigger,
-                         uint64_t replaces);
-  const ConnectionConfig *connection(std::string_view name) const;
+  // SA a reauthentication replaces; `want`: the children to bring up, the first in
+  // IKE_AUTH (empty: children_to_start).
+  Result<uint64_t> start(std::shared_ptr<const ConnectionConfig> config,
+                         std::optional<kernel::Selector> trigger, uint64_t replaces,
+                         std::vector<const ChildConfig *> want);
+  static std::vector<const ChildConfig *> children_to_start(const ConnectionConfig &c);
+  std::shared_ptr<const ConnectionConfig> connection(std::string_view name) const;
+  // ACQUIRE for `cc` of `conn`: a CHILD SA on an IKE SA we hold, or a new IKE SA.
+  void acquire_child(const std::shared_ptr<const ConnectionConfig> &conn, const ChildConfig &cc,
+                     const kernel::Selector &packet);
   void emit(const IkeSa &sa, EngineEvent event);
   void on_peer_gone(const ConnectionConfig &config, bool dead);
   void forget_peer(const IkeSa &dead);
@@ -179,7 +188,7 @@ class Engine {
   std::set<uint64_t> half_open_;               // responder SAs waiting for IKE_AUTH
   Millis next_sweep_{0};
   CookieJar cookies_;
-  std::vector<ConnectionConfig> connections_;
+  std::vector<std::shared_ptr<const ConnectionConfig>> connections_;
   std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI
   std::deque<ClosedSa> closed_;                      // newest first
 };

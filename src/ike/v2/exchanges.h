@@ -25,7 +25,7 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
                       const wire::Header &req, wire::NotifyType type, Bytes data = {});
 // A new IKE SA in SaInitDone, or nullptr when refused (the error was answered
 // statelessly).
-std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &config,
+std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, std::shared_ptr<const ConnectionConfig> config,
                                        const Endpoint &local, const Endpoint &remote,
                                        ByteView datagram, const wire::Message &m);
 // `in.local`, `in.remote`: the endpoints the response came on, for NAT detection (nat.h).
@@ -64,7 +64,9 @@ void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &in);
 void close_sa(Context &ctx, IkeSa &sa, std::string reason);
 
 // child_sa.cpp: CHILD SAs in the kernel (§2.17 KEYMAT, SAs, lifetimes, policies).
-Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa);
+Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa, const ChildConfig &cc);
+// The child config's name ("?" for a CHILD SA whose config is not chosen yet).
+std::string_view child_name(const ChildSa &c);
 // Nonces of the exchange that created the CHILD SA, its g^ir when it had a KE (PFS), and
 // whether we initiated that exchange (its initiator-to-responder keys come first).
 struct KeymatInput {
@@ -91,9 +93,10 @@ void remove_children(Context &ctx, IkeSa &sa, std::string_view reason);
 // Drops Deleted entries from sa.children.
 void forget_deleted_children(IkeSa &sa);
 Result<std::vector<kernel::PolicyParams>> child_policies(const IkeSa &sa, const ChildSa &c);
-// The policies of the connection's configured selectors (on-demand traps); `shape` gives
-// the config and the outer addresses.
-Result<std::vector<kernel::PolicyParams>> trap_policies(const IkeSa &shape);
+// The policies of a child's configured selectors (on-demand traps), between the
+// connection's addresses.
+Result<std::vector<kernel::PolicyParams>> trap_policies(const ConnectionConfig &conn,
+                                                        const ChildConfig &cc);
 kernel::Lifetime child_lifetime(crypto::RandomSource &random, const ChildLifetime &l);
 // from + period minus a random amount below `spread`; 0 when period is 0.
 Millis jittered_deadline(crypto::RandomSource &random, Millis from, std::chrono::seconds period, std::chrono::seconds spread);

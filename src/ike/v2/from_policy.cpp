@@ -104,11 +104,11 @@ ChildConfig child_of(const policy::Child &ch) {
 Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   const std::string name = "connection \"" + c.name + "\"";
   if (c.version != 2) return fail(name + ": IKE version " + std::to_string(c.version));
-  if (c.children.size() != 1)
-    return fail(name + " has " + std::to_string(c.children.size()) +
-                " children; the IKEv2 engine runs exactly one CHILD SA per connection");
+  if (c.children.empty()) return fail(name + " has no children");
   if (c.proposals.empty()) return fail(name + " has no IKE proposals");
-  if (c.children.front().esp_proposals.empty()) return fail(name + " has no ESP proposals");
+  for (const auto &ch : c.children)
+    if (ch.esp_proposals.empty())
+      return fail(name + " child \"" + ch.name + "\" has no ESP proposals");
   if (c.psk.empty()) return fail(name + " has no pre-shared key");
   ConnectionConfig out;
   out.name = c.name;
@@ -118,7 +118,7 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   out.remote_id = identity_of(c.remote.id);
   out.psk = c.psk;
   for (const auto &p : c.proposals) out.proposals.push_back(ike_proposal(p));
-  out.child = child_of(c.children.front());
+  for (const auto &ch : c.children) out.children.push_back(child_of(ch));
   out.force_encap = c.encap;
   out.ike_lifetime = ike_lifetime_of(c.lifetime);
   out.dpd_delay = c.dpd_delay;

@@ -1,6 +1,7 @@
 // IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) and the first CHILD SA (§1.2, §2.9,
 // §2.17).
 #include "common/log.h"
+#include "ike/v2/child_negotiation.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "ike/v2/psk_auth.h"
@@ -19,22 +20,22 @@ Identity identity_of(wire::IdType type, const Bytes &data) { return Identity{typ
 // Our AUTH: the initiator signs message 1 and Nr, the responder message 2 and
 // Ni (§2.15).
 Result<SecretBytes> own_auth(const IkeSa &sa) {
-  return psk_auth(sa.algs.prf, sa.config.psk,
+  return psk_auth(sa.algs.prf, sa.config->psk,
                   {sa.initiator ? sa.init_request : sa.init_response, sa.initiator ? sa.nr : sa.ni,
-                   sa.initiator ? sa.keys.sk_pi : sa.keys.sk_pr, sa.config.local_id});
+                   sa.initiator ? sa.keys.sk_pi : sa.keys.sk_pr, sa.config->local_id});
 }
 
 // Checks the peer's ID and AUTH; an empty string means authenticated.
 std::string verify_peer(const IkeSa &sa, const Identity &peer_id, const wire::AuthPayload *auth) {
   if (auth == nullptr) return "authentication failed: no AUTH payload";
-  if (!(peer_id == sa.config.remote_id))
+  if (!(peer_id == sa.config->remote_id))
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
-           sa.config.remote_id.str();
+           sa.config->remote_id.str();
   if (auth->method != static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic))
     return "authentication failed: peer used auth method " + std::to_string(auth->method) +
            ", we expect a shared key";
   auto expected =
-      psk_auth(sa.algs.prf, sa.config.psk,
+      psk_auth(sa.algs.prf, sa.config->psk,
                {sa.initiator ? sa.init_response : sa.init_request, sa.initiator ? sa.ni : sa.nr,
                 sa.initiator ? sa.keys.sk_pr : sa.keys.sk_pi, peer_id});
   if (!expected) return "authentication failed: " + expected.error().message;
@@ -53,7 +54,7 @@ void child_failed(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
   release_child_spi(ctx, sa, c);
   c.state = ChildState::Failed;
   c.failure = std::move(reason);
-  log::error(label(sa) + ": CHILD SA " + sa.config.child.name + " failed: " + c.failure);
+  log::error(label(sa) + ": CHILD SA " + std::string(child_name(c)) + " failed: " + c.failure);
 }
 
 // Established (either role): lifetimes, DPD clock, keepalives, the event.
@@ -72,52 +73,34 @@ void established(Context &ctx, IkeSa &sa, const Identity &peer_id) {
   }
 }
 
-// Responder: picks the ESP proposal and narrows the selectors; on success the
-// CHILD SA is installed and its payloads appended to `out`, otherwise the error
-// Notify is.
+// Responder: picks the child, its ESP proposal and the narrowed selectors; on success the
+// CHILD SA is installed and its payloads appended to `out`, otherwise the error Notify is.
 void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in,
                      std::vector<wire::Payload> &out) {
-  const auto &cc = sa.config.child;
-  sa.children.emplace_back();
-  ChildSa &c = sa.children.back();
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
   if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr) return;  // no CHILD SA asked
   const bool transport = has_notify(in, NotifyType::UseTransportMode);
-  const auto mine = to_wire(cc.proposals, {});
-  // §1.2: the first CHILD SA's keys come from IKE_SA_INIT's exchange; a peer that lists
-  // its PFS groups here anyway is not refused for them.
-  auto theirs = sa_payload->proposals;
-  for (auto &p : theirs)
-    std::erase_if(p.transforms,
-                  [](const wire::Transform &t) { return t.type == wire::TransformType::Dh; });
-  auto chosen = select_proposal(mine, theirs);
-  if (!chosen || chosen->spi.size() != 4 || !esp_algorithms(*chosen) ||
-      transport != (cc.mode == kernel::Mode::Transport)) {
-    ++ctx.counters.no_proposal_chosen;
-    out.push_back(notify(NotifyType::NoProposalChosen));
-    return child_failed(ctx, sa, c,
-                        "NO_PROPOSAL_CHOSEN: peer offered " + describe(sa_payload->proposals) +
-                            (transport ? " transport" : " tunnel") + "; we accept " +
-                            describe(mine) +
-                            (cc.mode == kernel::Mode::Transport ? " transport" : " tunnel"));
+  sa.children.emplace_back();
+  ChildSa &c = sa.children.back();
+  const ChildChoice choice = choose_child(
+      *sa.config, {sa_payload->proposals, tsi->selectors, tsr->selectors, transport, true, {}});
+  if (!choice) {
+    if (choice.error == NotifyType::TsUnacceptable)
+      ++ctx.counters.ts_unacceptable;
+    else
+      ++ctx.counters.no_proposal_chosen;
+    out.push_back(notify(choice.error));
+    return child_failed(ctx, sa, c, wire::notify_name(choice.error) + ": " + choice.why);
   }
-  auto ts_i = drop_covered(narrow(tsi->selectors, cc.remote_ts));
-  auto ts_r = drop_covered(narrow(tsr->selectors, cc.local_ts));
-  if (ts_i.empty() || ts_r.empty()) {
-    ++ctx.counters.ts_unacceptable;
-    out.push_back(notify(NotifyType::TsUnacceptable));
-    return child_failed(ctx, sa, c,
-                        "TS_UNACCEPTABLE: peer proposed " + describe(tsi->selectors) +
-                            " === " + describe(tsr->selectors));
-  }
-  c.proposal = *chosen;
-  c.spi_out = esp_spi_value(chosen->spi);
+  c.cfg = choice.cfg;
+  c.proposal = choice.proposal;
+  c.spi_out = esp_spi_value(choice.proposal.spi);
   c.transport = transport;
-  c.remote_ts = ts_i;
-  c.local_ts = ts_r;
-  auto spi = alloc_inbound_spi(ctx, sa);
+  c.remote_ts = choice.ts_i;
+  c.local_ts = choice.ts_r;
+  auto spi = alloc_inbound_spi(ctx, sa, *c.cfg);
   if (!spi) {
     out.push_back(notify(NotifyType::NoAdditionalSas));
     return child_failed(ctx, sa, c, spi.error().message);
@@ -130,10 +113,11 @@ void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &
     return child_failed(ctx, sa, c, r.error().message);
   }
   if (transport) out.push_back(notify(NotifyType::UseTransportMode));
-  chosen->spi = esp_spi_bytes(c.spi_in);
-  out.push_back(wire::SaPayload{{*chosen}});
-  out.push_back(wire::TsIPayload{ts_i});
-  out.push_back(wire::TsRPayload{ts_r});
+  wire::Proposal answer = choice.proposal;
+  answer.spi = esp_spi_bytes(c.spi_in);
+  out.push_back(wire::SaPayload{{answer}});
+  out.push_back(wire::TsIPayload{choice.ts_i});
+  out.push_back(wire::TsRPayload{choice.ts_r});
 }
 
 void send_encrypted_response(Context &ctx, IkeSa &sa, uint32_t mid,
@@ -145,16 +129,18 @@ void send_encrypted_response(Context &ctx, IkeSa &sa, uint32_t mid,
 }  // namespace
 
 Result<void> start_auth(Context &ctx, IkeSa &sa) {
-  const auto &cc = sa.config.child;
-  auto spi = alloc_inbound_spi(ctx, sa);
+  if (sa.want_children.empty()) sa.want_children.push_back(&sa.config->children.front());
+  const ChildConfig &cc = *sa.want_children.front();
+  auto spi = alloc_inbound_spi(ctx, sa, cc);
   if (!spi) return fail(spi.error());
   sa.children.clear();
   sa.children.emplace_back();
+  sa.children.back().cfg = &cc;
   sa.children.back().spi_in = *spi;
   auto auth = own_auth(sa);
   if (!auth) return fail(auth.error());
   std::vector<wire::Payload> inner{
-      wire::IdIPayload{sa.config.local_id.type, sa.config.local_id.data},
+      wire::IdIPayload{sa.config->local_id.type, sa.config->local_id.data},
       wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
                         Bytes(auth->data(), auth->data() + auth->size())}};
   if (sa.initial_contact) inner.push_back(notify(NotifyType::InitialContact));
@@ -191,7 +177,7 @@ void respond_auth(Context &ctx, IkeSa &sa, const Inbound &in) {
   auto auth = own_auth(sa);
   if (!auth) return fail_sa(sa, "IKE_AUTH: " + auth.error().message);
   std::vector<wire::Payload> out{
-      wire::IdRPayload{sa.config.local_id.type, sa.config.local_id.data},
+      wire::IdRPayload{sa.config->local_id.type, sa.config->local_id.data},
       wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
                         Bytes(auth->data(), auth->data() + auth->size())}};
   established(ctx, sa, peer_id);
@@ -205,10 +191,10 @@ namespace {
 
 // Initiator: checks the responder's CHILD SA choice against what we proposed;
 // an empty string means acceptable, and `chosen` holds it.
-std::string check_child_choice(const IkeSa &sa, const ChildSa &c,
+std::string check_child_choice(const IkeSa &, const ChildSa &c,
                                const std::vector<wire::Payload> &in,
                                std::optional<wire::Proposal> &chosen) {
-  const auto &cc = sa.config.child;
+  const ChildConfig &cc = *c.cfg;
   const auto *sa_payload = find_payload<wire::SaPayload>(in);
   const auto *tsi = find_payload<wire::TsIPayload>(in);
   const auto *tsr = find_payload<wire::TsRPayload>(in);
@@ -282,6 +268,10 @@ void process_auth_response(Context &ctx, IkeSa &sa, const Inbound &in) {
   }
   established(ctx, sa, peer_id);
   accept_child(ctx, sa, *inner);
+  // The connection's other children follow in CREATE_CHILD_SA (§1.3.1).
+  for (size_t i = 1; i < sa.want_children.size(); ++i)
+    enqueue(ctx, sa, {Request::CreateChild, 0, sa.want_children[i]});
+  sa.want_children.clear();
   send_queued(ctx, sa);
 }
 

@@ -64,7 +64,7 @@ std::string spi_str(uint64_t spi) {
 
 std::string label(const IkeSa &sa) {
   return "IKE SA " + spi_str(sa.spi_i) + "/" + spi_str(sa.spi_r) + " " + sa.remote.str() + " (" +
-         sa.config.name + ", " + (sa.initiator ? "initiator" : "responder") + ")";
+         sa.config->name + ", " + (sa.initiator ? "initiator" : "responder") + ")";
 }
 
 wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool response,
@@ -81,8 +81,8 @@ wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool resp
 
 void send_request(Context &ctx, IkeSa &sa, Bytes datagram) {
   // DPD bounds every request of an established IKE SA, not only liveness checks.
-  sa.dpd_give_up = sa.state == IkeState::Established && sa.config.dpd_delay.count() > 0
-                       ? ctx.clock.now() + Millis(sa.config.dpd_timeout)
+  sa.dpd_give_up = sa.state == IkeState::Established && sa.config->dpd_delay.count() > 0
+                       ? ctx.clock.now() + Millis(sa.config->dpd_timeout)
                        : Millis{0};
   sa.pending_request = std::move(datagram);
   sa.awaiting_response = true;
@@ -115,7 +115,7 @@ void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
   if (sa.dpd_give_up.count() != 0 && now >= sa.dpd_give_up && sa.state == IkeState::Established) {
     ++ctx.counters.timeouts;
     return peer_dead(ctx, sa, "dead peer: no answer within " +
-                                  std::to_string(sa.config.dpd_timeout.count()) + " s");
+                                  std::to_string(sa.config->dpd_timeout.count()) + " s");
   }
   if (now < sa.deadline) return;
   if (sa.retransmits >= ctx.retransmit.max_retransmits) {

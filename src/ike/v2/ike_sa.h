@@ -47,6 +47,8 @@ enum class ChildState {
 std::string_view to_string(ChildState s);
 
 struct ChildSa {
+  // Its configuration: a child of the IKE SA's connection (kept alive by IkeSa::config).
+  const ChildConfig *cfg = nullptr;
   ChildState state = ChildState::None;
   std::string failure;
   uint32_t spi_in = 0;   // allocated by us, host order
@@ -92,11 +94,13 @@ enum class Request : uint8_t {
 struct QueuedRequest {
   Request kind = Request::Liveness;
   uint32_t child_spi = 0;
+  const ChildConfig *child = nullptr;  // CreateChild: which of the connection's children
 };
 
 // A CREATE_CHILD_SA request of ours in flight (window 1: at most one).
 struct PendingCreate {
   Request kind = Request::CreateChild;
+  const ChildConfig *child = nullptr;  // CreateChild/RekeyChild: the child's config
   uint32_t old_spi = 0;      // RekeyChild: our inbound SPI of the CHILD SA being rekeyed
   uint32_t new_spi_in = 0;   // CreateChild/RekeyChild: the new CHILD SA's inbound SPI
   uint64_t new_ike_spi = 0;  // RekeyIke: our SPI of the new IKE SA
@@ -107,7 +111,7 @@ struct PendingCreate {
 };
 
 struct IkeSa {
-  ConnectionConfig config;
+  std::shared_ptr<const ConnectionConfig> config;  // shared, immutable: never copied per SA
   bool initiator = false;
   Endpoint local, remote;
   uint64_t spi_i = 0, spi_r = 0;
@@ -167,6 +171,9 @@ struct IkeSa {
   // ACQUIRE: the packet that asked for the first CHILD SA; its addresses go first in the
   // traffic selectors (§2.9).
   std::optional<kernel::Selector> trigger;
+  // Initiator: the children to bring up; the first rides IKE_AUTH, the others follow in
+  // CREATE_CHILD_SA once the IKE SA is established.
+  std::vector<const ChildConfig *> want_children;
   // NAT traversal (§2.23), decided by the NAT_DETECTION_* notifies of IKE_SA_INIT.
   struct Nat {
     bool local = false;   // we are behind a NAT: we send keepalives

@@ -46,7 +46,7 @@ std::string algorithms_line(const IkeSa &sa) { return describe(sa.ike_proposal);
 std::optional<wire::Proposal> accept_choice(const IkeSa &sa, const wire::SaPayload &sa_payload,
                                             const wire::KePayload &ke) {
   if (sa_payload.proposals.size() != 1) return std::nullopt;
-  const auto mine = to_wire(sa.config.proposals);
+  const auto mine = to_wire(sa.config->proposals);
   auto chosen = select_proposal(mine, sa_payload.proposals, ke.group);
   if (!chosen || !same_transforms(*chosen, sa_payload.proposals.front())) return std::nullopt;
   auto dh = transform_of(*chosen, wire::TransformType::Dh);
@@ -61,7 +61,7 @@ void retry_with_group(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
   ++ctx.counters.invalid_ke_received;
   const uint16_t group = n.data.size() == 2 ? static_cast<uint16_t>(n.data[0] << 8 | n.data[1]) : 0;
   bool offered = false;
-  for (const auto &p : sa.config.proposals)
+  for (const auto &p : sa.config->proposals)
     for (auto g : p.dh) offered = offered || static_cast<uint16_t>(g) == group;
   auto kg = crypto::ke_group_from_id(group);
   if (!offered || !kg || *kg == sa.ke_group || ++sa.ke_retries > 3) {
@@ -96,7 +96,7 @@ void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
     if (n->is_error()) {
       if (n->type == NotifyType::NoProposalChosen) ++ctx.counters.no_proposal_chosen;
       return fail_sa(sa, "IKE_SA_INIT refused by peer: " + wire::notify_name(n->type) +
-                             "; we offered: " + describe(to_wire(sa.config.proposals)));
+                             "; we offered: " + describe(to_wire(sa.config->proposals)));
     }
   }
 }
@@ -123,7 +123,7 @@ void send_init_request(Context &ctx, IkeSa &sa) {
     cookie.data = sa.cookie;
     m.payloads.push_back(cookie);  // §2.6: first
   }
-  m.payloads.push_back(wire::SaPayload{to_wire(sa.config.proposals)});
+  m.payloads.push_back(wire::SaPayload{to_wire(sa.config->proposals)});
   m.payloads.push_back(
       wire::KePayload{static_cast<uint16_t>(sa.ke_group), Bytes(pub.begin(), pub.end())});
   m.payloads.push_back(wire::NoncePayload{sa.ni});
@@ -203,13 +203,13 @@ Result<void> build_responder_sa(Context &ctx, IkeSa &sa, const wire::Message &m,
 
 }  // namespace
 
-std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, const ConnectionConfig &config,
+std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, std::shared_ptr<const ConnectionConfig> config,
                                        const Endpoint &local, const Endpoint &remote,
                                        ByteView datagram, const wire::Message &m) {
-  auto chosen = choose_ike_proposal(ctx, config, local, remote, m);
+  auto chosen = choose_ike_proposal(ctx, *config, local, remote, m);
   if (!chosen) return nullptr;
   auto sa = std::make_unique<IkeSa>();
-  sa->config = config;
+  sa->config = std::move(config);
   sa->local = local;
   sa->remote = remote;
   sa->ike_proposal = *chosen;
@@ -240,7 +240,7 @@ void process_sa_init_response(Context &ctx, IkeSa &sa, const Inbound &in) {
     ++ctx.counters.no_proposal_chosen;
     return fail_sa(
         sa, "IKE_SA_INIT: peer chose what we did not offer: " + describe(sa_payload->proposals) +
-                "; we offered: " + describe(to_wire(sa.config.proposals)));
+                "; we offered: " + describe(to_wire(sa.config->proposals)));
   }
   sa.ike_proposal = *chosen;
   sa.algs = *ike_algorithms(*chosen);

@@ -144,7 +144,7 @@ void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
                                           [](const ChildSa &c) { return child_in_kernel(c); });
     const bool rekeyed = sa.rekeyed_to != 0;
     close_sa(ctx, sa, rekeyed ? "rekeyed" : "deleted by peer");
-    if (had_children && !rekeyed && ctx.peer_gone) ctx.peer_gone(sa.config, false);
+    if (had_children && !rekeyed && ctx.peer_gone) ctx.peer_gone(*sa.config, false);
     return;
   }
   forget_deleted_children(sa);
@@ -154,7 +154,7 @@ void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
   if (closed_child && ctx.peer_gone &&
       std::none_of(sa.children.begin(), sa.children.end(),
                    [](const ChildSa &c) { return child_in_kernel(c) || c.state == ChildState::None; }))
-    ctx.peer_gone(sa.config, false);
+    ctx.peer_gone(*sa.config, false);
 }
 
 void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &) {

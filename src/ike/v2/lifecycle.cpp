@@ -16,10 +16,10 @@ void consider(std::optional<Millis> &next, Millis t) {
 }
 
 Millis dpd_due(const IkeSa &sa) {
-  if (sa.config.dpd_delay.count() == 0 || sa.awaiting_response || sa.state != IkeState::Established ||
+  if (sa.config->dpd_delay.count() == 0 || sa.awaiting_response || sa.state != IkeState::Established ||
       sa.rekeyed_to != 0)
     return Millis{0};
-  return sa.last_peer_message + Millis(sa.config.dpd_delay);
+  return sa.last_peer_message + Millis(sa.config->dpd_delay);
 }
 
 // Reads the kernel's byte counters of a CHILD SA (in + out); nullopt when it cannot.
@@ -51,9 +51,9 @@ bool esp_arrived(Context &ctx, IkeSa &sa) {
 }
 
 void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
-  const auto idle = Millis(sa.config.child.inactivity);
-  if (idle.count() == 0) return;
   for (auto &c : sa.children) {
+    const auto idle = c.cfg ? Millis(c.cfg->inactivity) : Millis{0};
+    if (idle.count() == 0) continue;
     if (c.state != ChildState::Installed || now < c.last_active + idle) continue;
     auto bytes = child_bytes(ctx, sa, c);
     if (bytes && *bytes != c.last_bytes) {
@@ -62,7 +62,7 @@ void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
       continue;
     }
     log::info(label(sa) + ": CHILD SA " + esp_spi_str(c.spi_in) + " idle for " +
-              std::to_string(sa.config.child.inactivity.count()) + " s: closing it");
+              std::to_string(c.cfg->inactivity.count()) + " s: closing it");
     const size_t live = static_cast<size_t>(std::count_if(
         sa.children.begin(), sa.children.end(), [](const ChildSa &x) { return child_in_kernel(x); }));
     if (live <= 1) {
@@ -78,7 +78,7 @@ void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
 }  // namespace
 
 void arm_ike_lifetime(Context &ctx, IkeSa &sa) {
-  const auto &l = sa.config.ike_lifetime;
+  const auto &l = sa.config->ike_lifetime;
   const auto period = l.reauth_time.count() != 0 ? l.reauth_time : l.rekey_time;
   const Millis now = ctx.clock.now();
   sa.rekey_at = jittered_deadline(*ctx.random, now, period, l.rand_time);
@@ -101,7 +101,7 @@ void peer_dead(Context &ctx, IkeSa &sa, std::string reason) {
   sa.failure = reason;
   close_sa(ctx, sa, reason);
   if (ctx.forget_peer) ctx.forget_peer(sa);
-  if (had_children && ctx.peer_gone) ctx.peer_gone(sa.config, true);
+  if (had_children && ctx.peer_gone) ctx.peer_gone(*sa.config, true);
 }
 
 void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
@@ -119,7 +119,7 @@ void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
   }
   if (sa.rekey_at.count() != 0 && now >= sa.rekey_at) {
     sa.rekey_at = Millis{0};
-    if (sa.config.ike_lifetime.reauth_time.count() != 0 && ctx.reauth) {
+    if (sa.config->ike_lifetime.reauth_time.count() != 0 && ctx.reauth) {
       log::info(label(sa) + ": reauthenticating (reauth_time)");
       ctx.reauth(sa);
     } else {
@@ -130,7 +130,7 @@ void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
   release_delayed(sa, now);
   if (Millis due = dpd_due(sa); due.count() != 0 && now >= due && !esp_arrived(ctx, sa)) {
     log::debug(label(sa) + ": nothing from the peer for " +
-               std::to_string(sa.config.dpd_delay.count()) + " s: liveness check");
+               std::to_string(sa.config->dpd_delay.count()) + " s: liveness check");
     enqueue(ctx, sa, {Request::Liveness, 0});
   }
   check_inactivity(ctx, sa, now);
@@ -146,10 +146,9 @@ std::optional<Millis> lifecycle_deadline(const Context &ctx, const IkeSa &sa) {
   consider(next, dpd_due(sa));
   for (const auto &d : sa.delayed) consider(next, d.at);
   if (sa.awaiting_response) consider(next, sa.dpd_give_up);
-  const auto idle = Millis(sa.config.child.inactivity);
-  if (idle.count() != 0)
-    for (const auto &c : sa.children)
-      if (c.state == ChildState::Installed) consider(next, c.last_active + idle);
+  for (const auto &c : sa.children)
+    if (c.state == ChildState::Installed && c.cfg && c.cfg->inactivity.count() != 0)
+      consider(next, c.last_active + Millis(c.cfg->inactivity));
   (void)ctx;
   return next;
 }

@@ -41,7 +41,7 @@ Result<Bytes> natd_hash(uint64_t spi_i, uint64_t spi_r, const Endpoint &e) {
 }
 
 Result<std::vector<wire::Payload>> natd_payloads(const IkeSa &sa, uint64_t spi_r) {
-  auto src = sa.config.force_encap ? crypto::random_bytes(kNatdSize)
+  auto src = sa.config->force_encap ? crypto::random_bytes(kNatdSize)
                                    : natd_hash(sa.spi_i, spi_r, sa.local);
   auto dst = natd_hash(sa.spi_i, spi_r, sa.remote);
   if (!src) return fail("NAT detection: " + src.error().message);
@@ -86,8 +86,8 @@ NatdResult check_natd(Context &ctx, const wire::Message &m, const Endpoint &loca
 void apply_natd(Context &ctx, IkeSa &sa, const NatdResult &r) {
   sa.nat.local = r.local_nat;
   sa.nat.remote = r.remote_nat;
-  sa.nat.fake = r.present && sa.config.force_encap;
-  if (!r.present && sa.config.force_encap)
+  sa.nat.fake = r.present && sa.config->force_encap;
+  if (!r.present && sa.config->force_encap)
     log::warn(label(sa) + ": peer does no NAT detection, UDP encapsulation cannot be forced");
   if (!sa.nat.any()) return;
   ++ctx.counters.nat_detected;

@@ -181,13 +181,13 @@ void Engine::on_sa_init_request(const Inbound &in) {
     return;
   }
   if (!cookie_ok(in.local, in.remote, m)) return;
-  const ConnectionConfig *config = connection_for(in.local, in.remote);
+  auto config = connection_for(in.local, in.remote);
   if (config == nullptr) {
     ++counters_.dropped_unexpected;
     log::warn("IKE_SA_INIT from " + in.remote.str() + " to " + in.local.str() + ": no connection");
     return;
   }
-  auto sa = respond_sa_init(ctx_, *config, in.local, in.remote, in.datagram, m);
+  auto sa = respond_sa_init(ctx_, config, in.local, in.remote, in.datagram, m);
   if (!sa) return;
   if (sas_.count(sa->spi_r) != 0) return void(++counters_.dropped_unexpected);  // 2^-64
   const uint64_t spi = sa->spi_r;
@@ -217,12 +217,12 @@ bool Engine::cookie_ok(const Endpoint &local, const Endpoint &remote, const wire
   return false;
 }
 
-const ConnectionConfig *Engine::connection_for(const Endpoint &local,
-                                               const Endpoint &remote) const {
+std::shared_ptr<const ConnectionConfig> Engine::connection_for(const Endpoint &local,
+                                                               const Endpoint &remote) const {
   for (const auto &c : connections_)
-    if ((c.local.addr.is_unspec() || c.local.addr == local.addr) &&
-        (c.remote.addr.is_unspec() || c.remote.addr == remote.addr))
-      return &c;
+    if ((c->local.addr.is_unspec() || c->local.addr == local.addr) &&
+        (c->remote.addr.is_unspec() || c->remote.addr == remote.addr))
+      return c;
   return nullptr;
 }
 

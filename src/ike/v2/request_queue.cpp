@@ -26,7 +26,7 @@ Millis retry_delay(crypto::RandomSource &random) {
 
 void enqueue(Context &ctx, IkeSa &sa, QueuedRequest request) {
   auto same = [&](const QueuedRequest &q) {
-    return q.kind == request.kind && q.child_spi == request.child_spi;
+    return q.kind == request.kind && q.child_spi == request.child_spi && q.child == request.child;
   };
   const bool in_flight = sa.awaiting_response && same(sa.in_flight);
   bool queued = false;
