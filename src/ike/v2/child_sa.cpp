@@ -179,7 +179,9 @@ Result<std::vector<kernel::PolicyParams>> trap_policies(const ConnectionConfig &
       to_ts(cc.local_ts), to_ts(cc.remote_ts));
 }
 
-std::string_view child_name(const ChildSa &c) { return c.cfg ? c.cfg->name : "?"; }
+std::string_view child_name(const ChildSa &c) {
+  return c.cfg ? std::string_view(c.cfg->name) : std::string_view("?");
+}
 
 Result<uint32_t> alloc_inbound_spi(Context &ctx, const IkeSa &sa, const ChildConfig &cc) {
   kernel::SpiRequest req;
