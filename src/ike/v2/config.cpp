@@ -56,4 +56,87 @@ const ChildConfig *ConnectionConfig::child_by_reqid(uint32_t reqid) const {
   return nullptr;
 }
 
+IdentityMatch IdentityMatch::any() {
+  IdentityMatch m;
+  m.kind = Kind::Any;
+  return m;
+}
+
+IdentityMatch IdentityMatch::domain_suffix(std::string_view domain) {
+  IdentityMatch m;
+  m.kind = Kind::DomainSuffix;
+  m.domain = std::string(domain);
+  return m;
+}
+
+IdentityMatch IdentityMatch::address_prefix(const Prefix &p) {
+  IdentityMatch m;
+  m.kind = Kind::AddressPrefix;
+  m.prefix = p;
+  return m;
+}
+
+namespace {
+
+// "gw.example.org" is under "example.org"; "example.org" itself is not (it is not "*.").
+bool under_domain(std::string_view name, std::string_view domain) {
+  return name.size() > domain.size() + 1 && name.ends_with(domain) &&
+         name[name.size() - domain.size() - 1] == '.';
+}
+
+}  // namespace
+
+bool IdentityMatch::matches(const Identity &peer) const {
+  switch (kind) {
+    case Kind::Exact:
+      return peer == id;
+    case Kind::Any:
+      return true;
+    case Kind::DomainSuffix: {
+      const std::string_view text(reinterpret_cast<const char *>(peer.data.data()),
+                                  peer.data.size());
+      if (peer.type == wire::IdType::Fqdn) return under_domain(text, domain);
+      if (peer.type != wire::IdType::Rfc822Addr) return false;
+      const auto at = text.rfind('@');
+      return at != std::string_view::npos &&
+             (text.substr(at + 1) == domain || under_domain(text.substr(at + 1), domain));
+    }
+    case Kind::AddressPrefix: {
+      IpAddress a;
+      a.family = peer.type == wire::IdType::Ipv6Addr ? Family::V6 : Family::V4;
+      if ((peer.type != wire::IdType::Ipv4Addr && peer.type != wire::IdType::Ipv6Addr) ||
+          peer.data.size() != a.size() || a.family != prefix.family())
+        return false;
+      std::copy(peer.data.begin(), peer.data.end(), a.bytes.begin());
+      return prefix.contains(a);
+    }
+  }
+  return false;
+}
+
+int IdentityMatch::specificity() const {
+  switch (kind) {
+    case Kind::Exact:
+      return 3;
+    case Kind::Any:
+      return 1;
+    default:
+      return 2;
+  }
+}
+
+std::string IdentityMatch::str() const {
+  switch (kind) {
+    case Kind::Exact:
+      return id.str();
+    case Kind::Any:
+      return "any";
+    case Kind::DomainSuffix:
+      return "fqdn:*." + domain;
+    case Kind::AddressPrefix:
+      return (prefix.family() == Family::V6 ? "ipv6:" : "ipv4:") + prefix.str();
+  }
+  return "?";
+}
+
 }  // namespace ipsec::ike::v2

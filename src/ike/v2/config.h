@@ -37,6 +37,32 @@ struct Identity {
   bool operator==(const Identity &) const = default;
 };
 
+// Which peer identities a connection accepts (remote ids): one exactly, any, every name
+// under a domain ("*.example.org": FQDNs below it and e-mail addresses at it), or every
+// address in a prefix. An Identity converts to an exact match.
+struct IdentityMatch {
+  enum class Kind : uint8_t { Exact, Any, DomainSuffix, AddressPrefix };
+  Kind kind = Kind::Exact;
+  Identity id;         // Exact
+  std::string domain;  // DomainSuffix: "example.org"
+  Prefix prefix;       // AddressPrefix
+
+  IdentityMatch() = default;
+  IdentityMatch(Identity exact) : id(std::move(exact)) {}  // NOLINT: an exact match
+  static IdentityMatch any();
+  static IdentityMatch domain_suffix(std::string_view domain);
+  static IdentityMatch address_prefix(const Prefix &p);
+
+  bool matches(const Identity &peer) const;
+  // How specific: exact 3, prefix or domain 2, any 1 (the best match wins).
+  int specificity() const;
+  std::string str() const;  // "fqdn:gw.example.org", "any", "fqdn:*.example.org", "ipv4:192.0.2.0/24"
+  bool operator==(const IdentityMatch &) const = default;
+};
+
+// How a side authenticates (RFC 7296 §2.15; certificates, RFC 7427, next).
+enum class AuthMethod : uint8_t { Psk };
+
 // An encryption transform; key_bits 0 means no Key Length attribute
 // (ChaCha20-Poly1305).
 struct EncrSpec {
@@ -134,7 +160,10 @@ struct ConnectionConfig {
   Endpoint local;
   Endpoint remote;  // an unspecified address accepts any peer (responder only)
   Identity local_id;
-  Identity remote_id;
+  IdentityMatch remote_id;  // a responder picks the connection by the peer's IDi (§2.15)
+  AuthMethod local_auth = AuthMethod::Psk, remote_auth = AuthMethod::Psk;
+  // The key material as loaded. Engine::add_connection moves it into the engine's
+  // credential store (credentials.h) and the connection SAs share holds none.
   SecretBytes psk;
   std::vector<IkeProposalConfig> proposals;
   // At least one. The first to come up rides IKE_AUTH, the others follow in

@@ -99,6 +99,7 @@ Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context &ctx, const IkeSa &old, bo
   n.ni = std::move(ni);
   n.nr = std::move(nr);
   n.nat = old.nat;
+  n.peer_id = old.peer_id;
   n.next_keepalive = old.next_keepalive;
   n.created = ctx.clock.now();
   auto seed = crypto::rekey_skeyseed(old.algs.prf, old.keys.sk_d, g_ir, n.ni, n.nr);

@@ -16,6 +16,7 @@ Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, Retra
     : ctx_{sender, kernel, clock, counters_, rt, limits},
       cookies_(Millis(limits.cookie_secret_lifetime)) {
   policies_ = policies ? std::move(policies) : std::make_shared<PolicyRefs>();
+  ctx_.connections = &connections_;
   ctx_.initial_contact = [this](const IkeSa &fresh) { on_initial_contact(fresh); };
   ctx_.policies = policies_;
   ctx_.emit = [this](const IkeSa &sa, EngineEvent e) { emit(sa, std::move(e)); };
@@ -50,9 +51,7 @@ Result<uint64_t> Engine::fresh_spi() const {
 }
 
 std::shared_ptr<const ConnectionConfig> Engine::connection(std::string_view name) const {
-  for (const auto &c : connections_)
-    if (c->name == name) return c;
-  return nullptr;
+  return connections_.find(name);
 }
 
 void Engine::forget_peer(const IkeSa &dead) {
@@ -138,13 +137,11 @@ void Engine::set_limits(EngineLimits limits) {
   cookies_ = CookieJar(limits.cookie_secret_lifetime);
 }
 
-void Engine::add_connection(ConnectionConfig config) {
-  connections_.push_back(std::make_shared<const ConnectionConfig>(std::move(config)));
-}
+void Engine::add_connection(ConnectionConfig config) { connections_.add(std::move(config)); }
 
 void Engine::remove_connection(std::string_view name) {
   remove_trap(name);
-  std::erase_if(connections_, [&](const auto &c) { return c->name == name; });
+  connections_.remove(name);
 }
 
 Result<void> Engine::create_child_sa(uint64_t local_spi, std::string_view child) {
@@ -282,7 +279,7 @@ Result<void> Engine::check_liveness(uint64_t local_spi) {
 // and their CHILD SAs are gone on its side, so they go here without a Delete.
 void Engine::on_initial_contact(const IkeSa &fresh) {
   for (auto &[spi, sa] : sas_) {
-    if (sa.get() == &fresh || sa->config->remote_id != fresh.config->remote_id) continue;
+    if (sa.get() == &fresh || !(sa->peer_id == fresh.peer_id)) continue;
     if (sa->state != IkeState::Established && sa->state != IkeState::Deleting) continue;
     remove_children(ctx_, *sa, "peer restarted (INITIAL_CONTACT)");
     sa->awaiting_response = false;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ike/v2/config.h"
+#include "ike/v2/connections.h"
 #include "ike/v2/cookie.h"
 #include "ike/v2/events.h"
 #include "ike/v2/ike_sa.h"
@@ -131,8 +132,6 @@ class Engine {
   // §2.6: true when the request may create state; otherwise it was answered
   // with N(COOKIE).
   bool cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m);
-  std::shared_ptr<const ConnectionConfig> connection_for(const Endpoint &local,
-                                                         const Endpoint &remote) const;
   IkeSa *half_open(const Endpoint &remote, uint64_t spi_i);
   // The receive path (receive.cpp).
   void on_request(Inbound &in);
@@ -188,7 +187,7 @@ class Engine {
   std::set<uint64_t> half_open_;               // responder SAs waiting for IKE_AUTH
   Millis next_sweep_{0};
   CookieJar cookies_;
-  std::vector<std::shared_ptr<const ConnectionConfig>> connections_;
+  Connections connections_;
   std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI
   std::deque<ClosedSa> closed_;                      // newest first
 };

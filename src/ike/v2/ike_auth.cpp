@@ -4,7 +4,7 @@
 #include "ike/v2/child_negotiation.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
-#include "ike/v2/psk_auth.h"
+#include "ike/v2/authenticator.h"
 #include "ike/v2/sk_message.h"
 #include "ike/v2/traffic_selectors.h"
 #include "wire/names.h"
@@ -17,30 +17,48 @@ using wire::NotifyType;
 
 Identity identity_of(wire::IdType type, const Bytes &data) { return Identity{type, data}; }
 
-// Our AUTH: the initiator signs message 1 and Nr, the responder message 2 and
-// Ni (§2.15).
-Result<SecretBytes> own_auth(const IkeSa &sa) {
-  return psk_auth(sa.algs.prf, sa.config->psk,
-                  {sa.initiator ? sa.init_request : sa.init_response, sa.initiator ? sa.nr : sa.ni,
-                   sa.initiator ? sa.keys.sk_pi : sa.keys.sk_pr, sa.config->local_id});
+// Our AUTH payload, from the authenticator of our side of the connection (§2.15).
+Result<wire::AuthPayload> own_auth(const Context &ctx, const IkeSa &sa) {
+  auto a = make_authenticator(sa, ctx.connections->credentials(), true);
+  if (!a) return fail(a.error());
+  return (*a)->build(sa);
 }
 
 // Checks the peer's ID and AUTH; an empty string means authenticated.
-std::string verify_peer(const IkeSa &sa, const Identity &peer_id, const wire::AuthPayload *auth) {
+std::string verify_peer(const Context &ctx, const IkeSa &sa, const Identity &peer_id,
+                        const wire::AuthPayload *auth) {
   if (auth == nullptr) return "authentication failed: no AUTH payload";
-  if (!(peer_id == sa.config->remote_id))
+  if (!sa.config->remote_id.matches(peer_id))
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
            sa.config->remote_id.str();
-  if (auth->method != static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic))
-    return "authentication failed: peer used auth method " + std::to_string(auth->method) +
-           ", we expect a shared key";
-  auto expected =
-      psk_auth(sa.algs.prf, sa.config->psk,
-               {sa.initiator ? sa.init_response : sa.init_request, sa.initiator ? sa.ni : sa.nr,
-                sa.initiator ? sa.keys.sk_pr : sa.keys.sk_pi, peer_id});
-  if (!expected) return "authentication failed: " + expected.error().message;
-  if (!SecretBytes::constant_time_equal(expected->view(), auth->data))
-    return "authentication failed: peer's AUTH did not verify";
+  auto a = make_authenticator(sa, ctx.connections->credentials(), false, auth->method);
+  if (!a) return "authentication failed: " + a.error().message;
+  if (auto r = (*a)->verify(sa, peer_id, *auth); !r)
+    return "authentication failed: " + r.error().message;
+  return {};
+}
+
+// §2.15: of the connections whose addresses fit, the one whose remote id matches the
+// peer's IDi serves this IKE SA (IKE_SA_INIT only knew the addresses). An empty string:
+// sa.config is that connection now.
+std::string pick_connection(const Context &ctx, IkeSa &sa, const Identity &peer_id,
+                            const wire::IdRPayload *idr) {
+  const Identity wanted = idr ? identity_of(idr->id_type, idr->data) : Identity{};
+  auto c = ctx.connections->by_identity(sa.local, sa.remote, peer_id, idr ? &wanted : nullptr);
+  if (c == nullptr)  // named after the candidate IKE_SA_INIT found by address
+    return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
+           sa.config->remote_id.str() + " (connection " + sa.config->name +
+           (idr ? "; the peer asked for " + wanted.str() : std::string()) +
+           "), nor one of another connection from " + sa.remote.addr.str();
+  if (c == sa.config) return {};
+  // The IKE SA's algorithms were chosen from the first candidate's proposals.
+  const auto mine = to_wire(c->proposals);
+  if (!select_proposal(mine, std::span<const wire::Proposal>(&sa.ike_proposal, 1)))
+    return "authentication failed: connection " + c->name + " for " + peer_id.str() +
+           " does not allow the IKE SA's " + describe(sa.ike_proposal);
+  log::info(label(sa) + ": peer " + peer_id.str() + " is served by connection " + c->name +
+            " (not " + sa.config->name + ")");
+  sa.config = std::move(c);
   return {};
 }
 
@@ -59,6 +77,7 @@ void child_failed(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
 
 // Established (either role): lifetimes, DPD clock, keepalives, the event.
 void established(Context &ctx, IkeSa &sa, const Identity &peer_id) {
+  sa.peer_id = peer_id;
   sa.state = IkeState::Established;
   sa.established_at = ctx.clock.now();
   sa.last_peer_message = sa.established_at;
@@ -137,12 +156,10 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
   sa.children.emplace_back();
   sa.children.back().cfg = &cc;
   sa.children.back().spi_in = *spi;
-  auto auth = own_auth(sa);
+  auto auth = own_auth(ctx, sa);
   if (!auth) return fail(auth.error());
   std::vector<wire::Payload> inner{
-      wire::IdIPayload{sa.config->local_id.type, sa.config->local_id.data},
-      wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
-                        Bytes(auth->data(), auth->data() + auth->size())}};
+      wire::IdIPayload{sa.config->local_id.type, sa.config->local_id.data}, std::move(*auth)};
   if (sa.initial_contact) inner.push_back(notify(NotifyType::InitialContact));
   if (cc.mode == kernel::Mode::Transport) inner.push_back(notify(NotifyType::UseTransportMode));
   inner.push_back(wire::SaPayload{to_wire(cc.proposals, esp_spi_bytes(*spi))});
@@ -168,18 +185,17 @@ void respond_auth(Context &ctx, IkeSa &sa, const Inbound &in) {
   follow_peer(ctx, sa, in.local, in.remote);
   const auto *idi = find_payload<wire::IdIPayload>(*inner);
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
-  if (auto why = verify_peer(sa, peer_id, find_payload<wire::AuthPayload>(*inner)); !why.empty()) {
+  std::string why = pick_connection(ctx, sa, peer_id, find_payload<wire::IdRPayload>(*inner));
+  if (why.empty()) why = verify_peer(ctx, sa, peer_id, find_payload<wire::AuthPayload>(*inner));
+  if (!why.empty()) {
     ++ctx.counters.auth_failed;
-    send_encrypted_response(ctx, sa, mid,
-                            {notify(NotifyType::AuthenticationFailed)});
+    send_encrypted_response(ctx, sa, mid, {notify(NotifyType::AuthenticationFailed)});
     return fail_sa(sa, why);
   }
-  auto auth = own_auth(sa);
+  auto auth = own_auth(ctx, sa);
   if (!auth) return fail_sa(sa, "IKE_AUTH: " + auth.error().message);
   std::vector<wire::Payload> out{
-      wire::IdRPayload{sa.config->local_id.type, sa.config->local_id.data},
-      wire::AuthPayload{static_cast<uint8_t>(wire::AuthMethod::SharedKeyMic),
-                        Bytes(auth->data(), auth->data() + auth->size())}};
+      wire::IdRPayload{sa.config->local_id.type, sa.config->local_id.data}, std::move(*auth)};
   established(ctx, sa, peer_id);
   sa.initial_contact = sa.initial_contact || has_notify(*inner, NotifyType::InitialContact);
   if (sa.initial_contact && ctx.initial_contact) ctx.initial_contact(sa);
@@ -260,7 +276,7 @@ void process_auth_response(Context &ctx, IkeSa &sa, const Inbound &in) {
                            : "IKE_AUTH refused by peer: " + wire::notify_name(err->type));
   }
   const Identity peer_id = idr ? identity_of(idr->id_type, idr->data) : Identity{};
-  if (auto why = verify_peer(sa, peer_id, auth); !why.empty()) {
+  if (auto why = verify_peer(ctx, sa, peer_id, auth); !why.empty()) {
     // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
     for (auto &c : sa.children) release_child_spi(ctx, sa, c);

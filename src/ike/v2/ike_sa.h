@@ -16,6 +16,7 @@
 #include "crypto/key_exchange.h"
 #include "crypto/sk_cipher.h"
 #include "ike/v2/config.h"
+#include "ike/v2/connections.h"
 #include "ike/v2/events.h"
 #include "ike/v2/io.h"
 #include "ike/v2/policy_refs.h"
@@ -186,6 +187,9 @@ struct IkeSa {
   // carries N(INITIAL_CONTACT); responder: the peer's did.
   bool initial_contact = false;
 
+  // The peer's identity as authenticated in IKE_AUTH.
+  Identity peer_id;
+
   uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
 };
 
@@ -198,6 +202,9 @@ struct Context {
   RetransmitConfig retransmit;
   EngineLimits limits;
   NatConfig nat = {};
+  // The engine's connections and credentials: IKE_AUTH picks the connection by identity
+  // and its authenticator's key material here.
+  const Connections *connections = nullptr;
   // Nonces, SPIs, key exchange private keys, jitter (tests inject a deterministic one).
   crypto::RandomSource *random = &crypto::system_random();
   // §2.4: the engine removes the other IKE SAs of the peer that `fresh` has just

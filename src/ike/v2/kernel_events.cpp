@@ -66,7 +66,7 @@ bool Engine::on_acquire(const kernel::AcquireEvent &ev) {
   if (reqid == 0 && !ev.policy.tmpls.empty()) reqid = ev.policy.tmpls.front().reqid;
   std::shared_ptr<const ConnectionConfig> conn;
   const ChildConfig *cc = nullptr;
-  for (const auto &x : connections_)
+  for (const auto &x : connections_.all())
     if (const ChildConfig *y = x->child_by_reqid(reqid)) conn = x, cc = y;
   if (cc == nullptr) return false;
   if (handler_) {  // no IKE SA to name yet

@@ -181,7 +181,7 @@ void Engine::on_sa_init_request(const Inbound &in) {
     return;
   }
   if (!cookie_ok(in.local, in.remote, m)) return;
-  auto config = connection_for(in.local, in.remote);
+  auto config = connections_.by_address(in.local, in.remote);
   if (config == nullptr) {
     ++counters_.dropped_unexpected;
     log::warn("IKE_SA_INIT from " + in.remote.str() + " to " + in.local.str() + ": no connection");
@@ -215,15 +215,6 @@ bool Engine::cookie_ok(const Endpoint &local, const Endpoint &remote, const wire
   ++counters_.cookies_sent;
   send_init_notify(ctx_, local, remote, m.header, wire::NotifyType::Cookie, std::move(*cookie));
   return false;
-}
-
-std::shared_ptr<const ConnectionConfig> Engine::connection_for(const Endpoint &local,
-                                                               const Endpoint &remote) const {
-  for (const auto &c : connections_)
-    if ((c->local.addr.is_unspec() || c->local.addr == local.addr) &&
-        (c->remote.addr.is_unspec() || c->remote.addr == remote.addr))
-      return c;
-  return nullptr;
 }
 
 // Among the half-open SAs only (at most about the COOKIE threshold of them).

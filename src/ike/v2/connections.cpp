@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Connection lookup by name, address and identity.
+#include "ike/v2/connections.h"
+
+#include <algorithm>
+
+namespace ipsec::ike::v2 {
+namespace {
+
+bool addresses_fit(const ConnectionConfig &c, const Endpoint &local, const Endpoint &remote) {
+  return (c.local.addr.is_unspec() || c.local.addr == local.addr) &&
+         (c.remote.addr.is_unspec() || c.remote.addr == remote.addr);
+}
+
+}  // namespace
+
+void Connections::add(ConnectionConfig config) {
+  credentials_.set_psk(config.name, std::move(config.psk));
+  config.psk = SecretBytes();
+  all_.push_back(std::make_shared<const ConnectionConfig>(std::move(config)));
+}
+
+void Connections::remove(std::string_view name) {
+  credentials_.remove(name);
+  std::erase_if(all_, [&](const Ptr &c) { return c->name == name; });
+}
+
+Connections::Ptr Connections::find(std::string_view name) const {
+  for (const auto &c : all_)
+    if (c->name == name) return c;
+  return nullptr;
+}
+
+Connections::Ptr Connections::by_address(const Endpoint &local, const Endpoint &remote) const {
+  for (const auto &c : all_)
+    if (addresses_fit(*c, local, remote)) return c;
+  return nullptr;
+}
+
+Connections::Ptr Connections::by_identity(const Endpoint &local, const Endpoint &remote,
+                                          const Identity &peer,
+                                          const Identity *wanted_local) const {
+  Ptr best;
+  for (const auto &c : all_) {
+    if (!addresses_fit(*c, local, remote) || !c->remote_id.matches(peer)) continue;
+    if (wanted_local != nullptr && !(*wanted_local == c->local_id)) continue;
+    if (best == nullptr || c->remote_id.specificity() > best->remote_id.specificity()) best = c;
+  }
+  return best;
+}
+
+}  // namespace ipsec::ike::v2

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// The engine's connections and the credentials they name: looked up by name (initiate,
+// ACQUIRE), by address at IKE_SA_INIT (the candidates) and by the peer's identity at
+// IKE_AUTH (the one that serves it, RFC 7296 §2.15). Each connection is immutable and
+// shared with the IKE SAs made from it.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "ike/v2/config.h"
+#include "ike/v2/credentials.h"
+
+namespace ipsec::ike::v2 {
+
+class Connections {
+ public:
+  using Ptr = std::shared_ptr<const ConnectionConfig>;
+
+  // Its PSK goes into the credential store; the shared connection holds none.
+  void add(ConnectionConfig config);
+  void remove(std::string_view name);
+  Ptr find(std::string_view name) const;
+  const std::vector<Ptr> &all() const { return all_; }
+  const Credentials &credentials() const { return credentials_; }
+
+  // IKE_SA_INIT: the first connection whose addresses fit (an unspecified one fits any).
+  Ptr by_address(const Endpoint &local, const Endpoint &remote) const;
+  // IKE_AUTH: among the connections whose addresses fit, the one whose remote id matches
+  // the peer's IDi best (an exact id over a domain or prefix over any; on a tie the first).
+  // `wanted_local`: the IDr the peer asked for, if any (§3.5); it must be ours.
+  Ptr by_identity(const Endpoint &local, const Endpoint &remote, const Identity &peer,
+                  const Identity *wanted_local) const;
+
+ private:
+  std::vector<Ptr> all_;
+  Credentials credentials_;
+};
+
+}  // namespace ipsec::ike::v2

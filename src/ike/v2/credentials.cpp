@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// The credential store.
+#include "ike/v2/credentials.h"
+
+namespace ipsec::ike::v2 {
+
+void Credentials::set_psk(std::string_view connection, SecretBytes psk) {
+  auto it = psks_.find(connection);
+  if (it != psks_.end())
+    it->second = std::move(psk);
+  else
+    psks_.emplace(std::string(connection), std::move(psk));
+}
+
+void Credentials::remove(std::string_view connection) {
+  if (auto it = psks_.find(connection); it != psks_.end()) psks_.erase(it);
+}
+
+const SecretBytes *Credentials::psk(std::string_view connection) const {
+  auto it = psks_.find(connection);
+  return it == psks_.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+}  // namespace ipsec::ike::v2
