@@ -32,6 +32,7 @@ struct Options {
   uint32_t workers = 0;  // 0: one per online CPU
   std::string log_level = "info";
   std::string pid_file;
+  bool check = false;  // --check: load the files as at start, report, exit
 };
 
 // Loads the policy files, all or nothing; prints problems like `ipsecctl validate`.
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   app.add_option("--pid-file", o.pid_file, "Write the process id to this file");
+  app.add_flag("--check", o.check,
+               "Check the --config files exactly as ipsecd would load them, print every problem, "
+               "exit 0 (usable) or 1; nothing is started");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -178,5 +182,9 @@ int main(int argc, char** argv) {
   log::set_level(levels.at(o.log_level));
   std::vector<daemon::DaemonConnection> conns;
   if (!load(o, conns)) return 1;
+  if (o.check) {
+    std::printf("ok: %zu connection%s\n", conns.size(), conns.size() == 1 ? "" : "s");
+    return 0;
+  }
   return serve(o, std::move(conns));
 }

@@ -77,6 +77,28 @@ Result<Identity> parse_identity(std::string_view s) {
               "\", \"keyid:0x...\" or an address");
 }
 
+// Remote id patterns: "any"/"%any", "*.example.org" (also "fqdn:*.example.org"), an address
+// prefix "192.0.2.0/24" (also "ipv4:"/"ipv6:" before it). nullopt: not a pattern.
+std::optional<Result<Identity>> parse_id_pattern(std::string_view s) {
+  if (s == "any" || s == "%any") return Result<Identity>(Identity{IdKind::Any, {}});
+  std::string_view v = s.starts_with("fqdn:") ? s.substr(5) : s;
+  if (v.starts_with("*.")) {
+    if (v.size() < 3 || v.find('*', 1) != std::string_view::npos)
+      return Result<Identity>(fail(quote(s) + ": a domain pattern is \"*.\" and a domain name"));
+    return Result<Identity>(text_identity(IdKind::DomainSuffix, v.substr(2)));
+  }
+  if (s.find('*') != std::string_view::npos)
+    return Result<Identity>(fail(quote(s) + ": '*' may only open a domain pattern (\"*.example.org\")"));
+  v = s.starts_with("ipv4:") || s.starts_with("ipv6:") ? s.substr(5) : s;
+  if (v.find('/') == std::string_view::npos) return std::nullopt;
+  auto p = Prefix::parse(v);
+  if (!p || (s.starts_with("ipv6:") && p->family() != Family::V6) ||
+      (s.starts_with("ipv4:") && p->family() != Family::V4))
+    return Result<Identity>(fail(quote(s) + " is not an address prefix" +
+                                 (p ? std::string() : ": " + p.error().message)));
+  return Result<Identity>(text_identity(IdKind::AddressPrefix, p->str()));
+}
+
 std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& conn_path,
                                std::string_view side) {
   const Json* j = r.required(conn, conn_path, side);
@@ -91,7 +113,10 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
   p.id = address_identity(p.address);
   if (const Json* id = Reader::field(*j, "id")) {
     if (const std::string* s = r.string(*id, join(path, "id"))) {
-      auto parsed = parse_identity(*s);
+      auto pattern = parse_id_pattern(*s);
+      if (pattern && side != "remote")
+        pattern = Result<Identity>(fail(quote(*s) + " is a pattern; a local identity is one identity"));
+      auto parsed = pattern ? std::move(*pattern) : parse_identity(*s);
       if (parsed)
         p.id = std::move(*parsed);
       else
@@ -232,8 +257,11 @@ std::optional<Child> parse_child(Reader& r, const Json& j, const std::string& pa
 
 void parse_children(Reader& r, const Json& conn, const std::string& path, Connection& c) {
   const Json* children = Reader::field(conn, "children");
-  if (children == nullptr) return;
   std::string p = join(path, "children");
+  if (children == nullptr || (children->is_object() && children->empty())) {
+    r.error(p, "a connection needs at least one child (its traffic selectors, mode, proposals)");
+    return;
+  }
   if (!children->is_object()) {
     r.error(p, "expected an object, got " + type_name(*children));
     return;
@@ -303,6 +331,12 @@ std::string describe(const Identity& id) {
     }
     case IdKind::KeyId:
       break;
+    case IdKind::Any:
+      return "any";
+    case IdKind::DomainSuffix:
+      return "fqdn:*." + text;
+    case IdKind::AddressPrefix:
+      return text.find(':') != std::string::npos ? "ipv6:" + text : "ipv4:" + text;
   }
   return "keyid:0x" + to_hex(id.data);
 }

@@ -207,11 +207,21 @@ FileResult parse_file(std::string_view text, const std::string& name, const std:
   return out;
 }
 
-// Connections are the same object when their names are equal.
+// Connections are the same object when their names are equal; a reqid a file gives names one
+// child (its ACQUIREs and SAs), so two children may not give the same one.
 void merge_connections(FileResult& f, std::unordered_map<std::string, std::string>& seen,
-                       LoadResult& out) {
+                       std::unordered_map<uint32_t, std::string>& reqids, LoadResult& out) {
   for (size_t i = 0; i < f.config.connections.size(); ++i) {
     const std::string& name = f.config.connections[i].name;
+    for (const auto& child : f.config.connections[i].children) {
+      if (child.reqid == 0) continue;
+      const std::string path = f.connection_paths[i] + ".children." + child.name + ".reqid";
+      auto [it, fresh] = reqids.emplace(child.reqid, f.file + ": " + path);
+      if (!fresh)
+        out.errors.push_back({f.file, path,
+                              "reqid " + std::to_string(child.reqid) + " is already given at " +
+                                  it->second});
+    }
     auto [it, fresh] = seen.emplace(name, f.file + ": " + f.connection_paths[i]);
     if (!fresh)
       out.errors.push_back({f.file, f.connection_paths[i],
@@ -225,6 +235,7 @@ void merge_connections(FileResult& f, std::unordered_map<std::string, std::strin
 LoadResult merge(std::vector<FileResult>& files) {
   LoadResult out;
   std::unordered_map<std::string, std::string> sa_seen, policy_seen, connection_seen;
+  std::unordered_map<uint32_t, std::string> reqid_seen;
   for (auto& f : files) {
     for (auto& d : f.errors) out.errors.push_back(std::move(d));
     for (auto& d : f.warnings) out.warnings.push_back(std::move(d));
@@ -247,7 +258,7 @@ LoadResult merge(std::vector<FileResult>& files) {
              "duplicate " + kernel::describe(p) + ", first defined at " + it->second});
       out.config.policies.push_back(std::move(f.config.policies[i]));
     }
-    merge_connections(f, connection_seen, out);
+    merge_connections(f, connection_seen, reqid_seen, out);
   }
   if (!out.errors.empty()) out.config = StaticConfig{};
   return out;

@@ -202,6 +202,41 @@ TEST_CASE("connection: identity errors") {
   }
 }
 
+TEST_CASE("connection: remote id patterns (any, *.domain, address prefix); never a local id") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"any", "any"},
+      {"%any", "any"},
+      {"*.example.org", "fqdn:*.example.org"},
+      {"fqdn:*.example.org", "fqdn:*.example.org"},
+      {"192.0.2.0/24", "ipv4:192.0.2.0/24"},
+      {"ipv6:2001:db8::/32", "ipv6:2001:db8::/32"},
+  };
+  TempDir t;
+  for (const auto& [text, expected] : cases) {
+    INFO(text);
+    json c = base_connection();
+    c["remote"]["id"] = text;
+    auto r = load(t, c);
+    REQUIRE_MESSAGE(r.ok(), lines(r.errors).front());
+    CHECK(describe(r.config.connections.at(0).remote.id) == expected);
+    c = base_connection();
+    c["local"]["id"] = text;
+    CHECK(errors(c) == Lines{std::string("c.json: connections.site-b.local.id: \"") + text +
+                             "\" is a pattern; a local identity is one identity"});
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"*.", "\"*.\": a domain pattern is \"*.\" and a domain name"},
+      {"gw.*.example.org", "\"gw.*.example.org\": '*' may only open a domain pattern (\"*.example.org\")"},
+      {"ipv4:2001:db8::/32", "\"ipv4:2001:db8::/32\" is not an address prefix"},
+  };
+  for (const auto& [text, message] : bad) {
+    INFO(text);
+    json c = base_connection();
+    c["remote"]["id"] = text;
+    CHECK(errors(c) == Lines{std::string("c.json: connections.site-b.remote.id: ") + message});
+  }
+}
+
 TEST_CASE("connection: psk_file modes, contents and errors") {
   TempDir t;
   SUBCASE("0600 text, trailing newline stripped") {

@@ -10,6 +10,22 @@ Identity identity_of(const policy::Identity &id) {
   return Identity{static_cast<wire::IdType>(id.kind), id.data};
 }
 
+// The patterns a remote id may be; anything else is one identity.
+IdentityMatch identity_match_of(const policy::Identity &id) {
+  const std::string text(id.data.begin(), id.data.end());
+  switch (id.kind) {
+    case policy::IdKind::Any:
+      return IdentityMatch::any();
+    case policy::IdKind::DomainSuffix:
+      return IdentityMatch::domain_suffix(text);
+    case policy::IdKind::AddressPrefix:
+      if (auto p = Prefix::parse(text)) return IdentityMatch::address_prefix(*p);
+      return IdentityMatch(Identity{wire::IdType::KeyId, {}});  // never: the loader parsed it
+    default:
+      return identity_of(id);
+  }
+}
+
 std::vector<EncrSpec> encr_of(const policy::Proposal &p) {
   std::vector<EncrSpec> out;
   for (const auto &e : p.encryption) out.push_back({static_cast<wire::EncrId>(e.id), e.key_bits});
@@ -115,7 +131,7 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   out.local = Endpoint{c.local.address, 500};
   out.remote = Endpoint{c.remote.address, 500};
   out.local_id = identity_of(c.local.id);
-  out.remote_id = identity_of(c.remote.id);
+  out.remote_id = identity_match_of(c.remote.id);
   out.psk = c.psk;
   for (const auto &p : c.proposals) out.proposals.push_back(ike_proposal(p));
   for (const auto &ch : c.children) out.children.push_back(child_of(ch));
