@@ -111,7 +111,7 @@ struct ConnInfo {
   std::string close_action = "none";  // "none", "restart", "trap"
 };
 
-// One line of `monitor`: an engine event (ike::v2::EngineEvent). Fields other than event,
+// One line of `monitor`: an engine event (ike::EngineEvent). Fields other than event,
 // time and connection are present only when set (an SPI not 0, a text not empty).
 // {"event":"child-rekeyed","time":"2026-11-23T10:00:00Z","connection":"to-right",
 //  "child":"lan","ike_spi":"0x...","spi_in":"0x...","spi_out":"0x...","old_spi_in":"0x..."}

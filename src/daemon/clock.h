@@ -3,16 +3,16 @@
 
 #include <time.h>
 
-#include "ike/v2/io.h"
+#include "ike/io.h"
 
 namespace ipsec::daemon {
 
-class MonotonicClock final : public ike::v2::Clock {
+class MonotonicClock final : public ike::Clock {
  public:
-  ike::v2::Millis now() const override {
+  ike::Millis now() const override {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ike::v2::Millis(static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000);
+    return ike::Millis(static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000);
   }
 };
 

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "ike/v2/from_policy.h"
+#include "ike/from_policy.h"
 #include "policy/static_config.h"
 
 namespace ipsec::daemon {
@@ -22,7 +22,7 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
   for (const auto& e : r.errors) out.errors.push_back(e.str());
   if (!r.ok()) return out;
   for (const policy::Connection& c : r.config.connections) {
-    auto cfg = ike::v2::to_engine_config(c);
+    auto cfg = ike::to_engine_config(c);
     if (!cfg) {
       out.errors.push_back(cfg.error().message);
       continue;
@@ -39,13 +39,13 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
 
 bool DaemonConnection::starts() const {
   return std::any_of(config.children.begin(), config.children.end(), [](const auto& c) {
-    return c.start_action == ike::v2::StartAction::Start;
+    return c.start_action == ike::StartAction::Start;
   });
 }
 
 bool DaemonConnection::traps() const {
   return std::any_of(config.children.begin(), config.children.end(), [](const auto& c) {
-    return c.start_action == ike::v2::StartAction::Trap;
+    return c.start_action == ike::StartAction::Trap;
   });
 }
 
@@ -88,7 +88,7 @@ void assign_reqids(std::vector<DaemonConnection>& next,
 
 bool same_connection(const DaemonConnection& a, const DaemonConnection& b) {
   // The allocated reqids are not part of what the files say (file_reqids are).
-  ike::v2::ConnectionConfig x = a.config, y = b.config;
+  ike::ConnectionConfig x = a.config, y = b.config;
   for (auto& c : x.children) c.reqid = 0;
   for (auto& c : y.children) c.reqid = 0;
   return x == y && a.file_reqids == b.file_reqids;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ike/v2/config.h"
+#include "ike/config.h"
 #include "policy/connection.h"
 
 namespace ipsec::daemon {
@@ -14,7 +14,7 @@ namespace ipsec::daemon {
 // A connection as the daemon runs it: the engine's config, and the reqid each child's file
 // entry says (0: config.children[i].reqid was allocated).
 struct DaemonConnection {
-  ike::v2::ConnectionConfig config;
+  ike::ConnectionConfig config;
   std::vector<uint32_t> file_reqids;  // one per child, in config.children order
 
   // Initiated at load: some child has start_action start.

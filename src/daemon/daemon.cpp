@@ -21,7 +21,7 @@ namespace ipsec::daemon {
 
 namespace {
 
-using ike::v2::Millis;
+using ike::Millis;
 
 constexpr int kMaxEvents = 32;
 constexpr int64_t kShutdownPollMs = 50;
@@ -32,26 +32,26 @@ Error sys_error(const std::string& what) {
   return Error{what + ": " + std::strerror(err), err};
 }
 
-const char* start_action_name(ike::v2::StartAction a) {
+const char* start_action_name(ike::StartAction a) {
   switch (a) {
-    case ike::v2::StartAction::Start:
+    case ike::StartAction::Start:
       return "start";
-    case ike::v2::StartAction::Trap:
+    case ike::StartAction::Trap:
       return "trap";
-    case ike::v2::StartAction::None:
+    case ike::StartAction::None:
       break;
   }
   return "none";
 }
 
 // `none`: what None is called (dpd_action "clear", close_action "none").
-const char* peer_gone_name(ike::v2::PeerGoneAction a, const char* none) {
+const char* peer_gone_name(ike::PeerGoneAction a, const char* none) {
   switch (a) {
-    case ike::v2::PeerGoneAction::Restart:
+    case ike::PeerGoneAction::Restart:
       return "restart";
-    case ike::v2::PeerGoneAction::Trap:
+    case ike::PeerGoneAction::Trap:
       return "trap";
-    case ike::v2::PeerGoneAction::None:
+    case ike::PeerGoneAction::None:
       break;
   }
   return none;
@@ -62,7 +62,7 @@ uint64_t secs(std::chrono::seconds s) { return s.count() > 0 ? uint64_t(s.count(
 bool trap_connection(const DaemonConnection& c) { return c.traps(); }
 
 // "lan, dmz (on-demand)": the children with their start action when not the first's.
-std::string children_names(const ike::v2::ConnectionConfig& k) {
+std::string children_names(const ike::ConnectionConfig& k) {
   std::string out;
   for (const auto& c : k.children) {
     if (!out.empty()) out += ", ";
@@ -130,8 +130,8 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
     auto w = Worker::create(i, options_.workers, std::move(*k), clock_, policies_);
     if (!w) return fail(w.error());
     ike::v2::Engine& engine = (*w)->engine();
-    engine.set_nat(ike::v2::NatConfig{options_.natt_port, options_.natt_keepalive});
-    engine.set_event_handler([this](const ike::v2::EngineEvent& e) { events_.push(e); });
+    engine.set_nat(ike::NatConfig{options_.natt_port, options_.natt_keepalive});
+    engine.set_event_handler([this](const ike::EngineEvent& e) { events_.push(e); });
     for (const DaemonConnection& c : connections_) engine.add_connection(c.config);
     workers_.push_back(std::move(*w));
   }
@@ -155,15 +155,15 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
 // Every local endpoint of `conns` not bound yet gets one socket per worker, all or none,
 // and so does the NAT-T port of its address (a NAT-T socket, udp.h).
 Result<void> Daemon::open_sockets(const std::vector<DaemonConnection>& conns) {
-  std::vector<ike::v2::Endpoint> fresh;
-  auto add = [&](const ike::v2::Endpoint& local) {
+  std::vector<ike::Endpoint> fresh;
+  auto add = [&](const ike::Endpoint& local) {
     if (std::find(bound_.begin(), bound_.end(), local) == bound_.end() &&
         std::find(fresh.begin(), fresh.end(), local) == fresh.end())
       fresh.push_back(local);
   };
   for (const DaemonConnection& c : conns) {
     add(c.config.local);
-    if (options_.natt_port != 0) add(ike::v2::Endpoint{c.config.local.addr, options_.natt_port});
+    if (options_.natt_port != 0) add(ike::Endpoint{c.config.local.addr, options_.natt_port});
   }
   std::vector<std::vector<UdpSocket>> groups;
   for (const auto& local : fresh) {
@@ -611,7 +611,7 @@ std::vector<std::string> Daemon::apply(const ConfigDiff& d, std::vector<DaemonCo
 control::Response Daemon::list_conns() {
   std::vector<control::ConnInfo> out;
   for (const DaemonConnection& c : connections_) {
-    const ike::v2::ConnectionConfig& k = c.config;
+    const ike::ConnectionConfig& k = c.config;
     control::ConnInfo i;
     i.name = k.name;
     i.local = k.local.str();
@@ -619,7 +619,7 @@ control::Response Daemon::list_conns() {
     i.local_id = k.local_id.str();
     i.remote_id = k.remote_id.str();
     // The first child's settings stand for the connection's in this one-line summary.
-    const ike::v2::ChildConfig& first = k.children.front();
+    const ike::ChildConfig& first = k.children.front();
     i.child = children_names(k);
     i.start_action = start_action_name(first.start_action);
     for (auto& w : workers_) {

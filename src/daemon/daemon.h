@@ -17,7 +17,7 @@
 #include "daemon/event_queue.h"
 #include "daemon/fd.h"
 #include "daemon/worker.h"
-#include "ike/v2/policy_refs.h"
+#include "ike/policy_refs.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::daemon {
@@ -25,12 +25,12 @@ namespace ipsec::daemon {
 struct DaemonOptions {
   std::string control_path = control::kDefaultSocket;
   // SIGTERM/SIGINT: how long to wait for the peers to answer our Deletes.
-  ike::v2::Millis shutdown_wait{3000};
+  ike::Millis shutdown_wait{3000};
   uint32_t workers = 1;  // 1..kMaxWorkers
   uint16_t port = 500;   // IKE UDP port of connections loaded later (ipsecctl load)
   // NAT traversal (RFC 7296 §2.23): a NAT-T socket beside every IKE socket; 0: none.
   uint16_t natt_port = 4500;
-  ike::v2::Millis natt_keepalive{20000};  // 0: no keepalives
+  ike::Millis natt_keepalive{20000};  // 0: no keepalives
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;
@@ -88,18 +88,18 @@ class Daemon {
 
   DaemonOptions options_;
   std::vector<DaemonConnection> connections_;
-  std::vector<ike::v2::Endpoint> bound_;  // local endpoints with a socket in every worker
+  std::vector<ike::Endpoint> bound_;  // local endpoints with a socket in every worker
   MonotonicClock clock_;
   // Declared before the workers: their engines push into it until they stop.
   EventQueue events_;
-  std::shared_ptr<ike::v2::PolicyRefs> policies_ = std::make_shared<ike::v2::PolicyRefs>();
+  std::shared_ptr<ike::PolicyRefs> policies_ = std::make_shared<ike::PolicyRefs>();
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<kernel::Kernel> events_kernel_;  // the main thread's own handle
   std::unique_ptr<kernel::EventSource> kernel_events_;
   Fd epoll_, signal_;
   std::unique_ptr<ControlServer> control_;
   bool stopping_ = false;
-  ike::v2::Millis stop_deadline_{0};
+  ike::Millis stop_deadline_{0};
 };
 
 }  // namespace ipsec::daemon

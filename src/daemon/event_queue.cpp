@@ -10,9 +10,9 @@
 
 namespace ipsec::daemon {
 
-control::Event to_control(const ike::v2::EngineEvent& e, int64_t epoch_seconds) {
+control::Event to_control(const ike::EngineEvent& e, int64_t epoch_seconds) {
   control::Event out;
-  out.event = std::string(ike::v2::to_string(e.kind));
+  out.event = std::string(ike::to_string(e.kind));
   out.time = control::utc_time(epoch_seconds);
   out.connection = e.connection;
   out.child = e.child;
@@ -38,7 +38,7 @@ void EventQueue::signal() {
   [[maybe_unused]] ssize_t n = ::write(efd_.get(), &one, sizeof one);
 }
 
-void EventQueue::push(const ike::v2::EngineEvent& e) {
+void EventQueue::push(const ike::EngineEvent& e) {
   if (!listening_.load(std::memory_order_relaxed)) return;
   control::Event c = to_control(e, static_cast<int64_t>(::time(nullptr)));
   {

@@ -11,7 +11,7 @@
 #include "common/result.h"
 #include "control/protocol.h"
 #include "daemon/fd.h"
-#include "ike/v2/events.h"
+#include "ike/events.h"
 
 namespace ipsec::daemon {
 
@@ -28,7 +28,7 @@ class EventQueue {
   void set_listening(bool on) { listening_.store(on, std::memory_order_relaxed); }
 
   // Any thread: stamps the event with the wall clock, queues it and wakes the reader.
-  void push(const ike::v2::EngineEvent& e);
+  void push(const ike::EngineEvent& e);
   // Main thread, after epoll said fd() is readable: at most `max` events, oldest first;
   // when more wait, fd() stays readable. `dropped`: events lost to kMaxQueued since the
   // last call.
@@ -45,6 +45,6 @@ class EventQueue {
 };
 
 // The protocol's event for an engine event that happened at `epoch_seconds`.
-control::Event to_control(const ike::v2::EngineEvent& e, int64_t epoch_seconds);
+control::Event to_control(const ike::EngineEvent& e, int64_t epoch_seconds);
 
 }  // namespace ipsec::daemon

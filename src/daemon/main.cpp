@@ -111,7 +111,7 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
     return 1;
   }
   dopts.natt_port = static_cast<uint16_t>(natt);
-  dopts.natt_keepalive = ike::v2::Millis(1000ull * o.natt_keepalive);
+  dopts.natt_keepalive = ike::Millis(1000ull * o.natt_keepalive);
   // Signals belong to the daemon's signalfd: blocked before any thread starts (the
   // memory kernel's clock below inherits the mask; Daemon::create blocks the same set).
   sigset_t mask;

@@ -4,16 +4,16 @@
 #include <optional>
 
 #include "common/log.h"
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 #include "wire/names.h"
 
 namespace ipsec::daemon {
 
 namespace {
 
-using ike::v2::Millis;
+using ike::Millis;
 
-nlohmann::json counters_json(const ike::v2::Counters& c) {
+nlohmann::json counters_json(const ike::Counters& c) {
   return nlohmann::json{{"dropped_malformed", c.dropped_malformed},
                         {"dropped_unknown_spi", c.dropped_unknown_spi},
                         {"dropped_unexpected", c.dropped_unexpected},
@@ -76,8 +76,8 @@ control::ChildStatus child_status(const ike::v2::IkeSa& sa, const ike::v2::Child
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;
   c.mode = ch.transport ? "transport" : "tunnel";
-  for (const auto& ts : ch.local_ts) c.local_ts.push_back(ike::v2::describe(ts));
-  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(ike::v2::describe(ts));
+  for (const auto& ts : ch.local_ts) c.local_ts.push_back(ike::describe(ts));
+  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(ike::describe(ts));
   if (ch.state != ike::v2::ChildState::None) c.algorithms = describe(ch.proposal);
   c.failure = ch.failure;
   c.replaces = ch.replaces;

@@ -25,7 +25,7 @@ constexpr int kMaxSkippedPerRead = 16;  // non-IKE datagrams read past in one re
 
 bool is_keepalive(ByteView d) { return d.size() == 1 && d[0] == 0xff; }
 
-socklen_t to_sockaddr(const ike::v2::Endpoint& e, sockaddr_storage& ss) {
+socklen_t to_sockaddr(const ike::Endpoint& e, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
   if (e.addr.family == Family::V4) {
     auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
@@ -41,8 +41,8 @@ socklen_t to_sockaddr(const ike::v2::Endpoint& e, sockaddr_storage& ss) {
   return sizeof(sockaddr_in6);
 }
 
-ike::v2::Endpoint from_sockaddr(const sockaddr_storage& ss) {
-  ike::v2::Endpoint e;
+ike::Endpoint from_sockaddr(const sockaddr_storage& ss) {
+  ike::Endpoint e;
   if (ss.ss_family == AF_INET) {
     const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
     e.addr.family = Family::V4;
@@ -84,7 +84,7 @@ Result<void> bypass_ipsec(int fd, Family family, const std::string& where) {
 
 }  // namespace
 
-Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport, bool natt) {
+Result<UdpSocket> open_udp(const ike::Endpoint& local, bool reuseport, bool natt) {
   if (local.addr.is_unspec()) return fail("no local address to bind");
   UdpSocket s{local, Fd(::socket(local.addr.af(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)),
               natt};
@@ -107,7 +107,7 @@ Result<UdpSocket> open_udp(const ike::v2::Endpoint& local, bool reuseport, bool 
   return s;
 }
 
-Result<std::vector<UdpSocket>> open_udp_group(const ike::v2::Endpoint& local, uint32_t count,
+Result<std::vector<UdpSocket>> open_udp_group(const ike::Endpoint& local, uint32_t count,
                                               bool natt) {
   std::vector<UdpSocket> out;
   if (count <= 1) {
@@ -177,7 +177,7 @@ Result<Datagram> receive(const UdpSocket& s) {
   return d;  // empty: more may wait, epoll reports the socket again
 }
 
-void UdpSender::send(const ike::v2::Endpoint& from, const ike::v2::Endpoint& to,
+void UdpSender::send(const ike::Endpoint& from, const ike::Endpoint& to,
                      ByteView payload) {
   for (const UdpSocket& s : sockets_) {
     if (!(s.local == from)) continue;

@@ -27,23 +27,23 @@ Error sys_error(const std::string& what) {
 
 Result<std::unique_ptr<Worker>> Worker::create(uint32_t index, uint32_t count,
                                                std::unique_ptr<kernel::Kernel> kernel,
-                                               const ike::v2::Clock& clock,
-                                               std::shared_ptr<ike::v2::PolicyRefs> policies) {
-  ike::v2::EngineLimits limits;
-  limits.shard = ike::v2::SpiShard{index, count};
+                                               const ike::Clock& clock,
+                                               std::shared_ptr<ike::PolicyRefs> policies) {
+  ike::EngineLimits limits;
+  limits.shard = ike::SpiShard{index, count};
   std::unique_ptr<Worker> w(
       new Worker(index, std::move(kernel), clock, limits, std::move(policies)));
   if (auto r = w->setup(); !r) return fail(r.error());
   return w;
 }
 
-Worker::Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike::v2::Clock& clock,
-               ike::v2::EngineLimits limits, std::shared_ptr<ike::v2::PolicyRefs> policies)
+Worker::Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike::Clock& clock,
+               ike::EngineLimits limits, std::shared_ptr<ike::PolicyRefs> policies)
     : index_(index),
       clock_(clock),
       kernel_(std::move(kernel)),
       engine_(std::make_unique<ike::v2::Engine>(sender_, *kernel_, clock_,
-                                                ike::v2::RetransmitConfig{}, limits,
+                                                ike::RetransmitConfig{}, limits,
                                                 std::move(policies))) {}
 
 Worker::~Worker() { stop(); }

@@ -24,8 +24,8 @@ class Worker {
   // XFRM policies in use, shared by every worker's engine (they program one kernel).
   static Result<std::unique_ptr<Worker>> create(uint32_t index, uint32_t count,
                                                 std::unique_ptr<kernel::Kernel> kernel,
-                                                const ike::v2::Clock& clock,
-                                                std::shared_ptr<ike::v2::PolicyRefs> policies);
+                                                const ike::Clock& clock,
+                                                std::shared_ptr<ike::PolicyRefs> policies);
   ~Worker();  // stops the thread
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -48,8 +48,8 @@ class Worker {
   bool idle() const;
 
  private:
-  Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike::v2::Clock& clock,
-         ike::v2::EngineLimits limits, std::shared_ptr<ike::v2::PolicyRefs> policies);
+  Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike::Clock& clock,
+         ike::EngineLimits limits, std::shared_ptr<ike::PolicyRefs> policies);
   Result<void> setup();
   void loop();
   void dispatch(int fd);
@@ -57,7 +57,7 @@ class Worker {
   void arm_timer();
 
   uint32_t index_;
-  const ike::v2::Clock& clock_;
+  const ike::Clock& clock_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::vector<UdpSocket> sockets_;
   UdpSender sender_{sockets_};

@@ -39,7 +39,7 @@ const std::string kExample = example_copy();
 
 daemon::DaemonConnection conn(const char* name, uint32_t file_reqid = 0) {
   daemon::DaemonConnection c{connection(true), {file_reqid}};
-  c.config.children[0].start_action = ike::v2::StartAction::Start;
+  c.config.children[0].start_action = ike::StartAction::Start;
   c.config.name = name;
   c.config.children[0].reqid = file_reqid;
   return c;
@@ -55,7 +55,7 @@ TEST_CASE("load_connections: the example, on the daemon's port; errors name file
   CHECK(r.connections[0].config.local.port == 4500);
   CHECK(r.connections[0].starts());
   CHECK(!r.connections[0].traps());
-  CHECK(r.connections[0].config.children[0].start_action == ike::v2::StartAction::Start);
+  CHECK(r.connections[0].config.children[0].start_action == ike::StartAction::Start);
   CHECK(r.connections[0].file_reqids == std::vector<uint32_t>{7});
 
   auto rel = daemon::load_connections({"left.json"}, 500, true);
@@ -96,7 +96,7 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   next[2].config.children[0].local_ts = {prefix("10.9.0.0/16")};
   const char* other = "another secret of reasonable length";
   next[1].config.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
-  next[0].config.children[0].start_action = ike::v2::StartAction::None;
+  next[0].config.children[0].start_action = ike::StartAction::None;
   daemon::assign_reqids(next, running);
   daemon::ConfigDiff d = daemon::diff(running, next);
   CHECK(d.added == std::vector<std::string>{"new"});
@@ -129,16 +129,16 @@ TEST_CASE("load_connections: the on-demand example; both start actions agree") {
   REQUIRE(right.ok());
   CHECK(left.connections.at(0).traps());
   CHECK(!left.connections.at(0).starts());
-  CHECK(left.connections.at(0).config.children[0].start_action == ike::v2::StartAction::Trap);
+  CHECK(left.connections.at(0).config.children[0].start_action == ike::StartAction::Trap);
   CHECK(left.connections.at(0).config.dpd_delay == std::chrono::seconds(30));
   CHECK(!right.connections.at(0).traps());
   CHECK(!right.connections.at(0).starts());
-  CHECK(right.connections.at(0).config.children[0].start_action == ike::v2::StartAction::None);
+  CHECK(right.connections.at(0).config.children[0].start_action == ike::StartAction::None);
 }
 
 TEST_CASE("diff: a change of a lifetime, DPD or action field is a change") {
   using std::chrono::seconds;
-  std::vector<std::function<void(ike::v2::ConnectionConfig&)>> edits = {
+  std::vector<std::function<void(ike::ConnectionConfig&)>> edits = {
       [](auto& c) { c.ike_lifetime.rekey_time = seconds(7200); },
       [](auto& c) { c.ike_lifetime.reauth_time = seconds(3600); },
       [](auto& c) { c.ike_lifetime.over_time = seconds(1); },
@@ -152,8 +152,8 @@ TEST_CASE("diff: a change of a lifetime, DPD or action field is a change") {
       [](auto& c) { c.children[0].lifetime.life_bytes = 1; },
       [](auto& c) { c.children[0].lifetime.rekey_packets = 1; },
       [](auto& c) { c.children[0].lifetime.life_packets = 1; },
-      [](auto& c) { c.children[0].dpd_action = ike::v2::PeerGoneAction::Trap; },
-      [](auto& c) { c.children[0].close_action = ike::v2::PeerGoneAction::Restart; },
+      [](auto& c) { c.children[0].dpd_action = ike::PeerGoneAction::Trap; },
+      [](auto& c) { c.children[0].close_action = ike::PeerGoneAction::Restart; },
       [](auto& c) { c.children[0].inactivity = seconds(60); },
       [](auto& c) { c.children[0].proposals[0].dh = {wire::DhGroup::Curve25519}; },
   };

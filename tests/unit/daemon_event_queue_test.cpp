@@ -17,9 +17,9 @@ bool readable(int fd) {
   return ::poll(&p, 1, 0) == 1;
 }
 
-ike::v2::EngineEvent rekeyed(uint32_t spi) {
-  ike::v2::EngineEvent e;
-  e.kind = ike::v2::EventKind::ChildRekeyed;
+ike::EngineEvent rekeyed(uint32_t spi) {
+  ike::EngineEvent e;
+  e.kind = ike::EventKind::ChildRekeyed;
   e.connection = "to-right";
   e.child = "lan";
   e.ike_spi = 0x0123456789abcdefULL;
@@ -41,13 +41,13 @@ TEST_CASE("event queue: to the protocol's event, with its kind's name and the ti
   CHECK(c.spi_in == 0xc0000002);
   CHECK(c.spi_out == 0xc1000002);
   CHECK(c.old_spi_in == 0xc0000001);
-  ike::v2::EngineEvent down;
-  down.kind = ike::v2::EventKind::IkeDown;
+  ike::EngineEvent down;
+  down.kind = ike::EventKind::IkeDown;
   down.reason = "dead peer";
   CHECK(daemon::to_control(down, 0).event == "ike-down");
   CHECK(daemon::to_control(down, 0).reason == "dead peer");
-  ike::v2::EngineEvent acq;
-  acq.kind = ike::v2::EventKind::Acquire;
+  ike::EngineEvent acq;
+  acq.kind = ike::EventKind::Acquire;
   CHECK(daemon::to_control(acq, 0).event == "acquire");
 }
 

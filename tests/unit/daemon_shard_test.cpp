@@ -108,7 +108,7 @@ TEST_CASE("SpiShard: generated SPIs name their shard in their last byte on the w
     for (uint32_t index = 0; index < count; index += (count > 8 ? 7 : 1))
       for (int i = 0; i < 200; ++i) {
         uint64_t spi = i == 0 ? ~uint64_t{0} : i == 1 ? 0xff00 : rng();
-        uint64_t s = ike::v2::SpiShard{index, count}.apply(spi);
+        uint64_t s = ike::SpiShard{index, count}.apply(spi);
         INFO("count " << count << " index " << index << " spi " << spi);
         CHECK((s & 0xff) % count == index);
         CHECK((s >> 8) == (spi >> 8));  // the other 56 random bits stay
@@ -118,7 +118,7 @@ TEST_CASE("SpiShard: generated SPIs name their shard in their last byte on the w
 TEST_CASE("engines with SPI shards: initiator's SPIi and responder's SPIr in their shard") {
   for (uint32_t round = 0; round < 6; ++round) {
     Pair p;
-    ike::v2::EngineLimits alice_limits, bob_limits;
+    ike::EngineLimits alice_limits, bob_limits;
     alice_limits.shard = {round % 3, 3};
     bob_limits.shard = {round % 4, 4};
     p.alice.set_limits(alice_limits);
@@ -181,7 +181,7 @@ int receiver(const std::vector<daemon::UdpSocket>& group) {
 TEST_CASE("the kernel's SO_REUSEPORT group on loopback steers by the BPF program") {
   auto port = free_port();
   REQUIRE(port);
-  const ike::v2::Endpoint local{ip("127.0.0.1"), *port};
+  const ike::Endpoint local{ip("127.0.0.1"), *port};
   const uint32_t count = 3;
   auto group = daemon::open_udp_group(local, count);
   if (!group) {  // the IKE sockets' IPsec bypass policy needs CAP_NET_ADMIN
@@ -213,7 +213,7 @@ TEST_CASE("the kernel's SO_REUSEPORT group on loopback steers by the BPF program
 TEST_CASE("kernel semantics relied on: a BPF index beyond the group falls back to hashing") {
   auto port = free_port();
   REQUIRE(port);
-  const ike::v2::Endpoint local{ip("127.0.0.1"), *port};
+  const ike::Endpoint local{ip("127.0.0.1"), *port};
   auto group = daemon::open_udp_group(local, 2);
   if (!group) {
     MESSAGE("SKIPPED: cannot open the socket group: " << group.error().message);

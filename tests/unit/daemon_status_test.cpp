@@ -8,7 +8,7 @@
 #include <map>
 
 #include "daemon/status.h"
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 #include "ike_test_harness.h"
 
 using namespace ike_test;
@@ -127,14 +127,14 @@ IkeSa sample_sa() {
 }  // namespace
 
 TEST_CASE("traffic selectors: a prefix when they are one, a range otherwise") {
-  CHECK(ike::v2::describe(ts("198.51.100.0", "198.51.100.255")) == "198.51.100.0/24");
-  CHECK(ike::v2::describe(ts("192.0.2.7", "192.0.2.7")) == "192.0.2.7/32");
-  CHECK(ike::v2::describe(ts("0.0.0.0", "255.255.255.255")) == "0.0.0.0/0");
-  CHECK(ike::v2::describe(ts("192.0.2.1", "192.0.2.9")) == "192.0.2.1-192.0.2.9");
-  CHECK(ike::v2::describe(ts("2001:db8::", "2001:db8::ffff:ffff")) == "2001:db8::/96");
-  CHECK(ike::v2::describe(ts("192.0.2.0", "192.0.2.255", 6, 443, 443)) ==
+  CHECK(ike::describe(ts("198.51.100.0", "198.51.100.255")) == "198.51.100.0/24");
+  CHECK(ike::describe(ts("192.0.2.7", "192.0.2.7")) == "192.0.2.7/32");
+  CHECK(ike::describe(ts("0.0.0.0", "255.255.255.255")) == "0.0.0.0/0");
+  CHECK(ike::describe(ts("192.0.2.1", "192.0.2.9")) == "192.0.2.1-192.0.2.9");
+  CHECK(ike::describe(ts("2001:db8::", "2001:db8::ffff:ffff")) == "2001:db8::/96");
+  CHECK(ike::describe(ts("192.0.2.0", "192.0.2.255", 6, 443, 443)) ==
         "192.0.2.0/24 proto 6 port 443-443");
-  CHECK(ike::v2::describe(ts("192.0.2.0", "192.0.2.255", 17)) == "192.0.2.0/24 proto 17");
+  CHECK(ike::describe(ts("192.0.2.0", "192.0.2.255", 17)) == "192.0.2.0/24 proto 17");
 }
 
 TEST_CASE("status: every CHILD SA of an IKE SA, times from the engine, counters from the kernel") {

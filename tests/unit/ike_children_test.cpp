@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "ike/v2/exchanges.h"
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 #include "ike_test_harness.h"
 
 using namespace ike_test;

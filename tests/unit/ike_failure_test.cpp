@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 #include "ike_test_harness.h"
 
 using namespace ike_test;

@@ -1,4 +1,4 @@
-// policy::Connection to ike::v2::ConnectionConfig: field mapping, errors, and the example pair
+// policy::Connection to ike::ConnectionConfig: field mapping, errors, and the example pair
 // brought up end to end in the engine-pair harness.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "ike/v2/from_policy.h"
+#include "ike/from_policy.h"
 #include "ike_test_harness.h"
 #include "policy/static_config.h"
 

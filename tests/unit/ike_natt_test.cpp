@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "ike/v2/from_policy.h"
+#include "ike/from_policy.h"
 #include "ike/v2/nat.h"
 #include "ike_test_harness.h"
 #include "policy/static_config.h"

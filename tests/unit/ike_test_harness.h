@@ -14,6 +14,7 @@
 namespace ike_test {
 
 using namespace ipsec;
+using namespace ipsec::ike;
 using namespace ipsec::ike::v2;
 
 // The IKE SA's first CHILD SA; one in state Deleted when it has none left.

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "common/result.h"
-#include "ike/v2/credentials.h"
+#include "ike/credentials.h"
 #include "ike/v2/ike_sa.h"
 #include "wire/payloads.h"
 

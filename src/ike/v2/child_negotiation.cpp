@@ -3,7 +3,7 @@
 #include "ike/v2/child_negotiation.h"
 
 #include "ike/v2/proposals.h"
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 
 namespace ipsec::ike::v2 {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ike/v2/config.h"
+#include "ike/config.h"
 #include "wire/payloads.h"
 
 namespace ipsec::ike::v2 {

@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 #include "kernel/algorithms.h"
 
 namespace ipsec::ike::v2 {

@@ -9,7 +9,7 @@
 #include "common/ip.h"
 #include "common/result.h"
 #include "common/secret.h"
-#include "ike/v2/io.h"
+#include "ike/io.h"
 
 namespace ipsec::ike::v2 {
 

@@ -15,14 +15,14 @@
 #include <string_view>
 #include <vector>
 
-#include "ike/v2/config.h"
-#include "ike/v2/connections.h"
+#include "ike/config.h"
+#include "ike/connections.h"
 #include "ike/v2/cookie.h"
-#include "ike/v2/events.h"
+#include "ike/events.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/inbound.h"
-#include "ike/v2/io.h"
-#include "ike/v2/policy_refs.h"
+#include "ike/io.h"
+#include "ike/policy_refs.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::ike::v2 {

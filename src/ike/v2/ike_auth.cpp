@@ -6,7 +6,7 @@
 #include "ike/v2/nat.h"
 #include "ike/v2/authenticator.h"
 #include "ike/v2/sk_message.h"
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 #include "wire/names.h"
 
 namespace ipsec::ike::v2 {

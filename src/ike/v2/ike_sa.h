@@ -15,16 +15,18 @@
 #include "crypto/random_source.h"
 #include "crypto/key_exchange.h"
 #include "crypto/sk_cipher.h"
-#include "ike/v2/config.h"
-#include "ike/v2/connections.h"
-#include "ike/v2/events.h"
-#include "ike/v2/io.h"
-#include "ike/v2/policy_refs.h"
+#include "ike/config.h"
+#include "ike/connections.h"
+#include "ike/events.h"
+#include "ike/io.h"
+#include "ike/policy_refs.h"
 #include "ike/v2/proposals.h"
 #include "kernel/kernel.h"
 #include "wire/message.h"
 
 namespace ipsec::ike::v2 {
+
+using ike::to_string;  // EventKind (ike/events.h) beside IkeState and ChildState
 
 enum class IkeState {
   SaInitSent,   // initiator: IKE_SA_INIT request out

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "ike/v2/config.h"
+#include "ike/config.h"
 #include "wire/message.h"
 
 namespace ipsec::ike::v2 {

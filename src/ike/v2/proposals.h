@@ -11,11 +11,14 @@
 #include "crypto/key_exchange.h"
 #include "crypto/prf.h"
 #include "crypto/sk_cipher.h"
-#include "ike/v2/config.h"
+#include "ike/config.h"
+#include "ike/traffic_selectors.h"
 #include "kernel/types.h"
 #include "wire/payloads.h"
 
 namespace ipsec::ike::v2 {
+
+using ike::describe;  // traffic selectors (ike/traffic_selectors.h) beside proposals
 
 // Proposals numbered from 1 in config order (RFC 7296 §3.3.1).
 std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig> &proposals);

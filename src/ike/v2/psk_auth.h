@@ -5,7 +5,7 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "crypto/prf.h"
-#include "ike/v2/config.h"
+#include "ike/config.h"
 
 namespace ipsec::ike::v2 {
 

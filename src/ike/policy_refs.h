@@ -10,7 +10,7 @@
 
 #include "kernel/kernel.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 class PolicyRefs {
  public:
@@ -29,4 +29,4 @@ class PolicyRefs {
   std::map<std::string, size_t> users_;  // by kernel::identity_key
 };
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "ike/v2/config.h"
-#include "ike/v2/credentials.h"
+#include "ike/config.h"
+#include "ike/credentials.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 class Connections {
  public:
@@ -38,4 +38,4 @@ class Connections {
   Credentials credentials_;
 };
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

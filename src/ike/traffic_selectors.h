@@ -8,7 +8,7 @@
 #include "common/result.h"
 #include "wire/payloads.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 // A prefix as an address range, any protocol, all ports.
 wire::TrafficSelector to_ts(const Prefix &p);
@@ -37,4 +37,4 @@ Result<Prefix> ts_prefix(const wire::TrafficSelector &ts);
 std::string describe(const wire::TrafficSelector &ts);
 std::string describe(const std::vector<wire::TrafficSelector> &ts);  // joined by ", "
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

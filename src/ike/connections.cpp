@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Connection lookup by name, address and identity.
-#include "ike/v2/connections.h"
+#include "ike/connections.h"
 
 #include <algorithm>
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 namespace {
 
 bool addresses_fit(const ConnectionConfig &c, const Endpoint &local, const Endpoint &remote) {
@@ -49,4 +49,4 @@ Connections::Ptr Connections::by_identity(const Endpoint &local, const Endpoint 
   return best;
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -1,9 +1,9 @@
 // Counted XFRM policies: installed by the first user, deleted with the last.
-#include "ike/v2/policy_refs.h"
+#include "ike/policy_refs.h"
 
 #include "common/log.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 Result<void> PolicyRefs::acquire(kernel::Kernel &k,
                                  const std::vector<kernel::PolicyParams> &policies) {
@@ -59,4 +59,4 @@ size_t PolicyRefs::users(const kernel::PolicyId &id) const {
   return it == users_.end() ? 0 : it->second;
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -1,9 +1,9 @@
 // Traffic selector arithmetic on address ranges.
-#include "ike/v2/traffic_selectors.h"
+#include "ike/traffic_selectors.h"
 
 #include <algorithm>
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 namespace {
 
 // The address with the host bits of a /len prefix set (set = true) or cleared.
@@ -83,9 +83,9 @@ std::string describe(const std::vector<wire::TrafficSelector> &ts) {
   return out.empty() ? "(none)" : out;
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 namespace {
 bool covers(const wire::TrafficSelector &a, const wire::TrafficSelector &b) {
@@ -113,4 +113,4 @@ wire::TrafficSelector host_ts(const IpAddress &a) {
   return t;
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -2,10 +2,10 @@
 #pragma once
 
 #include "common/result.h"
-#include "ike/v2/config.h"
+#include "ike/config.h"
 #include "policy/connection.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 // Translates the IANA numbers of the policy model into the engine's transform
 // types. The engine runs one CHILD SA per connection: a connection with no
@@ -16,4 +16,4 @@ namespace ipsec::ike::v2 {
 // (PFS in CREATE_CHILD_SA). The daemon keeps the policy's start_action beside the config.
 Result<ConnectionConfig> to_engine_config(const policy::Connection &c);
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

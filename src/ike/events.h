@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 enum class EventKind : uint8_t {
   IkeUp,         // an IKE SA is established (IKE_AUTH done, or a rekey/reauth's new one)
@@ -36,4 +36,4 @@ struct EngineEvent {
 
 using EventHandler = std::function<void(const EngineEvent &)>;
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The credential store.
-#include "ike/v2/credentials.h"
+#include "ike/credentials.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 void Credentials::set_psk(std::string_view connection, SecretBytes psk) {
   auto it = psks_.find(connection);
@@ -21,4 +21,4 @@ const SecretBytes *Credentials::psk(std::string_view connection) const {
   return it == psks_.end() || it->second.empty() ? nullptr : &it->second;
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

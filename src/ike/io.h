@@ -7,9 +7,9 @@
 #include <cstdint>
 
 #include "common/bytes.h"
-#include "ike/v2/config.h"
+#include "ike/config.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 // Monotonic milliseconds since an arbitrary epoch.
 using Millis = std::chrono::milliseconds;
@@ -60,4 +60,4 @@ struct Counters {
   uint64_t nat_keepalives = 0;       // keepalives sent (RFC 3948 §2.3)
 };
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -15,7 +15,7 @@
 #include "kernel/types.h"
 #include "wire/types.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 struct Endpoint {
   IpAddress addr;
@@ -231,4 +231,4 @@ struct EngineLimits {
   SpiShard shard;  // every IKE SPI this engine generates (ours: SPIi or SPIr)
 };
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

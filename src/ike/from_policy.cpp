@@ -1,7 +1,7 @@
 // Policy-file connections to the IKEv2 engine's ConnectionConfig: a field-by-field translation.
-#include "ike/v2/from_policy.h"
+#include "ike/from_policy.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 namespace {
 
@@ -142,4 +142,4 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   return out;
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

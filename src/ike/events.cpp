@@ -1,6 +1,6 @@
-#include "ike/v2/events.h"
+#include "ike/events.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 std::string_view to_string(EventKind k) {
   switch (k) {
@@ -24,4 +24,4 @@ std::string_view to_string(EventKind k) {
   return "?";
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

@@ -1,7 +1,7 @@
 // Endpoint and Identity helpers.
-#include "ike/v2/config.h"
+#include "ike/config.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 std::string Endpoint::str() const { return addr.str() + "[" + std::to_string(port) + "]"; }
 
@@ -139,4 +139,4 @@ std::string IdentityMatch::str() const {
   return "?";
 }
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike

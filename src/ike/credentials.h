@@ -10,7 +10,7 @@
 
 #include "common/secret.h"
 
-namespace ipsec::ike::v2 {
+namespace ipsec::ike {
 
 class Credentials {
  public:
@@ -23,4 +23,4 @@ class Credentials {
   std::map<std::string, SecretBytes, std::less<>> psks_;
 };
 
-}  // namespace ipsec::ike::v2
+}  // namespace ipsec::ike
