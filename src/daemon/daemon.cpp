@@ -129,7 +129,7 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
     if (!k) return fail("kernel: " + k.error().message);
     auto w = Worker::create(i, options_.workers, std::move(*k), clock_, policies_);
     if (!w) return fail(w.error());
-    ike::v2::Engine& engine = (*w)->engine();
+    ike::Ike& engine = (*w)->engine();
     engine.set_nat(ike::NatConfig{options_.natt_port, options_.natt_keepalive});
     engine.set_event_handler([this](const ike::EngineEvent& e) { events_.push(e); });
     for (const DaemonConnection& c : connections_) engine.add_connection(c.config);
@@ -338,9 +338,8 @@ void Daemon::on_acquire(const kernel::AcquireEvent& e) {
   for (auto& x : workers_) {
     if (holder != nullptr) break;
     std::lock_guard lock(x->mutex());
-    for (const ike::v2::IkeSa* sa : x->engine().sas())
-      if (sa->config->name == c->config.name && sa->rekeyed_to == 0 &&
-          sa->state != ike::v2::IkeState::Closed && sa->state != ike::v2::IkeState::Failed)
+    for (const ike::IkeSaSummary& sa : x->engine().sas())
+      if (sa.connection == c->config.name && !sa.replaced && sa.phase != ike::SaPhase::Gone)
         holder = x.get();
   }
   Worker& w = holder != nullptr ? *holder : owner(c->config.name);
@@ -429,7 +428,9 @@ control::Response Daemon::status() {
   const uint64_t wall = static_cast<uint64_t>(::time(nullptr));
   for (auto& w : workers_) {
     std::lock_guard lock(w->mutex());
-    merge(all, make_status(w->engine(), w->kernel(), w->index(), clock_.now(), wall));
+    const ike::Ike& e = w->engine();
+    merge(all, make_status({e.sas(), e.closed_sas(), e.counters()}, w->kernel(), w->index(),
+                           clock_.now(), wall));
   }
   control::Response resp;
   resp.data = control::to_json(all);
@@ -454,10 +455,9 @@ std::vector<std::pair<std::string, uint64_t>> Daemon::delete_sas_of(const std::s
   for (auto& w : workers_) {
     std::lock_guard lock(w->mutex());
     std::vector<std::pair<std::string, uint64_t>> sas;
-    for (const ike::v2::IkeSa* sa : w->engine().sas())
-      if ((name.empty() || sa->config->name == name) &&
-          sa->state == ike::v2::IkeState::Established)
-        sas.emplace_back(sa->config->name, sa->local_spi());
+    for (const ike::IkeSaSummary& sa : w->engine().sas())
+      if ((name.empty() || sa.connection == name) && sa.phase == ike::SaPhase::Established)
+        sas.emplace_back(sa.connection, sa.local_spi);
     for (auto& [conn, spi] : sas) {
       if (auto r = w->engine().delete_ike_sa(spi); !r) {
         log::warn(r.error().message);

@@ -5,7 +5,6 @@
 
 #include "common/log.h"
 #include "ike/traffic_selectors.h"
-#include "wire/names.h"
 
 namespace ipsec::daemon {
 
@@ -61,27 +60,22 @@ int64_t seconds_since(Millis then, Millis now) {
   return now > then ? (now - then).count() / 1000 : 0;
 }
 
-bool in_kernel(ike::v2::ChildState s) {
-  return s == ike::v2::ChildState::Installed || s == ike::v2::ChildState::Rekeying ||
-         s == ike::v2::ChildState::Rekeyed;
-}
-
 }  // namespace
 
-control::ChildStatus child_status(const ike::v2::IkeSa& sa, const ike::v2::ChildSa& ch,
+control::ChildStatus child_status(const ike::IkeSaSummary& sa, const ike::ChildSummary& ch,
                                   kernel::Kernel& k, Millis now, uint64_t wall_now) {
   control::ChildStatus c;
-  c.name = ch.cfg ? ch.cfg->name : sa.config->children.front().name;
-  c.state = std::string(ike::v2::to_string(ch.state));
+  c.name = ch.name;
+  c.state = ch.state;
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;
   c.mode = ch.transport ? "transport" : "tunnel";
-  for (const auto& ts : ch.local_ts) c.local_ts.push_back(ike::describe(ts));
-  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(ike::describe(ts));
-  if (ch.state != ike::v2::ChildState::None) c.algorithms = describe(ch.proposal);
+  c.local_ts = ch.local_ts;
+  c.remote_ts = ch.remote_ts;
+  c.algorithms = ch.algorithms;
   c.failure = ch.failure;
   c.replaces = ch.replaces;
-  if (!in_kernel(ch.state)) return c;
+  if (!ch.in_kernel) return c;
   c.age_seconds = static_cast<uint64_t>(seconds_since(ch.installed, now));
   c.rekey_in_seconds = seconds_until(ch.soft_at, now);
   c.expire_in_seconds = seconds_until(ch.hard_at, now);
@@ -101,49 +95,38 @@ control::ChildStatus child_status(const ike::v2::IkeSa& sa, const ike::v2::Child
   return c;
 }
 
-control::IkeStatus ike_status(const ike::v2::IkeSa& sa, kernel::Kernel& k, uint32_t worker,
+control::IkeStatus ike_status(const ike::IkeSaSummary& sa, kernel::Kernel& k, uint32_t worker,
                               Millis now, uint64_t wall_now) {
   control::IkeStatus s;
-  s.connection = sa.config->name;
-  s.state = std::string(ike::v2::to_string(sa.state));
+  s.connection = sa.connection;
+  s.state = sa.state;
   s.initiator = sa.initiator;
   s.spi_i = sa.spi_i;
   s.spi_r = sa.spi_r;
   s.local = sa.local.str();
   s.remote = sa.remote.str();
-  s.algorithms = describe(sa.ike_proposal);
+  s.algorithms = sa.algorithms;
   s.age_seconds = static_cast<uint64_t>(seconds_since(sa.created, now));
-  if (sa.state == ike::v2::IkeState::Established) {
+  if (sa.phase == ike::SaPhase::Established) {
     s.rekey_in_seconds = seconds_until(sa.rekey_at, now);
     s.expire_in_seconds = seconds_until(sa.expire_at, now);
     if (sa.replaces != 0) s.last_rekey_seconds_ago = seconds_since(sa.established_at, now);
   }
   s.worker = worker;
   s.failure = sa.failure;
-  for (const ike::v2::ChildSa& ch : sa.children)
+  for (const ike::ChildSummary& ch : sa.children)
     s.children.push_back(child_status(sa, ch, k, now, wall_now));
   return s;
 }
 
-std::string describe(const wire::Proposal& p) {
-  std::string out;
-  for (const auto& t : p.transforms) {
-    if (!out.empty()) out += '/';
-    out += wire::transform_name(t.type, t.id);
-    if (auto bits = t.key_length()) out += "_" + std::to_string(*bits);
-  }
-  return out;
-}
-
-control::Status make_status(const ike::v2::Engine& engine, kernel::Kernel& kernel, uint32_t worker,
+control::Status make_status(const EngineView& engine, kernel::Kernel& kernel, uint32_t worker,
                             Millis now, uint64_t wall_now) {
   control::Status st;
-  for (const ike::v2::IkeSa* sa : engine.sas())
-    st.ike_sas.push_back(ike_status(*sa, kernel, worker, now, wall_now));
-  for (const auto& c : engine.closed_sas())
-    st.closed.push_back(control::ClosedStatus{c.label, std::string(ike::v2::to_string(c.state)),
-                                              c.reason, c.child_failure});
-  st.counters = counters_json(engine.counters());
+  for (const ike::IkeSaSummary& sa : engine.sas)
+    st.ike_sas.push_back(ike_status(sa, kernel, worker, now, wall_now));
+  for (const auto& c : engine.closed)
+    st.closed.push_back(control::ClosedStatus{c.label, c.state, c.reason, c.child_failure});
+  st.counters = counters_json(engine.counters);
   return st;
 }
 

@@ -42,7 +42,7 @@ Worker::Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike
     : index_(index),
       clock_(clock),
       kernel_(std::move(kernel)),
-      engine_(std::make_unique<ike::v2::Engine>(sender_, *kernel_, clock_,
+      engine_(std::make_unique<ike::Ike>(sender_, *kernel_, clock_,
                                                 ike::RetransmitConfig{}, limits,
                                                 std::move(policies))) {}
 
@@ -145,17 +145,16 @@ void Worker::arm_timer() {
 
 size_t Worker::delete_all() {
   std::vector<uint64_t> spis;
-  for (const ike::v2::IkeSa* sa : engine_->sas())
-    if (sa->state == ike::v2::IkeState::Established) spis.push_back(sa->local_spi());
+  for (const ike::IkeSaSummary& sa : engine_->sas())
+    if (sa.phase == ike::SaPhase::Established) spis.push_back(sa.local_spi);
   for (uint64_t spi : spis)
     if (auto r = engine_->delete_ike_sa(spi); !r) log::warn(r.error().message);
   return spis.size();
 }
 
 bool Worker::idle() const {
-  for (const ike::v2::IkeSa* sa : engine_->sas())
-    if (sa->state == ike::v2::IkeState::Established || sa->state == ike::v2::IkeState::Deleting)
-      return false;
+  for (const ike::IkeSaSummary& sa : engine_->sas())
+    if (sa.phase == ike::SaPhase::Established || sa.phase == ike::SaPhase::Deleting) return false;
   return true;
 }
 

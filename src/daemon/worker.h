@@ -13,7 +13,7 @@
 #include "common/result.h"
 #include "daemon/fd.h"
 #include "daemon/udp.h"
-#include "ike/v2/engine.h"
+#include "ike/ike.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::daemon {
@@ -36,7 +36,7 @@ class Worker {
   uint32_t index() const { return index_; }
   // Held by the worker while it runs the engine; take it to use what follows.
   std::mutex& mutex() { return mutex_; }
-  ike::v2::Engine& engine() { return *engine_; }
+  ike::Ike& engine() { return *engine_; }
   kernel::Kernel& kernel() { return *kernel_; }
   Result<void> add_socket(UdpSocket s);
   // After changing the engine: the worker re-arms its timer.
@@ -61,7 +61,7 @@ class Worker {
   std::unique_ptr<kernel::Kernel> kernel_;
   std::vector<UdpSocket> sockets_;
   UdpSender sender_{sockets_};
-  std::unique_ptr<ike::v2::Engine> engine_;
+  std::unique_ptr<ike::Ike> engine_;
   Fd epoll_, timer_, wake_;
   std::mutex mutex_;
   std::atomic<bool> stop_{false};

@@ -9,9 +9,19 @@
 
 #include "daemon/status.h"
 #include "ike/traffic_selectors.h"
+#include "ike/v2/summary.h"
 #include "ike_test_harness.h"
 
 using namespace ike_test;
+
+namespace {
+
+// What a worker's facade reports, from an engine of the pair.
+daemon::EngineView view(const Engine &e) {
+  return {ike::v2::summaries(e), ike::v2::closed_summaries(e), e.counters()};
+}
+
+}  // namespace
 
 namespace {
 
@@ -146,7 +156,7 @@ TEST_CASE("status: every CHILD SA of an IKE SA, times from the engine, counters 
   const IkeSa sa = sample_sa();
   const Millis now(2000000);
 
-  control::IkeStatus s = daemon::ike_status(sa, k, 3, now, kWallNow);
+  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 3, now, kWallNow);
   CHECK(s.connection == "to-bob");
   CHECK(s.state == "established");
   CHECK(s.initiator);
@@ -210,7 +220,7 @@ TEST_CASE("status: limits already due show 0, unset ones -1; a new SA shows no l
   sa.children.resize(1);
   sa.children[0].soft_at = Millis(1500000);  // past: the rekey is due
   sa.children[0].hard_at = Millis(0);
-  control::IkeStatus s = daemon::ike_status(sa, k, 0, Millis(2000000), kWallNow);
+  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   CHECK(s.rekey_in_seconds == -1);
   CHECK(s.expire_in_seconds == 2500);
   CHECK(s.last_rekey_seconds_ago == -1);
@@ -221,7 +231,7 @@ TEST_CASE("status: limits already due show 0, unset ones -1; a new SA shows no l
 
   // An IKE SA not established (yet, or any more) has no lifetime to show.
   sa.state = IkeState::AuthSent;
-  s = daemon::ike_status(sa, k, 0, Millis(2000000), kWallNow);
+  s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   CHECK(s.expire_in_seconds == -1);
 }
 
@@ -232,7 +242,7 @@ TEST_CASE("status: the outbound SA of a responder's pending rekey is not asked f
   sa.children.resize(1);
   sa.children[0].outbound_pending = true;
   k.counters[{"192.0.2.2", 0xc1000002}] = {2000, 20, 0, 0, 0, 0, 0};
-  control::IkeStatus s = daemon::ike_status(sa, k, 0, Millis(2000000), kWallNow);
+  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   CHECK(s.children[0].bytes_out == 0);
   CHECK(k.gets == 1);  // the inbound one only
 }
@@ -242,7 +252,7 @@ TEST_CASE("status: a kernel that does not answer leaves the counters 0, status s
   CountingKernel k(mem);
   k.fail_get = true;
   const IkeSa sa = sample_sa();
-  control::IkeStatus s = daemon::ike_status(sa, k, 0, Millis(2000000), kWallNow);
+  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   REQUIRE(s.children.size() == 3);
   const control::ChildStatus& c = s.children[0];
   CHECK(c.state == "installed");
@@ -262,7 +272,7 @@ TEST_CASE("status: an engine pair's IKE SA and its first CHILD SA") {
   REQUIRE(a->children.size() == 1);
   REQUIRE(a->children[0].state == ChildState::Installed);
   p.clock.t += Millis(5000);
-  control::Status st = daemon::make_status(p.alice, p.alice_kernel, 3, p.clock.t, kWallNow);
+  control::Status st = daemon::make_status(view(p.alice), p.alice_kernel, 3, p.clock.t, kWallNow);
   REQUIRE(st.ike_sas.size() == 1);
   const control::IkeStatus& s = st.ike_sas[0];
   CHECK(s.connection == "to-bob");
@@ -295,8 +305,8 @@ TEST_CASE("status: deleted SAs move to the closed list; merge adds the workers u
   p.run();
   REQUIRE(p.alice.delete_ike_sa(spi));
   p.run();
-  control::Status alice = daemon::make_status(p.alice, p.alice_kernel, 0, p.clock.t, kWallNow);
-  control::Status bob = daemon::make_status(p.bob, p.bob_kernel, 1, p.clock.t, kWallNow);
+  control::Status alice = daemon::make_status(view(p.alice), p.alice_kernel, 0, p.clock.t, kWallNow);
+  control::Status bob = daemon::make_status(view(p.bob), p.bob_kernel, 1, p.clock.t, kWallNow);
   CHECK(alice.ike_sas.empty());
   REQUIRE(alice.closed.size() == 1);
   CHECK(alice.closed[0].state == "closed");
