@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Links, addresses and routes over rtnetlink with libnl-route-3.
 #include "netlink/rtnl.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Links, addresses and routes over rtnetlink (libnl-route-3): the little the
 // control plane needs around XFRM (source address selection, test setup).
 #pragma once

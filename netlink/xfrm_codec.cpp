@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Builds XFRM netlink requests (linux/xfrm.h) from the kernel model, with the
 // libmnl idiom: put_header -> put_extra_header -> attr_put_check.
 #include "netlink/xfrm_codec.h"

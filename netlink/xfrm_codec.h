@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure XFRM netlink codec (linux/xfrm.h): the kernel model to netlink messages
 // and back. No sockets, no state: build into a caller's buffer, parse from one.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field conversions between the kernel model and linux/xfrm.h structures,
 // shared by the XFRM message builder and parser (internal to netlink/).
 #pragma once

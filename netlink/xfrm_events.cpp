@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads and parses XFRM multicast events (linux/xfrm.h, enum xfrm_nlgroups).
 #include "netlink/xfrm_events.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel events from the XFRM multicast groups (ACQUIRE, EXPIRE, POLEXPIRE,
 // SA and policy changes, MAPPING), parsed into kernel::Event.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernel::Kernel over XFRM netlink: single requests, dumps, info and batches.
 #include "netlink/xfrm_kernel.h"
 

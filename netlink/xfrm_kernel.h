@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real kernel: kernel::Kernel over XFRM netlink (libmnl), with batches
 // sent many messages per send() and events from the XFRM multicast groups.
 #pragma once

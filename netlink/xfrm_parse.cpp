@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parses XFRM netlink messages (linux/xfrm.h) into the kernel model: bounds
 // checked, copied, never cast onto the packet.
 #include <libmnl/libmnl.h>

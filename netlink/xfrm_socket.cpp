@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A netlink socket over libmnl: requests with acks, dumps, batches sent with
 // one send() and their acks read back with recvmmsg(), multicast groups.
 #include "netlink/xfrm_socket.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A netlink socket over libmnl: one request and its acknowledgement or
 // replies, dumps, batches of requests sent at once, and multicast groups.
 #pragma once

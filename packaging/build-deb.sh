@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian package from this source tree:
 #   packaging/build-deb.sh OUTDIR
 # copies the tree (git's tracked and untracked-but-not-ignored files, so no build

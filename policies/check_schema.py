@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Validates every policies/examples/**/*.json against policies/ipsecctl.schema.json.
 
 Also checks the schema itself (draft 2020-12) and that it rejects a few documents the

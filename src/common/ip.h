@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IP addresses and prefixes, IPv4 and IPv6, parsed strictly.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Logging: leveled lines to stderr. Never pass key material to these.
 #include "common/log.h"
 

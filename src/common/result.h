@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Result<T>: a value or an Error, with std::expected's member names so we can switch later.
 #pragma once
 

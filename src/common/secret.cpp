@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SecretBytes: key material that wipes itself on every exit path.
 #include "common/secret.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket protocol: JSON encoding and strict decoding of its messages.
 #include "control/protocol.h"
 

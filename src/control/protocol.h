@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket protocol: newline-delimited JSON requests and responses.
 #pragma once
 

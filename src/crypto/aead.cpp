@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AES-GCM, ChaCha20-Poly1305 and AES-CBC through EVP_CIPHER.
 #include "crypto/aead.h"
 

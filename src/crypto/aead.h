@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Raw ciphers under the SK payload: AES-GCM and ChaCha20-Poly1305 AEAD, AES-CBC.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 key derivation (RFC 7296 §2.14, §2.17, §2.18) on top of prf and prf+.
 #include "crypto/kdf.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 key derivation: SKEYSEED and the IKE SA keys (RFC 7296 §2.14, rekey §2.18),
 // CHILD SA KEYMAT (§2.17).
 #pragma once

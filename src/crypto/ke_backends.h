@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: the three key exchange backends behind make_key_exchange.
 #pragma once
 

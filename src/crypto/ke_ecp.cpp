@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ECP groups 19, 20, 21 (RFC 5903) through EVP_PKEY "EC"; public value x | y without 0x04.
 #include <openssl/core_names.h>
 #include <openssl/obj_mac.h>

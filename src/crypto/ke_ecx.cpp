@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Curve25519 and Curve448 (RFC 8031, RFC 7748) through EVP_PKEY "X25519" / "X448".
 #include <openssl/crypto.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MODP Diffie-Hellman groups 14, 15, 16 (RFC 3526) through EVP_PKEY "DH".
 #include <openssl/core_names.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Key exchange group table and the factory that picks a backend.
 #include "crypto/key_exchange.h"
 

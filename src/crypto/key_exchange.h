@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 key exchange: MODP (RFC 3526), ECP (RFC 5903), Curve25519/448 (RFC 8031).
 #pragma once
 

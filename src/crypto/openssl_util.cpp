@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OpenSSL error strings and the shared EVP_PKEY helpers of the backend.
 #include "crypto/openssl_util.h"
 

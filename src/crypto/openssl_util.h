@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the OpenSSL backend: RAII owners for OpenSSL objects and error conversion.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HMAC through EVP_MAC, the IKEv2 PRFs and prf+ (RFC 7296 §2.13).
 #include "crypto/prf.h"
 

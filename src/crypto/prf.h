@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 PRFs (HMAC-SHA2, legacy HMAC-SHA1) and prf+ (RFC 7296 §2.13).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Random bytes via RAND_bytes (the OpenSSL 3 public DRBG).
 #include "crypto/random.h"
 

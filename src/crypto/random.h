@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Random bytes and IKE nonces from the OpenSSL DRBG.
 #pragma once
 

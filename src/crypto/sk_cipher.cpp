@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SK payload protection: AEAD (RFC 5282, RFC 7634) and AES-CBC + HMAC (RFC 7296 §3.14).
 #include "crypto/sk_cipher.h"
 

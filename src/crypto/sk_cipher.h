@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SK payload protection (RFC 7296 §3.14): AEAD (RFC 5282, RFC 7634) or AES-CBC + HMAC.
 #pragma once
 

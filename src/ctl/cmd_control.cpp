@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // status, list-conns, up, down, restart, monitor: requests to ipsecd over its control socket.
 #include <errno.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // load: hands policy files to ipsecd, which replaces its connections with
 // theirs, all or nothing. The files are checked here first, so their errors
 // are named even when the daemon is down, and nothing is sent then.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // show: the kernel's SAs and policies, as text or as a policy file.
 #include <cstdio>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // validate, apply, remove, flush: policy files to the kernel, all or nothing.
 #include <cstdio>
 #include <string>

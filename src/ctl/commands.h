@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The subcommands of ipsecctl: each registers its options and its action.
 #pragma once
 

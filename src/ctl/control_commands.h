@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ipsecctl subcommands that talk to ipsecd over its control socket.
 #pragma once
 

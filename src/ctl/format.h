@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Readable text for SAs and policies, as `ipsecctl show` prints them.
 #pragma once
 

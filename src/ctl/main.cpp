@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecctl: validate, apply and show IPsec SAs and policies in the kernel.
 #include <errno.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Readable text for what ipsecd reports: `ipsecctl status` and `ipsecctl load`.
 #include "ctl/status_text.h"
 

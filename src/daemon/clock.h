@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine's clock in the daemon: CLOCK_MONOTONIC, the clock the timerfd runs on.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Connections from policy files for the daemon: load, reqids, diff.
 #include "daemon/config.h"
 

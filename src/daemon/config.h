@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's connections from policy files (at start and on `ipsecctl load`): loading
 // all or nothing, reqid allocation, and the difference against the running set.
 #pragma once

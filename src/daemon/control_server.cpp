@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket: accepting, checking peer credentials, framing lines, answering.
 #include "daemon/control_server.h"
 

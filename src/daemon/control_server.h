@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket: a Unix stream socket speaking newline-delimited JSON (control/protocol.h).
 // A client whose "monitor" request was answered ok stays connected and receives every line
 // given to broadcast(), written without blocking; one that does not read is dropped.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd's main thread: signals, the control socket, and the workers it drives.
 #include "daemon/daemon.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd's composition root: the main thread's epoll loop (signalfd, control socket, the
 // kernel's ACQUIRE and EXPIRE events, the engines' events for `monitor`) and the worker
 // threads (daemon/worker.h), each with its own IKEv2 engine, kernel handle and UDP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Engine events from the worker threads to the main thread.
 #include "daemon/event_queue.h"
 

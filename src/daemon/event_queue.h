@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Engine events on their way from the worker threads to the main thread (`ipsecctl
 // monitor`): a bounded, locked queue and an eventfd that wakes the main epoll loop.
 #pragma once

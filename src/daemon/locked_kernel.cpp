@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A kernel::Kernel decorator that serializes every call on a shared kernel.
 #include "daemon/locked_kernel.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One kernel::Kernel shared by several worker threads: every call under one mutex.
 // For --memory-kernel, whose MemoryKernel is a single in-memory table; the netlink
 // kernel is not shared (each worker opens its own socket).

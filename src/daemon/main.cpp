@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd: the IKE daemon. Loads policy files, negotiates their connections over UDP
 // and installs the SAs in the kernel; ipsecctl drives it over the control socket.
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sd_notify(3) wrappers: libsystemd does the socket work (abstract or path sockets,
 // credentials); we only build the state lines and log a failed send.
 #include "daemon/sd_notify.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Service manager notifications (sd_notify(3)) for `Type=notify` units: READY, RELOADING,
 // STOPPING and STATUS. Every call is a no-op when NOTIFY_SOCKET is unset, i.e. when
 // ipsecd is not started by systemd (or by something speaking its protocol).

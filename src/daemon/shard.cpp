@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE SA to worker steering: the classic BPF program and its C++ twin.
 #include "daemon/shard.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Steering IKE messages to the worker that owns their IKE SA: a classic BPF program for
 // the kernel's SO_REUSEPORT group, its C++ twin, and the worker of a connection's `up`.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine's SAs, closed SAs and counters as the control protocol's status.
 #include "daemon/status.h"
 

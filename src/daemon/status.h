@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine's SAs as the control protocol's status (control/protocol.h).
 #pragma once
 

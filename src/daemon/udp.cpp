@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE over UDP: binding, receiving and sending datagrams.
 #include "daemon/udp.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE over UDP: one socket per local address and port, and the engine's Sender over them.
 // NAT-T sockets (RFC 3948) carry IKE behind the 4-byte non-ESP marker, which is added and
 // removed here: the engine never sees it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A worker's event loop: epoll over its UDP sockets, its timerfd and its wake-up eventfd.
 #include "daemon/worker.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One worker thread of ipsecd: its own epoll, timerfd, wake-up eventfd, UDP sockets
 // (one per local address, in the SO_REUSEPORT group of that address), IKEv2 engine and
 // kernel handle. The engine stays single-threaded: the worker holds its mutex while it

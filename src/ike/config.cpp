@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Endpoint and Identity helpers.
 #include "ike/config.h"
 

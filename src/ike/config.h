@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The IKEv2 engine's runtime configuration: one connection (peer, identities,
 // PSK, IKE and ESP proposals in wire transform terms, the first CHILD SA).
 // Built from policy files elsewhere.

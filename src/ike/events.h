@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the IKEv2 engine tells the outside world about SA life: for `ipsecctl monitor`
 // (the daemon forwards them as lines or JSON) and for tests.
 #pragma once

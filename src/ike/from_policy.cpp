@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Policy-file connections to the IKEv2 engine's ConnectionConfig: a field-by-field translation.
 #include "ike/from_policy.h"
 

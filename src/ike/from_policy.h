@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Policy-file connections (policy::Connection) to the IKEv2 engine's runtime configuration.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the IKEv2 engine needs from the outside world besides the kernel: a
 // datagram sender and a monotonic clock. The daemon implements them over UDP
 // sockets and timerfd; tests with an in-memory network and a fake clock.

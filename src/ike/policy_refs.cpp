@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counted XFRM policies: installed by the first user, deleted with the last.
 #include "ike/policy_refs.h"
 

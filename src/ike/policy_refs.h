@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which XFRM policies are in use, counted, so that CHILD SAs sharing a policy (an old and
 // a new one during a rekey, a reauthentication's new IKE SA, a trap and the CHILD SA it
 // brought up) install it once and remove it with the last user. One PolicyRefs serves

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traffic selector arithmetic on address ranges.
 #include "ike/traffic_selectors.h"
 

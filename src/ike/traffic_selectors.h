@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traffic selectors (RFC 7296 §2.9, §3.13): from config prefixes, narrowing,
 // back to prefixes.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one table mapping policy keywords to kernel algorithm names.
 #include "kernel/algorithms.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one table mapping the algorithm keywords of policy files to the names
 // the kernel's XFRM layer uses, with key sizes and ICV/truncation lengths.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Events the kernel announces on its XFRM multicast groups, parsed.
 #pragma once
 

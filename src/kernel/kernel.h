@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel interface the engines and the CLI use. Implemented over netlink
 // (netlink/) and in memory (memory_kernel.h). Errors are values whose message
 // names the object: "adding SA spi 0x1000 192.0.2.1->192.0.2.2 esp: <cause>".

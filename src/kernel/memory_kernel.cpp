@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An in-memory kernel with XFRM's identity rules, for tests and load generation.
 #include "kernel/memory_kernel.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An in-memory kernel: accepts SAs and policies like XFRM does (same identity
 // rules, same EEXIST/ENOENT answers) without doing ESP. Used by unit and
 // engine tests, and by the benchmark's load generator. Tests drive its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names and one-line descriptions of kernel objects, and config comparison.
 #include <cstdio>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plain data describing XFRM states (SAs) and policies: the model shared by the
 // policy loader, the kernel implementations and the CLI, in both directions.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 connections of policy files (swanctl.conf's connections, as JSON): the validated model.
 #pragma once
 

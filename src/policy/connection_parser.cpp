@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parser of the IKEv2 connections of a policy file: peers, identities, PSK, proposals, children.
 #include <algorithm>
 #include <string_view>

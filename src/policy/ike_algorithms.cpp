@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2/ESP proposal keywords: the table and the parser of '-'-separated proposals.
 #include "policy/ike_algorithms.h"
 

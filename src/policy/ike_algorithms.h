@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2/ESP proposal keywords as strongSwan spells them, with their IANA numbers: one table.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Key material of policy files: hex text and key files, decoded straight into SecretBytes.
 #include "policy/keys.h"
 

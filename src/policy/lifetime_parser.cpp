@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lifecycle settings of connections and children (swanctl's rekey_time, life_time, rand_time,
 // dpd_delay, ...): parsed, defaults derived as swanctl derives them, and the rules between
 // them checked, each problem reported at its JSON path.

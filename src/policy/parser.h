@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsers of the objects of a policy file: SAs, policies and their parts.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plans: desired static configuration vs the kernel's, applied all or nothing.
 #include "policy/plan.h"
 

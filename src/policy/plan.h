@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plans: what must change in the kernel to reach a desired static
 // configuration, and carrying one out all or nothing.
 #pragma once

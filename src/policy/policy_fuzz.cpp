@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the policy loader survives any input, and whatever it
 // accepts survives to_json -> load again unchanged.
 #include <cstddef>

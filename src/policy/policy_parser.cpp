@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsers of selectors, marks, templates and policies of a policy file.
 #include <cstdint>
 

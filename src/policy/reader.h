@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Typed, path-aware reading of a parsed policy document; records one diagnostic per problem.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parser of the manually keyed SAs of a policy file: algorithms, keys, lifetimes, rules.
 #include <algorithm>
 

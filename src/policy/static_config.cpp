@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loading policy files: JSON syntax, document structure, merging and duplicate detection.
 #include "policy/static_config.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Manually keyed SAs and policies from JSON policy files to a validated model, and back.
 #pragma once
 

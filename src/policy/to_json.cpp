@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The model back to the policy file format: what `ipsecctl show --json` prints and `apply` reads.
 #include <cstdio>
 

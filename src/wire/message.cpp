@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The IKEv2 envelope: header (RFC 7296 §3.1) and the generic payload chain (§3.2).
 #include "wire/message.h"
 

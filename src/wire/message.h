@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The IKEv2 message (RFC 7296 §3.1 header + payload chain): parse and encode.
 #pragma once
 

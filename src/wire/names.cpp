@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names of IKEv2 protocol numbers: constexpr tables, one per registry.
 #include "wire/names.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names of IKEv2 protocol numbers for logs and error messages (IANA spelling).
 #pragma once
 

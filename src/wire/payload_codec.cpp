@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Payload body codecs for every RFC 7296 payload except SA (see sa_codec.cpp).
 #include "wire/payload_codec.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Internal to src/wire: payload body codecs and the error helpers they share.
 #pragma once
 

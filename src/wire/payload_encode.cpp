@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Payload body encoders: reserved fields zero, counts and sizes derived from the values.
 #include <type_traits>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 payloads (RFC 7296 §3.3-§3.16, RFC 7383 §2.5) as plain structs, and the Payload variant.
 #pragma once
 

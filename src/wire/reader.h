@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bounds-checked big-endian reader over a byte view; never casts onto the packet.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-exchange payload tables and the checker (RFC 7296 §1.2-§1.5, RFC 7383 for SKF).
 #include "wire/rules.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-exchange payload rules (RFC 7296 §1.2-§1.5), declared as tables like strongSwan's message.c.
 #pragma once
 

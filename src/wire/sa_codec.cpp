@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SA payload codec: proposals, transforms and transform attributes (RFC 7296 §3.3).
 #include <string>
 

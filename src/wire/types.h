@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 protocol numbers (RFC 7296 §3, IANA "IKEv2 Parameters") as enums.
 #pragma once
 

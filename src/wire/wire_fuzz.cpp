@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the IKEv2 codec: parse, and what parses must encode and parse back equal.
 #include <cstdint>
 #include <cstdlib>

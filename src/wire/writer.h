@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Big-endian writer appending to a byte buffer, with length back-patching.
 #pragma once
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark (not a test): install N tunnel-mode policies into a fresh network
 # namespace with iproute2's `ip -batch`, with our netlink batch mode
 # (xfrm_bench), and with `ipsecctl apply` from JSON; then dump and flush them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmark driver: installs or dumps N tunnel-mode policies through our
 // netlink batch mode, in the current network namespace. Used by policies.sh.
 #include <cstdio>

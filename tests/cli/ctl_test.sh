@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ipsecctl as an operator uses it, against this machine's kernel, inside a
 # fresh network namespace: validate, apply, show --json round trip, remove,
 # flush, errors that name the file and JSON path and change nothing, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A stand-in for ipsecd's control socket, for ipsecctl's tests.
 
 fake_ipsecd.py SOCKET LOG REPLY [EVENTS]: listens on the unix socket SOCKET; for

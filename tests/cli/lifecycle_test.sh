@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ipsecctl monitor, down --all, restart and list-conns against a stand-in daemon
 # (fake_ipsecd.py): the requests they send, how they print the answers, monitor's
 # human lines and raw JSON, --count and --timeout with their exit codes, a daemon

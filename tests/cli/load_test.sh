@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ipsecctl load and status as an operator meets them, without a real daemon:
 # files are resolved and checked locally (errors name file and JSON path, and
 # nothing reaches the socket), an absent daemon gives exit 6 and a hint, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ipsecctl(8) and ipsecd(8) against the programs: mandoc -Tlint clean, and every
 # subcommand and every option that `--help` lists is documented (and every
 # option ipsecd(8) documents exists), so they cannot drift.

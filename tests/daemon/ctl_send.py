@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Sends one raw JSON request line to ipsecd's control socket and prints the answer line.
 
 Usage: ctl_send.py SOCKET 'JSON'. Lets the tests speak the protocol without ipsecctl's own

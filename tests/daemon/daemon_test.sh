@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Two ipsecd, one per network namespace, joined by a veth (192.0.2.1/24 and
 # 192.0.2.2/24), negotiate the ikev2-psk-tunnel example over real UDP with the
 # in-memory kernel; ipsecctl drives them: status, list-conns, down, up, SIGTERM.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers of the ipsecd namespace tests: two network namespaces joined by a veth,
 # ipsecd processes in them, pass/fail counting, bounded polling. Sourced.
 # Needs IPSECD and IPSECCTL (the binaries) in the environment.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The IKEv2 lifecycle as an operator drives and watches it, between two ipsecd (memory
 # kernel) in network namespaces over real UDP: `ipsecctl monitor` on both sides sees
 # ike-up and child-up (with the SPIs status shows) when the pair comes up, child-down and

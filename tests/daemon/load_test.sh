@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ipsecctl load, the daemon's side: two ipsecd (memory kernel) in namespaces run the
 # ikev2-psk-tunnel example; then policy files are loaded while they run. A broken file
 # is refused with its file and JSON path and changes nothing; only root may load; a

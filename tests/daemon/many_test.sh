@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One initiator ipsecd with 16 connections (each from its own address, 192.0.2.1-16)
 # brings them all up against one responder ipsecd (192.0.2.100) running 4 workers
 # (memory kernel). Checks: all 16 established with installed CHILD SAs and matching SPIs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Rekeys and dead peers between two ipsecd (memory kernel: its lifetimes run on the wall
 # clock, so its soft and hard EXPIREs reach the daemons as the real kernel's would) in
 # network namespaces over real UDP. CHILD SA lifetime 3 s (rekey), 6 s (hard), IKE SA

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Measures IKE SA setups per second against one responder ipsecd (memory kernel, two
 # network namespaces on this machine), for each responder --workers count given:
 #   IPSECD=... IPSECCTL=... tests/daemon/setup_rate.sh [SAS] [WORKERS...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # On-demand on this machine's real kernel (XFRM netlink; ESP itself is not needed): an
 # ipsecd whose connection has start_action "on-demand" installs trap policies that
 # `ip xfrm policy` shows; a packet that matches them makes the kernel send an ACQUIRE,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job (README, `tests/run demo`), in the guest with Debian's kernel:
 # two gateways joined by a link, a host behind each
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # /init of the e2e test guest's initramfs (copied in by vm-setup.sh; runs under
 # the initramfs' static busybox). Mounts the host's / (9p, read-only) under a
 # tmpfs overlay, the kernel's modules at /lib/modules, the job share at the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shell library for the e2e guest jobs (tests/e2e/cases/*.sh). Source it:
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Run one job script as root inside the e2e test guest (qemu TCG + Debian
 # kernel, see docs/vm-harness.md), print its output, exit with its exit code.
 #

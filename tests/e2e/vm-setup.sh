@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Prepare the test guest for tests/e2e (see docs/vm-harness.md): a Debian
 # kernel (which has ESP/AH as modules, unlike the build machine's) and a tiny
 # busybox initramfs that mounts the host's root over 9p.

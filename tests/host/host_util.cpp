@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers of the host-kernel tests.
 #include "host_util.h"
 

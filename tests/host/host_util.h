@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers of the host-kernel tests: fresh network namespaces, parsing
 // shorthands, running iproute2, waiting for kernel events.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cross-checks with iproute2 in the same namespace: what we add, `ip xfrm`
 // shows; what `ip xfrm` adds, our dump reads back as the same model.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Host-kernel test runner: skips (exit 77) unless it may create network
 // namespaces; the "real-sa" suite runs only when asked for and ESP exists.
 #define DOCTEST_CONFIG_IMPLEMENT

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Links, addresses, routes and source selection over libnl-route-3.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traps on the real kernel: the ACQUIRE raised when traffic meets a policy
 // whose template has no SA, what happens to those packets meanwhile, and the
 // life of the kernel's ACQ state (one ACQUIRE while pending, its expiry,

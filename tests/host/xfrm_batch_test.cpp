@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batches: thousands of requests per send(), acks matched by seq.
 #include <doctest/doctest.h>
 

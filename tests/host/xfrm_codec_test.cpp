@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The XFRM codec without a kernel: what we encode parses back to the same
 // model (the SA encoding cannot be checked against this host's kernel, which
 // has no ESP/AH), and malformed input is refused.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Events from the XFRM multicast groups: policy and SA changes, ACQUIRE.
 #include <arpa/inet.h>
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Policies against the host kernel: add, get, update, delete, dump, flush,
 // SPD counts; IPv4 and IPv6, bundles, marks, if_id, block/allow, priorities.
 #include <doctest/doctest.h>

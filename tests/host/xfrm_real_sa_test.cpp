@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real ESP/AH states (needs a kernel with esp4/esp6/ah4/ah6, e.g. the guest):
 // every programmed field read back by get_sa, dump_sas and `ip xfrm state`.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SAs against the host kernel. It has XFRM but no ESP/AH transforms: SPI
 // allocation (larval states) works, real ESP states are refused with a clear
 // error. Where ESP exists (the VM), the add test checks the dump instead.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian package, as an operator meets it: packaging/build-deb.sh builds it
 # from this tree (nocheck, -j2); `dpkg-deb -c` must list every file we ship with
 # the right modes; lintian must report no error or warning; the unit must pass

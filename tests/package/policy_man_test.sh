@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ipsecctl-policy(5) against the format: mandoc -Tlint clean, every property
 # name of policies/ipsecctl.schema.json is documented (as an .Ic macro), every
 # keyword the schema enumerates appears in the text, and every JSON example of

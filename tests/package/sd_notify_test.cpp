@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // daemon/sd_notify: what a Type=notify service manager receives, read from a
 // datagram socket standing in for systemd's NOTIFY_SOCKET; nothing without it.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN

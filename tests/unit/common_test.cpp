@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/common: hex, prefixes, secrets.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/control: every request and response kind round-trips, and
 // strict decoding turns every bad message into an error value naming the path.
 #include <doctest/doctest.h>

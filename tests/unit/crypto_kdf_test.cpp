@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 key derivation: SKEYSEED and key splits (RFC 7296 §2.14, §2.17, §2.18).
 #include <doctest/doctest.h>
 

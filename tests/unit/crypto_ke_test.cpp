@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Key exchange vectors: ECP (RFC 5903 §8), X25519/X448 (RFC 7748 §6.1/§6.2, RFC 8031
 // Appendix A), MODP round trips and public value checks (RFC 7296 §5, RFC 8247).
 #include <doctest/doctest.h>

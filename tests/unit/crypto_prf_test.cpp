@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PRF vectors: HMAC-SHA2 (RFC 4231 §4), HMAC-SHA1 (RFC 2202 §3), prf+ (RFC 7296 §2.13).
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cipher vectors (McGrew-Viega GCM, RFC 8439 §2.8.2, RFC 7634 App. B, RFC 3602 §4) and
 // SK payload seal/open round trips with tampering detection.
 #include <doctest/doctest.h>

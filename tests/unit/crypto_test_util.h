@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the crypto unit tests: hex literals to bytes and secrets.
 #pragma once
 

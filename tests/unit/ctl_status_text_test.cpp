@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of ipsecctl's text for ipsecd's answers: units, durations,
 // the status blocks an operator reads and load's summary.
 #include <doctest/doctest.h>

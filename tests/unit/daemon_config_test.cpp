@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd's connections from files: loading, reqid allocation across loads, and the
 // difference a load makes (added, removed, changed, unchanged).
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd's control socket with monitor clients: the answer, then every broadcast line in
 // order; a monitor that does not read gets a backlog written as the socket drains
 // (EPOLLOUT), and one that leaves more than kMaxMonitorBacklog unread is dropped without

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Engine events from worker threads to ipsecd's main loop: nothing queued while nobody
 // listens; stamped and converted to the protocol's event; taken in bounded batches with
 // the eventfd readable while more wait; beyond kMaxQueued dropped and counted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd's steering of IKE messages to workers: the classic BPF program (run here by a
 // small interpreter of the instructions it uses) against its C++ twin, the engines'
 // SPI shards, and the kernel's SO_REUSEPORT group on loopback doing the same.

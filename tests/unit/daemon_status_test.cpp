@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipsecd's status: traffic selectors as text; every CHILD SA of an IKE SA (built by hand:
 // old and new side by side during a rekey) with times from the engine's clock and
 // counters and age from the kernel (and what happens when the kernel has none); IKE SA

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 COOKIE (RFC 7296 §2.6): the stateless cookie itself, and the engine
 // pair with a responder that asks for cookies.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 engine pair: authentication and negotiation failures,
 // INVALID_KE_PAYLOAD retry, loss, duplicates and traffic selector narrowing.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy::Connection to ike::ConnectionConfig: field mapping, errors, and the example pair
 // brought up end to end in the engine-pair harness.
 #include <doctest/doctest.h>

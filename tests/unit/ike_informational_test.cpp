@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 engine pair: INFORMATIONAL exchanges (RFC 7296 §1.4, §1.5) from either
 // side, the failure clean-up of §2.21.2, and half-open expiry.
 #include <doctest/doctest.h>

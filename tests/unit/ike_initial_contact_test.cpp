@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 INITIAL_CONTACT (RFC 7296 §2.4): a restarted initiator's new IKE SA
 // replaces the ones the responder still holds for that identity.
 #include <doctest/doctest.h>

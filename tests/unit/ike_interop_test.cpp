@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 engine: what real peers do that our own engine never does, each found
 // against strongSwan 5.9.8 in the guest (tests/e2e/cases/interop-strongswan-*).
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 lifecycle, engine pair on MemoryKernels that follow a fake clock: CHILD SA and IKE
 // SA rekeys (either side, both at once, with and without PFS), losses during rekeys,
 // lifetimes (the kernel's soft and hard EXPIRE), DPD, close actions, on-demand traps,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 NAT traversal (RFC 7296 §2.23, RFC 3948): NAT_DETECTION_* notifies, the move to
 // the NAT-T port, UDP-encapsulated CHILD SAs, keepalives, forced encapsulation.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 engine pair: IKE_SA_INIT + IKE_AUTH with PSK and the first CHILD SA,
 // end to end in one process, with failures, retries, loss and duplicates.
 #include <doctest/doctest.h>

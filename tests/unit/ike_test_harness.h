@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Engine-pair harness for IKEv2 tests: two engines, one in-memory network with
 // drop / duplicate hooks, a MemoryKernel each, a fake clock.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKEv2 engine pair: every SK transform we implement protects IKE_AUTH and
 // INFORMATIONAL in both directions (RFC 7296 §3.14, RFC 5282, RFC 7634).
 #include <doctest/doctest.h>

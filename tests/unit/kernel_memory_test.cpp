@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The in-memory kernel's XFRM lifecycle emulation: lifetimes and EXPIRE,
 // traffic counters, the outbound policy lookup and ACQUIRE (trap) semantics.
 #include <doctest/doctest.h>

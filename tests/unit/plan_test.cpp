@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plans and all-or-nothing application, against the in-memory kernel.
 #include <doctest/doctest.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: IKEv2 connections (identities, PSK files, proposal keywords, children).
 #include <doctest/doctest.h>
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: key files (hex text, permissions, relative paths) and stdin/file
 // loading.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: lifecycle settings of connections and children (lifetimes with
 // their derived defaults, durations, DPD, start/dpd/close actions, inactivity) and their errors.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: policy files to SaParams/PolicyParams, and every error a user may see.
 #include <doctest/doctest.h>
 

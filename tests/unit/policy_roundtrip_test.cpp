@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: to_json, the load -> to_json -> load round trip, and every example
 // file.
 #include <doctest/doctest.h>

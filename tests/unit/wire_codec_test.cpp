@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/wire encoding: every payload type survives encode -> parse unchanged.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/wire parsing: a strongSwan IKE_SA_INIT byte by byte, and malformed input.
 #include <doctest/doctest.h>
 

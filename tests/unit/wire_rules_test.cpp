@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/wire per-exchange payload rules: missing, duplicated, misplaced payloads.
 #include <doctest/doctest.h>
 

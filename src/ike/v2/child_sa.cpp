@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CHILD SAs in the kernel: inbound SPI, KEYMAT (RFC 7296 §2.17), both ESP SAs with their
 // lifetimes, and the policies (out, in, and fwd in tunnel mode) for every negotiated
 // selector pair, counted in PolicyRefs so that an old and a new CHILD SA (or a trap and

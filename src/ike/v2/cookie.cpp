@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The responder's COOKIE secret and computation (RFC 7296 §2.6).
 #include "ike/v2/cookie.h"
 

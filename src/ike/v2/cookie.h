@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stateless COOKIEs of the responder (RFC 7296 §2.6): made and checked without
 // keeping anything per request, from a secret that rotates on the clock.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dispatch of datagrams to IKE SAs, duplicate requests, timers.
 #include "ike/v2/engine.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The IKEv2 engine: owns the IKE SAs, dispatches datagrams to them by SPI, runs
 // the retransmission timers. No I/O of its own: datagrams leave through Sender,
 // time comes from Clock and on_timer(), the kernel is reached through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The exchange handlers (one file each), called by the engine's dispatcher.
 #pragma once
 

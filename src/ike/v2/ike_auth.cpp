@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) and the first CHILD SA (§1.2, §2.9,
 // §2.17).
 #include "common/log.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE SA bookkeeping shared by the exchanges: headers, sending, retransmission,
 // key derivation.
 #include "ike/v2/ike_sa.h"

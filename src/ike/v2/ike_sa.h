@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One IKE SA: its state, SPIs, negotiated algorithms, keys, message IDs, the
 // request awaiting an answer (retransmission) and the last response (duplicate
 // requests), and its first CHILD SA. Plain state: the exchange files operate on

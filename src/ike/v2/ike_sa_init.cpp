@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE_SA_INIT (RFC 7296 §1.2): proposals, key exchange, nonces;
 // INVALID_KE_PAYLOAD (§1.2, §2.7) and NO_PROPOSAL_CHOSEN; derives the IKE SA
 // keys (§2.14).

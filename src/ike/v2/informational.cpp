@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // INFORMATIONAL exchanges (RFC 7296 §1.4, §1.5): Delete of the IKE SA, Delete of
 // CHILD SAs, liveness; initiated by either side of the IKE SA.
 //

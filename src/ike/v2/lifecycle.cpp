@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IKE SA lifetimes (rekey, reauthentication, hard expiry), dead peer detection,
 // inactivity, and requests postponed after TEMPORARY_FAILURE: timers of an established
 // IKE SA. CHILD SA lifetimes are the kernel's (child_sa.cpp programs them; the engine

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NAT detection and traversal (RFC 7296 §2.23, RFC 3948 §2.3).
 #include "ike/v2/nat.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NAT traversal for IKEv2 (RFC 7296 §2.23): the NAT_DETECTION_* notifies of IKE_SA_INIT,
 // the move to the NAT-T port, following a NATed peer, keepalives (RFC 3948 §2.3).
 // Plain functions the exchanges call.

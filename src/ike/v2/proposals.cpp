@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Proposal construction, selection (RFC 7296 §2.7, §3.3.6) and algorithm
 // mapping.
 #include "ike/v2/proposals.h"

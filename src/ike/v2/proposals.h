@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Proposals: config to wire, the responder's selection rule, and the chosen
 // IKE/ESP algorithms in crypto and kernel terms.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PSK AUTH computation (RFC 7296 §2.15).
 #include "ike/v2/psk_auth.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AUTH with a pre-shared key (RFC 7296 §2.15).
 #pragma once
 

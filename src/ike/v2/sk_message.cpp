@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SK payload protection of whole messages.
 #include "ike/v2/sk_message.h"
 

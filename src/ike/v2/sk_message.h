@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The encrypted envelope (RFC 7296 §3.14, RFC 5282 §5.1): inner payloads in and
 // out of an SK payload, with the IKE header and SK generic header as associated
 // data.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: an AH+ESP bundle in transport mode (policies/examples/ah-esp-bundle:
 # each policy has two templates, ESP then AH, so packets are IP|AH|ESP).
 # Proves: traffic flows, both the ESP and the AH SA of each direction count

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: AH transport mode, HMAC-SHA-256, between two hosts
 # (policies/examples/ah-transport). Proves traffic flows and all four SA
 # counters grow, and that the packets on the wire are AH (not ESP, not bare ICMP).

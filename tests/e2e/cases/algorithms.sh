@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: ESP transport with each further algorithm example, one boot:
 #   esp-cbc-sha256   AES-CBC-256 + HMAC-SHA-256
 #   esp-chacha20     ChaCha20-Poly1305

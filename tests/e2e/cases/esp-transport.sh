@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: ESP transport mode, AES-GCM-16 (256-bit key), between two hosts
 # (policies/examples/esp-transport). Proves: traffic flows, all four SA
 # counters grow (and ipsecctl show sa reports what ip -s xfrm state does);

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: ESP tunnel mode between two gateways joining 198.51.100.0/24 and
 # 203.0.113.0/24, a host behind each (policies/examples/esp-tunnel; gateways
 # need out, in and fwd policies). Proves: hostA reaches hostB, the four gateway

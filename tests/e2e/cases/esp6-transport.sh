@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: ESP transport mode over IPv6, AES-GCM-16, between 2001:db8::1 and
 # 2001:db8::2 (policies/examples/esp6-transport). Proves traffic flows and
 # all four SA counters grow.

@@ -165,8 +165,10 @@ check_child_sas() {
     [ -n "$fixed" ] && assert_eq "[$ns] $c: reqid (the policy file's)" "$fixed" "$ro"
     assert_eq "[$ns] $c: SAs with '${KERNEL_ALG[$c]}'" 2 \
         "$(grep -E "^src [^ ]+ dst [^ ]+ proto esp spi ($so|$si) " <<< "$st" | grep -cF "${KERNEL_ALG[$c]}")"
+    # (charon's out templates name the SPI too: "proto esp spi 0x... reqid N")
+    local t="proto esp (spi 0x[0-9a-f]+ )?reqid $ro mode tunnel"
     assert_eq "[$ns] $c: policies out $ln -> $rn, in and fwd $rn -> $ln, ESP tunnel templates with reqid $ro" "1 1 1" \
-        "$(grep -c "^src $ln dst $rn dir out .*tmpl src $l dst $r proto esp reqid $ro mode tunnel" <<< "$po") $(grep -c "^src $rn dst $ln dir in .*tmpl src $r dst $l proto esp reqid $ro mode tunnel" <<< "$po") $(grep -c "^src $rn dst $ln dir fwd .*tmpl src $r dst $l proto esp reqid $ro mode tunnel" <<< "$po")"
+        "$(grep -cE "^src $ln dst $rn dir out .*tmpl src $l dst $r $t" <<< "$po") $(grep -cE "^src $rn dst $ln dir in .*tmpl src $r dst $l $t" <<< "$po") $(grep -cE "^src $rn dst $ln dir fwd .*tmpl src $r dst $l $t" <<< "$po")"
     CHILD_REQID=$ro
 }
 

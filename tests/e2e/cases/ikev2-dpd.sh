@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 dead peer detection (RFC 7296 §2.4) on Debian's real kernel. Two ipsecd
 # (hostA - gwA = gwB - hostB) load tests/e2e/fixtures/lifecycle/dpd-*: dpd_delay 2 s
 # and dpd_timeout 6 s on both, dpd_action "clear" on gwB. Proves:

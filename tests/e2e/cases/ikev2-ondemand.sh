@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 on-demand ("interesting traffic") on Debian's real kernel. Two ipsecd
 # (hostA - gwA = gwB - hostB) load tests/e2e/fixtures/lifecycle/ondemand-*: gwA's
 # child has start_action "on-demand", gwB's "none". Proves:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 CHILD SA and IKE SA rekeying under traffic, on Debian's real kernel.
 # Two ipsecd (hostA - gwA = gwB - hostB) load tests/e2e/fixtures/lifecycle/rekey-*:
 # the CHILD SA's rekey_time is 6 s, life_time 12 s, rand_time 1 s, with PFS (x25519)

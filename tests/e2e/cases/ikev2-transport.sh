@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 (PSK) negotiated ESP transport mode on Debian's real kernel, host
 # to host (left 192.0.2.1 - right 192.0.2.2 on one link), two ipsecd loading
 # policies/examples/ikev2-psk-transport. Proves: both ends report an installed

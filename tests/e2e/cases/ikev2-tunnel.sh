@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 (PSK) negotiated ESP tunnel on Debian's real kernel. Two ipsecd,
 # one in each gateway namespace (hostA - gwA = gwB - hostB), load
 # policies/examples/ikev2-psk-tunnel; left.json's child starts by itself. Proves:

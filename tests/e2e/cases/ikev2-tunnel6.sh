@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 (PSK) negotiated ESP tunnel over IPv6 on Debian's real kernel:
 # IKE and ESP between 2001:db8::1 (gwA) and 2001:db8::2 (gwB), tunnelling the
 # IPv6 subnets 2001:db8:a::/64 (hostA) <-> 2001:db8:b::/64 (hostB), and in the

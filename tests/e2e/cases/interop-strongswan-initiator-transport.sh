@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 interop with strongSwan (Debian 12's charon + swanctl 5.9.8) on
 # Debian's real kernel: our ipsecd as the initiator (ipsecctl up),
 # transport mode between the gateways (traffic gwA <-> gwB).

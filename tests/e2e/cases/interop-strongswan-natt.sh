@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: IKEv2 NAT traversal against strongSwan (Debian 12's charon 5.9.8) on
 # Debian's real kernel. gwA sits behind a masquerading NAT router (nftables,
 # UDP source ports rewritten into 20000-29999), gwB outside; tunnel

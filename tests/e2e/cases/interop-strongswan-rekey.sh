@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: rekeying and deletes between our ipsecd (gwA, real kernel) and
 # strongSwan's charon 5.9.8 (gwB), tunnel 198.51.100.0/24 <-> 203.0.113.0/24
 # (traffic hostA <-> hostB), AES-GCM-256. Four rounds, one ipsecd each:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: mismatched keys (tests/e2e/fixtures/esp-badkey: esp-transport, but the
 # right host holds a different key for the left->right SA 0x100b).
 # Proves: no traffic passes either way (requests die at right; replies to

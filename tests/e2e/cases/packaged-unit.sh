@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: the Debian package's ipsecd run exactly as ipsecd.service runs it. systemd
 # cannot be PID 1 in this guest (busybox init, a chroot into a 9p overlay), so
 # this job plays the service manager: it unpacks the .deb over the guest's

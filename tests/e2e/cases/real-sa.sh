@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e: the host-kernel tests on Debian's kernel, which has ESP/AH. Runs the
 # "real-sa" doctest suite (every SA attribute programmed through XfrmKernel
 # read back by get/dump and `ip xfrm state`, EXPIRE events), then the whole

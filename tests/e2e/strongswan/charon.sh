@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # strongSwan (charon + swanctl, Debian 12: 5.9.8) as an IKEv2 peer inside a
 # network namespace, for the interop cases. Source after ../lib.sh:

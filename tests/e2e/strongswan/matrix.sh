@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # IKEv2 interop matrix: our ipsecd (real kernel) in gwA, strongSwan's charon in
 # gwB (topo_gateways: hostA - gwA = gwB - hostB). Source after ../lib.sh and

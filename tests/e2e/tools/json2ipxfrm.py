@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Development stand-in for `ipsecctl apply|flush` in the e2e jobs.
 
 Translates the manual-keying policy format (policies/README.md) into
