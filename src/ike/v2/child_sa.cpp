@@ -225,7 +225,7 @@ void remove_child(Context &ctx, IkeSa &sa, ChildSa &c, std::string_view reason) 
     if (ctx.policies) ctx.counters.kernel_errors += ctx.policies->release(ctx.kernel, *policies);
   }
   c.pending_out.reset();
-  const bool replaced = c.replaced_by != 0 || c.redundant;
+  const bool replaced = c.superseded();
   c.state = ChildState::Deleted;
   log::info(label(sa) + ": CHILD SA " + std::string(child_name(c)) + " removed, ESP SPIs in " +
             esp_spi_str(c.spi_in) + " out " + esp_spi_str(c.spi_out) + " (" +

@@ -112,7 +112,7 @@ std::string request_text(const PendingCreate &p, QueuedRequest request) {
 }  // namespace
 
 void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
-  if (sa.state != IkeState::Established || sa.rekeyed_to != 0) return;
+  if (sa.state != IkeState::Established || sa.superseded()) return;
   PendingCreate p;
   p.kind = request.kind;
   auto nonce = ctx.random->nonce();

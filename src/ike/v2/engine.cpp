@@ -59,10 +59,10 @@ void Engine::forget_peer(const IkeSa &dead) {
   for (auto &[spi, sa] : sas_) {
     if (sa.get() == &dead || sa->remote != dead.remote || sa->config->name != dead.config->name)
       continue;
-    if (sa->state != IkeState::Deleting && sa->rekeyed_to == 0) continue;
+    if (sa->state != IkeState::Deleting && !sa->superseded()) continue;
     remove_children(ctx_, *sa, "dead peer");
     sa->awaiting_response = false;
-    sa->rekeyed_to = sa->rekeyed_to ? sa->rekeyed_to : 1;  // no events of its own
+    if (!sa->superseded()) sa->succession = IkeSa::Succession::Abandoned;
     sa->close_reason = "dead peer (found on " + label(dead) + ")";
     sa->state = IkeState::Closed;
     touch(spi);
@@ -122,9 +122,9 @@ void Engine::run_deferred() {
           touch(d.spi);
           IkeSa &old = *it->second;
           old.close_reason = "reauthenticated";
-          for (auto &c : old.children) c.replaced_by = c.replaced_by ? c.replaced_by : 1;
+          for (auto &c : old.children) c.carried_on = true;
           start_informational(ctx_, old, {Request::DeleteIke, 0});
-          old.rekeyed_to = 1;  // no events, no close action: it was replaced
+          old.succession = IkeSa::Succession::Reauthenticated;
         }
         break;
     }
@@ -170,7 +170,7 @@ Result<void> Engine::rekey_child_sa(uint64_t local_spi, uint32_t inbound_spi) {
 
 Result<void> Engine::rekey_ike_sa(uint64_t local_spi) {
   IkeSa *sa = established(local_spi);
-  if (sa == nullptr || sa->rekeyed_to != 0)
+  if (sa == nullptr || sa->superseded())
     return fail("no established IKE SA " + spi_str(local_spi));
   if (sa->config->ike_lifetime.reauth_time.count() != 0)
     on_reauth(*sa);
@@ -403,7 +403,7 @@ void Engine::reap() {
                  first ? first->failure : std::string()};
       // whatever is left in the kernel: installed or larval
       remove_children(ctx_, sa, sa.failure.empty() ? sa.close_reason : sa.failure);
-      if (sa.rekeyed_to == 0 && (sa.state == IkeState::Closed || sa.established_at.count() != 0 ||
+      if (!sa.superseded() && (sa.state == IkeState::Closed || sa.established_at.count() != 0 ||
                                  sa.initiator)) {
         EngineEvent e;
         e.kind = EventKind::IkeDown;

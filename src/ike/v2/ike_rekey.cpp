@@ -81,6 +81,7 @@ void take_over(Context &ctx, IkeSa &old, std::unique_ptr<IkeSa> fresh) {
   old.queued.clear();
   old.delayed.clear();
   old.rekeyed_to = n.local_spi();
+  old.succession = IkeSa::Succession::Rekeyed;
   old.rekey_at = Millis{0};
   // The initiator deletes the old IKE SA (§2.18); if that never comes, it goes anyway.
   old.expire_at = ctx.clock.now() + Millis(60000);
@@ -107,7 +108,7 @@ void take_over(Context &ctx, IkeSa &old, std::unique_ptr<IkeSa> fresh) {
 bool busy(const IkeSa &sa, const wire::NoncePayload *nonce) {
   const bool yield = sa.awaiting_response && sa.in_flight.kind == Request::RekeyIke &&
                      sa.creating && nonce != nullptr && nonce_less(sa.creating->nonce, nonce->data);
-  return sa.rekeyed_to != 0 || sa.state != IkeState::Established ||
+  return sa.superseded() || sa.state != IkeState::Established ||
          (sa.awaiting_response && sa.in_flight.kind != Request::Liveness && !yield) ||
          std::any_of(sa.children.begin(), sa.children.end(),
                      [](const ChildSa &c) { return c.state == ChildState::None; });
@@ -207,11 +208,12 @@ void process_ike_rekey_response(Context &ctx, IkeSa &sa, PendingCreate &p,
     log::error(label(sa) + ": IKE SA rekey: " + fresh.error().message);
     return send_queued(ctx, sa);
   }
-  if (sa.rekeyed_to != 0) {
+  if (sa.superseded()) {
     // We yielded to the peer's simultaneous rekey, and the peer answered ours as well:
     // this new IKE SA is the redundant one, and we made it, so we delete it (§2.8.2).
     IkeSa &extra = **fresh;
     extra.rekeyed_to = sa.rekeyed_to;  // no events: it never carried anything
+    extra.succession = IkeSa::Succession::Redundant;
     extra.close_reason = "redundant (simultaneous IKE SA rekey)";
     log::info(label(extra) + ": " + extra.close_reason + ", deleting it");
     start_informational(ctx, extra, {Request::DeleteIke, 0});

@@ -82,6 +82,10 @@ struct ChildSa {
   // nonces of its exchange, compared with ours when our response arrives.
   Bytes collision_ni, collision_nr;
   bool redundant = false;  // lost a rekey collision: we delete it, it replaces nothing
+  // Its IKE SA was reauthenticated: a CHILD SA of the new IKE SA carries its traffic.
+  bool carried_on = false;
+  // Replaced by a rekey, redundant, or carried on: it goes without a ChildDown event.
+  bool superseded() const { return replaced_by != 0 || redundant || carried_on; }
   // We answered the peer's rekey of a CHILD SA we were rekeying ourselves (§2.8.1): it is
   // reported (ChildRekeyed) only once the collision is decided in its favour.
   bool announce_later = false;
@@ -161,7 +165,17 @@ struct IkeSa {
   Millis last_peer_message{0};  // DPD: anything from the peer that verified
 
   // Engine internals.
-  uint64_t rekeyed_to = 0;   // our SPI of the IKE SA that replaced this one (rekey/reauth)
+  // What became of it when a newer IKE SA took over; superseded ones emit no events of their
+  // own and trigger no close action.
+  enum class Succession : uint8_t {
+    Current,          // carries its CHILD SAs
+    Rekeyed,          // §2.18: rekeyed_to carries them now
+    Reauthenticated,  // a new IKE_SA_INIT/IKE_AUTH replaced it (make-before-break)
+    Redundant,        // the extra new IKE SA of a simultaneous rekey (§2.8.2)
+    Abandoned,        // its peer is dead and it was only being finished
+  } succession = Succession::Current;
+  uint64_t rekeyed_to = 0;  // Rekeyed, Redundant: our SPI of the IKE SA that carries on
+  bool superseded() const { return succession != Succession::Current; }
   bool reauth = false;       // replaces != 0 by a reauthentication (not a rekey)
   std::optional<PendingCreate> creating;
   std::optional<crypto::KeGroup> retry_group;  // INVALID_KE_PAYLOAD: the next request's group

@@ -65,7 +65,7 @@ std::vector<uint32_t> delete_children(Context &ctx, IkeSa &sa, const wire::Delet
     for (auto &c : sa.children) {
       if (!child_in_kernel(c) || c.spi_out != out) continue;
       ours.push_back(c.spi_in);
-      closed_any = closed_any || (c.replaced_by == 0 && !c.redundant);
+      closed_any = closed_any || !c.superseded();
       // A rekey of ours may still be under way for it: its response will find it gone.
       peer_deleted_child(ctx, sa, c);
       break;
@@ -143,7 +143,7 @@ void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
   if (ike) {
     const bool had_children = std::any_of(sa.children.begin(), sa.children.end(),
                                           [](const ChildSa &c) { return child_in_kernel(c); });
-    const bool rekeyed = sa.rekeyed_to != 0;
+    const bool rekeyed = sa.superseded();
     close_sa(ctx, sa, rekeyed ? "rekeyed" : "deleted by peer");
     if (had_children && !rekeyed && ctx.peer_gone) ctx.peer_gone(*sa.config, false);
     return;
@@ -165,7 +165,7 @@ void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &) {
   if (done.kind == Request::DeleteIke) return close_sa(ctx, sa, sa.close_reason);
   if (done.kind == Request::DeleteChild)
     if (ChildSa *c = sa.child(done.child_spi); c && child_in_kernel(*c)) {
-      remove_child(ctx, sa, *c, c->replaced_by || c->redundant ? "rekeyed" : "deleted by us");
+      remove_child(ctx, sa, *c, c->superseded() ? "rekeyed" : "deleted by us");
       ++ctx.counters.child_deleted;
     }
   forget_deleted_children(sa);

@@ -87,7 +87,7 @@ bool Engine::on_acquire(const kernel::AcquireEvent &ev) {
 void Engine::acquire_child(const std::shared_ptr<const ConnectionConfig> &conn,
                            const ChildConfig &cc, const kernel::Selector &packet) {
   for (auto &[spi, sa] : sas_) {
-    if (sa->config->name != conn->name || sa->rekeyed_to != 0) continue;
+    if (sa->config->name != conn->name || sa->superseded()) continue;
     if (being_set_up(*sa)) {
       // It brings the child up after IKE_AUTH, unless it does already.
       auto &want = sa->want_children;
@@ -128,7 +128,7 @@ bool Engine::on_expire(const kernel::ExpireEvent &ev) {
         reap();
         return true;
       }
-      const bool replaced = c.replaced_by != 0 || c.redundant;
+      const bool replaced = c.superseded();
       const uint32_t ours = c.spi_in;
       // Rekeyed but the initiator's Delete never came: its successor's outbound SA first.
       if (c.replaced_by != 0)

@@ -18,7 +18,7 @@ void consider(std::optional<Millis> &next, Millis t) {
 
 Millis dpd_due(const IkeSa &sa) {
   if (sa.config->dpd_delay.count() == 0 || sa.awaiting_response || sa.state != IkeState::Established ||
-      sa.rekeyed_to != 0)
+      sa.superseded())
     return Millis{0};
   return sa.last_peer_message + Millis(sa.config->dpd_delay);
 }
@@ -107,7 +107,7 @@ void peer_dead(Context &ctx, IkeSa &sa, std::string reason) {
 
 void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
   if (sa.state != IkeState::Established) return;
-  if (sa.rekeyed_to != 0) {
+  if (sa.superseded()) {
     // Replaced; the peer should have deleted it (or we are doing so).
     if (sa.expire_at.count() != 0 && now >= sa.expire_at)
       close_sa(ctx, sa, "rekeyed (the old IKE SA was never deleted)");
@@ -142,7 +142,7 @@ std::optional<Millis> lifecycle_deadline(const Context &ctx, const IkeSa &sa) {
   std::optional<Millis> next;
   if (sa.state != IkeState::Established) return next;
   consider(next, sa.expire_at);
-  if (sa.rekeyed_to != 0) return next;
+  if (sa.superseded()) return next;
   consider(next, sa.rekey_at);
   consider(next, dpd_due(sa));
   for (const auto &d : sa.delayed) consider(next, d.at);

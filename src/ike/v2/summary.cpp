@@ -67,7 +67,7 @@ IkeSaSummary summarize(const IkeSa &sa) {
   s.initiator = sa.initiator;
   s.phase = phase_of(sa.state);
   s.state = std::string(to_string(sa.state));
-  s.replaced = sa.rekeyed_to != 0;
+  s.replaced = sa.superseded();
   s.local = sa.local;
   s.remote = sa.remote;
   s.algorithms = describe_transforms(sa.ike_proposal);
