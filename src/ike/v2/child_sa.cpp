@@ -230,14 +230,14 @@ void remove_child(Context &ctx, IkeSa &sa, ChildSa &c, std::string_view reason) 
   log::info(label(sa) + ": CHILD SA " + std::string(child_name(c)) + " removed, ESP SPIs in " +
             esp_spi_str(c.spi_in) + " out " + esp_spi_str(c.spi_out) + " (" +
             std::string(reason) + ")");
-  if (!replaced && ctx.emit) {
+  if (!replaced && ctx.engine) {
     EngineEvent e;
     e.kind = EventKind::ChildDown;
     e.child = std::string(child_name(c));
     e.spi_in = c.spi_in;
     e.spi_out = c.spi_out;
     e.reason = std::string(reason);
-    ctx.emit(sa, std::move(e));
+    ctx.engine->emit(sa, std::move(e));
   }
 }
 
@@ -303,14 +303,14 @@ Result<void> install_child(Context &ctx, IkeSa &sa, ChildSa &c, const KeymatInpu
 
 void announce_child(Context &ctx, const IkeSa &sa, ChildSa &c) {
   c.announce_later = false;
-  if (!ctx.emit) return;
+  if (!ctx.engine) return;
   EngineEvent e;
   e.kind = c.replaces ? EventKind::ChildRekeyed : EventKind::ChildUp;
   e.child = std::string(child_name(c));
   e.spi_in = c.spi_in;
   e.spi_out = c.spi_out;
   e.old_spi_in = c.replaces;
-  ctx.emit(sa, std::move(e));
+  ctx.engine->emit(sa, std::move(e));
 }
 
 Result<void> install_pending_outbound(Context &ctx, IkeSa &sa, ChildSa &c) {

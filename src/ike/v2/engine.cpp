@@ -18,15 +18,22 @@ Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, Retra
       cookies_(Millis(limits.cookie_secret_lifetime)) {
   policies_ = policies ? std::move(policies) : std::make_shared<PolicyRefs>();
   ctx_.connections = &connections_;
-  ctx_.initial_contact = [this](const IkeSa &fresh) { on_initial_contact(fresh); };
   ctx_.policies = policies_;
-  ctx_.emit = [this](const IkeSa &sa, EngineEvent e) { emit(sa, std::move(e)); };
-  ctx_.adopt = [this](std::unique_ptr<IkeSa> fresh) { adopted_.push_back(std::move(fresh)); };
-  ctx_.new_ike_spi = [this] { return fresh_spi(); };
-  ctx_.peer_gone = [this](const ConnectionConfig &c, bool dead) { on_peer_gone(c, dead); };
-  ctx_.forget_peer = [this](const IkeSa &dead) { forget_peer(dead); };
-  ctx_.reauth = [this](IkeSa &sa) { on_reauth(sa); };
+  ctx_.engine = &hooks_;
 }
+
+// The exchanges' view of the engine.
+void Engine::Hooks::emit(const IkeSa &sa, EngineEvent e) { engine.emit(sa, std::move(e)); }
+void Engine::Hooks::initial_contact(const IkeSa &fresh) { engine.on_initial_contact(fresh); }
+void Engine::Hooks::adopt(std::unique_ptr<IkeSa> fresh) {
+  engine.adopted_.push_back(std::move(fresh));
+}
+Result<uint64_t> Engine::Hooks::new_ike_spi() { return engine.fresh_spi(); }
+void Engine::Hooks::peer_gone(const ConnectionConfig &c, bool dead) {
+  engine.on_peer_gone(c, dead);
+}
+void Engine::Hooks::forget_peer(const IkeSa &dead) { engine.forget_peer(dead); }
+void Engine::Hooks::reauth(IkeSa &sa) { engine.on_reauth(sa); }
 
 void Engine::set_event_handler(EventHandler handler) { handler_ = std::move(handler); }
 

@@ -169,7 +169,20 @@ class Engine {
   std::optional<Millis> deadline_of(const IkeSa &sa) const;
   static constexpr Millis kSweep{5000};
 
+  struct Hooks final : EngineHooks {
+    explicit Hooks(Engine &e) : engine(e) {}
+    void emit(const IkeSa &sa, EngineEvent event) override;
+    void initial_contact(const IkeSa &fresh) override;
+    void adopt(std::unique_ptr<IkeSa> fresh) override;
+    Result<uint64_t> new_ike_spi() override;
+    void peer_gone(const ConnectionConfig &config, bool dead) override;
+    void forget_peer(const IkeSa &dead) override;
+    void reauth(IkeSa &sa) override;
+    Engine &engine;
+  };
+
   Context ctx_;
+  Hooks hooks_{*this};
   Counters counters_;
   EventHandler handler_;
   std::shared_ptr<PolicyRefs> policies_;

@@ -86,10 +86,10 @@ void established(Context &ctx, IkeSa &sa, const Identity &peer_id) {
   arm_keepalive(ctx, sa);
   arm_ike_lifetime(ctx, sa);
   log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
-  if (ctx.emit) {
+  if (ctx.engine) {
     EngineEvent e;
     e.kind = EventKind::IkeUp;
-    ctx.emit(sa, std::move(e));
+    ctx.engine->emit(sa, std::move(e));
   }
 }
 
@@ -199,7 +199,7 @@ void respond_auth(Context &ctx, IkeSa &sa, const Inbound &in) {
       wire::IdRPayload{sa.config->local_id.type, sa.config->local_id.data}, std::move(*auth)};
   established(ctx, sa, peer_id);
   sa.initial_contact = sa.initial_contact || has_notify(*inner, NotifyType::InitialContact);
-  if (sa.initial_contact && ctx.initial_contact) ctx.initial_contact(sa);
+  if (sa.initial_contact && ctx.engine) ctx.engine->initial_contact(sa);
   negotiate_child(ctx, sa, *inner, out);
   send_encrypted_response(ctx, sa, mid, out);
 }

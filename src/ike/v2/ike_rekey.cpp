@@ -89,16 +89,16 @@ void take_over(Context &ctx, IkeSa &old, std::unique_ptr<IkeSa> fresh) {
   log::info(label(n) + ": IKE SA rekeyed, replaces " + spi_str(old.spi_i) + "/" +
             spi_str(old.spi_r) + ", " + std::to_string(n.children.size()) +
             " CHILD SA(s) moved over");
-  if (ctx.emit) {
+  if (ctx.engine) {
     EngineEvent e;
     e.kind = EventKind::IkeRekeyed;
     e.old_ike_spi = old.local_spi();
-    ctx.emit(n, std::move(e));
+    ctx.engine->emit(n, std::move(e));
   }
   // The requests moved over (a CHILD rekey's Delete of the old CHILD SA, ...) go out on
   // the new IKE SA now: nothing else would send them until its next request.
   send_queued(ctx, n);
-  if (ctx.adopt) ctx.adopt(std::move(fresh));
+  if (ctx.engine) ctx.engine->adopt(std::move(fresh));
 }
 
 // Both sides rekeying the IKE SA at once (§2.8.2): the side whose nonce is the lower one
@@ -144,7 +144,7 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
   auto our_ke = kg ? ctx.random->key_exchange(*kg)
                    : Result<std::unique_ptr<crypto::KeyExchange>>(fail(kg.error()));
   auto nr = ctx.random->nonce();
-  auto spi = ctx.new_ike_spi ? ctx.new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
+  auto spi = ctx.engine ? ctx.engine->new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
   if (!our_ke || !nr || !spi) return fail_sa(sa, "IKE rekey: cannot make KE, nonce or SPI");
   auto g_ir = (*our_ke)->shared_secret(ke->data);
   if (!g_ir)
@@ -165,7 +165,7 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
 bool build_ike_rekey(Context &ctx, IkeSa &sa, PendingCreate &p,
                      std::vector<wire::Payload> &payloads) {
   p.group = sa.retry_group.value_or(sa.algs.group);
-  auto spi = ctx.new_ike_spi ? ctx.new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
+  auto spi = ctx.engine ? ctx.engine->new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
   auto ke = ctx.random->key_exchange(p.group);
   if (!spi || !ke) {
     fail_sa(sa, "IKE rekey: cannot make an SPI or a KE");
@@ -217,7 +217,7 @@ void process_ike_rekey_response(Context &ctx, IkeSa &sa, PendingCreate &p,
     extra.close_reason = "redundant (simultaneous IKE SA rekey)";
     log::info(label(extra) + ": " + extra.close_reason + ", deleting it");
     start_informational(ctx, extra, {Request::DeleteIke, 0});
-    if (ctx.adopt) ctx.adopt(std::move(*fresh));
+    if (ctx.engine) ctx.engine->adopt(std::move(*fresh));
     return;
   }
   take_over(ctx, sa, std::move(*fresh));

@@ -5,7 +5,6 @@
 // it through the functions below.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -210,6 +209,30 @@ struct IkeSa {
   uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
 };
 
+// What an exchange may ask of the engine that runs it: one narrow interface instead of
+// reaching into the engine. The engine applies what changes its table (adopted SAs,
+// restarts) once the exchange has returned.
+class EngineHooks {
+ public:
+  virtual ~EngineHooks() = default;
+  // Every event; the engine forwards it to the operator's handler.
+  virtual void emit(const IkeSa &sa, EngineEvent event) = 0;
+  // §2.4: the peer that `fresh` has just authenticated sent N(INITIAL_CONTACT): its other
+  // IKE SAs go (called before the CHILD SA is installed).
+  virtual void initial_contact(const IkeSa &fresh) = 0;
+  // A new IKE SA made by an exchange of another (IKE rekey) joins the table.
+  virtual void adopt(std::unique_ptr<IkeSa> fresh) = 0;
+  // Our next IKE SPI (random, in this engine's shard, not in use).
+  virtual Result<uint64_t> new_ike_spi() = 0;
+  // The peer is gone (DPD or retransmission timeout: `dead`; or it deleted the IKE SA):
+  // the children's dpd_action / close_action, applied after the SA is closed.
+  virtual void peer_gone(const ConnectionConfig &config, bool dead) = 0;
+  // The peer of `dead` is gone: the other IKE SAs held with it only to finish go too.
+  virtual void forget_peer(const IkeSa &dead) = 0;
+  // reauth_time reached: a new IKE SA replaces `sa` once its CHILD SAs are up.
+  virtual void reauth(IkeSa &sa) = 0;
+};
+
 // What every exchange handler works with.
 struct Context {
   Sender &sender;
@@ -224,26 +247,11 @@ struct Context {
   const Connections *connections = nullptr;
   // Nonces, SPIs, key exchange private keys, jitter (tests inject a deterministic one).
   crypto::RandomSource *random = &crypto::system_random();
-  // §2.4: the engine removes the other IKE SAs of the peer that `fresh` has just
-  // authenticated with N(INITIAL_CONTACT); called before its CHILD SA is installed.
-  std::function<void(const IkeSa &fresh)> initial_contact = {};
+  // The engine that runs the exchanges (events, new IKE SAs, the peer's fate); exchanges
+  // reach it only through this. Null in tests that run an exchange alone.
+  EngineHooks *engine = nullptr;
+  // The XFRM policies in use, counted (shared by the engines on one kernel).
   std::shared_ptr<PolicyRefs> policies = {};
-  // Every event; the engine forwards it to the operator's handler.
-  std::function<void(const IkeSa &sa, EngineEvent event)> emit = {};
-  // A new IKE SA made by an exchange of `sa` (IKE rekey): the engine takes it into its
-  // table.
-  std::function<void(std::unique_ptr<IkeSa> fresh)> adopt = {};
-  // Our next IKE SPI (random, in this engine's shard, not in use).
-  std::function<Result<uint64_t>()> new_ike_spi = {};
-  // The peer is gone (DPD or retransmission timeout: `dead`; or it deleted the IKE SA):
-  // each CHILD SA config's dpd_action / close_action, applied after `sa` is closed.
-  std::function<void(const ConnectionConfig &config, bool dead)> peer_gone = {};
-  // The peer of `dead` is gone: the engine drops the other IKE SAs it still held with it
-  // only to finish (an old one being deleted or replaced), which nobody will answer now.
-  std::function<void(const IkeSa &dead)> forget_peer = {};
-  // reauth_time reached: a new IKE SA for the same connection replaces `sa` once its
-  // CHILD SA is up (make-before-break).
-  std::function<void(IkeSa &sa)> reauth = {};
 };
 
 Bytes spi_bytes(uint64_t spi);      // 8 bytes, network order

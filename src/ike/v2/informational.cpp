@@ -145,17 +145,17 @@ void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
                                           [](const ChildSa &c) { return child_in_kernel(c); });
     const bool rekeyed = sa.superseded();
     close_sa(ctx, sa, rekeyed ? "rekeyed" : "deleted by peer");
-    if (had_children && !rekeyed && ctx.peer_gone) ctx.peer_gone(*sa.config, false);
+    if (had_children && !rekeyed && ctx.engine) ctx.engine->peer_gone(*sa.config, false);
     return;
   }
   forget_deleted_children(sa);
   if (inner->empty()) ++ctx.counters.liveness_answered;
   log::info(label(sa) + ": INFORMATIONAL answered" +
             (removed.empty() ? std::string() : ", CHILD SA deleted by peer"));
-  if (closed_child && ctx.peer_gone &&
+  if (closed_child && ctx.engine &&
       std::none_of(sa.children.begin(), sa.children.end(),
                    [](const ChildSa &c) { return child_in_kernel(c) || c.state == ChildState::None; }))
-    ctx.peer_gone(*sa.config, false);
+    ctx.engine->peer_gone(*sa.config, false);
 }
 
 void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &) {

@@ -91,18 +91,18 @@ void arm_ike_lifetime(Context &ctx, IkeSa &sa) {
 
 void peer_dead(Context &ctx, IkeSa &sa, std::string reason) {
   log::error(label(sa) + ": " + reason);
-  if (ctx.emit) {
+  if (ctx.engine) {
     EngineEvent e;
     e.kind = EventKind::DpdFailed;
     e.reason = reason;
-    ctx.emit(sa, std::move(e));
+    ctx.engine->emit(sa, std::move(e));
   }
   const bool had_children = std::any_of(sa.children.begin(), sa.children.end(),
                                         [](const ChildSa &c) { return child_in_kernel(c); });
   sa.failure = reason;
   close_sa(ctx, sa, reason);
-  if (ctx.forget_peer) ctx.forget_peer(sa);
-  if (had_children && ctx.peer_gone) ctx.peer_gone(*sa.config, true);
+  if (ctx.engine) ctx.engine->forget_peer(sa);
+  if (had_children && ctx.engine) ctx.engine->peer_gone(*sa.config, true);
 }
 
 void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
@@ -120,9 +120,9 @@ void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
   }
   if (sa.rekey_at.count() != 0 && now >= sa.rekey_at) {
     sa.rekey_at = Millis{0};
-    if (sa.config->ike_lifetime.reauth_time.count() != 0 && ctx.reauth) {
+    if (sa.config->ike_lifetime.reauth_time.count() != 0 && ctx.engine) {
       log::info(label(sa) + ": reauthenticating (reauth_time)");
-      ctx.reauth(sa);
+      ctx.engine->reauth(sa);
     } else {
       log::info(label(sa) + ": rekeying the IKE SA (rekey_time)");
       enqueue(ctx, sa, {Request::RekeyIke, 0});
