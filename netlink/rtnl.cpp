@@ -3,7 +3,6 @@
 #include "netlink/rtnl.h"
 
 #include <net/if.h>
-#include <unistd.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
@@ -12,6 +11,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -25,20 +25,34 @@ namespace {
 // libnl reports its own NLE_* codes; map the common ones back to errno.
 int errno_of(int nle) {
   switch (nle < 0 ? -nle : nle) {
-    case NLE_EXIST: return EEXIST;
-    case NLE_OBJ_NOTFOUND: return ENOENT;
-    case NLE_NODEV: return ENODEV;
-    case NLE_PERM: return EPERM;
-    case NLE_NOACCESS: return EACCES;
-    case NLE_INVAL: return EINVAL;
-    case NLE_RANGE: return ERANGE;
-    case NLE_NOADDR: return EADDRNOTAVAIL;
-    case NLE_AF_NOSUPPORT: return EAFNOSUPPORT;
-    case NLE_OPNOTSUPP: return EOPNOTSUPP;
-    case NLE_BUSY: return EBUSY;
-    case NLE_NOMEM: return ENOMEM;
-    case NLE_AGAIN: return EAGAIN;
-    default: return EIO;
+    case NLE_EXIST:
+      return EEXIST;
+    case NLE_OBJ_NOTFOUND:
+      return ENOENT;
+    case NLE_NODEV:
+      return ENODEV;
+    case NLE_PERM:
+      return EPERM;
+    case NLE_NOACCESS:
+      return EACCES;
+    case NLE_INVAL:
+      return EINVAL;
+    case NLE_RANGE:
+      return ERANGE;
+    case NLE_NOADDR:
+      return EADDRNOTAVAIL;
+    case NLE_AF_NOSUPPORT:
+      return EAFNOSUPPORT;
+    case NLE_OPNOTSUPP:
+      return EOPNOTSUPP;
+    case NLE_BUSY:
+      return EBUSY;
+    case NLE_NOMEM:
+      return ENOMEM;
+    case NLE_AGAIN:
+      return EAGAIN;
+    default:
+      return EIO;
   }
 }
 
@@ -48,11 +62,21 @@ Unexpected<Error> nl_failure(const std::string& what, int nle) {
 }
 
 // Owners for libnl objects.
-struct AddrPut { void operator()(nl_addr* a) const { nl_addr_put(a); } };
-struct LinkPut { void operator()(rtnl_link* l) const { rtnl_link_put(l); } };
-struct RtAddrPut { void operator()(rtnl_addr* a) const { rtnl_addr_put(a); } };
-struct RoutePut { void operator()(rtnl_route* r) const { rtnl_route_put(r); } };
-struct CachePut { void operator()(nl_cache* c) const { nl_cache_free(c); } };
+struct AddrPut {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+struct LinkPut {
+  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
+};
+struct RtAddrPut {
+  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
+};
+struct RoutePut {
+  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
+};
+struct CachePut {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
 using NlAddr = std::unique_ptr<nl_addr, AddrPut>;
 using LinkPtr = std::unique_ptr<rtnl_link, LinkPut>;
 using RtAddr = std::unique_ptr<rtnl_addr, RtAddrPut>;
@@ -144,15 +168,18 @@ Result<Link> Rtnl::link(std::string_view name) {
 }
 
 Result<void> Rtnl::set_up(int ifindex, bool up) {
-  std::string what = std::string("setting link #") + std::to_string(ifindex) + (up ? " up" : " down");
+  std::string what =
+      std::string("setting link #") + std::to_string(ifindex) + (up ? " up" : " down");
   rtnl_link* raw = nullptr;
   if (int err = rtnl_link_get_kernel(sock_, ifindex, nullptr, &raw); err < 0)
     return nl_failure(what, err);
   LinkPtr orig(raw);
   LinkPtr change(rtnl_link_alloc());
   if (!change) return fail(what + ": out of memory", ENOMEM);
-  if (up) rtnl_link_set_flags(change.get(), IFF_UP);
-  else rtnl_link_unset_flags(change.get(), IFF_UP);
+  if (up)
+    rtnl_link_set_flags(change.get(), IFF_UP);
+  else
+    rtnl_link_unset_flags(change.get(), IFF_UP);
   if (int err = rtnl_link_change(sock_, orig.get(), change.get(), 0); err < 0)
     return nl_failure(what, err);
   return ok();
@@ -210,8 +237,8 @@ Result<void> Rtnl::delete_address(int ifindex, const IpAddress& a, uint8_t len) 
 
 Result<void> Rtnl::add_route(const Route& r) {
   auto route = build_route(r);
-  if (!route) return fail("adding " + route_text(r) + ": " + route.error().message,
-                          route.error().code);
+  if (!route)
+    return fail("adding " + route_text(r) + ": " + route.error().message, route.error().code);
   if (int err = rtnl_route_add(sock_, route->get(), NLM_F_EXCL); err < 0)
     return nl_failure("adding " + route_text(r), err);
   return ok();
@@ -219,8 +246,8 @@ Result<void> Rtnl::add_route(const Route& r) {
 
 Result<void> Rtnl::delete_route(const Route& r) {
   auto route = build_route(r);
-  if (!route) return fail("deleting " + route_text(r) + ": " + route.error().message,
-                          route.error().code);
+  if (!route)
+    return fail("deleting " + route_text(r) + ": " + route.error().message, route.error().code);
   if (int err = rtnl_route_delete(sock_, route->get(), 0); err < 0)
     return nl_failure("deleting " + route_text(r), err);
   return ok();
@@ -231,8 +258,7 @@ Result<IpAddress> Rtnl::source_for(const IpAddress& dst) {
   NlAddr target = to_nl(dst, dst.max_prefix());
   if (!target) return fail(what + ": out of memory", ENOMEM);
   rtnl_route* raw = nullptr;
-  if (int err = rtnl_route_lookup(sock_, target.get(), &raw); err < 0)
-    return nl_failure(what, err);
+  if (int err = rtnl_route_lookup(sock_, target.get(), &raw); err < 0) return nl_failure(what, err);
   RoutePtr route(raw);
   nl_addr* src = rtnl_route_get_pref_src(route.get());
   if (src == nullptr) return fail(what + ": the route has no preferred source", EADDRNOTAVAIL);

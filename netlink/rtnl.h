@@ -23,9 +23,9 @@ struct Link {
 };
 
 struct Route {
-  Prefix dst;          // "0.0.0.0/0" for a default route
-  IpAddress gateway;   // unspecified: directly connected (scope link)
-  int ifindex = 0;     // 0: let the kernel pick from the gateway
+  Prefix dst;            // "0.0.0.0/0" for a default route
+  IpAddress gateway;     // unspecified: directly connected (scope link)
+  int ifindex = 0;       // 0: let the kernel pick from the gateway
   uint32_t table = 254;  // RT_TABLE_MAIN
 };
 

@@ -32,8 +32,8 @@ Built build_policy(std::span<uint8_t> buf, const kernel::PolicyParams& p, bool u
 // XFRM_MSG_DELPOLICY / XFRM_MSG_GETPOLICY by selector, dir, mark and if_id.
 Built build_policy_id(std::span<uint8_t> buf, uint16_t type, const kernel::PolicyId& id);
 Built build_alloc_spi(std::span<uint8_t> buf, const kernel::SpiRequest& req);
-Built build_flush_sa(std::span<uint8_t> buf);      // every protocol (IPSEC_PROTO_ANY)
-Built build_flush_policy(std::span<uint8_t> buf);  // main policies
+Built build_flush_sa(std::span<uint8_t> buf);             // every protocol (IPSEC_PROTO_ANY)
+Built build_flush_policy(std::span<uint8_t> buf);         // main policies
 Built build_dump(std::span<uint8_t> buf, uint16_t type);  // GETSA / GETPOLICY with NLM_F_DUMP
 Built build_info(std::span<uint8_t> buf, uint16_t type);  // GETSADINFO / GETSPDINFO
 // One kernel::Op of a batch, with NLM_F_ACK.

@@ -102,8 +102,8 @@ inline xfrm_selector to_xfrm(const kernel::Selector& s) {
 // nothing else set.
 inline bool matches_everything(const xfrm_selector& x) {
   return x.prefixlen_s == 0 && x.prefixlen_d == 0 && all_zero(x.saddr) && all_zero(x.daddr) &&
-         x.proto == 0 && x.sport == 0 && x.sport_mask == 0 && x.dport == 0 &&
-         x.dport_mask == 0 && x.ifindex == 0 && x.user == 0;
+         x.proto == 0 && x.sport == 0 && x.sport_mask == 0 && x.dport == 0 && x.dport_mask == 0 &&
+         x.ifindex == 0 && x.user == 0;
 }
 
 // empty_if_any: SAs read back an everything-selector as the empty Selector{}

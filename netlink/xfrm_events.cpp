@@ -34,19 +34,26 @@ std::vector<unsigned> kernel_groups(uint32_t groups) {
 // Which of our groups a message type belongs to; 0 for types not reported.
 uint32_t group_of(uint16_t type) {
   switch (type) {
-    case XFRM_MSG_ACQUIRE: return kGroupAcquire;
-    case XFRM_MSG_EXPIRE: return kGroupExpire;
-    case XFRM_MSG_POLEXPIRE: return kGroupPolExpire;
+    case XFRM_MSG_ACQUIRE:
+      return kGroupAcquire;
+    case XFRM_MSG_EXPIRE:
+      return kGroupExpire;
+    case XFRM_MSG_POLEXPIRE:
+      return kGroupPolExpire;
     case XFRM_MSG_NEWSA:
     case XFRM_MSG_UPDSA:
     case XFRM_MSG_DELSA:
-    case XFRM_MSG_FLUSHSA: return kGroupSa;
+    case XFRM_MSG_FLUSHSA:
+      return kGroupSa;
     case XFRM_MSG_NEWPOLICY:
     case XFRM_MSG_UPDPOLICY:
     case XFRM_MSG_DELPOLICY:
-    case XFRM_MSG_FLUSHPOLICY: return kGroupPolicy;
-    case XFRM_MSG_MAPPING: return kGroupMapping;
-    default: return 0;
+    case XFRM_MSG_FLUSHPOLICY:
+      return kGroupPolicy;
+    case XFRM_MSG_MAPPING:
+      return kGroupMapping;
+    default:
+      return 0;
   }
 }
 

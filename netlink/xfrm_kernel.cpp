@@ -171,8 +171,9 @@ Result<std::vector<SaParams>> XfrmKernel::dump_sas() {
       out.push_back(std::move(*sa));
       return ok();
     };
-    auto r = run(*sock_, build_dump(tx_, XFRM_MSG_GETSA), [] { return std::string("dumping SAs"); },
-                 handler, true);
+    auto r = run(
+        *sock_, build_dump(tx_, XFRM_MSG_GETSA), [] { return std::string("dumping SAs"); }, handler,
+        true);
     if (r) return out;
     if (r.error().code != EINTR || attempt + 1 >= kDumpRetries) return fail(std::move(r.error()));
   }
@@ -221,8 +222,9 @@ Result<std::vector<PolicyParams>> XfrmKernel::dump_policies() {
       out.push_back(std::move(*p));
       return ok();
     };
-    auto r = run(*sock_, build_dump(tx_, XFRM_MSG_GETPOLICY),
-                 [] { return std::string("dumping policies"); }, handler);
+    auto r = run(
+        *sock_, build_dump(tx_, XFRM_MSG_GETPOLICY), [] { return std::string("dumping policies"); },
+        handler);
     if (r) return out;
     if (r.error().code != EINTR || attempt + 1 >= kDumpRetries) return fail(std::move(r.error()));
   }

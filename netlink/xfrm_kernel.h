@@ -55,9 +55,9 @@ class XfrmKernel final : public kernel::Kernel {
                   std::vector<Result<void>>& results);
 
   std::unique_ptr<NlSocket> sock_;
-  std::vector<uint8_t> tx_;              // single requests
-  std::vector<uint8_t> batch_;           // one chunk of a batch
-  std::vector<uint32_t> chunk_ops_;      // message index in the chunk -> op index
+  std::vector<uint8_t> tx_;          // single requests
+  std::vector<uint8_t> batch_;       // one chunk of a batch
+  std::vector<uint32_t> chunk_ops_;  // message index in the chunk -> op index
 };
 
 }  // namespace ipsec::netlink

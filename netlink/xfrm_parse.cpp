@@ -29,16 +29,24 @@ Unexpected<Error> malformed(const char* what) {
 // reader (variable length) or not read at all.
 size_t fixed_size(uint16_t type) {
   switch (type) {
-    case XFRMA_ENCAP: return sizeof(xfrm_encap_tmpl);
-    case XFRMA_SRCADDR: return sizeof(xfrm_address_t);
-    case XFRMA_SA: return sizeof(xfrm_usersa_info);
-    case XFRMA_POLICY: return sizeof(xfrm_userpolicy_info);
-    case XFRMA_LTIME_VAL: return sizeof(xfrm_lifetime_cur);
-    case XFRMA_MARK: return sizeof(xfrm_mark);
+    case XFRMA_ENCAP:
+      return sizeof(xfrm_encap_tmpl);
+    case XFRMA_SRCADDR:
+      return sizeof(xfrm_address_t);
+    case XFRMA_SA:
+      return sizeof(xfrm_usersa_info);
+    case XFRMA_POLICY:
+      return sizeof(xfrm_userpolicy_info);
+    case XFRMA_LTIME_VAL:
+      return sizeof(xfrm_lifetime_cur);
+    case XFRMA_MARK:
+      return sizeof(xfrm_mark);
     case XFRMA_IF_ID:
     case XFRMA_TFCPAD:
-    case XFRMA_SA_EXTRA_FLAGS: return sizeof(uint32_t);
-    default: return 0;
+    case XFRMA_SA_EXTRA_FLAGS:
+      return sizeof(uint32_t);
+    default:
+      return 0;
   }
 }
 
@@ -47,11 +55,16 @@ size_t min_size(uint16_t type) {
   switch (type) {
     case XFRMA_ALG_AUTH:
     case XFRMA_ALG_CRYPT:
-    case XFRMA_ALG_COMP: return sizeof(xfrm_algo);
-    case XFRMA_ALG_AUTH_TRUNC: return sizeof(xfrm_algo_auth);
-    case XFRMA_ALG_AEAD: return sizeof(xfrm_algo_aead);
-    case XFRMA_REPLAY_ESN_VAL: return sizeof(xfrm_replay_state_esn);
-    default: return 0;
+    case XFRMA_ALG_COMP:
+      return sizeof(xfrm_algo);
+    case XFRMA_ALG_AUTH_TRUNC:
+      return sizeof(xfrm_algo_auth);
+    case XFRMA_ALG_AEAD:
+      return sizeof(xfrm_algo_aead);
+    case XFRMA_REPLAY_ESN_VAL:
+      return sizeof(xfrm_replay_state_esn);
+    default:
+      return 0;
   }
 }
 
@@ -145,9 +158,7 @@ Mark read_mark(const Attrs& t) {
   return Mark{m.v, m.m};
 }
 
-uint32_t read_u32(const Attrs& t, uint16_t type) {
-  return t[type] ? mnl_attr_get_u32(t[type]) : 0;
-}
+uint32_t read_u32(const Attrs& t, uint16_t type) { return t[type] ? mnl_attr_get_u32(t[type]) : 0; }
 
 // The window comes from XFRMA_REPLAY_ESN_VAL when present (windows above 32
 // and ESN), else from usersa_info; XFRM_STATE_ESN becomes the esn flag.
@@ -377,20 +388,32 @@ Result<Event> flush_sa(const nlmsghdr* nlh) {
 
 Result<Event> dispatch_event(const nlmsghdr* nlh) {
   switch (nlh->nlmsg_type) {
-    case XFRM_MSG_NEWSA: return sa_change(nlh, ChangeKind::New);
-    case XFRM_MSG_UPDSA: return sa_change(nlh, ChangeKind::Update);
-    case XFRM_MSG_DELSA: return parse_del_sa(nlh);
-    case XFRM_MSG_FLUSHSA: return flush_sa(nlh);
-    case XFRM_MSG_NEWPOLICY: return policy_change(nlh, ChangeKind::New);
-    case XFRM_MSG_UPDPOLICY: return policy_change(nlh, ChangeKind::Update);
-    case XFRM_MSG_DELPOLICY: return parse_del_policy(nlh);
+    case XFRM_MSG_NEWSA:
+      return sa_change(nlh, ChangeKind::New);
+    case XFRM_MSG_UPDSA:
+      return sa_change(nlh, ChangeKind::Update);
+    case XFRM_MSG_DELSA:
+      return parse_del_sa(nlh);
+    case XFRM_MSG_FLUSHSA:
+      return flush_sa(nlh);
+    case XFRM_MSG_NEWPOLICY:
+      return policy_change(nlh, ChangeKind::New);
+    case XFRM_MSG_UPDPOLICY:
+      return policy_change(nlh, ChangeKind::Update);
+    case XFRM_MSG_DELPOLICY:
+      return parse_del_policy(nlh);
     case XFRM_MSG_FLUSHPOLICY:
       return Event(PolicyChangeEvent{ChangeKind::Flush, std::nullopt, std::nullopt});
-    case XFRM_MSG_ACQUIRE: return parse_acquire(nlh);
-    case XFRM_MSG_EXPIRE: return parse_expire(nlh);
-    case XFRM_MSG_POLEXPIRE: return parse_polexpire(nlh);
-    case XFRM_MSG_MAPPING: return parse_mapping(nlh);
-    default: return fail(std::string(), 0);
+    case XFRM_MSG_ACQUIRE:
+      return parse_acquire(nlh);
+    case XFRM_MSG_EXPIRE:
+      return parse_expire(nlh);
+    case XFRM_MSG_POLEXPIRE:
+      return parse_polexpire(nlh);
+    case XFRM_MSG_MAPPING:
+      return parse_mapping(nlh);
+    default:
+      return fail(std::string(), 0);
   }
 }
 

@@ -235,8 +235,7 @@ namespace ipsec::netlink {
 // ack per message (netlink_rcv_skb), so after send() returns every ack is
 // either waiting or was dropped for lack of receive buffer (then the next
 // read fails with ENOBUFS).
-NlSocket::BatchOutcome NlSocket::send_batch(std::span<uint8_t> msgs, size_t count,
-                                            AckSink& sink) {
+NlSocket::BatchOutcome NlSocket::send_batch(std::span<uint8_t> msgs, size_t count, AckSink& sink) {
   BatchOutcome out;
   uint32_t first_seq = seq_ + 1;
   size_t off = 0;
@@ -273,8 +272,8 @@ void NlSocket::read_acks(uint32_t first_seq, size_t count, AckSink& sink, BatchO
     int n = recvmmsg(fd(), hdrs, static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
     if (n > 0) {
       for (int i = 0; i < n; ++i)
-        out.acked += take_ack(ack_rx_.data() + static_cast<size_t>(i) * kAckSlot,
-                              hdrs[i].msg_len, first_seq, count, sink);
+        out.acked += take_ack(ack_rx_.data() + static_cast<size_t>(i) * kAckSlot, hdrs[i].msg_len,
+                              first_seq, count, sink);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

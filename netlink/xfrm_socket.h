@@ -81,8 +81,7 @@ class NlSocket {
   NlSocket(mnl_socket* sock, uint32_t portid);
   void size_buffers();
   Result<void> drain(uint32_t seq);
-  size_t take_ack(const uint8_t* slot, size_t len, uint32_t first_seq, size_t count,
-                  AckSink& sink);
+  size_t take_ack(const uint8_t* slot, size_t len, uint32_t first_seq, size_t count, AckSink& sink);
   void read_acks(uint32_t first_seq, size_t count, AckSink& sink, BatchOutcome& out);
 
   mnl_socket* sock_ = nullptr;

@@ -25,7 +25,8 @@ std::string to_hex(ByteView data) {
 }
 
 Result<Bytes> from_hex(std::string_view text) {
-  if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
+  if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+    text.remove_prefix(2);
   Bytes out;
   out.reserve(text.size() / 2);
   int high = -1;

@@ -43,8 +43,10 @@ IpAddress IpAddress::any(Family f) {
 
 std::string IpAddress::str() const {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (family == Family::V4) inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
-  else if (family == Family::V6) inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+  if (family == Family::V4)
+    inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
+  else if (family == Family::V6)
+    inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;
 }
 

@@ -21,12 +21,12 @@ struct IpAddress {
 
   static Result<IpAddress> parse(std::string_view text);
   static IpAddress v4(uint32_t host_order);
-  std::string str() const;   // "192.0.2.1", "2001:db8::1", "" for Unspec
-  int af() const;            // AF_INET, AF_INET6 or AF_UNSPEC
+  std::string str() const;  // "192.0.2.1", "2001:db8::1", "" for Unspec
+  int af() const;           // AF_INET, AF_INET6 or AF_UNSPEC
   size_t size() const { return family == Family::V4 ? 4 : family == Family::V6 ? 16 : 0; }
   uint8_t max_prefix() const { return family == Family::V4 ? 32 : family == Family::V6 ? 128 : 0; }
   bool is_unspec() const { return family == Family::Unspec; }
-  bool is_any() const;       // 0.0.0.0 or ::
+  bool is_any() const;  // 0.0.0.0 or ::
   static IpAddress any(Family f);
 
   auto operator<=>(const IpAddress&) const = default;
@@ -40,7 +40,7 @@ struct Prefix {
 
   static Result<Prefix> parse(std::string_view text);
   static Prefix host(const IpAddress& a) { return Prefix{a, a.max_prefix()}; }
-  std::string str() const;   // always "addr/len"
+  std::string str() const;  // always "addr/len"
   Family family() const { return addr.family; }
   bool contains(const IpAddress& a) const;
 

@@ -88,7 +88,7 @@ class Fields {
     uint64_t v = 0;
     for (size_t i = 2; good && i < s.size(); ++i) {
       char c = s[i];
-      int d = c >= '0' && c <= '9' ? c - '0'
+      int d = c >= '0' && c <= '9'   ? c - '0'
               : c >= 'a' && c <= 'f' ? c - 'a' + 10
               : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                      : -1;
@@ -131,8 +131,7 @@ Result<T> decode(const char* what, F f) {
 }
 
 json parse_line(std::string_view line) {
-  if (line.size() > kMaxLine)
-    throw BadField("longer than " + std::to_string(kMaxLine) + " bytes");
+  if (line.size() > kMaxLine) throw BadField("longer than " + std::to_string(kMaxLine) + " bytes");
   json j = json::parse(line, nullptr, false);
   if (j.is_discarded()) throw BadField("not valid JSON");
   return j;

@@ -54,11 +54,11 @@ struct ChildStatus {
   std::string failure;
   // From the kernel's SAs (0 when unknown): inbound and outbound traffic.
   uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
-  uint64_t age_seconds = 0;         // since installed
-  int64_t rekey_in_seconds = -1;    // -1: no rekey scheduled (soft time limit)
-  int64_t expire_in_seconds = -1;   // -1: no hard time limit
+  uint64_t age_seconds = 0;             // since installed
+  int64_t rekey_in_seconds = -1;        // -1: no rekey scheduled (soft time limit)
+  int64_t expire_in_seconds = -1;       // -1: no hard time limit
   int64_t last_rekey_seconds_ago = -1;  // -1: not a rekey's CHILD SA
-  uint32_t replaces = 0;            // our inbound SPI of the CHILD SA this one rekeyed; 0: none
+  uint32_t replaces = 0;                // our inbound SPI of the CHILD SA this one rekeyed; 0: none
 };
 
 struct IkeStatus {
@@ -74,7 +74,7 @@ struct IkeStatus {
   int64_t last_rekey_seconds_ago = -1;  // -1: not from a rekey; else since it was established
   uint32_t worker = 0;                  // the ipsecd worker thread that owns it
   std::string failure;
-  std::vector<ChildStatus> children;    // every CHILD SA, old and new during a rekey
+  std::vector<ChildStatus> children;  // every CHILD SA, old and new during a rekey
 };
 
 // An SA the daemon removed: why.

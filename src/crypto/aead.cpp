@@ -25,19 +25,27 @@ Result<const EVP_CIPHER*> aead_cipher(AeadCipher c, size_t key_size, size_t tag_
     return fail("AES-GCM: ICV must be 8, 12 or 16 bytes (RFC 5282 §7.1)");
   }
   switch (key_size) {
-    case 16: return EVP_aes_128_gcm();
-    case 24: return EVP_aes_192_gcm();
-    case 32: return EVP_aes_256_gcm();
-    default: return fail("AES-GCM: key must be 16, 24 or 32 bytes");
+    case 16:
+      return EVP_aes_128_gcm();
+    case 24:
+      return EVP_aes_192_gcm();
+    case 32:
+      return EVP_aes_256_gcm();
+    default:
+      return fail("AES-GCM: key must be 16, 24 or 32 bytes");
   }
 }
 
 Result<const EVP_CIPHER*> cbc_cipher(size_t key_size) {
   switch (key_size) {
-    case 16: return EVP_aes_128_cbc();
-    case 24: return EVP_aes_192_cbc();
-    case 32: return EVP_aes_256_cbc();
-    default: return fail("AES-CBC: key must be 16, 24 or 32 bytes");
+    case 16:
+      return EVP_aes_128_cbc();
+    case 24:
+      return EVP_aes_192_cbc();
+    case 32:
+      return EVP_aes_256_cbc();
+    default:
+      return fail("AES-CBC: key must be 16, 24 or 32 bytes");
   }
 }
 
@@ -68,8 +76,8 @@ Result<void> run(EVP_CIPHER_CTX* ctx, ByteView aad, ByteView in, Bytes& out, con
 Result<ossl::CipherCtxPtr> start(const EVP_CIPHER* cipher, const SecretBytes& key, ByteView iv,
                                  bool encrypt, const char* what) {
   ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_CipherInit_ex2(ctx.get(), cipher, key.data(), iv.data(), encrypt ? 1 : 0,
-                                 nullptr) != 1) {
+  if (!ctx ||
+      EVP_CipherInit_ex2(ctx.get(), cipher, key.data(), iv.data(), encrypt ? 1 : 0, nullptr) != 1) {
     return ossl::fail_openssl(std::string(what) + ": init failed");
   }
   return ctx;
@@ -99,7 +107,8 @@ Result<Bytes> aead_encrypt(AeadCipher c, const SecretBytes& key, ByteView nonce,
                            ByteView plaintext, size_t tag_len) {
   auto cipher = aead_cipher(c, key.size(), tag_len);
   if (!cipher) return fail(cipher.error());
-  if (nonce.size() != kNonceSize) return fail(std::string(aead_name(c)) + ": nonce must be 12 bytes");
+  if (nonce.size() != kNonceSize)
+    return fail(std::string(aead_name(c)) + ": nonce must be 12 bytes");
   auto ctx = start(*cipher, key, nonce, true, aead_name(c));
   if (!ctx) return fail(ctx.error());
   Bytes out;
@@ -118,7 +127,8 @@ Result<Bytes> aead_decrypt(AeadCipher c, const SecretBytes& key, ByteView nonce,
                            ByteView ciphertext_and_tag, size_t tag_len) {
   auto cipher = aead_cipher(c, key.size(), tag_len);
   if (!cipher) return fail(cipher.error());
-  if (nonce.size() != kNonceSize) return fail(std::string(aead_name(c)) + ": nonce must be 12 bytes");
+  if (nonce.size() != kNonceSize)
+    return fail(std::string(aead_name(c)) + ": nonce must be 12 bytes");
   if (ciphertext_and_tag.size() < tag_len) return fail(std::string(aead_name(c)) + ": too short");
   auto ctx = start(*cipher, key, nonce, false, aead_name(c));
   if (!ctx) return fail(ctx.error());

@@ -20,8 +20,7 @@ class KeyExchangeBase : public KeyExchange {
 
  protected:
   // `reference` names the rule, e.g. " (RFC 8031 §2)"; may be empty.
-  Result<void> check_peer_size(ByteView peer, const std::string& what,
-                               const char* reference) const;
+  Result<void> check_peer_size(ByteView peer, const std::string& what, const char* reference) const;
 
   KeGroup group_;
   ossl::PkeyPtr key_;

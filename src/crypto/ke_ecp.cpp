@@ -14,17 +14,23 @@ namespace {
 
 const char* curve_name(KeGroup g) {
   switch (g) {
-    case KeGroup::Ecp384: return "P-384";
-    case KeGroup::Ecp521: return "P-521";
-    default: return "P-256";
+    case KeGroup::Ecp384:
+      return "P-384";
+    case KeGroup::Ecp521:
+      return "P-521";
+    default:
+      return "P-256";
   }
 }
 
 int curve_nid(KeGroup g) {
   switch (g) {
-    case KeGroup::Ecp384: return NID_secp384r1;
-    case KeGroup::Ecp521: return NID_secp521r1;
-    default: return NID_X9_62_prime256v1;
+    case KeGroup::Ecp384:
+      return NID_secp384r1;
+    case KeGroup::Ecp521:
+      return NID_secp521r1;
+    default:
+      return NID_X9_62_prime256v1;
   }
 }
 
@@ -75,8 +81,8 @@ Result<ossl::PkeyPtr> generate(KeGroup g) {
 Result<Bytes> export_public(KeGroup g, EVP_PKEY* key) {
   Bytes buf(1 + ke_public_value_size(g));
   size_t len = 0;
-  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, buf.data(), buf.size(),
-                                      &len) != 1 ||
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, buf.data(), buf.size(), &len) !=
+          1 ||
       len != buf.size() || buf[0] != 0x04) {
     return ossl::fail_openssl(std::string(ke_group_name(g)) + ": cannot read public value");
   }

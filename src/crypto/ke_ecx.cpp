@@ -52,8 +52,9 @@ class EcxKeyExchange final : public KeyExchangeBase {
                   " (a low-order peer value giving an all-zero secret is refused, RFC 7748 §6)");
     }
     if (all_zero(*secret)) {
-      return fail(what + ": peer public value gives an all-zero shared secret, refused "
-                         "(RFC 8031 §2, RFC 7748 §6)");
+      return fail(what +
+                  ": peer public value gives an all-zero shared secret, refused "
+                  "(RFC 8031 §2, RFC 7748 §6)");
     }
     return secret;
   }

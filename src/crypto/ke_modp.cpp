@@ -15,17 +15,23 @@ using ossl::BnPtr;
 
 const char* ossl_group_name(KeGroup g) {
   switch (g) {
-    case KeGroup::Modp3072: return "modp_3072";
-    case KeGroup::Modp4096: return "modp_4096";
-    default: return "modp_2048";
+    case KeGroup::Modp3072:
+      return "modp_3072";
+    case KeGroup::Modp4096:
+      return "modp_4096";
+    default:
+      return "modp_2048";
   }
 }
 
 BnPtr rfc3526_prime(KeGroup g) {
   switch (g) {
-    case KeGroup::Modp3072: return BnPtr(BN_get_rfc3526_prime_3072(nullptr));
-    case KeGroup::Modp4096: return BnPtr(BN_get_rfc3526_prime_4096(nullptr));
-    default: return BnPtr(BN_get_rfc3526_prime_2048(nullptr));
+    case KeGroup::Modp3072:
+      return BnPtr(BN_get_rfc3526_prime_3072(nullptr));
+    case KeGroup::Modp4096:
+      return BnPtr(BN_get_rfc3526_prime_4096(nullptr));
+    default:
+      return BnPtr(BN_get_rfc3526_prime_2048(nullptr));
   }
 }
 
@@ -45,8 +51,7 @@ Result<ossl::PkeyPtr> import(KeGroup g, const BIGNUM* priv, const BIGNUM* pub) {
       (priv && OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, priv) != 1)) {
     return ossl::fail_openssl(std::string(ke_group_name(g)) + ": cannot build key parameters");
   }
-  return ossl::pkey_from_params("DH", bld.get(),
-                                priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
+  return ossl::pkey_from_params("DH", bld.get(), priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
 }
 
 Result<ossl::PkeyPtr> generate(KeGroup g) {
@@ -69,7 +74,8 @@ Result<ossl::PkeyPtr> from_private(KeGroup g, const SecretBytes& key, const BIGN
   BnPtr y(BN_new());
   BnPtr two(BN_new());
   ossl::BnCtxPtr bn_ctx(BN_CTX_secure_new());
-  if (!x || !y || !two || !bn_ctx || !BN_bin2bn(key.data(), static_cast<int>(key.size()), x.get()) ||
+  if (!x || !y || !two || !bn_ctx ||
+      !BN_bin2bn(key.data(), static_cast<int>(key.size()), x.get()) ||
       BN_set_word(two.get(), 2) != 1) {
     return ossl::fail_openssl(what + ": cannot load private key");
   }
@@ -88,13 +94,13 @@ class ModpKeyExchange final : public KeyExchangeBase {
 
   Result<SecretBytes> shared_secret(ByteView peer) const override {
     const std::string what(ke_group_name(group_));
-    if (auto r = check_peer_size(peer, what, ""); !r)
-      return fail(std::move(r.error()));
+    if (auto r = check_peer_size(peer, what, ""); !r) return fail(std::move(r.error()));
     BnPtr y(BN_bin2bn(peer.data(), static_cast<int>(peer.size()), nullptr));
     if (!y) return ossl::fail_openssl(what + ": cannot load peer public value");
     if (!in_open_range(y.get(), p_.get())) {
-      return fail(what + ": peer public value out of range, must satisfy 1 < y < p-1 "
-                         "(RFC 7296 §5, RFC 8247 §2.4)");
+      return fail(what +
+                  ": peer public value out of range, must satisfy 1 < y < p-1 "
+                  "(RFC 7296 §5, RFC 8247 §2.4)");
     }
     auto peer_key = import(group_, nullptr, y.get());
     if (!peer_key) return fail(peer_key.error());

@@ -18,10 +18,10 @@ struct GroupInfo {
 };
 
 constexpr GroupInfo kGroups[] = {
-    {KeGroup::Modp2048, "modp2048", 256, 256},  {KeGroup::Modp3072, "modp3072", 384, 384},
-    {KeGroup::Modp4096, "modp4096", 512, 512},  {KeGroup::Ecp256, "ecp256", 64, 32},
-    {KeGroup::Ecp384, "ecp384", 96, 48},        {KeGroup::Ecp521, "ecp521", 132, 66},
-    {KeGroup::Curve25519, "x25519", 32, 32},    {KeGroup::Curve448, "x448", 56, 56},
+    {KeGroup::Modp2048, "modp2048", 256, 256}, {KeGroup::Modp3072, "modp3072", 384, 384},
+    {KeGroup::Modp4096, "modp4096", 512, 512}, {KeGroup::Ecp256, "ecp256", 64, 32},
+    {KeGroup::Ecp384, "ecp384", 96, 48},       {KeGroup::Ecp521, "ecp521", 132, 66},
+    {KeGroup::Curve25519, "x25519", 32, 32},   {KeGroup::Curve448, "x448", 56, 56},
 };
 
 const GroupInfo* find(KeGroup g) {
@@ -35,12 +35,15 @@ Result<std::unique_ptr<KeyExchange>> make(KeGroup g, const SecretBytes* key) {
   switch (g) {
     case KeGroup::Modp2048:
     case KeGroup::Modp3072:
-    case KeGroup::Modp4096: return detail::make_modp(g, key);
+    case KeGroup::Modp4096:
+      return detail::make_modp(g, key);
     case KeGroup::Ecp256:
     case KeGroup::Ecp384:
-    case KeGroup::Ecp521: return detail::make_ecp(g, key);
+    case KeGroup::Ecp521:
+      return detail::make_ecp(g, key);
     case KeGroup::Curve25519:
-    case KeGroup::Curve448: return detail::make_ecx(g, key);
+    case KeGroup::Curve448:
+      return detail::make_ecx(g, key);
   }
   return fail("key exchange: unsupported group " + std::to_string(static_cast<int>(g)));
 }
@@ -72,7 +75,7 @@ Result<KeGroup> ke_group_from_id(uint16_t id) {
 Result<std::unique_ptr<KeyExchange>> make_key_exchange(KeGroup g) { return make(g, nullptr); }
 
 Result<std::unique_ptr<KeyExchange>> make_key_exchange_with_private_key(KeGroup g,
-                                                                       const SecretBytes& key) {
+                                                                        const SecretBytes& key) {
   return make(g, &key);
 }
 

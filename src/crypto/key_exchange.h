@@ -53,6 +53,6 @@ Result<std::unique_ptr<KeyExchange>> make_key_exchange(KeGroup g);
 // A given private key, for deterministic tests: big-endian exponent/scalar for MODP and
 // ECP (ECP: exactly the field size), the raw RFC 7748 scalar for Curve25519/448.
 Result<std::unique_ptr<KeyExchange>> make_key_exchange_with_private_key(KeGroup g,
-                                                                       const SecretBytes& key);
+                                                                        const SecretBytes& key);
 
 }  // namespace ipsec::crypto

@@ -47,7 +47,8 @@ Result<PkeyPtr> pkey_from_params(const char* type, OSSL_PARAM_BLD* bld, int sele
 
 // Key agreement own x peer. pad_dh: pad a DH secret to the modulus length
 // (RFC 7296 §2.14: g^ir is as long as the modulus, with leading zeros).
-Result<SecretBytes> derive_shared(EVP_PKEY* own, EVP_PKEY* peer, bool pad_dh, std::string_view what);
+Result<SecretBytes> derive_shared(EVP_PKEY* own, EVP_PKEY* peer, bool pad_dh,
+                                  std::string_view what);
 
 // Lets an empty ByteView be passed where OpenSSL wants a non-null pointer.
 inline const unsigned char* data_or_empty(ByteView v) {

@@ -15,10 +15,14 @@ namespace {
 
 const char* digest_ossl_name(Digest d) {
   switch (d) {
-    case Digest::Sha1: return "SHA1";
-    case Digest::Sha256: return "SHA2-256";
-    case Digest::Sha384: return "SHA2-384";
-    case Digest::Sha512: return "SHA2-512";
+    case Digest::Sha1:
+      return "SHA1";
+    case Digest::Sha256:
+      return "SHA2-256";
+    case Digest::Sha384:
+      return "SHA2-384";
+    case Digest::Sha512:
+      return "SHA2-512";
   }
   return "SHA2-256";
 }
@@ -41,30 +45,42 @@ Result<ossl::MacCtxPtr> hmac_init(Digest d, ByteView key) {
 
 size_t digest_size(Digest d) {
   switch (d) {
-    case Digest::Sha1: return 20;
-    case Digest::Sha256: return 32;
-    case Digest::Sha384: return 48;
-    case Digest::Sha512: return 64;
+    case Digest::Sha1:
+      return 20;
+    case Digest::Sha256:
+      return 32;
+    case Digest::Sha384:
+      return 48;
+    case Digest::Sha512:
+      return 64;
   }
   return 0;
 }
 
 Digest prf_digest(PrfAlgorithm prf) {
   switch (prf) {
-    case PrfAlgorithm::HmacSha1: return Digest::Sha1;
-    case PrfAlgorithm::HmacSha2_256: return Digest::Sha256;
-    case PrfAlgorithm::HmacSha2_384: return Digest::Sha384;
-    case PrfAlgorithm::HmacSha2_512: return Digest::Sha512;
+    case PrfAlgorithm::HmacSha1:
+      return Digest::Sha1;
+    case PrfAlgorithm::HmacSha2_256:
+      return Digest::Sha256;
+    case PrfAlgorithm::HmacSha2_384:
+      return Digest::Sha384;
+    case PrfAlgorithm::HmacSha2_512:
+      return Digest::Sha512;
   }
   return Digest::Sha256;
 }
 
 std::string_view prf_name(PrfAlgorithm prf) {
   switch (prf) {
-    case PrfAlgorithm::HmacSha1: return "prfsha1";
-    case PrfAlgorithm::HmacSha2_256: return "prfsha256";
-    case PrfAlgorithm::HmacSha2_384: return "prfsha384";
-    case PrfAlgorithm::HmacSha2_512: return "prfsha512";
+    case PrfAlgorithm::HmacSha1:
+      return "prfsha1";
+    case PrfAlgorithm::HmacSha2_256:
+      return "prfsha256";
+    case PrfAlgorithm::HmacSha2_384:
+      return "prfsha384";
+    case PrfAlgorithm::HmacSha2_512:
+      return "prfsha512";
   }
   return "prf?";
 }

@@ -72,7 +72,7 @@ Result<std::unique_ptr<KeyExchange>> RandomSource::key_exchange(KeGroup g) {
   return make_key_exchange_with_private_key(g, key);
 }
 
-RandomSource &system_random() {
+RandomSource& system_random() {
   static SystemRandom source;
   return source;
 }
@@ -84,7 +84,7 @@ Result<void> DeterministicRandom::fill(std::span<uint8_t> out, RandomUse use) {
     nonce_leads_.pop_front();
     done = 1;
   }
-  uint64_t &counter = counters_[static_cast<size_t>(use)];
+  uint64_t& counter = counters_[static_cast<size_t>(use)];
   while (done < out.size()) {
     uint8_t in[17];
     for (int i = 0; i < 8; ++i) in[i] = static_cast<uint8_t>(seed_ >> (56 - 8 * i));

@@ -37,7 +37,7 @@ class RandomSource {
 };
 
 // The OpenSSL DRBG (RAND_bytes): what the daemon uses.
-RandomSource &system_random();
+RandomSource& system_random();
 
 // A repeatable stream for tests and benchmarks: SHA-256(seed | use | counter) blocks, one
 // stream per use. `script_nonce_lead(b)` makes the next nonce start with byte b (then the

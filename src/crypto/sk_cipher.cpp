@@ -20,28 +20,41 @@ constexpr size_t kCbcBlock = 16;
 
 size_t icv_size_of(const SkTransform& t) {
   switch (t.encr) {
-    case EncrAlgorithm::AesGcm8: return 8;
-    case EncrAlgorithm::AesGcm12: return 12;
+    case EncrAlgorithm::AesGcm8:
+      return 8;
+    case EncrAlgorithm::AesGcm12:
+      return 12;
     case EncrAlgorithm::AesGcm16:
-    case EncrAlgorithm::ChaCha20Poly1305: return 16;
-    case EncrAlgorithm::AesCbc: break;
+    case EncrAlgorithm::ChaCha20Poly1305:
+      return 16;
+    case EncrAlgorithm::AesCbc:
+      break;
   }
   switch (t.integ) {
-    case IntegAlgorithm::HmacSha1_96: return 12;
-    case IntegAlgorithm::HmacSha2_256_128: return 16;
-    case IntegAlgorithm::HmacSha2_384_192: return 24;
-    case IntegAlgorithm::HmacSha2_512_256: return 32;
-    case IntegAlgorithm::None: break;
+    case IntegAlgorithm::HmacSha1_96:
+      return 12;
+    case IntegAlgorithm::HmacSha2_256_128:
+      return 16;
+    case IntegAlgorithm::HmacSha2_384_192:
+      return 24;
+    case IntegAlgorithm::HmacSha2_512_256:
+      return 32;
+    case IntegAlgorithm::None:
+      break;
   }
   return 0;
 }
 
 Digest integ_digest(IntegAlgorithm i) {
   switch (i) {
-    case IntegAlgorithm::HmacSha1_96: return Digest::Sha1;
-    case IntegAlgorithm::HmacSha2_384_192: return Digest::Sha384;
-    case IntegAlgorithm::HmacSha2_512_256: return Digest::Sha512;
-    default: return Digest::Sha256;
+    case IntegAlgorithm::HmacSha1_96:
+      return Digest::Sha1;
+    case IntegAlgorithm::HmacSha2_384_192:
+      return Digest::Sha384;
+    case IntegAlgorithm::HmacSha2_512_256:
+      return Digest::Sha512;
+    default:
+      return Digest::Sha256;
   }
 }
 
@@ -105,7 +118,8 @@ class AeadSkCipher final : public SkCipher {
 
   Result<Bytes> open(ByteView aad, ByteView sealed) const override {
     if (sealed.size() < kAeadIvSize + 1 + icv_) {
-      return fail("SK payload: " + std::to_string(sealed.size()) + " bytes, too short for IV, "
+      return fail("SK payload: " + std::to_string(sealed.size()) +
+                  " bytes, too short for IV, "
                   "Pad Length and ICV");
     }
     auto pt = aead_decrypt(cipher_, key_, nonce(sealed.first(kAeadIvSize)), aad,
@@ -238,8 +252,8 @@ Result<std::unique_ptr<SkCipher>> make_sk_cipher(const SkTransform& t, const Sec
   }
   auto start = random_counter_start();
   if (!start) return fail(start.error());
-  const AeadCipher c = t.encr == EncrAlgorithm::ChaCha20Poly1305 ? AeadCipher::ChaCha20Poly1305
-                                                                  : AeadCipher::AesGcm;
+  const AeadCipher c =
+      t.encr == EncrAlgorithm::ChaCha20Poly1305 ? AeadCipher::ChaCha20Poly1305 : AeadCipher::AesGcm;
   return std::unique_ptr<SkCipher>(new AeadSkCipher(c, encr_key, icv_size_of(t), *start));
 }
 

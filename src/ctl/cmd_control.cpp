@@ -25,14 +25,16 @@ struct ControlOptions {
   std::string socket = control::kDefaultSocket;
   std::string name;
   bool json = false;
-  bool all = false;        // down --all
-  unsigned count = 0;      // monitor --count; 0: no limit
-  double timeout_s = 0;    // monitor --timeout; 0: none
+  bool all = false;      // down --all
+  unsigned count = 0;    // monitor --count; 0: no limit
+  double timeout_s = 0;  // monitor --timeout; 0: none
 };
 
 struct CloseFd {
   int fd;
-  ~CloseFd() { if (fd >= 0) ::close(fd); }
+  ~CloseFd() {
+    if (fd >= 0) ::close(fd);
+  }
 };
 
 Result<int> connect_to(const std::string& path) {
@@ -151,8 +153,8 @@ void print_down(const ControlOptions& o, const nlohmann::json& d) {
     std::printf("deleting %s: %zu IKE SA(s)\n", o.name.c_str(), n);
     return;
   }
-  nlohmann::json sas = d.is_object() ? d.value("sas", nlohmann::json::array())
-                                     : nlohmann::json::array();
+  nlohmann::json sas =
+      d.is_object() ? d.value("sas", nlohmann::json::array()) : nlohmann::json::array();
   if (!sas.is_array() || sas.empty()) {
     std::printf("no established IKE SAs\n");
     return;
@@ -181,8 +183,9 @@ class LineReader {
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0)
-        return fail("ipsecd closed the connection (it stopped, or dropped this monitor for "
-                    "not reading fast enough)");
+        return fail(
+            "ipsecd closed the connection (it stopped, or dropped this monitor for "
+            "not reading fast enough)");
       in_.append(buf, static_cast<size_t>(n));
     }
     size_t nl = in_.find('\n');
@@ -218,9 +221,10 @@ void do_monitor(Context& ctx, const ControlOptions& o) {
   // A plain time point and a flag: GCC 12 warns (maybe-uninitialized) on an optional here.
   const bool timed = o.timeout_s > 0;
   const Clock::time_point deadline =
-      Clock::now() + (timed ? std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(o.timeout_s))
-                            : Clock::duration::zero());
+      Clock::now() +
+      (timed
+           ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s))
+           : Clock::duration::zero());
   auto fd = connect_to(o.socket);
   if (!fd) return report_daemon_error(ctx, o.socket, fd.error());
   CloseFd guard{*fd};
@@ -231,9 +235,10 @@ void do_monitor(Context& ctx, const ControlOptions& o) {
   LineReader reader(*fd);
   auto first = reader.next(kDaemonTimeoutMs);
   if (!first || !*first) {
-    Error e = first ? Error{"ipsecd did not answer within " +
-                            std::to_string(kDaemonTimeoutMs / 1000) + "s"}
-                    : first.error();
+    Error e =
+        first
+            ? Error{"ipsecd did not answer within " + std::to_string(kDaemonTimeoutMs / 1000) + "s"}
+            : first.error();
     return report_daemon_error(ctx, o.socket, e);
   }
   auto resp = control::parse_response(**first);
@@ -276,8 +281,8 @@ Result<control::Response> ask_daemon(const std::string& socket, const control::R
                                      int timeout_ms) {
   std::string line = control::encode(req) + "\n";
   if (line.size() > control::kMaxLine)
-    return fail("the request is longer than ipsecd accepts (" +
-                std::to_string(control::kMaxLine) + " bytes)");
+    return fail("the request is longer than ipsecd accepts (" + std::to_string(control::kMaxLine) +
+                " bytes)");
   auto fd = connect_to(socket);
   if (!fd) return fail(fd.error());
   CloseFd guard{*fd};
@@ -354,11 +359,11 @@ void setup_restart(CLI::App& sub, Context& ctx) {
     const nlohmann::json& d = r->data;
     size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
     if (d.is_object() && d.value("trap", false))
-      std::printf("restarted %s: %zu IKE SA(s) deleted, trap policies in place\n",
-                  o->name.c_str(), n);
+      std::printf("restarted %s: %zu IKE SA(s) deleted, trap policies in place\n", o->name.c_str(),
+                  n);
     else
-      std::printf("restarted %s: %zu IKE SA(s) deleted, initiated IKE SA %s\n", o->name.c_str(),
-                  n, d.is_object() ? d.value("spi_i", "?").c_str() : "?");
+      std::printf("restarted %s: %zu IKE SA(s) deleted, initiated IKE SA %s\n", o->name.c_str(), n,
+                  d.is_object() ? d.value("spi_i", "?").c_str() : "?");
   });
 }
 

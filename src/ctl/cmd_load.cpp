@@ -70,8 +70,9 @@ bool check(const std::vector<std::string>& files) {
 void do_load(Context& ctx, const LoadOptions& o) {
   for (const auto& f : o.files)
     if (f == "-") {
-      std::fprintf(stderr, "error: load needs file names: ipsecd opens the files itself, "
-                           "it cannot read ipsecctl's standard input\n");
+      std::fprintf(stderr,
+                   "error: load needs file names: ipsecd opens the files itself, "
+                   "it cannot read ipsecctl's standard input\n");
       ctx.exit_code = kExitUsage;
       return;
     }
@@ -118,9 +119,10 @@ void setup_load(CLI::App& sub, Context& ctx) {
   sub.add_option("--socket", o->socket, "ipsecd's control socket")->capture_default_str();
   sub.add_flag("-q,--quiet", o->quiet, "Print nothing on success");
   sub.add_flag("--json", o->json, "Print the daemon's summary as JSON");
-  sub.footer("The files replace every connection ipsecd has: connections not in them are\n"
-             "removed. They are checked here first; if any has an error, nothing is sent.\n"
-             "Only root may load.");
+  sub.footer(
+      "The files replace every connection ipsecd has: connections not in them are\n"
+      "removed. They are checked here first; if any has an error, nothing is sent.\n"
+      "Only root may load.");
   sub.callback([&ctx, o] { do_load(ctx, *o); });
 }
 

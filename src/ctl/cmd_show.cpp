@@ -72,8 +72,10 @@ void setup_show(CLI::App& sub, Context& ctx) {
     sort_for_display(*policies);
     const auto* s = o->what != "policy" ? &*sas : nullptr;
     const auto* p = o->what != "sa" ? &*policies : nullptr;
-    if (o->json) print_json(s, p);
-    else print_text(s, p, o->keys);
+    if (o->json)
+      print_json(s, p);
+    else
+      print_text(s, p, o->keys);
   });
 }
 

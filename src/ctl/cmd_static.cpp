@@ -134,9 +134,10 @@ void setup_validate(CLI::App& sub, Context& ctx) {
 void setup_apply(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<FileOptions>();
   add_file_options(sub, *o, true);
-  sub.footer("Objects already in the kernel with the same configuration are left as they are;\n"
-             "an SA whose configuration differs is replaced. If the kernel refuses any change,\n"
-             "every change made is undone and the exit code is 3.");
+  sub.footer(
+      "Objects already in the kernel with the same configuration are left as they are;\n"
+      "an SA whose configuration differs is replaced. If the kernel refuses any change,\n"
+      "every change made is undone and the exit code is 3.");
   sub.callback([&ctx, o] {
     Session s;
     if (!start(ctx, *o, s)) return;

@@ -14,11 +14,11 @@ namespace ipsec::ctl {
 // Exit codes (documented in ipsecctl(8)).
 enum Exit : int {
   kExitOk = 0,
-  kExitInvalid = 1,        // a policy file has errors; nothing was changed
-  kExitUsage = 2,          // bad command line
-  kExitRefused = 3,        // the kernel refused a change; everything was rolled back
-  kExitPartial = 4,        // the kernel refused a change and the rollback failed too
-  kExitNoKernel = 5,       // the kernel could not be reached (permissions, no XFRM)
+  kExitInvalid = 1,   // a policy file has errors; nothing was changed
+  kExitUsage = 2,     // bad command line
+  kExitRefused = 3,   // the kernel refused a change; everything was rolled back
+  kExitPartial = 4,   // the kernel refused a change and the rollback failed too
+  kExitNoKernel = 5,  // the kernel could not be reached (permissions, no XFRM)
 };
 
 // Opens the kernel (netlink). Commands call it only when they need it.

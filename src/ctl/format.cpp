@@ -23,8 +23,8 @@ std::string hex32(uint32_t v) {
 
 std::string algorithm(const char* slot, const k::Algorithm& a, k::AlgKind kind, bool keys) {
   const k::AlgorithmInfo* info = k::find_algorithm_by_kernel(a.name, kind, a.bits);
-  std::string out = std::string("    ") + slot + " " +
-                    (info ? std::string(info->keyword) : "kernel:" + a.name);
+  std::string out =
+      std::string("    ") + slot + " " + (info ? std::string(info->keyword) : "kernel:" + a.name);
   size_t salt = info && a.key.size() >= info->salt_bytes ? info->salt_bytes : 0;
   if (kind != k::AlgKind::Compression) {
     out += " (" + std::to_string((a.key.size() - salt) * 8) + "-bit key";
@@ -46,10 +46,9 @@ std::string limits(const char* name, uint64_t secs, uint64_t use, uint64_t bytes
 }
 
 std::string lifetime(const k::Lifetime& l) {
-  std::string s = limits("soft", l.soft_add_seconds, l.soft_use_seconds, l.soft_bytes,
-                         l.soft_packets) +
-                  limits("hard", l.hard_add_seconds, l.hard_use_seconds, l.hard_bytes,
-                         l.hard_packets);
+  std::string s =
+      limits("soft", l.soft_add_seconds, l.soft_use_seconds, l.soft_bytes, l.soft_packets) +
+      limits("hard", l.hard_add_seconds, l.hard_use_seconds, l.hard_bytes, l.hard_packets);
   return s.empty() ? "" : "    lifetime" + s + "\n";
 }
 
@@ -83,8 +82,8 @@ std::string format_sa(const k::SaParams& sa, bool show_keys) {
   if (sa.comp) out += algorithm("compression", *sa.comp, k::AlgKind::Compression, false);
   out += "    replay-window " + std::to_string(sa.replay_window) + (sa.esn ? " esn" : "");
   if (sa.encap) {
-    out += "  encap udp " + std::to_string(sa.encap->sport) + "->" +
-           std::to_string(sa.encap->dport);
+    out +=
+        "  encap udp " + std::to_string(sa.encap->sport) + "->" + std::to_string(sa.encap->dport);
   }
   out += "\n";
   if (!sa.sel.empty()) out += "    selector " + selector(sa.sel) + "\n";
@@ -127,8 +126,9 @@ void sort_for_display(std::vector<k::PolicyParams>& policies) {
     return std::tie(s.src, s.dst, s.proto, s.sport, s.dport, p.dir, p.mark.value, p.if_id,
                     p.priority);
   };
-  std::stable_sort(policies.begin(), policies.end(),
-                   [&](const k::PolicyParams& a, const k::PolicyParams& b) { return key(a) < key(b); });
+  std::stable_sort(
+      policies.begin(), policies.end(),
+      [&](const k::PolicyParams& a, const k::PolicyParams& b) { return key(a) < key(b); });
 }
 
 }  // namespace ipsec::ctl

@@ -23,8 +23,7 @@ constexpr Command kCommands[] = {
     {"list-conns", "List the connections ipsecd has loaded", setup_list_conns},
     {"up", "Ask ipsecd to initiate a connection", setup_up},
     {"down", "Ask ipsecd to delete a connection's IKE SAs (or every one: --all)", setup_down},
-    {"restart", "Ask ipsecd to delete a connection's IKE SAs and bring it up again",
-     setup_restart},
+    {"restart", "Ask ipsecd to delete a connection's IKE SAs and bring it up again", setup_restart},
     {"monitor", "Print ipsecd's SA events (up, rekey, down, DPD, ACQUIRE) as they happen",
      setup_monitor},
 };

@@ -13,7 +13,7 @@ namespace ipsec::ctl {
 
 namespace {
 
-constexpr int kValueColumn = 16;      // where values start, at both indents
+constexpr int kValueColumn = 16;       // where values start, at both indents
 constexpr size_t kMaxNamesShown = 10;  // per category in load's summary
 
 // "  label        value\n", with `indent` spaces before the label.
@@ -42,8 +42,8 @@ std::string child_block(const control::ChildStatus& c) {
   std::string head = (c.name.empty() ? "" : c.name + ": ") +
                      (c.state == "none" ? std::string("negotiating") : c.state);
   std::string out = line(2, "CHILD SA", head + (c.mode.empty() ? "" : ", " + c.mode));
-  out += line(4, "SPIs", "in " + control::spi_hex(c.spi_in, 8) + "  out " +
-                             control::spi_hex(c.spi_out, 8));
+  out += line(4, "SPIs",
+              "in " + control::spi_hex(c.spi_in, 8) + "  out " + control::spi_hex(c.spi_out, 8));
   for (size_t i = 0; i < c.local_ts.size(); ++i)
     out += line(4, i == 0 ? "local TS" : "", c.local_ts[i]);
   for (size_t i = 0; i < c.remote_ts.size(); ++i)
@@ -65,17 +65,16 @@ std::string child_block(const control::ChildStatus& c) {
 }
 
 std::string ike_block(const control::IkeStatus& sa) {
-  std::string out = sa.connection + ": " + sa.state + ", " +
-                    (sa.initiator ? "initiator" : "responder") + "\n";
+  std::string out =
+      sa.connection + ": " + sa.state + ", " + (sa.initiator ? "initiator" : "responder") + "\n";
   out += line(2, "local", sa.local);
   out += line(2, "remote", sa.remote);
-  out += line(2, "IKE SPIs", control::spi_hex(sa.spi_i, 16) + " (i)  " +
-                                 control::spi_hex(sa.spi_r, 16) + " (r)");
+  out += line(2, "IKE SPIs",
+              control::spi_hex(sa.spi_i, 16) + " (i)  " + control::spi_hex(sa.spi_r, 16) + " (r)");
   if (!sa.algorithms.empty()) out += line(2, "algorithms", sa.algorithms);
   out += line(2, "age", human_duration(int64_t(sa.age_seconds)));
   out += line(2, "lifetime",
-              lifetime_text(sa.rekey_in_seconds, sa.expire_in_seconds,
-                            sa.last_rekey_seconds_ago));
+              lifetime_text(sa.rekey_in_seconds, sa.expire_in_seconds, sa.last_rekey_seconds_ago));
   if (!sa.failure.empty()) out += line(2, "failure", sa.failure);
   for (const auto& c : sa.children) out += child_block(c);
   return out;

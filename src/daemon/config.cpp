@@ -39,15 +39,13 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
 }
 
 bool DaemonConnection::starts() const {
-  return std::any_of(config.children.begin(), config.children.end(), [](const auto& c) {
-    return c.start_action == ike::StartAction::Start;
-  });
+  return std::any_of(config.children.begin(), config.children.end(),
+                     [](const auto& c) { return c.start_action == ike::StartAction::Start; });
 }
 
 bool DaemonConnection::traps() const {
-  return std::any_of(config.children.begin(), config.children.end(), [](const auto& c) {
-    return c.start_action == ike::StartAction::Trap;
-  });
+  return std::any_of(config.children.begin(), config.children.end(),
+                     [](const auto& c) { return c.start_action == ike::StartAction::Trap; });
 }
 
 namespace {
@@ -61,10 +59,11 @@ uint32_t file_reqid(const DaemonConnection& c, size_t i) {
 void assign_reqids(std::vector<DaemonConnection>& next,
                    const std::vector<DaemonConnection>& running) {
   using Key = std::pair<std::string, std::string>;  // connection, child
-  std::map<Key, uint32_t> had;  // allocated reqids of the running set
+  std::map<Key, uint32_t> had;                      // allocated reqids of the running set
   for (const auto& c : running)
     for (size_t i = 0; i < c.config.children.size(); ++i)
-      if (file_reqid(c, i) == 0) had[{c.config.name, c.config.children[i].name}] = c.config.children[i].reqid;
+      if (file_reqid(c, i) == 0)
+        had[{c.config.name, c.config.children[i].name}] = c.config.children[i].reqid;
   std::set<uint32_t> used;
   for (const auto& c : next)
     for (size_t i = 0; i < c.config.children.size(); ++i)

@@ -65,7 +65,7 @@ class ControlServer {
   Handler handler_;
   struct Client {
     Peer peer;
-    std::string input;    // a partial line
+    std::string input;     // a partial line
     bool monitor = false;  // streaming events; its input is ignored
     std::string backlog;   // monitor lines not written yet
     bool want_write = false;

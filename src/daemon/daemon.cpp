@@ -210,8 +210,8 @@ void Daemon::install_traps(const std::vector<std::string>& names,
     Worker& w = owner(name);
     std::lock_guard lock(w.mutex());
     if (auto r = w.engine().install_trap(name); !r) {
-      std::string problem = "cannot install the trap policies of " + name + ": " +
-                            r.error().message;
+      std::string problem =
+          "cannot install the trap policies of " + name + ": " + r.error().message;
       log::error(problem);
       if (problems != nullptr) problems->push_back(std::move(problem));
     } else {
@@ -238,8 +238,8 @@ void Daemon::remove_all_traps() {
         ++removed;
       }
   }
-  if (removed != 0) log::info("removed the trap policies of " + std::to_string(removed) +
-                              " connection(s)");
+  if (removed != 0)
+    log::info("removed the trap policies of " + std::to_string(removed) + " connection(s)");
 }
 
 int Daemon::run() {
@@ -346,8 +346,8 @@ void Daemon::on_acquire(const kernel::AcquireEvent& e) {
   Worker& w = holder != nullptr ? *holder : owner(c->config.name);
   std::lock_guard lock(w.mutex());
   if (!w.engine().on_acquire(e))
-    log::debug("kernel ACQUIRE for " + c->config.name + " (reqid " +
-               std::to_string(e.tmpl.reqid) + ") not taken by its worker");
+    log::debug("kernel ACQUIRE for " + c->config.name + " (reqid " + std::to_string(e.tmpl.reqid) +
+               ") not taken by its worker");
   w.wake();
 }
 
@@ -511,8 +511,9 @@ control::Response Daemon::restart(const std::string& name) {
   if (trap_connection(*c)) {
     auto r = w.engine().trapped(name) ? Result<void>{} : w.engine().install_trap(name);
     w.wake();
-    if (!r) return control::Response::failure("cannot install the trap policies of " + name +
-                                              ": " + r.error().message);
+    if (!r)
+      return control::Response::failure("cannot install the trap policies of " + name + ": " +
+                                        r.error().message);
     resp.data["trap"] = true;
     return resp;
   }

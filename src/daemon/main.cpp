@@ -28,9 +28,9 @@ struct Options {
   bool memory_kernel = false;
   std::string control_path = control::kDefaultSocket;
   uint16_t port = 500;
-  int natt_port = -1;          // -1: port + 4000 (4500 for 500); 0: no NAT traversal
+  int natt_port = -1;            // -1: port + 4000 (4500 for 500); 0: no NAT traversal
   unsigned natt_keepalive = 20;  // seconds; 0: none
-  uint32_t workers = 0;  // 0: one per online CPU
+  uint32_t workers = 0;          // 0: one per online CPU
   std::string log_level = "info";
   std::string pid_file;
   bool check = false;  // --check: load the files as at start, report, exit

@@ -21,7 +21,7 @@ namespace ipsec::daemon {
 namespace {
 
 constexpr size_t kMaxDatagram = 65535;
-constexpr size_t kMarkerLen = 4;       // RFC 3948 §2.2: non-ESP marker, four zero bytes
+constexpr size_t kMarkerLen = 4;        // RFC 3948 §2.2: non-ESP marker, four zero bytes
 constexpr int kMaxSkippedPerRead = 16;  // non-IKE datagrams read past in one receive()
 
 bool is_keepalive(ByteView d) { return d.size() == 1 && d[0] == 0xff; }
@@ -157,8 +157,8 @@ Result<Datagram> receive(const UdpSocket& s) {
   for (int skipped = 0; skipped < kMaxSkippedPerRead; ++skipped) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    ssize_t n = ::recvfrom(s.fd.get(), buf.data(), buf.size(), 0,
-                           reinterpret_cast<sockaddr*>(&ss), &len);
+    ssize_t n =
+        ::recvfrom(s.fd.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return d;
       return fail(sys_error("recvfrom on " + s.local.str()));
@@ -167,8 +167,9 @@ Result<Datagram> receive(const UdpSocket& s) {
     d.remote = from_sockaddr(ss);
     auto ike = ike_payload(s, got);
     if (!ike) {
-      log::debug(std::string(is_keepalive(got) ? "NAT keepalive" : "datagram without the "
-                                                                   "non-ESP marker") +
+      log::debug(std::string(is_keepalive(got) ? "NAT keepalive"
+                                               : "datagram without the "
+                                                 "non-ESP marker") +
                  " from " + d.remote.str() + " on " + s.local.str() + " dropped");
       continue;
     }
@@ -178,8 +179,7 @@ Result<Datagram> receive(const UdpSocket& s) {
   return d;  // empty: more may wait, epoll reports the socket again
 }
 
-void UdpSender::send(const ike::Endpoint& from, const ike::Endpoint& to,
-                     ByteView payload) {
+void UdpSender::send(const ike::Endpoint& from, const ike::Endpoint& to, ByteView payload) {
   for (const UdpSocket& s : sockets_) {
     if (!(s.local == from)) continue;
     const ByteView marker = marker_for(s, payload);

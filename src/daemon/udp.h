@@ -30,8 +30,7 @@ struct Datagram {
 // Binds a non-blocking UDP socket to `local` (IPv6 sockets are V6ONLY), with an IPsec
 // bypass policy; `reuseport`: SO_REUSEPORT before the bind; `natt`: a NAT-T socket
 // (UDP_ENCAP_ESPINUDP, so that the kernel decapsulates ESP arriving on it).
-Result<UdpSocket> open_udp(const ike::Endpoint& local, bool reuseport = false,
-                           bool natt = false);
+Result<UdpSocket> open_udp(const ike::Endpoint& local, bool reuseport = false, bool natt = false);
 // `count` sockets on `local`, socket k for worker k: one SO_REUSEPORT group whose
 // classic BPF program (shard_program) hands each IKE message to the socket of the worker
 // owning its SPI (behind the marker on NAT-T sockets). count 1: one plain socket. Fails

@@ -43,9 +43,8 @@ Worker::Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike
     : index_(index),
       clock_(clock),
       kernel_(std::move(kernel)),
-      engine_(std::make_unique<ike::Ike>(sender_, *kernel_, clock_,
-                                                ike::RetransmitConfig{}, limits,
-                                                std::move(policies))) {}
+      engine_(std::make_unique<ike::Ike>(sender_, *kernel_, clock_, ike::RetransmitConfig{}, limits,
+                                         std::move(policies))) {}
 
 Worker::~Worker() { stop(); }
 

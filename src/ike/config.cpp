@@ -6,7 +6,7 @@ namespace ipsec::ike {
 
 std::string Endpoint::str() const { return addr.str() + "[" + std::to_string(port) + "]"; }
 
-Identity Identity::address(const IpAddress &a) {
+Identity Identity::address(const IpAddress& a) {
   Identity id;
   id.type = a.family == Family::V6 ? wire::IdType::Ipv6Addr : wire::IdType::Ipv4Addr;
   id.data.assign(a.bytes.begin(), a.bytes.begin() + static_cast<long>(a.size()));
@@ -44,15 +44,15 @@ std::string Identity::str() const {
   }
 }
 
-const ChildConfig *ConnectionConfig::child(std::string_view child_name) const {
-  for (const auto &c : children)
+const ChildConfig* ConnectionConfig::child(std::string_view child_name) const {
+  for (const auto& c : children)
     if (c.name == child_name) return &c;
   return nullptr;
 }
 
-const ChildConfig *ConnectionConfig::child_by_reqid(uint32_t reqid) const {
+const ChildConfig* ConnectionConfig::child_by_reqid(uint32_t reqid) const {
   if (reqid == 0) return nullptr;
-  for (const auto &c : children)
+  for (const auto& c : children)
     if (c.reqid == reqid) return &c;
   return nullptr;
 }
@@ -70,7 +70,7 @@ IdentityMatch IdentityMatch::domain_suffix(std::string_view domain) {
   return m;
 }
 
-IdentityMatch IdentityMatch::address_prefix(const Prefix &p) {
+IdentityMatch IdentityMatch::address_prefix(const Prefix& p) {
   IdentityMatch m;
   m.kind = Kind::AddressPrefix;
   m.prefix = p;
@@ -87,14 +87,14 @@ bool under_domain(std::string_view name, std::string_view domain) {
 
 }  // namespace
 
-bool IdentityMatch::matches(const Identity &peer) const {
+bool IdentityMatch::matches(const Identity& peer) const {
   switch (kind) {
     case Kind::Exact:
       return peer == id;
     case Kind::Any:
       return true;
     case Kind::DomainSuffix: {
-      const std::string_view text(reinterpret_cast<const char *>(peer.data.data()),
+      const std::string_view text(reinterpret_cast<const char*>(peer.data.data()),
                                   peer.data.size());
       if (peer.type == wire::IdType::Fqdn) return under_domain(text, domain);
       if (peer.type != wire::IdType::Rfc822Addr) return false;

@@ -22,7 +22,7 @@ struct Endpoint {
   IpAddress addr;
   uint16_t port = 500;
   std::string str() const;  // "192.0.2.1[500]"
-  bool operator==(const Endpoint &) const = default;
+  bool operator==(const Endpoint&) const = default;
 };
 
 // RFC 7296 §3.5 identification: ID type and raw data.
@@ -30,12 +30,12 @@ struct Identity {
   wire::IdType type = wire::IdType::Fqdn;
   Bytes data;
 
-  static Identity address(const IpAddress &a);  // ID_IPV4_ADDR or ID_IPV6_ADDR
+  static Identity address(const IpAddress& a);  // ID_IPV4_ADDR or ID_IPV6_ADDR
   static Identity fqdn(std::string_view name);
   static Identity rfc822(std::string_view mailbox);
   static Identity key_id(ByteView id);
   std::string str() const;  // "fqdn:gw.example.org", "ipv4:192.0.2.1", "keyid:0a0b"
-  bool operator==(const Identity &) const = default;
+  bool operator==(const Identity&) const = default;
 };
 
 // Which peer identities a connection accepts (remote ids): one exactly, any, every name
@@ -52,13 +52,14 @@ struct IdentityMatch {
   IdentityMatch(Identity exact) : id(std::move(exact)) {}  // NOLINT: an exact match
   static IdentityMatch any();
   static IdentityMatch domain_suffix(std::string_view domain);
-  static IdentityMatch address_prefix(const Prefix &p);
+  static IdentityMatch address_prefix(const Prefix& p);
 
-  bool matches(const Identity &peer) const;
+  bool matches(const Identity& peer) const;
   // How specific: exact 3, prefix or domain 2, any 1 (the best match wins).
   int specificity() const;
-  std::string str() const;  // "fqdn:gw.example.org", "any", "fqdn:*.example.org", "ipv4:192.0.2.0/24"
-  bool operator==(const IdentityMatch &) const = default;
+  std::string str()
+      const;  // "fqdn:gw.example.org", "any", "fqdn:*.example.org", "ipv4:192.0.2.0/24"
+  bool operator==(const IdentityMatch&) const = default;
 };
 
 // How a side authenticates (RFC 7296 §2.15; certificates, RFC 7427, next).
@@ -69,7 +70,7 @@ enum class AuthMethod : uint8_t { Psk };
 struct EncrSpec {
   wire::EncrId id = wire::EncrId::AesGcm16;
   uint16_t key_bits = 256;
-  bool operator==(const EncrSpec &) const = default;
+  bool operator==(const EncrSpec&) const = default;
 };
 
 // One IKE proposal; each list is in preference order. integ is empty for AEAD.
@@ -78,7 +79,7 @@ struct IkeProposalConfig {
   std::vector<wire::PrfId> prf;
   std::vector<wire::IntegId> integ;
   std::vector<wire::DhGroup> dh;
-  bool operator==(const IkeProposalConfig &) const = default;
+  bool operator==(const IkeProposalConfig&) const = default;
 };
 
 // One ESP proposal; integ is empty for AEAD. No DH: the first CHILD SA has no
@@ -91,7 +92,7 @@ struct EspProposalConfig {
   // rekeys, §1.3.1); empty: no PFS. Never sent in IKE_AUTH (the first CHILD SA takes its
   // keys from the IKE SA's key exchange).
   std::vector<wire::DhGroup> dh;
-  bool operator==(const EspProposalConfig &) const = default;
+  bool operator==(const EspProposalConfig&) const = default;
 };
 
 // What brings a CHILD SA up (swanctl's start_action).
@@ -118,7 +119,7 @@ struct ChildLifetime {
   std::chrono::seconds rand_time{360};
   uint64_t rekey_bytes = 0, life_bytes = 0;
   uint64_t rekey_packets = 0, life_packets = 0;
-  bool operator==(const ChildLifetime &) const = default;
+  bool operator==(const ChildLifetime&) const = default;
 };
 
 // IKE SA lifetimes: timers in the engine (swanctl's rekey_time, reauth_time, over_time,
@@ -133,7 +134,7 @@ struct IkeLifetime {
   std::chrono::seconds reauth_time{0};
   std::chrono::seconds over_time{1440};
   std::chrono::seconds rand_time{1440};
-  bool operator==(const IkeLifetime &) const = default;
+  bool operator==(const IkeLifetime&) const = default;
 };
 
 struct ChildConfig {
@@ -151,7 +152,7 @@ struct ChildConfig {
   // The CHILD SA is deleted (and its IKE SA, when it was the last) after this long
   // without a packet in either direction (kernel counters). 0: never.
   std::chrono::seconds inactivity{0};
-  bool operator==(const ChildConfig &) const = default;
+  bool operator==(const ChildConfig&) const = default;
 };
 
 // One connection: immutable once added to an engine, shared by every IKE SA made from it
@@ -182,11 +183,11 @@ struct ConnectionConfig {
   // every CHILD SA's dpd_action applies. 0: no DPD.
   std::chrono::seconds dpd_delay{0};
   std::chrono::seconds dpd_timeout{30};
-  bool operator==(const ConnectionConfig &) const = default;
+  bool operator==(const ConnectionConfig&) const = default;
 
-  const ChildConfig *child(std::string_view child_name) const;
+  const ChildConfig* child(std::string_view child_name) const;
   // The child whose reqid this is (ACQUIRE, EXPIRE), or nullptr.
-  const ChildConfig *child_by_reqid(uint32_t reqid) const;
+  const ChildConfig* child_by_reqid(uint32_t reqid) const;
 };
 
 // NAT traversal (RFC 7296 §2.23, RFC 3948).

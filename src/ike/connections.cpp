@@ -7,7 +7,7 @@
 namespace ipsec::ike {
 namespace {
 
-bool addresses_fit(const ConnectionConfig &c, const Endpoint &local, const Endpoint &remote) {
+bool addresses_fit(const ConnectionConfig& c, const Endpoint& local, const Endpoint& remote) {
   return (c.local.addr.is_unspec() || c.local.addr == local.addr) &&
          (c.remote.addr.is_unspec() || c.remote.addr == remote.addr);
 }
@@ -22,26 +22,26 @@ void Connections::add(ConnectionConfig config) {
 
 void Connections::remove(std::string_view name) {
   credentials_.remove(name);
-  std::erase_if(all_, [&](const Ptr &c) { return c->name == name; });
+  std::erase_if(all_, [&](const Ptr& c) { return c->name == name; });
 }
 
 Connections::Ptr Connections::find(std::string_view name) const {
-  for (const auto &c : all_)
+  for (const auto& c : all_)
     if (c->name == name) return c;
   return nullptr;
 }
 
-Connections::Ptr Connections::by_address(const Endpoint &local, const Endpoint &remote) const {
-  for (const auto &c : all_)
+Connections::Ptr Connections::by_address(const Endpoint& local, const Endpoint& remote) const {
+  for (const auto& c : all_)
     if (addresses_fit(*c, local, remote)) return c;
   return nullptr;
 }
 
-Connections::Ptr Connections::by_identity(const Endpoint &local, const Endpoint &remote,
-                                          const Identity &peer,
-                                          const Identity *wanted_local) const {
+Connections::Ptr Connections::by_identity(const Endpoint& local, const Endpoint& remote,
+                                          const Identity& peer,
+                                          const Identity* wanted_local) const {
   Ptr best;
-  for (const auto &c : all_) {
+  for (const auto& c : all_) {
     if (!addresses_fit(*c, local, remote) || !c->remote_id.matches(peer)) continue;
     if (wanted_local != nullptr && !(*wanted_local == c->local_id)) continue;
     if (best == nullptr || c->remote_id.specificity() > best->remote_id.specificity()) best = c;

@@ -22,16 +22,16 @@ class Connections {
   void add(ConnectionConfig config);
   void remove(std::string_view name);
   Ptr find(std::string_view name) const;
-  const std::vector<Ptr> &all() const { return all_; }
-  const Credentials &credentials() const { return credentials_; }
+  const std::vector<Ptr>& all() const { return all_; }
+  const Credentials& credentials() const { return credentials_; }
 
   // IKE_SA_INIT: the first connection whose addresses fit (an unspecified one fits any).
-  Ptr by_address(const Endpoint &local, const Endpoint &remote) const;
+  Ptr by_address(const Endpoint& local, const Endpoint& remote) const;
   // IKE_AUTH: among the connections whose addresses fit, the one whose remote id matches
   // the peer's IDi best (an exact id over a domain or prefix over any; on a tie the first).
   // `wanted_local`: the IDr the peer asked for, if any (§3.5); it must be ours.
-  Ptr by_identity(const Endpoint &local, const Endpoint &remote, const Identity &peer,
-                  const Identity *wanted_local) const;
+  Ptr by_identity(const Endpoint& local, const Endpoint& remote, const Identity& peer,
+                  const Identity* wanted_local) const;
 
  private:
   std::vector<Ptr> all_;

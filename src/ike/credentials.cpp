@@ -16,7 +16,7 @@ void Credentials::remove(std::string_view connection) {
   if (auto it = psks_.find(connection); it != psks_.end()) psks_.erase(it);
 }
 
-const SecretBytes *Credentials::psk(std::string_view connection) const {
+const SecretBytes* Credentials::psk(std::string_view connection) const {
   auto it = psks_.find(connection);
   return it == psks_.end() || it->second.empty() ? nullptr : &it->second;
 }

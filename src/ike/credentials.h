@@ -17,7 +17,7 @@ class Credentials {
   void set_psk(std::string_view connection, SecretBytes psk);
   void remove(std::string_view connection);
   // nullptr when the connection has none.
-  const SecretBytes *psk(std::string_view connection) const;
+  const SecretBytes* psk(std::string_view connection) const;
 
  private:
   std::map<std::string, SecretBytes, std::less<>> psks_;

@@ -25,16 +25,16 @@ std::string_view to_string(EventKind k);  // "ike-up", "ike-rekeyed", ..., "acqu
 struct EngineEvent {
   EventKind kind = EventKind::IkeUp;
   std::string connection;
-  std::string child;            // the CHILD SA config's name, for child events and Acquire
-  uint64_t ike_spi = 0;         // our SPI of the IKE SA (the new one for IkeRekeyed)
-  uint64_t old_ike_spi = 0;     // IkeRekeyed
+  std::string child;                 // the CHILD SA config's name, for child events and Acquire
+  uint64_t ike_spi = 0;              // our SPI of the IKE SA (the new one for IkeRekeyed)
+  uint64_t old_ike_spi = 0;          // IkeRekeyed
   uint32_t spi_in = 0, spi_out = 0;  // child events (the new SA for ChildRekeyed)
-  uint32_t old_spi_in = 0;      // ChildRekeyed
-  std::string reason;           // IkeDown, ChildDown, DpdFailed: "deleted by peer",
-                                // "hard lifetime expired", "dead peer", "inactivity", ...
-  std::string detail;           // Acquire: "10.1.0.5 -> 10.2.0.7 proto 1"; otherwise free
+  uint32_t old_spi_in = 0;           // ChildRekeyed
+  std::string reason;                // IkeDown, ChildDown, DpdFailed: "deleted by peer",
+                                     // "hard lifetime expired", "dead peer", "inactivity", ...
+  std::string detail;                // Acquire: "10.1.0.5 -> 10.2.0.7 proto 1"; otherwise free
 };
 
-using EventHandler = std::function<void(const EngineEvent &)>;
+using EventHandler = std::function<void(const EngineEvent&)>;
 
 }  // namespace ipsec::ike

@@ -7,12 +7,12 @@ namespace ipsec::ike {
 namespace {
 
 // RFC 7296 §3.5: the policy's IdKind values are the IANA ID types.
-Identity identity_of(const policy::Identity &id) {
+Identity identity_of(const policy::Identity& id) {
   return Identity{static_cast<wire::IdType>(id.kind), id.data};
 }
 
 // The patterns a remote id may be; anything else is one identity.
-IdentityMatch identity_match_of(const policy::Identity &id) {
+IdentityMatch identity_match_of(const policy::Identity& id) {
   const std::string text(id.data.begin(), id.data.end());
   switch (id.kind) {
     case policy::IdKind::Any:
@@ -27,27 +27,27 @@ IdentityMatch identity_match_of(const policy::Identity &id) {
   }
 }
 
-std::vector<EncrSpec> encr_of(const policy::Proposal &p) {
+std::vector<EncrSpec> encr_of(const policy::Proposal& p) {
   std::vector<EncrSpec> out;
-  for (const auto &e : p.encryption) out.push_back({static_cast<wire::EncrId>(e.id), e.key_bits});
+  for (const auto& e : p.encryption) out.push_back({static_cast<wire::EncrId>(e.id), e.key_bits});
   return out;
 }
 
 template <class Id>
-std::vector<Id> ids_of(const std::vector<uint16_t> &ids) {
+std::vector<Id> ids_of(const std::vector<uint16_t>& ids) {
   std::vector<Id> out;
   for (uint16_t id : ids) out.push_back(static_cast<Id>(id));
   return out;
 }
 
-IkeProposalConfig ike_proposal(const policy::Proposal &p) {
+IkeProposalConfig ike_proposal(const policy::Proposal& p) {
   return {encr_of(p), ids_of<wire::PrfId>(p.prf), ids_of<wire::IntegId>(p.integrity),
           ids_of<wire::DhGroup>(p.groups)};
 }
 
 // ESP groups are PFS for CREATE_CHILD_SA (§1.3.1); the engine leaves them out of IKE_AUTH,
 // whose CHILD SA takes its keys from the IKE SA's key exchange (§1.2).
-EspProposalConfig esp_proposal(const policy::Proposal &p) {
+EspProposalConfig esp_proposal(const policy::Proposal& p) {
   EspProposalConfig out{encr_of(p), ids_of<wire::IntegId>(p.integrity), ids_of<wire::EsnId>(p.esn),
                         ids_of<wire::DhGroup>(p.groups)};
   if (out.esn.empty()) out.esn = {wire::EsnId::NoEsn};
@@ -78,7 +78,7 @@ PeerGoneAction peer_gone_action_of(policy::PeerGoneAction a) {
   return PeerGoneAction::None;
 }
 
-ChildLifetime child_lifetime_of(const policy::ChildLifetime &l) {
+ChildLifetime child_lifetime_of(const policy::ChildLifetime& l) {
   ChildLifetime out;
   out.rekey_time = l.rekey_time;
   out.life_time = l.life_time;
@@ -90,7 +90,7 @@ ChildLifetime child_lifetime_of(const policy::ChildLifetime &l) {
   return out;
 }
 
-IkeLifetime ike_lifetime_of(const policy::IkeLifetime &l) {
+IkeLifetime ike_lifetime_of(const policy::IkeLifetime& l) {
   IkeLifetime out;
   out.rekey_time = l.rekey_time;
   out.reauth_time = l.reauth_time;
@@ -99,13 +99,13 @@ IkeLifetime ike_lifetime_of(const policy::IkeLifetime &l) {
   return out;
 }
 
-ChildConfig child_of(const policy::Child &ch) {
+ChildConfig child_of(const policy::Child& ch) {
   ChildConfig out;
   out.name = ch.name;
   out.mode = ch.mode;
   out.local_ts = ch.local_ts;
   out.remote_ts = ch.remote_ts;
-  for (const auto &p : ch.esp_proposals) out.proposals.push_back(esp_proposal(p));
+  for (const auto& p : ch.esp_proposals) out.proposals.push_back(esp_proposal(p));
   out.reqid = ch.reqid;
   out.replay_window = ch.replay_window;
   out.lifetime = child_lifetime_of(ch.lifetime);
@@ -118,12 +118,12 @@ ChildConfig child_of(const policy::Child &ch) {
 
 }  // namespace
 
-Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
+Result<ConnectionConfig> to_engine_config(const policy::Connection& c) {
   const std::string name = "connection \"" + c.name + "\"";
   if (c.version != 2) return fail(name + ": IKE version " + std::to_string(c.version));
   if (c.children.empty()) return fail(name + " has no children");
   if (c.proposals.empty()) return fail(name + " has no IKE proposals");
-  for (const auto &ch : c.children)
+  for (const auto& ch : c.children)
     if (ch.esp_proposals.empty())
       return fail(name + " child \"" + ch.name + "\" has no ESP proposals");
   if (c.psk.empty()) return fail(name + " has no pre-shared key");
@@ -134,8 +134,8 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection &c) {
   out.local_id = identity_of(c.local.id);
   out.remote_id = identity_match_of(c.remote.id);
   out.psk = c.psk;
-  for (const auto &p : c.proposals) out.proposals.push_back(ike_proposal(p));
-  for (const auto &ch : c.children) out.children.push_back(child_of(ch));
+  for (const auto& p : c.proposals) out.proposals.push_back(ike_proposal(p));
+  for (const auto& ch : c.children) out.children.push_back(child_of(ch));
   out.force_encap = c.encap;
   out.ike_lifetime = ike_lifetime_of(c.lifetime);
   out.dpd_delay = c.dpd_delay;

@@ -15,6 +15,6 @@ namespace ipsec::ike {
 // start, dpd, close and inactivity settings are copied as the loader derived them (it
 // checked the rules between them); ESP key exchange groups become EspProposalConfig::dh
 // (PFS in CREATE_CHILD_SA). The daemon keeps the policy's start_action beside the config.
-Result<ConnectionConfig> to_engine_config(const policy::Connection &c);
+Result<ConnectionConfig> to_engine_config(const policy::Connection& c);
 
 }  // namespace ipsec::ike

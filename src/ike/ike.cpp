@@ -8,7 +8,7 @@
 
 namespace ipsec::ike {
 
-Ike::Ike(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt,
+Ike::Ike(Sender& sender, kernel::Kernel& kernel, const Clock& clock, RetransmitConfig rt,
          EngineLimits limits, std::shared_ptr<PolicyRefs> policies)
     : v2_(std::make_unique<v2::Engine>(sender, kernel, clock, rt, limits, std::move(policies))) {}
 
@@ -17,14 +17,14 @@ Ike::~Ike() = default;
 void Ike::set_limits(EngineLimits limits) { v2_->set_limits(limits); }
 void Ike::set_nat(NatConfig nat) { v2_->set_nat(nat); }
 void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::move(handler)); }
-void Ike::set_random(crypto::RandomSource &source) { v2_->set_random(source); }
+void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
 void Ike::add_connection(ConnectionConfig config) { v2_->add_connection(std::move(config)); }
 void Ike::remove_connection(std::string_view name) { v2_->remove_connection(name); }
 Result<void> Ike::install_trap(std::string_view c) { return v2_->install_trap(c); }
 void Ike::remove_trap(std::string_view c) { v2_->remove_trap(c); }
 bool Ike::trapped(std::string_view c) const { return v2_->trapped(c); }
-bool Ike::on_acquire(const kernel::AcquireEvent &e) { return v2_->on_acquire(e); }
-bool Ike::on_expire(const kernel::ExpireEvent &e) { return v2_->on_expire(e); }
+bool Ike::on_acquire(const kernel::AcquireEvent& e) { return v2_->on_acquire(e); }
+bool Ike::on_expire(const kernel::ExpireEvent& e) { return v2_->on_expire(e); }
 Result<uint64_t> Ike::initiate(std::string_view c) { return v2_->initiate(c); }
 Result<void> Ike::delete_ike_sa(uint64_t spi) { return v2_->delete_ike_sa(spi); }
 void Ike::on_timer(Millis now) { v2_->on_timer(now); }
@@ -32,7 +32,7 @@ std::optional<Millis> Ike::next_timer() const { return v2_->next_timer(); }
 std::vector<IkeSaSummary> Ike::sas() const { return v2::summaries(*v2_); }
 std::vector<ClosedSummary> Ike::closed_sas() const { return v2::closed_summaries(*v2_); }
 
-void Ike::on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram) {
+void Ike::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView datagram) {
   // RFC 7296 §3.1 / RFC 2408 §3.1: the version byte follows the SPIs and Next Payload.
   const unsigned major = datagram.size() > 17 ? datagram[17] >> 4 : 0;
   if (major == 2) return v2_->on_datagram(local, remote, datagram);

@@ -31,30 +31,30 @@ class Engine;
 class Ike {
  public:
   // `policies`: shared with the other workers' facades on the same kernel.
-  Ike(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt,
+  Ike(Sender& sender, kernel::Kernel& kernel, const Clock& clock, RetransmitConfig rt,
       EngineLimits limits, std::shared_ptr<PolicyRefs> policies);
   ~Ike();
-  Ike(const Ike &) = delete;
-  Ike &operator=(const Ike &) = delete;
+  Ike(const Ike&) = delete;
+  Ike& operator=(const Ike&) = delete;
 
   void set_limits(EngineLimits limits);
   void set_nat(NatConfig nat);
   void set_event_handler(EventHandler handler);
-  void set_random(crypto::RandomSource &source);
+  void set_random(crypto::RandomSource& source);
 
   void add_connection(ConnectionConfig config);
   void remove_connection(std::string_view name);
   Result<void> install_trap(std::string_view connection);
   void remove_trap(std::string_view connection);
   bool trapped(std::string_view connection) const;
-  bool on_acquire(const kernel::AcquireEvent &event);
-  bool on_expire(const kernel::ExpireEvent &event);
+  bool on_acquire(const kernel::AcquireEvent& event);
+  bool on_expire(const kernel::ExpireEvent& event);
   Result<uint64_t> initiate(std::string_view connection);
   Result<void> delete_ike_sa(uint64_t local_spi);
 
   // By the header's major version (byte 17's high nibble): 2 to the IKEv2 engine; 1 is
   // counted (dropped_unsupported) and dropped until IKEv1 is in; others are malformed.
-  void on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram);
+  void on_datagram(const Endpoint& local, const Endpoint& remote, ByteView datagram);
   void on_timer(Millis now);
   std::optional<Millis> next_timer() const;
 
@@ -62,7 +62,7 @@ class Ike {
   std::vector<ClosedSummary> closed_sas() const;
   Counters counters() const;
 
-  v2::Engine &v2() { return *v2_; }  // for tests of the IKEv2 engine itself
+  v2::Engine& v2() { return *v2_; }  // for tests of the IKEv2 engine itself
 
  private:
   std::unique_ptr<v2::Engine> v2_;

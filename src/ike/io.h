@@ -22,7 +22,7 @@ using Millis = std::chrono::milliseconds;
 class Sender {
  public:
   virtual ~Sender() = default;
-  virtual void send(const Endpoint &from, const Endpoint &to, ByteView datagram) = 0;
+  virtual void send(const Endpoint& from, const Endpoint& to, ByteView datagram) = 0;
 };
 
 class Clock {
@@ -48,17 +48,17 @@ struct Counters {
   uint64_t kernel_errors = 0;
   uint64_t ike_established = 0;
   uint64_t child_installed = 0;
-  uint64_t ike_deleted = 0;          // IKE SAs closed by a Delete, ours or the peer's
-  uint64_t child_deleted = 0;        // CHILD SAs removed by a Delete, ours or the peer's
-  uint64_t liveness_answered = 0;    // empty INFORMATIONAL requests answered
-  uint64_t half_open_expired = 0;    // responder SAs that never saw IKE_AUTH
-  uint64_t dropped_unsupported = 0;  // requests of exchanges we do not implement
-  uint64_t cookies_sent = 0;         // IKE_SA_INIT answered with N(COOKIE)
-  uint64_t cookies_invalid = 0;      // IKE_SA_INIT with a COOKIE we did not make
+  uint64_t ike_deleted = 0;             // IKE SAs closed by a Delete, ours or the peer's
+  uint64_t child_deleted = 0;           // CHILD SAs removed by a Delete, ours or the peer's
+  uint64_t liveness_answered = 0;       // empty INFORMATIONAL requests answered
+  uint64_t half_open_expired = 0;       // responder SAs that never saw IKE_AUTH
+  uint64_t dropped_unsupported = 0;     // requests of exchanges we do not implement
+  uint64_t cookies_sent = 0;            // IKE_SA_INIT answered with N(COOKIE)
+  uint64_t cookies_invalid = 0;         // IKE_SA_INIT with a COOKIE we did not make
   uint64_t initial_contact_closed = 0;  // older IKE SAs closed by the peer's INITIAL_CONTACT
-  uint64_t nat_detected = 0;         // IKE SAs that found a NAT (or faked one) in IKE_SA_INIT
-  uint64_t natd_ignored = 0;         // NAT_DETECTION_* notifies of the wrong length
-  uint64_t nat_keepalives = 0;       // keepalives sent (RFC 3948 §2.3)
+  uint64_t nat_detected = 0;            // IKE SAs that found a NAT (or faked one) in IKE_SA_INIT
+  uint64_t natd_ignored = 0;            // NAT_DETECTION_* notifies of the wrong length
+  uint64_t nat_keepalives = 0;          // keepalives sent (RFC 3948 §2.3)
 };
 
 }  // namespace ipsec::ike

@@ -6,8 +6,8 @@
 
 namespace ipsec::ike {
 
-Result<void> PolicyRefs::acquire(kernel::Kernel &k,
-                                 const std::vector<kernel::PolicyParams> &policies) {
+Result<void> PolicyRefs::acquire(kernel::Kernel& k,
+                                 const std::vector<kernel::PolicyParams>& policies) {
   std::lock_guard lock(mutex_);
   std::vector<kernel::Op> ops;
   std::vector<size_t> fresh;  // indexes into policies of those not in use yet
@@ -23,21 +23,21 @@ Result<void> PolicyRefs::acquire(kernel::Kernel &k,
   }
   auto results = k.apply_batch(ops);
   std::string error;
-  for (const auto &r : results)
+  for (const auto& r : results)
     if (!r && error.empty()) error = r.error().message;
   if (!error.empty()) {
     for (size_t n = 0; n < results.size(); ++n)
       if (results[n]) (void)k.delete_policy(policies[fresh[n]].id());
     return fail(error);
   }
-  for (const auto &p : policies) ++users_[kernel::identity_key(p.id())];
+  for (const auto& p : policies) ++users_[kernel::identity_key(p.id())];
   return ok();
 }
 
-size_t PolicyRefs::release(kernel::Kernel &k, const std::vector<kernel::PolicyParams> &policies) {
+size_t PolicyRefs::release(kernel::Kernel& k, const std::vector<kernel::PolicyParams>& policies) {
   std::lock_guard lock(mutex_);
   std::vector<kernel::Op> ops;
-  for (const auto &p : policies) {
+  for (const auto& p : policies) {
     auto it = users_.find(kernel::identity_key(p.id()));
     if (it == users_.end()) continue;
     if (--it->second == 0) {
@@ -46,7 +46,7 @@ size_t PolicyRefs::release(kernel::Kernel &k, const std::vector<kernel::PolicyPa
     }
   }
   size_t errors = 0;
-  for (const auto &r : k.apply_batch(ops))
+  for (const auto& r : k.apply_batch(ops))
     if (!r) {
       ++errors;
       log::warn("removing policy: " + r.error().message);
@@ -54,7 +54,7 @@ size_t PolicyRefs::release(kernel::Kernel &k, const std::vector<kernel::PolicyPa
   return errors;
 }
 
-size_t PolicyRefs::users(const kernel::PolicyId &id) const {
+size_t PolicyRefs::users(const kernel::PolicyId& id) const {
   std::lock_guard lock(mutex_);
   auto it = users_.find(kernel::identity_key(id));
   return it == users_.end() ? 0 : it->second;

@@ -18,12 +18,12 @@ class PolicyRefs {
   // Adds (XFRM update: create or replace) every policy not in use yet and counts a user
   // of each. All or nothing: on a kernel error nothing is counted and the policies this
   // call added are removed again.
-  Result<void> acquire(kernel::Kernel &k, const std::vector<kernel::PolicyParams> &policies);
+  Result<void> acquire(kernel::Kernel& k, const std::vector<kernel::PolicyParams>& policies);
   // Drops one user of each; a policy with no user left is deleted from the kernel.
   // Errors are logged and counted in the returned number.
-  size_t release(kernel::Kernel &k, const std::vector<kernel::PolicyParams> &policies);
+  size_t release(kernel::Kernel& k, const std::vector<kernel::PolicyParams>& policies);
   // Users of a policy (0: not ours).
-  size_t users(const kernel::PolicyId &id) const;
+  size_t users(const kernel::PolicyId& id) const;
 
  private:
   mutable std::mutex mutex_;

@@ -15,9 +15,9 @@
 namespace ipsec::ike {
 
 struct ChildSummary {
-  std::string name;   // the child config's
-  std::string state;  // "none", "installed", "rekeying", "rekeyed", "failed", "deleted"
-  bool in_kernel = false;        // its ESP SAs are installed
+  std::string name;               // the child config's
+  std::string state;              // "none", "installed", "rekeying", "rekeyed", "failed", "deleted"
+  bool in_kernel = false;         // its ESP SAs are installed
   bool outbound_pending = false;  // its outbound SA is not in the kernel yet
   uint32_t spi_in = 0, spi_out = 0;
   bool transport = false;
@@ -31,8 +31,8 @@ struct ChildSummary {
 enum class SaPhase : uint8_t {
   Negotiating,  // not yet authenticated
   Established,
-  Deleting,     // our Delete is out
-  Gone,         // closed or failed; about to leave the table
+  Deleting,  // our Delete is out
+  Gone,      // closed or failed; about to leave the table
 };
 
 struct IkeSaSummary {
@@ -41,7 +41,7 @@ struct IkeSaSummary {
   uint64_t local_spi = 0, spi_i = 0, spi_r = 0;
   bool initiator = false;
   SaPhase phase = SaPhase::Negotiating;
-  std::string state;  // the engine's own word: "established", "auth-sent", ...
+  std::string state;      // the engine's own word: "established", "auth-sent", ...
   bool replaced = false;  // rekeyed or reauthenticated: a newer IKE SA carries on
   Endpoint local, remote;
   std::string algorithms;
@@ -52,13 +52,13 @@ struct IkeSaSummary {
 };
 
 struct ClosedSummary {
-  std::string label;   // "IKE SA 0x...i/0x...r 192.0.2.2[500]"
-  std::string state;   // "closed" or "failed"
+  std::string label;  // "IKE SA 0x...i/0x...r 192.0.2.2[500]"
+  std::string state;  // "closed" or "failed"
   std::string reason;
   std::string child_failure;
 };
 
 // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
-std::string describe_transforms(const wire::Proposal &p);
+std::string describe_transforms(const wire::Proposal& p);
 
 }  // namespace ipsec::ike

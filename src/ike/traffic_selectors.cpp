@@ -20,14 +20,14 @@ IpAddress with_host_bits(IpAddress a, unsigned len, bool set) {
 }
 
 // The shortest prefix starting at lo that ends at or before hi.
-Prefix first_prefix(const IpAddress &lo, const IpAddress &hi) {
+Prefix first_prefix(const IpAddress& lo, const IpAddress& hi) {
   for (unsigned len = 0; len < lo.max_prefix(); ++len)
     if (with_host_bits(lo, len, false) == lo && with_host_bits(lo, len, true) <= hi)
       return Prefix{lo, static_cast<uint8_t>(len)};
   return Prefix::host(lo);
 }
 
-std::optional<wire::TrafficSelector> intersect(const wire::TrafficSelector &t, const Prefix &p) {
+std::optional<wire::TrafficSelector> intersect(const wire::TrafficSelector& t, const Prefix& p) {
   if (t.start.family != p.family() || t.end.family != p.family()) return std::nullopt;
   const IpAddress lo = std::max(t.start, p.addr);
   const IpAddress hi = std::min(t.end, with_host_bits(p.addr, p.len, true));
@@ -42,34 +42,34 @@ std::optional<wire::TrafficSelector> intersect(const wire::TrafficSelector &t, c
 
 }  // namespace
 
-wire::TrafficSelector to_ts(const Prefix &p) {
+wire::TrafficSelector to_ts(const Prefix& p) {
   return wire::TrafficSelector{0, 0, 65535, p.addr, with_host_bits(p.addr, p.len, true)};
 }
 
-std::vector<wire::TrafficSelector> to_ts(const std::vector<Prefix> &prefixes) {
+std::vector<wire::TrafficSelector> to_ts(const std::vector<Prefix>& prefixes) {
   std::vector<wire::TrafficSelector> out;
-  for (const auto &p : prefixes) out.push_back(to_ts(p));
+  for (const auto& p : prefixes) out.push_back(to_ts(p));
   return out;
 }
 
-std::vector<wire::TrafficSelector> narrow(const std::vector<wire::TrafficSelector> &theirs,
-                                          const std::vector<Prefix> &mine) {
+std::vector<wire::TrafficSelector> narrow(const std::vector<wire::TrafficSelector>& theirs,
+                                          const std::vector<Prefix>& mine) {
   std::vector<wire::TrafficSelector> out;
-  for (const auto &t : theirs)
-    for (const auto &p : mine)
+  for (const auto& t : theirs)
+    for (const auto& p : mine)
       if (auto n = intersect(t, p); n && std::find(out.begin(), out.end(), *n) == out.end())
         out.push_back(*n);
   return out;
 }
 
-Result<Prefix> ts_prefix(const wire::TrafficSelector &ts) {
+Result<Prefix> ts_prefix(const wire::TrafficSelector& ts) {
   const Prefix p = first_prefix(ts.start, ts.end);
   if (ts.start.family != ts.end.family || with_host_bits(p.addr, p.len, true) != ts.end)
     return fail("traffic selector " + ts.start.str() + "-" + ts.end.str() + " is not a prefix");
   return p;
 }
 
-std::string describe(const wire::TrafficSelector &ts) {
+std::string describe(const wire::TrafficSelector& ts) {
   auto p = ts_prefix(ts);
   std::string out = p ? p->str() : ts.start.str() + "-" + ts.end.str();
   if (ts.ip_protocol != 0) out += " proto " + std::to_string(ts.ip_protocol);
@@ -78,9 +78,9 @@ std::string describe(const wire::TrafficSelector &ts) {
   return out;
 }
 
-std::string describe(const std::vector<wire::TrafficSelector> &ts) {
+std::string describe(const std::vector<wire::TrafficSelector>& ts) {
   std::string out;
-  for (const auto &t : ts) out += (out.empty() ? "" : ", ") + describe(t);
+  for (const auto& t : ts) out += (out.empty() ? "" : ", ") + describe(t);
   return out.empty() ? "(none)" : out;
 }
 
@@ -89,10 +89,10 @@ std::string describe(const std::vector<wire::TrafficSelector> &ts) {
 namespace ipsec::ike {
 
 namespace {
-bool covers(const wire::TrafficSelector &a, const wire::TrafficSelector &b) {
-  return a.start.family == b.start.family && (a.ip_protocol == 0 || a.ip_protocol == b.ip_protocol) &&
-         a.start_port <= b.start_port && b.end_port <= a.end_port && !(b.start < a.start) &&
-         !(a.end < b.end);
+bool covers(const wire::TrafficSelector& a, const wire::TrafficSelector& b) {
+  return a.start.family == b.start.family &&
+         (a.ip_protocol == 0 || a.ip_protocol == b.ip_protocol) && a.start_port <= b.start_port &&
+         b.end_port <= a.end_port && !(b.start < a.start) && !(a.end < b.end);
 }
 }  // namespace
 
@@ -107,7 +107,7 @@ std::vector<wire::TrafficSelector> drop_covered(std::vector<wire::TrafficSelecto
   return out;
 }
 
-wire::TrafficSelector host_ts(const IpAddress &a) {
+wire::TrafficSelector host_ts(const IpAddress& a) {
   wire::TrafficSelector t;
   t.start = a;
   t.end = a;

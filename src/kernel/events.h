@@ -24,10 +24,10 @@ enum EventGroup : uint32_t {
 
 // The kernel needs an SA for traffic matching a policy (trap).
 struct AcquireEvent {
-  IpAddress src, dst;          // SA endpoints from the template
-  Selector sel;                // the packet that triggered it
+  IpAddress src, dst;  // SA endpoints from the template
+  Selector sel;        // the packet that triggered it
   Template tmpl;
-  PolicyParams policy;         // the policy whose template has no SA
+  PolicyParams policy;  // the policy whose template has no SA
   uint32_t seq = 0;
 };
 
@@ -49,9 +49,9 @@ enum class ChangeKind : uint8_t { New, Update, Delete, Flush };
 
 struct SaChangeEvent {
   ChangeKind kind = ChangeKind::New;
-  std::optional<SaParams> sa;   // empty for Flush (and for Delete when only the id is known)
-  std::optional<SaId> id;       // set for Delete
-  uint8_t flush_proto = 0;      // for Flush: 0 = all
+  std::optional<SaParams> sa;  // empty for Flush (and for Delete when only the id is known)
+  std::optional<SaId> id;      // set for Delete
+  uint8_t flush_proto = 0;     // for Flush: 0 = all
 };
 
 struct PolicyChangeEvent {

@@ -15,12 +15,24 @@
 
 namespace ipsec::kernel {
 
-struct AddSa { SaParams sa; };
-struct UpdateSa { SaParams sa; };
-struct DeleteSa { SaId id; };
-struct AddPolicy { PolicyParams policy; };
-struct UpdatePolicy { PolicyParams policy; };
-struct DeletePolicy { PolicyId id; };
+struct AddSa {
+  SaParams sa;
+};
+struct UpdateSa {
+  SaParams sa;
+};
+struct DeleteSa {
+  SaId id;
+};
+struct AddPolicy {
+  PolicyParams policy;
+};
+struct UpdatePolicy {
+  PolicyParams policy;
+};
+struct DeletePolicy {
+  PolicyId id;
+};
 using Op = std::variant<AddSa, UpdateSa, DeleteSa, AddPolicy, UpdatePolicy, DeletePolicy>;
 
 std::string describe(const Op& op);  // "adding SA spi 0x1000 192.0.2.1->192.0.2.2 esp"

@@ -64,12 +64,18 @@ ExpireEvent expire_event(const SaParams& sa, bool hard) {
 // The subscription group an event is announced on.
 constexpr uint32_t group_of(const Event& e) {
   switch (e.index()) {
-    case 0: return kGroupAcquire;
-    case 1: return kGroupExpire;
-    case 2: return kGroupPolExpire;
-    case 3: return kGroupSa;
-    case 4: return kGroupPolicy;
-    default: return kGroupMapping;
+    case 0:
+      return kGroupAcquire;
+    case 1:
+      return kGroupExpire;
+    case 2:
+      return kGroupPolExpire;
+    case 3:
+      return kGroupSa;
+    case 4:
+      return kGroupPolicy;
+    default:
+      return kGroupMapping;
   }
 }
 }  // namespace
@@ -95,7 +101,8 @@ struct MemoryKernel::Subscriber final : EventSource {
   void push(const Event& e) {
     queue.push_back(e);
     uint64_t one = 1;
-    if (::write(efd, &one, sizeof one) < 0) { /* counter saturated: readable anyway */ }
+    if (::write(efd, &one, sizeof one) < 0) { /* counter saturated: readable anyway */
+    }
   }
 
   MemoryKernel* kernel;
@@ -208,8 +215,10 @@ Result<void> MemoryKernel::add_sa(const SaParams& sa) {
   if (it != sas_.end() && !it->sa.larval) return kernel_error(what, EEXIST);
   Entry stored = make_entry(sa);
   stored.sa.larval = false;
-  if (it != sas_.end()) *it = stored;
-  else sas_.push_back(stored);
+  if (it != sas_.end())
+    *it = stored;
+  else
+    sas_.push_back(stored);
   end_acquires_for(stored.sa);
   publish(kGroupSa, SaChangeEvent{ChangeKind::New, stored.sa, std::nullopt, 0});
   return ok();
@@ -329,9 +338,12 @@ Result<SadInfo> MemoryKernel::sad_info() {
 Result<SpdInfo> MemoryKernel::spd_info() {
   SpdInfo info;
   for (const auto& p : policies_) {
-    if (p.dir == Dir::In) ++info.in;
-    else if (p.dir == Dir::Out) ++info.out;
-    else ++info.fwd;
+    if (p.dir == Dir::In)
+      ++info.in;
+    else if (p.dir == Dir::Out)
+      ++info.out;
+    else
+      ++info.fwd;
   }
   return info;
 }

@@ -78,8 +78,8 @@ class MemoryKernel final : public Kernel {
   enum class Fate { Protected, Held, Clear };
   struct Route {
     Fate fate = Fate::Clear;
-    std::optional<SaId> sa;                // Protected: the SA of the first template
-    std::optional<AcquireEvent> acquire;   // Held for want of an SA: the ACQUIRE sent, if any
+    std::optional<SaId> sa;               // Protected: the SA of the first template
+    std::optional<AcquireEvent> acquire;  // Held for want of an SA: the ACQUIRE sent, if any
   };
   // An outbound packet (selector: host prefixes, proto, ports) meets the SPD:
   // the matching Out policy with the lowest priority value, then the most
@@ -124,7 +124,7 @@ class MemoryKernel final : public Kernel {
                              const PolicyParams& p, const Selector& packet);
   const PolicyParams* out_policy(const Selector& packet) const;
 
-  std::vector<Entry> sas_;               // insertion order, like a dump
+  std::vector<Entry> sas_;  // insertion order, like a dump
   std::vector<PolicyParams> policies_;
   uint32_t next_spi_ = 0xc0000000;
   uint32_t next_index_ = 8;

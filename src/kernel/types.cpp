@@ -9,27 +9,36 @@ namespace ipsec::kernel {
 
 const char* to_string(Proto p) {
   switch (p) {
-    case Proto::Esp: return "esp";
-    case Proto::Ah: return "ah";
-    case Proto::Comp: return "comp";
+    case Proto::Esp:
+      return "esp";
+    case Proto::Ah:
+      return "ah";
+    case Proto::Comp:
+      return "comp";
   }
   return "?";
 }
 
 const char* to_string(Mode m) {
   switch (m) {
-    case Mode::Transport: return "transport";
-    case Mode::Tunnel: return "tunnel";
-    case Mode::Beet: return "beet";
+    case Mode::Transport:
+      return "transport";
+    case Mode::Tunnel:
+      return "tunnel";
+    case Mode::Beet:
+      return "beet";
   }
   return "?";
 }
 
 const char* to_string(Dir d) {
   switch (d) {
-    case Dir::In: return "in";
-    case Dir::Out: return "out";
-    case Dir::Fwd: return "fwd";
+    case Dir::In:
+      return "in";
+    case Dir::Out:
+      return "out";
+    case Dir::Fwd:
+      return "fwd";
   }
   return "?";
 }
@@ -78,9 +87,7 @@ std::string describe(const Op& op) {
     std::string operator()(const UpdateSa& o) const { return "updating " + describe(o.sa); }
     std::string operator()(const DeleteSa& o) const { return "deleting " + describe(o.id); }
     std::string operator()(const AddPolicy& o) const { return "adding " + describe(o.policy); }
-    std::string operator()(const UpdatePolicy& o) const {
-      return "updating " + describe(o.policy);
-    }
+    std::string operator()(const UpdatePolicy& o) const { return "updating " + describe(o.policy); }
     std::string operator()(const DeletePolicy& o) const { return "deleting " + describe(o.id); }
   };
   return std::visit(V{}, op);
@@ -123,10 +130,10 @@ std::string identity_key(const PolicyId& id) {
 
 bool SaParams::same_config(const SaParams& o) const {
   return src == o.src && dst == o.dst && spi == o.spi && proto == o.proto && mode == o.mode &&
-         reqid == o.reqid && enc == o.enc && auth == o.auth && aead == o.aead &&
-         comp == o.comp && replay_window == o.replay_window && esn == o.esn &&
-         lifetime == o.lifetime && encap == o.encap && mark == o.mark && if_id == o.if_id &&
-         sel == o.sel && flags == o.flags && extra_flags == o.extra_flags && tfcpad == o.tfcpad;
+         reqid == o.reqid && enc == o.enc && auth == o.auth && aead == o.aead && comp == o.comp &&
+         replay_window == o.replay_window && esn == o.esn && lifetime == o.lifetime &&
+         encap == o.encap && mark == o.mark && if_id == o.if_id && sel == o.sel &&
+         flags == o.flags && extra_flags == o.extra_flags && tfcpad == o.tfcpad;
 }
 
 bool PolicyParams::same_config(const PolicyParams& o) const {

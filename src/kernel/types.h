@@ -93,7 +93,7 @@ struct SaId {
   uint32_t spi = 0;  // host byte order
   Proto proto = Proto::Esp;
   Mark mark;
-  IpAddress src;     // optional; helps the kernel find larval states
+  IpAddress src;  // optional; helps the kernel find larval states
   bool operator==(const SaId&) const = default;
 };
 
@@ -117,13 +117,13 @@ struct SaParams {
   std::optional<Encap> encap;
   Mark mark;
   uint32_t if_id = 0;
-  Selector sel;        // empty: the kernel matches any traffic for this SA
-  uint8_t flags = 0;   // XFRM_STATE_* (e.g. XFRM_STATE_AF_UNSPEC)
+  Selector sel;              // empty: the kernel matches any traffic for this SA
+  uint8_t flags = 0;         // XFRM_STATE_* (e.g. XFRM_STATE_AF_UNSPEC)
   uint32_t extra_flags = 0;  // XFRMA_SA_EXTRA_FLAGS
   uint32_t tfcpad = 0;
 
-  Counters counters;   // read back only; ignored when adding
-  bool larval = false; // read back only: an SPI allocated but no keys yet
+  Counters counters;    // read back only; ignored when adding
+  bool larval = false;  // read back only: an SPI allocated but no keys yet
 
   SaId id() const { return SaId{dst, spi, proto, mark, src}; }
   // Equal in everything that is programmed (counters and larval ignored).
@@ -156,7 +156,7 @@ struct PolicyParams {
   Dir dir = Dir::Out;
   Action action = Action::Allow;
   uint32_t priority = 0;
-  uint32_t index = 0;   // chosen by the kernel when 0
+  uint32_t index = 0;  // chosen by the kernel when 0
   std::vector<Template> tmpls;
   Mark mark;
   uint32_t if_id = 0;
@@ -164,7 +164,7 @@ struct PolicyParams {
   uint8_t flags = 0;    // XFRM_POLICY_LOCALOK, XFRM_POLICY_ICMP
   bool socket = false;  // read back only: a per-socket policy
 
-  Counters counters;    // read back only
+  Counters counters;  // read back only
 
   PolicyId id() const { return PolicyId{sel, dir, mark, if_id}; }
   bool same_config(const PolicyParams& o) const;  // ignores index and counters
@@ -189,7 +189,7 @@ struct SadInfo {
 };
 
 struct SpdInfo {
-  uint32_t in = 0, out = 0, fwd = 0;            // main policies per direction
+  uint32_t in = 0, out = 0, fwd = 0;  // main policies per direction
   uint32_t in_socket = 0, out_socket = 0, fwd_socket = 0;
   uint32_t hash_size = 0, hash_max = 0;
 };

@@ -17,7 +17,11 @@ namespace ipsec::policy {
 // RFC 7296 §3.5 ID types, numbered as IANA does; and three patterns a remote id may be
 // (never a local one): any identity, every name under a domain, every address in a prefix.
 enum class IdKind : uint8_t {
-  Ipv4 = 1, Fqdn = 2, Email = 3, Ipv6 = 5, KeyId = 11,
+  Ipv4 = 1,
+  Fqdn = 2,
+  Email = 3,
+  Ipv6 = 5,
+  KeyId = 11,
   Any = 240,            // "any" or "%any"
   DomainSuffix = 241,   // "*.example.org": data is "example.org"
   AddressPrefix = 242,  // "192.0.2.0/24": data is the prefix as text

@@ -89,7 +89,8 @@ std::optional<Result<Identity>> parse_id_pattern(std::string_view s) {
     return Result<Identity>(text_identity(IdKind::DomainSuffix, v.substr(2)));
   }
   if (s.find('*') != std::string_view::npos)
-    return Result<Identity>(fail(quote(s) + ": '*' may only open a domain pattern (\"*.example.org\")"));
+    return Result<Identity>(
+        fail(quote(s) + ": '*' may only open a domain pattern (\"*.example.org\")"));
   v = s.starts_with("ipv4:") || s.starts_with("ipv6:") ? s.substr(5) : s;
   if (v.find('/') == std::string_view::npos) return std::nullopt;
   auto p = Prefix::parse(v);
@@ -116,7 +117,8 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
     if (const std::string* s = r.string(*id, join(path, "id"))) {
       auto pattern = parse_id_pattern(*s);
       if (pattern && side != "remote")
-        pattern = Result<Identity>(fail(quote(*s) + " is a pattern; a local identity is one identity"));
+        pattern =
+            Result<Identity>(fail(quote(*s) + " is a pattern; a local identity is one identity"));
       auto parsed = pattern ? std::move(*pattern) : parse_identity(*s);
       if (parsed)
         p.id = std::move(*parsed);

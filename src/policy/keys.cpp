@@ -128,8 +128,8 @@ Result<SecretBytes> read_private_file(const std::string& path) {
 Result<SecretBytes> read_key_file(const std::string& path) {
   auto raw = read_private_file(path);
   if (!raw) return fail(raw.error());
-  auto key = decode_hex_key(
-      std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
+  auto key =
+      decode_hex_key(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
   if (!key) return fail("\"" + path + "\" does not hold a hex key: " + key.error().message);
   return key;
 }

@@ -133,8 +133,10 @@ ApplyOutcome execute(k::Kernel& kernel, const Plan& plan) {
 
   std::vector<k::Op> undo;
   for (size_t i = results.size(); i-- > 0;) {
-    if (results[i]) undo.push_back(plan.undo[i]);
-    else out.errors.push_back(results[i].error());
+    if (results[i])
+      undo.push_back(plan.undo[i]);
+    else
+      out.errors.push_back(results[i].error());
   }
   std::reverse(out.errors.begin(), out.errors.end());
   if (out.errors.empty()) {
@@ -143,8 +145,10 @@ ApplyOutcome execute(k::Kernel& kernel, const Plan& plan) {
   }
   std::vector<Result<void>> undone = kernel.apply_batch(undo);
   for (auto& r : undone) {
-    if (r) ++out.rolled_back;
-    else out.undo_errors.push_back(r.error());
+    if (r)
+      ++out.rolled_back;
+    else
+      out.undo_errors.push_back(r.error());
   }
   return out;
 }

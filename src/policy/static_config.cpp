@@ -219,15 +219,15 @@ void merge_connections(FileResult& f, std::unordered_map<std::string, std::strin
       const std::string path = f.connection_paths[i] + ".children." + child.name + ".reqid";
       auto [it, fresh] = reqids.emplace(child.reqid, f.file + ": " + path);
       if (!fresh)
-        out.errors.push_back({f.file, path,
-                              "reqid " + std::to_string(child.reqid) + " is already given at " +
-                                  it->second});
+        out.errors.push_back(
+            {f.file, path,
+             "reqid " + std::to_string(child.reqid) + " is already given at " + it->second});
     }
     auto [it, fresh] = seen.emplace(name, f.file + ": " + f.connection_paths[i]);
     if (!fresh)
-      out.errors.push_back({f.file, f.connection_paths[i],
-                            "duplicate connection " + detail::quote(name) +
-                                ", first defined at " + it->second});
+      out.errors.push_back(
+          {f.file, f.connection_paths[i],
+           "duplicate connection " + detail::quote(name) + ", first defined at " + it->second});
     out.config.connections.push_back(std::move(f.config.connections[i]));
   }
 }

@@ -11,9 +11,9 @@ namespace ipsec::wire {
 namespace detail {
 
 std::string Where::str() const {
-  const std::string name =
-      is_known(type) ? payload_name(type) + " payload" : "payload of type " + std::to_string(
-                                                             static_cast<unsigned>(type));
+  const std::string name = is_known(type)
+                               ? payload_name(type) + " payload"
+                               : "payload of type " + std::to_string(static_cast<unsigned>(type));
   return name + " at offset " + std::to_string(offset);
 }
 
@@ -33,11 +33,23 @@ std::string below_minimum(size_t length, size_t minimum) {
 
 bool is_known(PayloadType t) {
   switch (t) {
-    case PayloadType::Sa: case PayloadType::Ke: case PayloadType::IdI: case PayloadType::IdR:
-    case PayloadType::Cert: case PayloadType::CertReq: case PayloadType::Auth:
-    case PayloadType::Nonce: case PayloadType::Notify: case PayloadType::Delete:
-    case PayloadType::VendorId: case PayloadType::TsI: case PayloadType::TsR:
-    case PayloadType::Sk: case PayloadType::Cp: case PayloadType::Eap: case PayloadType::Skf:
+    case PayloadType::Sa:
+    case PayloadType::Ke:
+    case PayloadType::IdI:
+    case PayloadType::IdR:
+    case PayloadType::Cert:
+    case PayloadType::CertReq:
+    case PayloadType::Auth:
+    case PayloadType::Nonce:
+    case PayloadType::Notify:
+    case PayloadType::Delete:
+    case PayloadType::VendorId:
+    case PayloadType::TsI:
+    case PayloadType::TsR:
+    case PayloadType::Sk:
+    case PayloadType::Cp:
+    case PayloadType::Eap:
+    case PayloadType::Skf:
       return true;
     case PayloadType::None:
       return false;
@@ -55,7 +67,7 @@ using detail::Where;
 constexpr uint8_t kFlagInitiator = 0x08;  // §3.1
 constexpr uint8_t kFlagVersion = 0x10;
 constexpr uint8_t kFlagResponse = 0x20;
-constexpr uint8_t kCritical = 0x80;       // §3.2
+constexpr uint8_t kCritical = 0x80;  // §3.2
 
 bool is_encrypted(PayloadType t) { return t == PayloadType::Sk || t == PayloadType::Skf; }
 
@@ -63,8 +75,8 @@ bool is_encrypted(PayloadType t) { return t == PayloadType::Sk || t == PayloadTy
 Result<Payload> parse_one(PayloadType type, Reader& r, bool allow_sk, PayloadType& next) {
   const Where w{type, r.offset()};
   if (r.remaining() < kGenericHeaderSize)
-    return syntax_error(w, "truncated, " + std::to_string(r.remaining()) +
-                               " bytes left for a 4-byte header");
+    return syntax_error(
+        w, "truncated, " + std::to_string(r.remaining()) + " bytes left for a 4-byte header");
   next = static_cast<PayloadType>(r.u8());
   const bool critical = (r.u8() & kCritical) != 0;  // the other 7 bits are RESERVED
   const uint16_t length = r.u16();
@@ -72,8 +84,7 @@ Result<Payload> parse_one(PayloadType type, Reader& r, bool allow_sk, PayloadTyp
     return syntax_error(w, detail::below_minimum(length, kGenericHeaderSize));
   if (length - kGenericHeaderSize > r.remaining())
     return syntax_error(w, "length " + std::to_string(length) + " exceeds the " +
-                               std::to_string(r.remaining() + kGenericHeaderSize) +
-                               " bytes left");
+                               std::to_string(r.remaining() + kGenericHeaderSize) + " bytes left");
   Reader body(r.view(length - kGenericHeaderSize), w.offset + kGenericHeaderSize);
   if (!detail::is_known(type)) {
     // §2.5: skip an unknown payload unless the sender marked it critical.
@@ -86,8 +97,8 @@ Result<Payload> parse_one(PayloadType type, Reader& r, bool allow_sk, PayloadTyp
     if (!allow_sk) return syntax_error(w, "not allowed inside an encrypted payload");
     // §3.14: the Encrypted payload is the last one; its Next Payload names the inner first.
     if (!r.empty())
-      return syntax_error(w, "must be the last payload, " + std::to_string(r.remaining()) +
-                                 " bytes follow");
+      return syntax_error(
+          w, "must be the last payload, " + std::to_string(r.remaining()) + " bytes follow");
   }
   return detail::parse_body(w, next, body);
 }
@@ -134,9 +145,8 @@ Result<Header> parse_header(Reader& r, size_t datagram_size, PayloadType& first)
                          "IKE header: major version " + std::to_string(h.major_version) +
                              " is not supported (only 2)");
   if (length != datagram_size)
-    return syntax_error("IKE header: length " + std::to_string(length) +
-                        " does not match the " + std::to_string(datagram_size) +
-                        "-byte datagram");
+    return syntax_error("IKE header: length " + std::to_string(length) + " does not match the " +
+                        std::to_string(datagram_size) + "-byte datagram");
   return h;
 }
 
@@ -163,8 +173,10 @@ PayloadType payload_type(const Payload& p) {
   return std::visit(
       [](const auto& q) {
         using P = std::decay_t<decltype(q)>;
-        if constexpr (std::is_same_v<P, UnknownPayload>) return PayloadType::None;
-        else return P::kType;
+        if constexpr (std::is_same_v<P, UnknownPayload>)
+          return PayloadType::None;
+        else
+          return P::kType;
       },
       p);
 }

@@ -32,9 +32,9 @@ struct Header {
   uint8_t major_version = 2;
   uint8_t minor_version = 0;
   ExchangeType exchange = ExchangeType::IkeSaInit;
-  bool initiator = false;  // I flag: sent by the original initiator of the IKE SA
+  bool initiator = false;       // I flag: sent by the original initiator of the IKE SA
   bool higher_version = false;  // V flag
-  bool response = false;  // R flag
+  bool response = false;        // R flag
   uint32_t message_id = 0;
   bool operator==(const Header&) const = default;
 };

@@ -14,7 +14,7 @@ namespace {
 
 constexpr size_t kIpv4SelectorLength = 16;  // §3.13.1
 constexpr size_t kIpv6SelectorLength = 40;
-constexpr size_t kMinNonce = 16;            // §3.9
+constexpr size_t kMinNonce = 16;  // §3.9
 constexpr size_t kMaxNonce = 256;
 
 std::string count_str(size_t n) { return std::to_string(n); }
@@ -22,12 +22,20 @@ std::string count_str(size_t n) { return std::to_string(n); }
 // Every payload with a fixed part: the minimum body length after the generic header.
 size_t min_body(PayloadType t) {
   switch (t) {
-    case PayloadType::Ke: case PayloadType::IdI: case PayloadType::IdR:
-    case PayloadType::Auth: case PayloadType::Notify: case PayloadType::Delete:
-    case PayloadType::TsI: case PayloadType::TsR: case PayloadType::Cp:
-    case PayloadType::Eap: case PayloadType::Skf:
+    case PayloadType::Ke:
+    case PayloadType::IdI:
+    case PayloadType::IdR:
+    case PayloadType::Auth:
+    case PayloadType::Notify:
+    case PayloadType::Delete:
+    case PayloadType::TsI:
+    case PayloadType::TsR:
+    case PayloadType::Cp:
+    case PayloadType::Eap:
+    case PayloadType::Skf:
       return 4;
-    case PayloadType::Cert: case PayloadType::CertReq:
+    case PayloadType::Cert:
+    case PayloadType::CertReq:
       return 1;
     default:
       return 0;
@@ -43,18 +51,22 @@ IpAddress read_address(Reader& r, Family f) {
 }
 
 Result<TrafficSelector> parse_selector(Reader& r, const std::string& outer, size_t index) {
-  const std::string at = outer + ": selector " + count_str(index) + " at offset " +
-                         count_str(r.offset());
-  if (r.remaining() < 8) return syntax_error(at + ": truncated, " + count_str(r.remaining()) +
-                                             " bytes left for an 8-byte header");
+  const std::string at =
+      outer + ": selector " + count_str(index) + " at offset " + count_str(r.offset());
+  if (r.remaining() < 8)
+    return syntax_error(at + ": truncated, " + count_str(r.remaining()) +
+                        " bytes left for an 8-byte header");
   const auto type = static_cast<TsType>(r.u8());
   TrafficSelector ts;
   ts.ip_protocol = r.u8();
   const uint16_t length = r.u16();
   size_t want = 0;
-  if (type == TsType::Ipv4AddrRange) want = kIpv4SelectorLength;
-  else if (type == TsType::Ipv6AddrRange) want = kIpv6SelectorLength;
-  else return syntax_error(at + ": unknown TS type " + count_str(static_cast<uint8_t>(type)));
+  if (type == TsType::Ipv4AddrRange)
+    want = kIpv4SelectorLength;
+  else if (type == TsType::Ipv6AddrRange)
+    want = kIpv6SelectorLength;
+  else
+    return syntax_error(at + ": unknown TS type " + count_str(static_cast<uint8_t>(type)));
   if (length != want)
     return syntax_error(at + ": length " + count_str(length) + " is not " + count_str(want) +
                         " for TS type " + count_str(static_cast<uint8_t>(type)));
@@ -106,8 +118,7 @@ Result<Payload> parse_delete(const Where& w, Reader body) {
   d.protocol = static_cast<ProtocolId>(body.u8());
   d.spi_size = body.u8();
   const uint16_t count = body.u16();
-  if (d.spi_size == 0 && count != 0)
-    return syntax_error(w, count_str(count) + " SPIs of size 0");
+  if (d.spi_size == 0 && count != 0) return syntax_error(w, count_str(count) + " SPIs of size 0");
   if (static_cast<size_t>(count) * d.spi_size != body.remaining())
     return syntax_error(w, count_str(count) + " SPIs of " + count_str(d.spi_size) +
                                " bytes do not fill the " + count_str(body.remaining()) +
@@ -142,8 +153,8 @@ Result<Payload> parse_skf(const Where& w, PayloadType next, Reader body) {
   f.total_fragments = body.u16();
   // RFC 7383 §2.5: numbering starts at 1 and never exceeds the (non-zero) total.
   if (f.fragment_number == 0 || f.fragment_number > f.total_fragments)
-    return syntax_error(w, "fragment " + count_str(f.fragment_number) + " of " +
-                               count_str(f.total_fragments));
+    return syntax_error(
+        w, "fragment " + count_str(f.fragment_number) + " of " + count_str(f.total_fragments));
   f.data = body.rest();
   return Payload{std::move(f)};
 }
@@ -176,26 +187,41 @@ Result<Payload> parse_body(const Where& w, PayloadType next, Reader body) {
       ke.data = body.rest();
       return Payload{std::move(ke)};
     }
-    case PayloadType::IdI: return typed_blob(body, 3, &IdIPayload::id_type);
-    case PayloadType::IdR: return typed_blob(body, 3, &IdRPayload::id_type);
-    case PayloadType::Cert: return typed_blob(body, 0, &CertPayload::encoding);
-    case PayloadType::CertReq: return typed_blob(body, 0, &CertReqPayload::encoding);
-    case PayloadType::Auth: return typed_blob(body, 3, &AuthPayload::method);
+    case PayloadType::IdI:
+      return typed_blob(body, 3, &IdIPayload::id_type);
+    case PayloadType::IdR:
+      return typed_blob(body, 3, &IdRPayload::id_type);
+    case PayloadType::Cert:
+      return typed_blob(body, 0, &CertPayload::encoding);
+    case PayloadType::CertReq:
+      return typed_blob(body, 0, &CertReqPayload::encoding);
+    case PayloadType::Auth:
+      return typed_blob(body, 3, &AuthPayload::method);
     case PayloadType::Nonce:
       if (body.remaining() < kMinNonce || body.remaining() > kMaxNonce)
-        return syntax_error(w, "nonce of " + count_str(body.remaining()) +
-                                   " bytes is outside 16..256");
+        return syntax_error(
+            w, "nonce of " + count_str(body.remaining()) + " bytes is outside 16..256");
       return Payload{NoncePayload{body.rest()}};
-    case PayloadType::Notify: return parse_notify(w, body);
-    case PayloadType::Delete: return parse_delete(w, body);
-    case PayloadType::VendorId: return Payload{VendorIdPayload{body.rest()}};
-    case PayloadType::TsI: return parse_ts<TsIPayload>(w, body);
-    case PayloadType::TsR: return parse_ts<TsRPayload>(w, body);
-    case PayloadType::Sk: return Payload{SkPayload{next, body.rest()}};
-    case PayloadType::Cp: return parse_cp(w, body);
-    case PayloadType::Eap: return Payload{EapPayload{body.rest()}};
-    case PayloadType::Skf: return parse_skf(w, next, body);
-    case PayloadType::None: break;
+    case PayloadType::Notify:
+      return parse_notify(w, body);
+    case PayloadType::Delete:
+      return parse_delete(w, body);
+    case PayloadType::VendorId:
+      return Payload{VendorIdPayload{body.rest()}};
+    case PayloadType::TsI:
+      return parse_ts<TsIPayload>(w, body);
+    case PayloadType::TsR:
+      return parse_ts<TsRPayload>(w, body);
+    case PayloadType::Sk:
+      return Payload{SkPayload{next, body.rest()}};
+    case PayloadType::Cp:
+      return parse_cp(w, body);
+    case PayloadType::Eap:
+      return Payload{EapPayload{body.rest()}};
+    case PayloadType::Skf:
+      return parse_skf(w, next, body);
+    case PayloadType::None:
+      break;
   }
   return syntax_error(w, "not a known payload type");
 }

@@ -68,36 +68,39 @@ void typed_blob(uint8_t type, size_t reserved, const Bytes& data, Writer& w) {
 }  // namespace
 
 void encode_body(const Payload& p, Writer& w) {
-  std::visit(
-      Overloaded{
-          [&](const SaPayload& sa) { encode_sa(sa, w); },
-          [&](const KePayload& ke) {
-            w.u16(ke.group);
-            w.zeros(2);
-            w.bytes(ke.data);
-          },
-          [&](const IdIPayload& id) { typed_blob(static_cast<uint8_t>(id.id_type), 3, id.data, w); },
-          [&](const IdRPayload& id) { typed_blob(static_cast<uint8_t>(id.id_type), 3, id.data, w); },
-          [&](const CertPayload& c) { typed_blob(c.encoding, 0, c.data, w); },
-          [&](const CertReqPayload& c) { typed_blob(c.encoding, 0, c.data, w); },
-          [&](const AuthPayload& a) { typed_blob(a.method, 3, a.data, w); },
-          [&](const NoncePayload& n) { w.bytes(n.data); },
-          [&](const NotifyPayload& n) { encode_notify(n, w); },
-          [&](const DeletePayload& d) { encode_delete(d, w); },
-          [&](const VendorIdPayload& v) { w.bytes(v.data); },
-          [&](const TsIPayload& ts) { encode_ts(ts, w); },
-          [&](const TsRPayload& ts) { encode_ts(ts, w); },
-          [&](const SkPayload& sk) { w.bytes(sk.data); },
-          [&](const CpPayload& cp) { encode_cp(cp, w); },
-          [&](const EapPayload& e) { w.bytes(e.data); },
-          [&](const SkfPayload& f) {
-            w.u16(f.fragment_number);
-            w.u16(f.total_fragments);
-            w.bytes(f.data);
-          },
-          [&](const UnknownPayload& u) { w.bytes(u.body); },
-      },
-      p);
+  std::visit(Overloaded{
+                 [&](const SaPayload& sa) { encode_sa(sa, w); },
+                 [&](const KePayload& ke) {
+                   w.u16(ke.group);
+                   w.zeros(2);
+                   w.bytes(ke.data);
+                 },
+                 [&](const IdIPayload& id) {
+                   typed_blob(static_cast<uint8_t>(id.id_type), 3, id.data, w);
+                 },
+                 [&](const IdRPayload& id) {
+                   typed_blob(static_cast<uint8_t>(id.id_type), 3, id.data, w);
+                 },
+                 [&](const CertPayload& c) { typed_blob(c.encoding, 0, c.data, w); },
+                 [&](const CertReqPayload& c) { typed_blob(c.encoding, 0, c.data, w); },
+                 [&](const AuthPayload& a) { typed_blob(a.method, 3, a.data, w); },
+                 [&](const NoncePayload& n) { w.bytes(n.data); },
+                 [&](const NotifyPayload& n) { encode_notify(n, w); },
+                 [&](const DeletePayload& d) { encode_delete(d, w); },
+                 [&](const VendorIdPayload& v) { w.bytes(v.data); },
+                 [&](const TsIPayload& ts) { encode_ts(ts, w); },
+                 [&](const TsRPayload& ts) { encode_ts(ts, w); },
+                 [&](const SkPayload& sk) { w.bytes(sk.data); },
+                 [&](const CpPayload& cp) { encode_cp(cp, w); },
+                 [&](const EapPayload& e) { w.bytes(e.data); },
+                 [&](const SkfPayload& f) {
+                   w.u16(f.fragment_number);
+                   w.u16(f.total_fragments);
+                   w.bytes(f.data);
+                 },
+                 [&](const UnknownPayload& u) { w.bytes(u.body); },
+             },
+             p);
 }
 
 }  // namespace ipsec::wire::detail

@@ -187,11 +187,10 @@ struct UnknownPayload {
   bool operator==(const UnknownPayload&) const = default;
 };
 
-using Payload =
-    std::variant<SaPayload, KePayload, IdIPayload, IdRPayload, CertPayload, CertReqPayload,
-                 AuthPayload, NoncePayload, NotifyPayload, DeletePayload, VendorIdPayload,
-                 TsIPayload, TsRPayload, SkPayload, CpPayload, EapPayload, SkfPayload,
-                 UnknownPayload>;
+using Payload = std::variant<SaPayload, KePayload, IdIPayload, IdRPayload, CertPayload,
+                             CertReqPayload, AuthPayload, NoncePayload, NotifyPayload,
+                             DeletePayload, VendorIdPayload, TsIPayload, TsRPayload, SkPayload,
+                             CpPayload, EapPayload, SkfPayload, UnknownPayload>;
 
 PayloadType payload_type(const Payload& p);
 

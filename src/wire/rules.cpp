@@ -17,26 +17,26 @@ using T = PayloadType;
 // §1.2: HDR, SAi1, KEi, Ni  -->  <--  HDR, SAr1, KEr, Nr, [CERTREQ]
 constexpr PayloadRule kSaInitRequest[] = {
     {T::Sa, 1, 1}, {T::Ke, 1, 1}, {T::Nonce, 1, 1}, {T::Notify, 0, kAny}, {T::VendorId, 0, kAny}};
-constexpr PayloadRule kSaInitResponse[] = {
-    {T::Sa, 1, 1},          {T::Ke, 1, 1},          {T::Nonce, 1, 1},
-    {T::CertReq, 0, kAny},  {T::Notify, 0, kAny},   {T::VendorId, 0, kAny}};
+constexpr PayloadRule kSaInitResponse[] = {{T::Sa, 1, 1},        {T::Ke, 1, 1},
+                                           {T::Nonce, 1, 1},     {T::CertReq, 0, kAny},
+                                           {T::Notify, 0, kAny}, {T::VendorId, 0, kAny}};
 
 // §1.2, §2.16: SK {IDi, [CERT+], [CERTREQ+], [IDr], AUTH, [CP], SAi2, TSi, TSr}; IDi and
 // AUTH are optional here because later EAP rounds (§2.16) carry only EAP or AUTH.
 constexpr PayloadRule kAuthRequest[] = {
-    {T::IdI, 0, 1},     {T::Cert, 0, kAny}, {T::CertReq, 0, kAny}, {T::IdR, 0, 1},
-    {T::Auth, 0, 1},    {T::Eap, 0, 1},     {T::Cp, 0, 1},         {T::Sa, 0, 1},
-    {T::TsI, 0, 1},     {T::TsR, 0, 1},     {T::Notify, 0, kAny},  {T::VendorId, 0, kAny}};
+    {T::IdI, 0, 1},  {T::Cert, 0, kAny}, {T::CertReq, 0, kAny}, {T::IdR, 0, 1},
+    {T::Auth, 0, 1}, {T::Eap, 0, 1},     {T::Cp, 0, 1},         {T::Sa, 0, 1},
+    {T::TsI, 0, 1},  {T::TsR, 0, 1},     {T::Notify, 0, kAny},  {T::VendorId, 0, kAny}};
 constexpr PayloadRule kAuthResponse[] = {
-    {T::IdR, 0, 1},     {T::Cert, 0, kAny}, {T::Auth, 0, 1},       {T::Eap, 0, 1},
-    {T::Cp, 0, 1},      {T::Sa, 0, 1},      {T::TsI, 0, 1},        {T::TsR, 0, 1},
+    {T::IdR, 0, 1},       {T::Cert, 0, kAny},    {T::Auth, 0, 1}, {T::Eap, 0, 1},
+    {T::Cp, 0, 1},        {T::Sa, 0, 1},         {T::TsI, 0, 1},  {T::TsR, 0, 1},
     {T::Notify, 0, kAny}, {T::VendorId, 0, kAny}};
 constexpr PayloadType kSaAndSelectors[] = {T::Sa, T::TsI, T::TsR};
 
 // §1.3: SK {[N], SA, Ni, [KEi], [TSi, TSr]}; IKE SA rekey (§1.3.2) has no selectors.
-constexpr PayloadRule kChildSa[] = {
-    {T::Sa, 1, 1},  {T::Nonce, 1, 1}, {T::Ke, 0, 1}, {T::TsI, 0, 1},
-    {T::TsR, 0, 1}, {T::Notify, 0, kAny}, {T::VendorId, 0, kAny}};
+constexpr PayloadRule kChildSa[] = {{T::Sa, 1, 1},         {T::Nonce, 1, 1}, {T::Ke, 0, 1},
+                                    {T::TsI, 0, 1},        {T::TsR, 0, 1},   {T::Notify, 0, kAny},
+                                    {T::VendorId, 0, kAny}};
 constexpr PayloadType kSelectors[] = {T::TsI, T::TsR};
 
 // §1.4: SK {[N,] [D,] [CP,] ...}
@@ -84,7 +84,8 @@ Result<void> check_encrypted_outer(const std::string& ctx, const std::vector<Pay
   size_t encrypted = 0;
   for (const auto& p : payloads) {
     const PayloadType t = payload_type(p);
-    if (t == T::Sk || t == T::Skf) ++encrypted;
+    if (t == T::Sk || t == T::Skf)
+      ++encrypted;
     else if (detail::is_known(t))
       return detail::syntax_error(ctx + ": " + payload_name(t) + " payload must be inside SK");
   }
@@ -129,8 +130,8 @@ Result<void> check_together(const std::string& ctx, const ExchangeRules& rules,
   for (PayloadType t : rules.together) names += (names.empty() ? "" : ", ") + payload_name(t);
   for (PayloadType t : rules.together)
     if (count_of(payloads, t) == 0)
-      return detail::syntax_error(ctx + ": " + names + " must appear together, " +
-                                  payload_name(t) + " is missing");
+      return detail::syntax_error(ctx + ": " + names + " must appear together, " + payload_name(t) +
+                                  " is missing");
   return ok();
 }
 

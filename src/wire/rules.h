@@ -25,7 +25,7 @@ struct PayloadRule {
 struct ExchangeRules {
   ExchangeType exchange;
   bool response;
-  bool encrypted;                       // the datagram carries exactly one SK or SKF, nothing else
+  bool encrypted;  // the datagram carries exactly one SK or SKF, nothing else
   std::span<const PayloadRule> payloads;  // the clear payloads, or those inside SK
   std::span<const PayloadType> together;  // all present or none (e.g. SA, TSi, TSr)
 };

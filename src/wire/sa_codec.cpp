@@ -9,8 +9,8 @@ namespace ipsec::wire {
 
 Transform Transform::make(TransformType type, uint16_t id, std::optional<uint16_t> key_bits) {
   Transform t{type, id, {}};
-  if (key_bits) t.attributes.push_back({static_cast<uint16_t>(AttributeType::KeyLength), true,
-                                        *key_bits, {}});
+  if (key_bits)
+    t.attributes.push_back({static_cast<uint16_t>(AttributeType::KeyLength), true, *key_bits, {}});
   return t;
 }
 
@@ -29,12 +29,11 @@ constexpr size_t kProposalHeader = 8;   // §3.3.1
 constexpr size_t kTransformHeader = 8;  // §3.3.2
 constexpr uint8_t kMoreProposals = 2;
 constexpr uint8_t kMoreTransforms = 3;
-constexpr uint16_t kAttrTv = 0x8000;    // §3.3.5 AF bit
+constexpr uint16_t kAttrTv = 0x8000;  // §3.3.5 AF bit
 
 // A substructure inside a payload: "SA payload at offset 28: proposal 1 at offset 32".
 std::string sub(const std::string& outer, const char* what, size_t index, size_t offset) {
-  return outer + ": " + what + " " + std::to_string(index) + " at offset " +
-         std::to_string(offset);
+  return outer + ": " + what + " " + std::to_string(index) + " at offset " + std::to_string(offset);
 }
 
 // Reads the Last Substruc / length prefix common to proposals and transforms and returns
@@ -72,8 +71,8 @@ Result<Attribute> parse_attribute(Reader& r, const std::string& at) {
   const uint16_t length = r.u16();
   if (length > r.remaining())
     return syntax_error(at + ": attribute " + std::to_string(a.type) + " length " +
-                        std::to_string(length) + " exceeds the " +
-                        std::to_string(r.remaining()) + " bytes left");
+                        std::to_string(length) + " exceeds the " + std::to_string(r.remaining()) +
+                        " bytes left");
   a.data = r.bytes(length);
   return a;
 }

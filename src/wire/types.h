@@ -67,9 +67,9 @@ enum class NotifyType : uint16_t {
   RekeySa = 16393,
   EspTfcPaddingNotSupported = 16394,
   NonFirstFragmentsAlso = 16395,
-  MobikeSupported = 16396,           // RFC 4555
+  MobikeSupported = 16396,              // RFC 4555
   Ikev2FragmentationSupported = 16430,  // RFC 7383
-  SignatureHashAlgorithms = 16431,    // RFC 7427
+  SignatureHashAlgorithms = 16431,      // RFC 7427
 };
 
 // Notify types below this value are errors (RFC 7296 §3.10.1).

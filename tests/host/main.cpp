@@ -57,8 +57,7 @@ int probe_esp() {
 
 // Whether a -ts/--test-suite filter (doctest's spellings) names the suite.
 bool suite_requested(int argc, char** argv, std::string_view suite) {
-  constexpr std::string_view kPrefixes[] = {"-ts=", "--test-suite=", "-dt-ts=",
-                                            "--dt-test-suite="};
+  constexpr std::string_view kPrefixes[] = {"-ts=", "--test-suite=", "-dt-ts=", "--dt-test-suite="};
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
     for (auto p : kPrefixes)

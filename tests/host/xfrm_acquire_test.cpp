@@ -46,8 +46,8 @@ PolicyParams trap_policy() {
   PolicyParams p;
   p.sel = sel("198.51.100.0/24", "203.0.113.0/24");
   p.dir = Dir::Out;
-  p.tmpls = {Template{ip("192.0.2.1"), ip("192.0.2.2"), 0, Proto::Esp, Mode::Tunnel, kReqid,
-                      false}};
+  p.tmpls = {
+      Template{ip("192.0.2.1"), ip("192.0.2.2"), 0, Proto::Esp, Mode::Tunnel, kReqid, false}};
   return p;
 }
 
@@ -260,8 +260,10 @@ TEST_CASE("acquire: a trap holds UDP to 203.0.113.0/24, asks once, nothing goes 
     CHECK_MESSAGE(send_udp(dst) == 5, "sendto ", dst);
   CHECK(host_test::wait_events(**src, 1, 1000).empty());
   if (net->arp_off) CHECK(cap.count(IPPROTO_UDP, protected_net, 500) == 0);
-  if (no_states >= 0) CHECK(xfrm_stat("XfrmOutNoStates") - no_states == 5);
-  else host_test::skip("XfrmOutNoStates", "no /proc/net/xfrm_stat (CONFIG_XFRM_STATISTICS)");
+  if (no_states >= 0)
+    CHECK(xfrm_stat("XfrmOutNoStates") - no_states == 5);
+  else
+    host_test::skip("XfrmOutNoStates", "no /proc/net/xfrm_stat (CONFIG_XFRM_STATISTICS)");
 
   // The ACQ state: larval, spi 0, the template's reqid and mode, the packet's
   // selector, and net.core.xfrm_acq_expires seconds to live.
@@ -394,7 +396,7 @@ TEST_CASE("acquire: ALLOCSPI with the acquire's seq turns the ACQ state into the
   CHECK(states[0].reqid == kReqid);
   CHECK(states[0].mode == Mode::Tunnel);
   CHECK(states[0].sel.dst == pfx("203.0.113.5/32"));  // the ACQ state's selector
-  auto again = k->alloc_spi(req);  // the state has an SPI: the kernel returns it
+  auto again = k->alloc_spi(req);                     // the state has an SPI: the kernel returns it
   REQUIRE(again.has_value());
   CHECK(*again == *spi);
   CHECK(send_udp("203.0.113.5") == 5);
@@ -411,68 +413,68 @@ TEST_CASE("acquire: ALLOCSPI with the acquire's seq turns the ACQ state into the
 }
 
 TEST_SUITE("real-sa") {
+  // (needs ESP) The SA for an ACQUIRE, on the SPI from ALLOCSPI with its seq:
+  // add_sa (NEWSA: EEXIST, then UPDSA) replaces the ACQ state; the trap then
+  // protects: the datagram leaves as ESP to 192.0.2.2 and is counted on the SA.
+  TEST_CASE(
+      "real-sa: acquire, ALLOCSPI with its seq, add_sa: no ACQ state left, traffic protected") {
+    host_test::fresh_netns();
+    auto net = trap_net();
+    if (!net) return;
+    auto k = host_test::open_kernel();
+    auto src = k->subscribe(kGroupAcquire);
+    REQUIRE(src.has_value());
+    REQUIRE(k->add_policy(trap_policy()).has_value());
+    AcquireEvent acq = first_acquire(**src, "203.0.113.5");
+    SpiRequest req;
+    req.src = acq.src;
+    req.dst = acq.dst;
+    req.reqid = acq.tmpl.reqid;
+    req.seq = acq.seq;
+    auto spi = k->alloc_spi(req);
+    REQUIRE_MESSAGE(spi.has_value(), host_test::why(spi));
+    auto added = k->add_sa(tunnel_sa(*spi));
+    REQUIRE_MESSAGE(added.has_value(), host_test::why(added));
 
-// (needs ESP) The SA for an ACQUIRE, on the SPI from ALLOCSPI with its seq:
-// add_sa (NEWSA: EEXIST, then UPDSA) replaces the ACQ state; the trap then
-// protects: the datagram leaves as ESP to 192.0.2.2 and is counted on the SA.
-TEST_CASE("real-sa: acquire, ALLOCSPI with its seq, add_sa: no ACQ state left, traffic protected") {
-  host_test::fresh_netns();
-  auto net = trap_net();
-  if (!net) return;
-  auto k = host_test::open_kernel();
-  auto src = k->subscribe(kGroupAcquire);
-  REQUIRE(src.has_value());
-  REQUIRE(k->add_policy(trap_policy()).has_value());
-  AcquireEvent acq = first_acquire(**src, "203.0.113.5");
-  SpiRequest req;
-  req.src = acq.src;
-  req.dst = acq.dst;
-  req.reqid = acq.tmpl.reqid;
-  req.seq = acq.seq;
-  auto spi = k->alloc_spi(req);
-  REQUIRE_MESSAGE(spi.has_value(), host_test::why(spi));
-  auto added = k->add_sa(tunnel_sa(*spi));
-  REQUIRE_MESSAGE(added.has_value(), host_test::why(added));
+    CHECK(larval_states(*k).empty());
+    auto all = k->dump_sas();
+    REQUIRE(all.has_value());
+    CHECK(all->size() == 1);
+    auto shown = host_test::run("ip xfrm state list");
+    CHECK_MESSAGE(shown.output.find("spi 0x00000000") == std::string::npos, shown.output);
+    CHECK_MESSAGE(shown.output.find("aead rfc4106(gcm(aes))") != std::string::npos, shown.output);
 
-  CHECK(larval_states(*k).empty());
-  auto all = k->dump_sas();
-  REQUIRE(all.has_value());
-  CHECK(all->size() == 1);
-  auto shown = host_test::run("ip xfrm state list");
-  CHECK_MESSAGE(shown.output.find("spi 0x00000000") == std::string::npos, shown.output);
-  CHECK_MESSAGE(shown.output.find("aead rfc4106(gcm(aes))") != std::string::npos, shown.output);
-
-  Capture cap(net->peer_index);
-  CHECK(send_udp("203.0.113.5") == 5);
-  if (net->arp_off) {
-    CHECK(cap.count(IPPROTO_ESP, pfx("192.0.2.2/32"), 3000, 1) == 1);
-    CHECK(cap.count(IPPROTO_UDP, pfx("203.0.113.0/24"), 300) == 0);
+    Capture cap(net->peer_index);
+    CHECK(send_udp("203.0.113.5") == 5);
+    if (net->arp_off) {
+      CHECK(cap.count(IPPROTO_ESP, pfx("192.0.2.2/32"), 3000, 1) == 1);
+      CHECK(cap.count(IPPROTO_UDP, pfx("203.0.113.0/24"), 300) == 0);
+    }
+    auto sa = k->get_sa(tunnel_sa(*spi).id());
+    REQUIRE(sa.has_value());
+    CHECK(sa->counters.packets == 1);
+    CHECK(host_test::wait_events(**src, 1, 300).empty());
   }
-  auto sa = k->get_sa(tunnel_sa(*spi).id());
-  REQUIRE(sa.has_value());
-  CHECK(sa->counters.packets == 1);
-  CHECK(host_test::wait_events(**src, 1, 300).empty());
-}
 
-// (needs ESP) Without ALLOCSPI (the peer chose the outbound SPI): NEWSA of an
-// SA with the ACQ state's reqid, mode and addresses deletes the ACQ state
-// (xfrm_state_add, __find_acq_core).
-TEST_CASE("real-sa: acquire, then add_sa of the peer's SPI: the ACQ state is gone") {
-  host_test::fresh_netns();
-  auto net = trap_net();
-  if (!net) return;
-  auto k = host_test::open_kernel();
-  auto src = k->subscribe(kGroupAcquire);
-  REQUIRE(src.has_value());
-  REQUIRE(k->add_policy(trap_policy()).has_value());
-  first_acquire(**src, "203.0.113.5");
-  REQUIRE(larval_states(*k).size() == 1);
-  auto added = k->add_sa(tunnel_sa(0x5000));
-  REQUIRE_MESSAGE(added.has_value(), host_test::why(added));
-  CHECK(larval_states(*k).empty());
-  CHECK(k->dump_sas()->size() == 1);
-  auto shown = host_test::run("ip xfrm state list");
-  CHECK_MESSAGE(shown.output.find("spi 0x00000000") == std::string::npos, shown.output);
-}
+  // (needs ESP) Without ALLOCSPI (the peer chose the outbound SPI): NEWSA of an
+  // SA with the ACQ state's reqid, mode and addresses deletes the ACQ state
+  // (xfrm_state_add, __find_acq_core).
+  TEST_CASE("real-sa: acquire, then add_sa of the peer's SPI: the ACQ state is gone") {
+    host_test::fresh_netns();
+    auto net = trap_net();
+    if (!net) return;
+    auto k = host_test::open_kernel();
+    auto src = k->subscribe(kGroupAcquire);
+    REQUIRE(src.has_value());
+    REQUIRE(k->add_policy(trap_policy()).has_value());
+    first_acquire(**src, "203.0.113.5");
+    REQUIRE(larval_states(*k).size() == 1);
+    auto added = k->add_sa(tunnel_sa(0x5000));
+    REQUIRE_MESSAGE(added.has_value(), host_test::why(added));
+    CHECK(larval_states(*k).empty());
+    CHECK(k->dump_sas()->size() == 1);
+    auto shown = host_test::run("ip xfrm state list");
+    CHECK_MESSAGE(shown.output.find("spi 0x00000000") == std::string::npos, shown.output);
+  }
 
 }  // TEST_SUITE

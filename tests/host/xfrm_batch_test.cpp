@@ -79,8 +79,7 @@ TEST_CASE("batch: mixed updates and deletes, and a failing delete, keep their or
   }
   REQUIRE_FALSE(results.back().has_value());
   CHECK(results.back().error().code == ENOENT);
-  CHECK(results.back().error().message.find("deleting policy 10.0.1.0/24->172.16.0.0/16 out") ==
-        0);
+  CHECK(results.back().error().message.find("deleting policy 10.0.1.0/24->172.16.0.0/16 out") == 0);
   auto all = k->dump_policies();
   REQUIRE(all.has_value());
   REQUIRE(all->size() == 50);

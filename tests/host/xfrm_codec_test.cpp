@@ -2,8 +2,8 @@
 // The XFRM codec without a kernel: what we encode parses back to the same
 // model (the SA encoding cannot be checked against this host's kernel, which
 // has no ESP/AH), and malformed input is refused.
-#include <doctest/doctest.h>
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <linux/xfrm.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -94,7 +94,7 @@ TEST_CASE("codec: the SA message carries what linux/xfrm.h expects") {
   sa.lifetime = {};
   msg = netlink::build_sa(buf, sa, false);
   std::memcpy(&info, NLMSG_DATA(*msg), sizeof info);
-  CHECK(info.lft.hard_byte_limit == XFRM_INF);   // 0 in the model: no limit
+  CHECK(info.lft.hard_byte_limit == XFRM_INF);  // 0 in the model: no limit
   CHECK(info.lft.hard_packet_limit == XFRM_INF);
   CHECK(info.lft.hard_add_expires_seconds == 0);  // seconds: 0 already means none
 }
@@ -142,9 +142,9 @@ TEST_CASE("codec: a policy with a two-template bundle, mark, if_id and lifetime 
   p.dir = Dir::Fwd;
   p.priority = 1234;
   p.index = 0;
-  p.tmpls = {Template{{}, {}, 0, Proto::Ah, Mode::Transport, 1, false},
-             Template{ip("2001:db8::a"), ip("2001:db8::b"), 0x77, Proto::Esp, Mode::Tunnel, 2,
-                      true}};
+  p.tmpls = {
+      Template{{}, {}, 0, Proto::Ah, Mode::Transport, 1, false},
+      Template{ip("2001:db8::a"), ip("2001:db8::b"), 0x77, Proto::Esp, Mode::Tunnel, 2, true}};
   p.mark = Mark{1, 0xffffffff};
   p.if_id = 99;
   p.lifetime.hard_add_seconds = 60;
@@ -215,8 +215,7 @@ TEST_CASE("codec: an extended ack yields the kernel's message") {
   CHECK(ack.seq == 77);
   CHECK(ack.error == EPROTONOSUPPORT);
   CHECK(ack.extack == "Requested type not found");
-  CHECK(netlink::cause_text(ack.error, ack.extack) ==
-        "Requested type not found (EPROTONOSUPPORT)");
+  CHECK(netlink::cause_text(ack.error, ack.extack) == "Requested type not found (EPROTONOSUPPORT)");
   // Cut short by the receive slot: the errno survives, the text is dropped.
   REQUIRE(netlink::parse_ack(nlh, NLMSG_HDRLEN + sizeof err + 6, ack));
   CHECK(ack.error == EPROTONOSUPPORT);

@@ -99,7 +99,7 @@ TEST_CASE("events: deleting a larval SA and flushing SAs are announced; others f
   auto spi = k->alloc_spi(req);
   REQUIRE(spi.has_value());
   req.dst = ip("192.0.2.3");
-  REQUIRE(k->alloc_spi(req).has_value());  // ALLOCSPI itself is not announced
+  REQUIRE(k->alloc_spi(req).has_value());             // ALLOCSPI itself is not announced
   REQUIRE(k->add_policy(trap_policy()).has_value());  // not subscribed: filtered
   REQUIRE(k->delete_sa(SaId{ip("192.0.2.2"), *spi, Proto::Esp, {}, {}}).has_value());
   // The kernel announces a flush only when it removed something (the other

@@ -55,7 +55,6 @@ void check_same(const PolicyParams& got, const PolicyParams& want) {
   CHECK_FALSE(got.socket);
 }
 
-
 }  // namespace
 
 TEST_CASE("policy: add, get, dump, update, delete an IPv4 tunnel policy") {

@@ -154,9 +154,10 @@ TEST_CASE("every response kind round-trips") {
   CHECK(encode(bad) == R"({"error":"no connection \"x\"","ok":false})");
 
   Response refused = Response::failure("load refused: 2 problem(s)");
-  refused.details = {"/etc/ipsecctl/a.json: connections.x.remote.address: \"192.0.2.300\" is "
-                     "not an IP address",
-                     "/etc/ipsecctl/b.json: connections[1].psk_file: mode 0644, must be 0600"};
+  refused.details = {
+      "/etc/ipsecctl/a.json: connections.x.remote.address: \"192.0.2.300\" is "
+      "not an IP address",
+      "/etc/ipsecctl/b.json: connections[1].psk_file: mode 0644, must be 0600"};
   back = round_trip(refused);
   CHECK_FALSE(back.ok);
   CHECK(back.error == "load refused: 2 problem(s)");
@@ -302,7 +303,7 @@ TEST_CASE("status decoding is strict and names the path") {
   j["ike_sas"][0]["children"][0]["packets_out"] = -5;
   CHECK(status_error(j) ==
         "bad status from ipsecd: ike_sas[0].children[0].packets_out: -5 is negative, "
-                           "expected an unsigned integer");
+        "expected an unsigned integer");
 
   j = good;
   j["ike_sas"][0]["children"][0]["bytes_out"] = 1.5;
@@ -319,7 +320,7 @@ TEST_CASE("status decoding is strict and names the path") {
   j["ike_sas"][0]["children"][0]["expire_in_seconds"] = "never";
   CHECK(status_error(j) ==
         "bad status from ipsecd: ike_sas[0].children[0].expire_in_seconds: expected "
-                           "an integer, got string");
+        "an integer, got string");
 
   j = good;
   j["ike_sas"][0]["initiator"] = 1;
@@ -330,7 +331,7 @@ TEST_CASE("status decoding is strict and names the path") {
   j["ike_sas"][0]["children"][0]["spi_in"] = "0xzz";
   CHECK(status_error(j) ==
         "bad status from ipsecd: ike_sas[0].children[0].spi_in: \"0xzz\" is not an "
-                           "SPI (0x and up to 8 hex digits)");
+        "SPI (0x and up to 8 hex digits)");
   j["ike_sas"][0]["children"][0]["spi_in"] = "0x100000000";  // 33 bits
   CHECK(status_error(j).find("is not an SPI") != std::string::npos);
   j["ike_sas"][0]["children"][0]["spi_in"] = "1234";
@@ -365,12 +366,12 @@ TEST_CASE("status decoding is strict and names the path") {
   for (const char* key : {"expire_in_seconds", "last_rekey_seconds_ago"}) {
     j = good;
     j["ike_sas"][1].erase(key);
-    CHECK(status_error(j) == std::string("bad status from ipsecd: ike_sas[1].") + key +
-                                 ": missing");
+    CHECK(status_error(j) ==
+          std::string("bad status from ipsecd: ike_sas[1].") + key + ": missing");
     j = good;
     j["ike_sas"][0]["children"][1][key] = true;
-    CHECK(status_error(j) == std::string("bad status from ipsecd: ike_sas[0].children[1].") +
-                                 key + ": expected an integer, got boolean");
+    CHECK(status_error(j) == std::string("bad status from ipsecd: ike_sas[0].children[1].") + key +
+                                 ": expected an integer, got boolean");
   }
 
   j = good;
@@ -379,8 +380,9 @@ TEST_CASE("status decoding is strict and names the path") {
 
   j = good;
   j["ike_sas"][0]["children"][0]["replaces"] = "0x1234567890";
-  CHECK(status_error(j) == "bad status from ipsecd: ike_sas[0].children[0].replaces: "
-                           "\"0x1234567890\" is not an SPI (0x and up to 8 hex digits)");
+  CHECK(status_error(j) ==
+        "bad status from ipsecd: ike_sas[0].children[0].replaces: "
+        "\"0x1234567890\" is not an SPI (0x and up to 8 hex digits)");
   j["ike_sas"][0]["children"][0].erase("replaces");
   CHECK(status_error(j) == "bad status from ipsecd: ike_sas[0].children[0].replaces: missing");
 
@@ -463,8 +465,8 @@ TEST_CASE("response decoding is strict") {
 }
 
 TEST_CASE("connection lists round-trip and decode strictly") {
-  ConnInfo c{"to-right", "192.0.2.1", "192.0.2.2", "left@example.org", "right@example.org",
-             "net", "trap"};
+  ConnInfo c{"to-right",          "192.0.2.1", "192.0.2.2", "left@example.org",
+             "right@example.org", "net",       "trap"};
   c.trapped = true;
   c.child_rekey_seconds = 3600;
   c.child_life_seconds = 3960;
@@ -524,10 +526,9 @@ TEST_CASE("monitor events: fields by kind, round trip, strict decoding") {
   e.spi_out = 0xc1000002;
   e.old_spi_in = 0xc0000001;
   std::string line = encode(e);
-  CHECK(line ==
-        R"({"child":"lan","connection":"to-right","event":"child-rekeyed",)"
-        R"("ike_spi":"0x0123456789abcdef","old_spi_in":"0xc0000001","spi_in":"0xc0000002",)"
-        R"("spi_out":"0xc1000002","time":"2026-11-23T10:00:00Z"})");
+  CHECK(line == R"({"child":"lan","connection":"to-right","event":"child-rekeyed",)"
+                R"("ike_spi":"0x0123456789abcdef","old_spi_in":"0xc0000001","spi_in":"0xc0000002",)"
+                R"("spi_out":"0xc1000002","time":"2026-11-23T10:00:00Z"})");
   auto back = parse_event(line);
   REQUIRE(back);
   CHECK(back->event == "child-rekeyed");
@@ -541,8 +542,8 @@ TEST_CASE("monitor events: fields by kind, round trip, strict decoding") {
   CHECK(back->reason.empty());
 
   // Unset fields are left out: an ike-down has no CHILD SPIs, an acquire no SPI at all.
-  Event down{"ike-down", "2026-11-23T10:00:01Z", "to-right", "", 7, 0, 0, 0, 0,
-             "deleted by peer", ""};
+  Event down{"ike-down", "2026-11-23T10:00:01Z", "to-right", "", 7, 0, 0, 0,
+             0,          "deleted by peer",      ""};
   CHECK(encode(down) == R"({"connection":"to-right","event":"ike-down",)"
                         R"("ike_spi":"0x0000000000000007","reason":"deleted by peer",)"
                         R"("time":"2026-11-23T10:00:01Z"})");
@@ -581,7 +582,10 @@ TEST_CASE("utc_time: ISO 8601 in UTC") {
 }
 
 TEST_CASE("encoding never throws on bytes that are not UTF-8") {
-  Request r{"up", std::string("bad\xff" "name"), {}};
+  Request r{"up",
+            std::string("bad\xff"
+                        "name"),
+            {}};
   std::string line = encode(r);
   CHECK(line.find('\n') == std::string::npos);
   CHECK(parse_request(line));

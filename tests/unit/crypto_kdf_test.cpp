@@ -74,8 +74,8 @@ TEST_SUITE("crypto kdf") {
   TEST_CASE("bad SPI sizes are refused") {
     auto seed = skeyseed(PrfAlgorithm::HmacSha2_256, kNi, kNr, kGir);
     REQUIRE(seed);
-    CHECK_FALSE(derive_ike_sa_keys(PrfAlgorithm::HmacSha2_256, *seed,
-                                   {kNi, kNr, hex("01"), kSpiR}, {16, 16}));
+    CHECK_FALSE(derive_ike_sa_keys(PrfAlgorithm::HmacSha2_256, *seed, {kNi, kNr, hex("01"), kSpiR},
+                                   {16, 16}));
   }
 
   TEST_CASE("rekey SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) (RFC 7296 §2.18)") {
@@ -87,7 +87,8 @@ TEST_SUITE("crypto kdf") {
     CHECK(*seed == *direct);
   }
 
-  TEST_CASE("CHILD SA KEYMAT = prf+(SK_d, [g^ir |] Ni | Nr) split encr-i, integ-i, encr-r, integ-r") {
+  TEST_CASE(
+      "CHILD SA KEYMAT = prf+(SK_d, [g^ir |] Ni | Nr) split encr-i, integ-i, encr-r, integ-r") {
     const auto a = PrfAlgorithm::HmacSha2_256;
     const SecretBytes sk_d(repeat(0x44, 32));
     const ChildKeyLengths len{16, 32};

@@ -20,7 +20,8 @@ const char* kGcmKey = "feffe9928665731c6d6a8f9467308308";
 const char* kGcmNonce = "cafebabefacedbaddecaf888";
 const char* kGcmAad = "feedfacedeadbeeffeedfacedeadbeefabaddad2";
 const char* kGcmPlain =
-    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525"
+    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b5"
+    "25"
     "b16aedf5aa0de657ba637b39";
 
 std::unique_ptr<SkCipher> sk(const SkTransform& t) {
@@ -39,11 +40,12 @@ TEST_SUITE("crypto sk") {
                            hex(kGcmPlain), 16);
     REQUIRE(ct);
     const std::string body =
-        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84"
+        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac"
+        "84"
         "aa051ba30b396a0aac973d58e091";
     CHECK(to_hex(*ct) == body + "5bc94fbc3221a5db94fae95ae7121a47");
-    auto ct12 = aead_encrypt(AeadCipher::AesGcm, secret_hex(kGcmKey), hex(kGcmNonce),
-                             hex(kGcmAad), hex(kGcmPlain), 12);
+    auto ct12 = aead_encrypt(AeadCipher::AesGcm, secret_hex(kGcmKey), hex(kGcmNonce), hex(kGcmAad),
+                             hex(kGcmPlain), 12);
     REQUIRE(ct12);
     CHECK(to_hex(*ct12) == body + "5bc94fbc3221a5db94fae95a");
     auto pt = aead_decrypt(AeadCipher::AesGcm, secret_hex(kGcmKey), hex(kGcmNonce), hex(kGcmAad),
@@ -56,10 +58,11 @@ TEST_SUITE("crypto sk") {
     auto ct = aead_encrypt(AeadCipher::AesGcm, secret_hex(std::string(kGcmKey) + kGcmKey),
                            hex(kGcmNonce), hex(kGcmAad), hex(kGcmPlain), 16);
     REQUIRE(ct);
-    CHECK(to_hex(*ct) ==
-          "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056"
-          "828838c5f61e6393ba7a0abcc9f662"
-          "76fc6ece0f4e1768cddf8853bb2d551b");
+    CHECK(
+        to_hex(*ct) ==
+        "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056"
+        "828838c5f61e6393ba7a0abcc9f662"
+        "76fc6ece0f4e1768cddf8853bb2d551b");
   }
 
   TEST_CASE("ChaCha20-Poly1305 matches RFC 8439 §2.8.2") {
@@ -71,11 +74,12 @@ TEST_SUITE("crypto sk") {
     const Bytes aad = hex("50515253c0c1c2c3c4c5c6c7");
     auto ct = aead_encrypt(AeadCipher::ChaCha20Poly1305, key, nonce, aad, plain, 16);
     REQUIRE(ct);
-    CHECK(to_hex(*ct) ==
-          "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da"
-          "92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad6759455"
-          "85808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
-          "1ae10b594f09e26a7e902ecbd0600691");
+    CHECK(
+        to_hex(*ct) ==
+        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da"
+        "92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad6759455"
+        "85808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
+        "1ae10b594f09e26a7e902ecbd0600691");
     auto back = aead_decrypt(AeadCipher::ChaCha20Poly1305, key, nonce, aad, *ct, 16);
     REQUIRE(back);
     CHECK(*back == plain);
@@ -90,8 +94,9 @@ TEST_SUITE("crypto sk") {
         {});
     REQUIRE(c);
     const Bytes aad = hex("c0c1c2c3c4c5c6c7d0d1d2d3d4d5d6d72e202500000000090000004529000029");
-    const Bytes sealed = hex("1011121314151617"
-                             "610394701f8d017f7c129248896b71bfe25236efd7cdc67066906315b2");
+    const Bytes sealed =
+        hex("1011121314151617"
+            "610394701f8d017f7c129248896b71bfe25236efd7cdc67066906315b2");
     auto pt = (*c)->open(aad, sealed);
     REQUIRE(pt);
     CHECK(to_hex(*pt) == "0000000c000040010000000a");  // Notify payload, Pad Length 0 removed
@@ -177,6 +182,7 @@ TEST_SUITE("crypto sk") {
     CHECK(sk_encr_key_size({EncrAlgorithm::AesGcm16, 256, IntegAlgorithm::None}) == 36);
     CHECK(sk_integ_key_size(IntegAlgorithm::HmacSha2_384_192) == 48);
     SecretBytes short_key(Bytes(20, 1));
-    CHECK_FALSE(make_sk_cipher({EncrAlgorithm::AesGcm16, 256, IntegAlgorithm::None}, short_key, {}));
+    CHECK_FALSE(
+        make_sk_cipher({EncrAlgorithm::AesGcm16, 256, IntegAlgorithm::None}, short_key, {}));
   }
 }

@@ -87,8 +87,10 @@ control::Status sample_status() {
   b.children.push_back(none);
   s.ike_sas.push_back(b);
 
-  s.closed.push_back({"to-far 0x00000000000000aa", "failed", "peer not responding: no answer "
-                      "after 5 retransmits", ""});
+  s.closed.push_back({"to-far 0x00000000000000aa", "failed",
+                      "peer not responding: no answer "
+                      "after 5 retransmits",
+                      ""});
   s.closed.push_back({"to-near 0x00000000000000bb", "closed", "deleted by peer", ""});
   s.closed.push_back({"to-mid 0x00000000000000cc", "closed", "deleted", "TS_UNACCEPTABLE"});
   return s;
@@ -184,21 +186,40 @@ TEST_CASE("lifetime text: rekey, expiry, last rekey, each only when set") {
 TEST_CASE("monitor lines: time, kind, connection/child, SPIs, reason, detail") {
   ::setenv("TZ", "UTC", 1);
   ::tzset();
-  control::Event e{"child-rekeyed", "2026-11-23T10:00:00Z", "to-right", "lan",
-                   0x0123456789abcdefULL, 0, 0xc0000002, 0xc1000002, 0xc0000001, "", ""};
-  CHECK(format_event(e) == "2026-11-23 10:00:00 child-rekeyed to-right/lan in 0xc0000002 out "
-                           "0xc1000002 replaces 0xc0000001");
-  control::Event ike{"ike-rekeyed", "2026-11-23T14:00:00Z", "to-right", "", 0xff,
-                     0x0123456789abcdefULL, 0, 0, 0, "", ""};
+  control::Event e{"child-rekeyed",
+                   "2026-11-23T10:00:00Z",
+                   "to-right",
+                   "lan",
+                   0x0123456789abcdefULL,
+                   0,
+                   0xc0000002,
+                   0xc1000002,
+                   0xc0000001,
+                   "",
+                   ""};
+  CHECK(format_event(e) ==
+        "2026-11-23 10:00:00 child-rekeyed to-right/lan in 0xc0000002 out "
+        "0xc1000002 replaces 0xc0000001");
+  control::Event ike{"ike-rekeyed",
+                     "2026-11-23T14:00:00Z",
+                     "to-right",
+                     "",
+                     0xff,
+                     0x0123456789abcdefULL,
+                     0,
+                     0,
+                     0,
+                     "",
+                     ""};
   CHECK(format_event(ike) ==
         "2026-11-23 14:00:00 ike-rekeyed to-right IKE 0x00000000000000ff replaces "
         "0x0123456789abcdef");
-  control::Event down{"ike-down", "2026-11-23T15:00:00Z", "to-right", "", 0xff, 0, 0, 0, 0,
-                      "deleted by peer", ""};
+  control::Event down{"ike-down", "2026-11-23T15:00:00Z", "to-right", "", 0xff, 0, 0, 0,
+                      0,          "deleted by peer",      ""};
   CHECK(format_event(down) ==
         "2026-11-23 15:00:00 ike-down to-right IKE 0x00000000000000ff: deleted by peer");
-  control::Event acq{"acquire", "2026-11-23T15:00:02Z", "od", "lan", 0, 0, 0, 0, 0, "",
-                     "10.1.0.5 -> 10.2.0.7 proto 1"};
+  control::Event acq{"acquire", "2026-11-23T15:00:02Z",        "od", "lan", 0, 0, 0, 0, 0,
+                     "",        "10.1.0.5 -> 10.2.0.7 proto 1"};
   CHECK(format_event(acq) == "2026-11-23 15:00:02 acquire od/lan (10.1.0.5 -> 10.2.0.7 proto 1)");
   // Local time, and a time it cannot read is shown as it came.
   ::setenv("TZ", "CET-1", 1);
@@ -211,8 +232,8 @@ TEST_CASE("monitor lines: time, kind, connection/child, SPIs, reason, detail") {
 }
 
 TEST_CASE("list-conns settings: lifetimes, DPD and close action in one line") {
-  control::ConnInfo c{"to-right", "192.0.2.1[500]", "192.0.2.2[500]", "left", "right", "net",
-                      "start"};
+  control::ConnInfo c{"to-right", "192.0.2.1[500]", "192.0.2.2[500]", "left", "right",
+                      "net",      "start"};
   c.child_rekey_seconds = 3600;
   c.child_life_seconds = 3960;
   c.ike_rekey_seconds = 14400;
@@ -220,8 +241,9 @@ TEST_CASE("list-conns settings: lifetimes, DPD and close action in one line") {
   c.dpd_timeout_seconds = 120;
   c.dpd_action = "restart";
   c.close_action = "none";
-  CHECK(format_conn_settings(c) == "CHILD rekey 1h 00m, life 1h 06m; IKE rekey 4h 00m; dpd 30s "
-                                   "(timeout 2m 00s, then restart); close action none");
+  CHECK(format_conn_settings(c) ==
+        "CHILD rekey 1h 00m, life 1h 06m; IKE rekey 4h 00m; dpd 30s "
+        "(timeout 2m 00s, then restart); close action none");
   c.child_rekey_seconds = 0;
   c.child_life_seconds = 0;
   c.ike_reauth_seconds = 7200;

@@ -30,7 +30,8 @@ std::string example_copy() {
     fs::permissions(d / "shared.psk", fs::perms::owner_read | fs::perms::owner_write);
     std::atexit([] {
       std::error_code ec;
-      fs::remove_all(fs::temp_directory_path() / ("ipsecd-example-" + std::to_string(::getpid())), ec);
+      fs::remove_all(fs::temp_directory_path() / ("ipsecd-example-" + std::to_string(::getpid())),
+                     ec);
     });
     return d.string() + "/";
   }();
@@ -96,7 +97,8 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
                                              conn("keep"), conn("new")};
   next[2].config.children[0].local_ts = {prefix("10.9.0.0/16")};
   const char* other = "another secret of reasonable length";
-  next[1].config.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
+  next[1].config.psk =
+      SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
   next[0].config.children[0].start_action = ike::StartAction::None;
   daemon::assign_reqids(next, running);
   daemon::ConfigDiff d = daemon::diff(running, next);

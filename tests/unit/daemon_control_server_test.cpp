@@ -35,13 +35,13 @@ struct Harness {
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     dir = tmpl;
     path = dir + "/c.sock";
-    auto s = daemon::ControlServer::open(
-        path, epoll.get(), [this](const control::Request& r, const daemon::Peer&) {
-          ++requests;
-          control::Response resp;
-          resp.data = {{"command", r.command}};
-          return resp;
-        });
+    auto s = daemon::ControlServer::open(path, epoll.get(),
+                                         [this](const control::Request& r, const daemon::Peer&) {
+                                           ++requests;
+                                           control::Response resp;
+                                           resp.data = {{"command", r.command}};
+                                           return resp;
+                                         });
     REQUIRE(s);
     server = std::move(*s);
   }
@@ -106,7 +106,8 @@ TEST_CASE("control server: a monitor gets its answer, then the broadcast lines i
   daemon::Fd c = h.connect_client();
   send_line(c.get(), R"({"command":"monitor"})");
   h.pump();
-  CHECK(read_some(c.get()) == R"({"data":{"command":"monitor"},"ok":true})" "\n");
+  CHECK(read_some(c.get()) == R"({"data":{"command":"monitor"},"ok":true})"
+                              "\n");
   CHECK(h.server->monitors() == 1);
   h.server->broadcast("{\"event\":\"ike-up\"}\n");
   h.server->broadcast("{\"event\":\"child-up\"}\n");
@@ -178,5 +179,6 @@ TEST_CASE("control server: a monitor that does not read is dropped, nobody waits
   daemon::Fd c = h.connect_client();
   send_line(c.get(), R"({"command":"status"})");
   h.pump();
-  CHECK(read_some(c.get()) == R"({"data":{"command":"status"},"ok":true})" "\n");
+  CHECK(read_some(c.get()) == R"({"data":{"command":"status"},"ok":true})"
+                              "\n");
 }

@@ -26,7 +26,9 @@ uint32_t run_cbpf(const std::vector<sock_filter>& prog, ByteView p) {
   for (size_t pc = 0; pc < prog.size(); ++pc) {
     const sock_filter& f = prog[pc];
     switch (f.code) {
-      case BPF_LD | BPF_W | BPF_LEN: a = static_cast<uint32_t>(p.size()); break;
+      case BPF_LD | BPF_W | BPF_LEN:
+        a = static_cast<uint32_t>(p.size());
+        break;
       case BPF_LD | BPF_B | BPF_ABS:
         if (f.k + 1 > p.size()) return 0;
         a = p[f.k];
@@ -36,14 +38,28 @@ uint32_t run_cbpf(const std::vector<sock_filter>& prog, ByteView p) {
         a = uint32_t(p[f.k]) << 24 | uint32_t(p[f.k + 1]) << 16 | uint32_t(p[f.k + 2]) << 8 |
             p[f.k + 3];
         break;
-      case BPF_JMP | BPF_JGE | BPF_K: pc += a >= f.k ? f.jt : f.jf; break;
-      case BPF_JMP | BPF_JEQ | BPF_K: pc += a == f.k ? f.jt : f.jf; break;
-      case BPF_JMP | BPF_JSET | BPF_K: pc += (a & f.k) != 0 ? f.jt : f.jf; break;
-      case BPF_JMP | BPF_JA: pc += f.k; break;
-      case BPF_ALU | BPF_MOD | BPF_K: a %= f.k; break;
-      case BPF_RET | BPF_K: return f.k;
-      case BPF_RET | BPF_A: return a;
-      default: FAIL("opcode " << f.code << " not interpreted"); return 0;
+      case BPF_JMP | BPF_JGE | BPF_K:
+        pc += a >= f.k ? f.jt : f.jf;
+        break;
+      case BPF_JMP | BPF_JEQ | BPF_K:
+        pc += a == f.k ? f.jt : f.jf;
+        break;
+      case BPF_JMP | BPF_JSET | BPF_K:
+        pc += (a & f.k) != 0 ? f.jt : f.jf;
+        break;
+      case BPF_JMP | BPF_JA:
+        pc += f.k;
+        break;
+      case BPF_ALU | BPF_MOD | BPF_K:
+        a %= f.k;
+        break;
+      case BPF_RET | BPF_K:
+        return f.k;
+      case BPF_RET | BPF_A:
+        return a;
+      default:
+        FAIL("opcode " << f.code << " not interpreted");
+        return 0;
     }
   }
   FAIL("program ran off its end");
@@ -91,14 +107,13 @@ TEST_CASE("the classic BPF program selects what shard_of selects") {
       const auto prog = daemon::shard_program(offset, count);
       for (int i = 0; i < 400; ++i) {
         uint64_t spi_i = rng(), spi_r = i % 3 == 0 ? 0 : rng();
-        if (i % 7 == 0) spi_r &= 0xffffffff;  // upper half zero
+        if (i % 7 == 0) spi_r &= 0xffffffff;              // upper half zero
         if (i % 11 == 0) spi_r &= ~uint64_t{0xffffffff};  // lower half zero
         Bytes p = ike_packet(spi_i, spi_r, i % 2 == 0, offset, size_t(i % 5));
         INFO("offset " << offset << " count " << count << " spi_i " << spi_i << " spi_r " << spi_r);
         CHECK(run_cbpf(prog, p) == daemon::shard_of(p, offset, count));
       }
-      for (size_t len = 0; len < offset + 28; ++len)
-        CHECK(run_cbpf(prog, Bytes(len, 0xff)) == 0);
+      for (size_t len = 0; len < offset + 28; ++len) CHECK(run_cbpf(prog, Bytes(len, 0xff)) == 0);
     }
   }
 }

@@ -18,7 +18,7 @@ using namespace ike_test;
 namespace {
 
 // What a worker's facade reports, from an engine of the pair.
-daemon::EngineView view(const Engine &e) {
+daemon::EngineView view(const Engine& e) {
   return {ike::v2::summaries(e), ike::v2::closed_summaries(e), e.counters()};
 }
 
@@ -54,16 +54,12 @@ class CountingKernel final : public kernel::Kernel {
   Result<std::vector<kernel::SaParams>> dump_sas() override { return k_.dump_sas(); }
   Result<void> flush_sas() override { return k_.flush_sas(); }
   Result<void> add_policy(const kernel::PolicyParams& p) override { return k_.add_policy(p); }
-  Result<void> update_policy(const kernel::PolicyParams& p) override {
-    return k_.update_policy(p);
-  }
+  Result<void> update_policy(const kernel::PolicyParams& p) override { return k_.update_policy(p); }
   Result<void> delete_policy(const kernel::PolicyId& id) override { return k_.delete_policy(id); }
   Result<kernel::PolicyParams> get_policy(const kernel::PolicyId& id) override {
     return k_.get_policy(id);
   }
-  Result<std::vector<kernel::PolicyParams>> dump_policies() override {
-    return k_.dump_policies();
-  }
+  Result<std::vector<kernel::PolicyParams>> dump_policies() override { return k_.dump_policies(); }
   Result<void> flush_policies() override { return k_.flush_policies(); }
   Result<kernel::SadInfo> sad_info() override { return k_.sad_info(); }
   Result<kernel::SpdInfo> spd_info() override { return k_.spd_info(); }
@@ -195,7 +191,7 @@ TEST_CASE("status: every CHILD SA of an IKE SA, times from the engine, counters 
   CHECK(old.spi_in == 0xc0000001);
   CHECK(old.bytes_in == 5);
   CHECK(old.packets_in == 1);
-  CHECK(old.bytes_out == 0);      // the kernel has no such SA: 0, and status still works
+  CHECK(old.bytes_out == 0);       // the kernel has no such SA: 0, and status still works
   CHECK(old.age_seconds == 1000);  // no add time: since the engine installed it
   CHECK(old.rekey_in_seconds == -1);
   CHECK(old.expire_in_seconds == 100);
@@ -221,7 +217,8 @@ TEST_CASE("status: limits already due show 0, unset ones -1; a new SA shows no l
   sa.children.resize(1);
   sa.children[0].soft_at = Millis(1500000);  // past: the rekey is due
   sa.children[0].hard_at = Millis(0);
-  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
+  control::IkeStatus s =
+      daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   CHECK(s.rekey_in_seconds == -1);
   CHECK(s.expire_in_seconds == 2500);
   CHECK(s.last_rekey_seconds_ago == -1);
@@ -243,7 +240,8 @@ TEST_CASE("status: the outbound SA of a responder's pending rekey is not asked f
   sa.children.resize(1);
   sa.children[0].outbound_pending = true;
   k.counters[{"192.0.2.2", 0xc1000002}] = {2000, 20, 0, 0, 0, 0, 0};
-  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
+  control::IkeStatus s =
+      daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   CHECK(s.children[0].bytes_out == 0);
   CHECK(k.gets == 1);  // the inbound one only
 }
@@ -253,7 +251,8 @@ TEST_CASE("status: a kernel that does not answer leaves the counters 0, status s
   CountingKernel k(mem);
   k.fail_get = true;
   const IkeSa sa = sample_sa();
-  control::IkeStatus s = daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
+  control::IkeStatus s =
+      daemon::ike_status(ike::v2::summarize(sa), k, 0, Millis(2000000), kWallNow);
   REQUIRE(s.children.size() == 3);
   const control::ChildStatus& c = s.children[0];
   CHECK(c.state == "installed");
@@ -306,7 +305,8 @@ TEST_CASE("status: deleted SAs move to the closed list; merge adds the workers u
   p.run();
   REQUIRE(p.alice.delete_ike_sa(spi));
   p.run();
-  control::Status alice = daemon::make_status(view(p.alice), p.alice_kernel, 0, p.clock.t, kWallNow);
+  control::Status alice =
+      daemon::make_status(view(p.alice), p.alice_kernel, 0, p.clock.t, kWallNow);
   control::Status bob = daemon::make_status(view(p.bob), p.bob_kernel, 1, p.clock.t, kWallNow);
   CHECK(alice.ike_sas.empty());
   REQUIRE(alice.closed.size() == 1);

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "ike/v2/exchanges.h"
 #include "ike/traffic_selectors.h"
+#include "ike/v2/exchanges.h"
 #include "ike_test_harness.h"
 
 using namespace ike_test;
@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-ChildConfig child(const char *name, const char *local, const char *remote, uint32_t reqid,
+ChildConfig child(const char* name, const char* local, const char* remote, uint32_t reqid,
                   StartAction start = StartAction::Start) {
   ChildConfig c;
   c.name = name;
@@ -30,16 +30,16 @@ ChildConfig child(const char *name, const char *local, const char *remote, uint3
 
 // Alice: lan, dmz (start) and voice (on-demand); Bob lists them in another order, with
 // other reqids.
-void three_children(Pair &p) {
+void three_children(Pair& p) {
   p.alice_config.children = {child("lan", "10.1.0.0/16", "10.2.0.0/16", 7),
-                              child("dmz", "10.11.0.0/16", "10.12.0.0/16", 8),
-                              child("voice", "10.21.0.0/16", "10.22.0.0/16", 9, StartAction::Trap)};
+                             child("dmz", "10.11.0.0/16", "10.12.0.0/16", 8),
+                             child("voice", "10.21.0.0/16", "10.22.0.0/16", 9, StartAction::Trap)};
   p.bob_config.children = {child("voice", "10.22.0.0/16", "10.21.0.0/16", 19, StartAction::None),
                            child("dmz", "10.12.0.0/16", "10.11.0.0/16", 18, StartAction::None),
                            child("lan", "10.2.0.0/16", "10.1.0.0/16", 17, StartAction::None)};
 }
 
-kernel::Selector packet(const char *src, const char *dst) {
+kernel::Selector packet(const char* src, const char* dst) {
   kernel::Selector s;
   s.src = prefix(src);
   s.dst = prefix(dst);
@@ -48,19 +48,19 @@ kernel::Selector packet(const char *src, const char *dst) {
 }
 
 // The installed CHILD SAs by child name, each with its selectors.
-std::vector<std::string> installed(const IkeSa *sa) {
+std::vector<std::string> installed(const IkeSa* sa) {
   std::vector<std::string> out;
-  for (const auto &c : sa->children)
+  for (const auto& c : sa->children)
     if (c.state == ChildState::Installed)
-      out.push_back(std::string(child_name(c)) + " " + describe(c.local_ts) + " === " +
-                    describe(c.remote_ts));
+      out.push_back(std::string(child_name(c)) + " " + describe(c.local_ts) +
+                    " === " + describe(c.remote_ts));
   std::sort(out.begin(), out.end());
   return out;
 }
 
-std::vector<std::string> names(const std::vector<EngineEvent> &events, EventKind k) {
+std::vector<std::string> names(const std::vector<EngineEvent>& events, EventKind k) {
   std::vector<std::string> out;
-  for (const auto &e : events)
+  for (const auto& e : events)
     if (e.kind == k) out.push_back(e.child);
   return out;
 }
@@ -80,8 +80,8 @@ TEST_SUITE("ike children") {
     REQUIRE(spi);
     p.run();
     REQUIRE(p.alice.sas().size() == 1);
-    const IkeSa *a = p.alice.find(*spi);
-    const IkeSa *b = p.only(p.bob);
+    const IkeSa* a = p.alice.find(*spi);
+    const IkeSa* b = p.only(p.bob);
     CHECK(installed(a) == std::vector<std::string>{"dmz 10.11.0.0/16 === 10.12.0.0/16",
                                                    "lan 10.1.0.0/16 === 10.2.0.0/16"});
     CHECK(installed(b) == std::vector<std::string>{"dmz 10.12.0.0/16 === 10.11.0.0/16",
@@ -113,12 +113,12 @@ TEST_SUITE("ike children") {
     CHECK(p.esp(p.alice_kernel).size() == 6);
     CHECK(p.esp(p.bob_kernel).size() == 6);
     // Each child's SAs carry its own reqid.
-    for (const auto &sa : p.esp(p.alice_kernel)) CHECK((sa.reqid >= 7 && sa.reqid <= 9));
-    for (const auto &sa : p.esp(p.bob_kernel)) CHECK((sa.reqid >= 17 && sa.reqid <= 19));
+    for (const auto& sa : p.esp(p.alice_kernel)) CHECK((sa.reqid >= 7 && sa.reqid <= 9));
+    for (const auto& sa : p.esp(p.bob_kernel)) CHECK((sa.reqid >= 17 && sa.reqid <= 19));
 
     // A rekey of one child (by Bob) keeps it: its name, selectors and reqid.
     const auto dmz = std::find_if(b->children.begin(), b->children.end(),
-                                  [](const ChildSa &c) { return child_name(c) == "dmz"; });
+                                  [](const ChildSa& c) { return child_name(c) == "dmz"; });
     REQUIRE(dmz != b->children.end());
     REQUIRE(p.bob.rekey_child_sa(b->local_spi(), dmz->spi_in));
     p.run();
@@ -143,7 +143,7 @@ TEST_SUITE("ike children") {
   TEST_CASE("an ACQUIRE for an on-demand child with no IKE SA starts one for that child only") {
     LifecyclePair p;
     three_children(p);
-    for (auto &c : p.alice_config.children) c.start_action = StartAction::Trap;
+    for (auto& c : p.alice_config.children) c.start_action = StartAction::Trap;
     p.alice.add_connection(p.alice_config);
     p.bob.add_connection(p.bob_config);
     REQUIRE(p.alice.install_trap("to-bob"));
@@ -152,7 +152,7 @@ TEST_SUITE("ike children") {
     REQUIRE(held.acquire);
     CHECK(p.alice.on_acquire(*held.acquire));
     p.run();
-    const IkeSa *a = p.only(p.alice);
+    const IkeSa* a = p.only(p.alice);
     REQUIRE(a != nullptr);
     REQUIRE(installed(a).size() == 1);
     CHECK(child_name(a->children.front()) == "dmz");
@@ -166,7 +166,7 @@ TEST_SUITE("ike children") {
     p.bob_config.children.erase(p.bob_config.children.begin());  // no voice
     auto spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     CHECK(installed(a).size() == 2);
     CHECK(installed(p.only(p.bob)).size() == 2);
     CHECK(p.bob.counters().ts_unacceptable == 1);

@@ -21,19 +21,23 @@ EspProposalConfig esp_gcm_x25519() {
 // Which of the four nonces of two crossing CHILD rekeys is the lowest.
 enum class Lowest { AliceNi, BobNr, BobNi, AliceNr };
 
-const char *name(Lowest l) {
+const char* name(Lowest l) {
   switch (l) {
-    case Lowest::AliceNi: return "Alice's Ni (her exchange is redundant)";
-    case Lowest::BobNr: return "Bob's Nr (Alice's exchange is redundant)";
-    case Lowest::BobNi: return "Bob's Ni (his exchange is redundant)";
-    case Lowest::AliceNr: return "Alice's Nr (Bob's exchange is redundant)";
+    case Lowest::AliceNi:
+      return "Alice's Ni (her exchange is redundant)";
+    case Lowest::BobNr:
+      return "Bob's Nr (Alice's exchange is redundant)";
+    case Lowest::BobNi:
+      return "Bob's Ni (his exchange is redundant)";
+    case Lowest::AliceNr:
+      return "Alice's Nr (Bob's exchange is redundant)";
   }
   return "";
 }
 
 // Nonce leads in the order each side makes its nonces: its own request's Ni, then the Nr
 // of its answer to the peer's request.
-void script(LifecyclePair &p, Lowest low) {
+void script(LifecyclePair& p, Lowest low) {
   const uint8_t a_ni = low == Lowest::AliceNi ? 0x01 : 0x90;
   const uint8_t b_nr = low == Lowest::BobNr ? 0x01 : 0xa0;
   const uint8_t b_ni = low == Lowest::BobNi ? 0x01 : 0xb0;
@@ -44,8 +48,8 @@ void script(LifecyclePair &p, Lowest low) {
   p.bob_random.script_nonce_lead(b_nr);
 }
 
-uint32_t inbound_spi(const std::vector<kernel::SaParams> &sas, const IpAddress &dst) {
-  for (const auto &s : sas)
+uint32_t inbound_spi(const std::vector<kernel::SaParams>& sas, const IpAddress& dst) {
+  for (const auto& s : sas)
     if (s.dst == dst) return s.spi;
   return 0;
 }
@@ -72,8 +76,8 @@ TEST_SUITE("ike collisions") {
         }
         const uint64_t spi = p.start();
         p.run();
-        const IkeSa *a = p.alice.find(spi);
-        const IkeSa *b = p.only(p.bob);
+        const IkeSa* a = p.alice.find(spi);
+        const IkeSa* b = p.only(p.bob);
         const uint32_t old_a = a->children.front().spi_in, old_b = b->children.front().spi_in;
         script(p, low);
         REQUIRE(p.alice.rekey_child_sa(spi, old_a));
@@ -84,8 +88,8 @@ TEST_SUITE("ike collisions") {
         p.live(10s);
         p.check_steady();
         const bool alice_wins = low == Lowest::BobNi || low == Lowest::AliceNr;
-        const ChildSa &ca = p.only(p.alice)->children.front();
-        const ChildSa &cb = p.only(p.bob)->children.front();
+        const ChildSa& ca = p.only(p.alice)->children.front();
+        const ChildSa& cb = p.only(p.bob)->children.front();
         // The winner's exchange made the surviving pair: its initiator's inbound SPI.
         if (alice_wins) {
           CHECK(ca.spi_in == alice_new);
@@ -119,7 +123,7 @@ TEST_SUITE("ike collisions") {
       const uint64_t spi = p.start();
       p.run();
       const ChildSa child = first_child(p.alice.find(spi));
-      const IkeSa *b = p.only(p.bob);
+      const IkeSa* b = p.only(p.bob);
       const uint64_t bob_spi = b->local_spi();
       p.alice_random.script_nonce_lead(alice_higher ? 0xf0 : 0x10);
       p.bob_random.script_nonce_lead(alice_higher ? 0x10 : 0xf0);

@@ -12,10 +12,10 @@ using namespace ike_test;
 
 namespace {
 
-bool is_cookie_request(const Packet &pk) {
+bool is_cookie_request(const Packet& pk) {
   auto m = wire::parse(pk.data);
   if (!m || !m->header.response || m->payloads.size() != 1) return false;
-  const auto *n = std::get_if<wire::NotifyPayload>(&m->payloads[0]);
+  const auto* n = std::get_if<wire::NotifyPayload>(&m->payloads[0]);
   return n != nullptr && n->type == wire::NotifyType::Cookie;
 }
 
@@ -36,7 +36,7 @@ TEST_SUITE("ike cookie") {
     Bytes bad = *c;
     bad.back() ^= 1;
     CHECK_FALSE(jar.verify(bad, ni, a, 0x1122334455667788, Millis(10)));
-    CHECK(jar.verify(*c, ni, a, 0x1122334455667788, Millis(1500)));   // previous secret
+    CHECK(jar.verify(*c, ni, a, 0x1122334455667788, Millis(1500)));        // previous secret
     CHECK_FALSE(jar.verify(*c, ni, a, 0x1122334455667788, Millis(2600)));  // two rotations on
   }
 
@@ -53,7 +53,7 @@ TEST_SUITE("ike cookie") {
     p.bob.set_limits(limits);
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(a);
     INFO(a->failure);
     REQUIRE(a->state == IkeState::Established);
@@ -66,7 +66,7 @@ TEST_SUITE("ike cookie") {
     auto retry = wire::parse(p.net.sent[2].data);
     REQUIRE(retry);
     REQUIRE(!retry->payloads.empty());
-    const auto *first = std::get_if<wire::NotifyPayload>(&retry->payloads[0]);
+    const auto* first = std::get_if<wire::NotifyPayload>(&retry->payloads[0]);
     REQUIRE(first);
     CHECK(first->type == wire::NotifyType::Cookie);
     CHECK(retry->header.message_id == 0);
@@ -77,7 +77,7 @@ TEST_SUITE("ike cookie") {
     EngineLimits limits;
     limits.cookie_threshold = 0;
     p.bob.set_limits(limits);
-    p.net.filter = [](const Packet &, size_t i) { return i == 0 ? 1 : 0; };
+    p.net.filter = [](const Packet&, size_t i) { return i == 0 ? 1 : 0; };
     p.start();
     p.run();
     CHECK(p.bob.sas().empty());  // the first request: cookie asked, nothing kept

@@ -12,13 +12,13 @@ using namespace ike_test;
 
 namespace {
 
-bool contains(const std::string &s, const char *needle) {
+bool contains(const std::string& s, const char* needle) {
   return s.find(needle) != std::string::npos;
 }
 
-size_t installed(Pair &p, kernel::MemoryKernel &k) {
+size_t installed(Pair& p, kernel::MemoryKernel& k) {
   size_t n = 0;
-  for (const auto &s : p.sas(k)) n += s.larval ? 0 : 1;
+  for (const auto& s : p.sas(k)) n += s.larval ? 0 : 1;
   return n;
 }
 
@@ -27,16 +27,16 @@ size_t installed(Pair &p, kernel::MemoryKernel &k) {
 TEST_SUITE("ike failures") {
   TEST_CASE("PSK mismatch: AUTHENTICATION_FAILED on both sides, nothing installed") {
     Pair p;
-    const char *other = "not the same secret";
+    const char* other = "not the same secret";
     p.bob_config.psk =
-        SecretBytes(ByteView(reinterpret_cast<const uint8_t *>(other), strlen(other)));
+        SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(other), strlen(other)));
     const uint64_t spi = p.start();
     p.run();
     // Failed SAs leave the tables; what is left is the closed record.
     CHECK(p.alice.sas().empty());
     CHECK(p.bob.sas().empty());
-    const ClosedSa *a = p.alice.closed(spi);
-    const ClosedSa *b = p.bob_closed();
+    const ClosedSa* a = p.alice.closed(spi);
+    const ClosedSa* b = p.bob_closed();
     REQUIRE((a && b));
     CHECK(b->state == IkeState::Failed);
     CHECK(b->reason == "authentication failed: peer's AUTH did not verify");
@@ -76,7 +76,7 @@ TEST_SUITE("ike failures") {
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi) == nullptr);
-    const ClosedSa *a = p.alice.closed(spi);
+    const ClosedSa* a = p.alice.closed(spi);
     REQUIRE(a);
     CHECK(a->state == IkeState::Failed);
     CHECK(contains(a->reason, "NO_PROPOSAL_CHOSEN"));
@@ -98,7 +98,7 @@ TEST_SUITE("ike failures") {
     p.bob_config.proposals = {cbc, ike_gcm_x25519()};
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(a->state == IkeState::Established);
     CHECK(a->algs.sk.encr == crypto::EncrAlgorithm::AesCbc);
     CHECK(a->ike_proposal.number == 2);
@@ -106,12 +106,15 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("ESP proposal mismatch: IKE SA up, CHILD SA refused, nothing installed") {
     Pair p;
-    p.bob_config.children[0].proposals = {
-        {{{wire::EncrId::AesCbc, 128}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}, {}}};
+    p.bob_config.children[0].proposals = {{{{wire::EncrId::AesCbc, 128}},
+                                           {wire::IntegId::HmacSha2_256_128},
+                                           {wire::EsnId::NoEsn},
+                                           {}}};
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi)->state == IkeState::Established);
-    CHECK(first_child(p.alice.find(spi)).failure == "peer refused the CHILD SA: NO_PROPOSAL_CHOSEN");
+    CHECK(first_child(p.alice.find(spi)).failure ==
+          "peer refused the CHILD SA: NO_PROPOSAL_CHOSEN");
     CHECK(first_child(p.bob_sa()).state == ChildState::Failed);
     CHECK(p.sas(p.alice_kernel).empty());
     CHECK(p.sas(p.bob_kernel).empty());
@@ -125,7 +128,7 @@ TEST_SUITE("ike failures") {
     p.bob_config.proposals.front().dh = {wire::DhGroup::Ecp256};
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(a->state == IkeState::Established);
     CHECK(a->algs.group == crypto::KeGroup::Ecp256);
     CHECK(p.bob_sa()->state == IkeState::Established);
@@ -141,7 +144,7 @@ TEST_SUITE("ike failures") {
     Pair p;
     // Drop the first IKE_SA_INIT request (datagram 0) and the first IKE_AUTH
     // request.
-    p.net.filter = [](const Packet &, size_t i) { return i == 0 || i == 3 ? 0 : 1; };
+    p.net.filter = [](const Packet&, size_t i) { return i == 0 || i == 3 ? 0 : 1; };
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi)->state == IkeState::SaInitSent);
@@ -159,7 +162,7 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("a silent peer: exponential backoff, then the SA fails") {
     Pair p;
-    p.net.filter = [](const Packet &, size_t) { return 0; };
+    p.net.filter = [](const Packet&, size_t) { return 0; };
     const uint64_t spi = p.start();
     for (long ms : {1000, 2000, 4000, 8000, 16000}) {
       CHECK(p.alice.next_timer() == p.clock.t + Millis(ms));
@@ -176,7 +179,7 @@ TEST_SUITE("ike failures") {
 
   TEST_CASE("duplicated requests are answered from the cache, processed once") {
     Pair p;
-    p.net.filter = [](const Packet &pk, size_t) { return pk.to.addr == ip("192.0.2.2") ? 2 : 1; };
+    p.net.filter = [](const Packet& pk, size_t) { return pk.to.addr == ip("192.0.2.2") ? 2 : 1; };
     const uint64_t spi = p.start();
     p.run();
     CHECK(p.alice.find(spi)->state == IkeState::Established);
@@ -194,7 +197,7 @@ TEST_SUITE("ike failures") {
     p.bob_config.children[0].local_ts = {prefix("10.2.3.0/24")};
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(first_child(a).state == ChildState::Installed);
     REQUIRE(first_child(a).remote_ts.size() == 1);
     CHECK(*ts_prefix(first_child(a).remote_ts.front()) == prefix("10.2.3.0/24"));
@@ -220,8 +223,10 @@ TEST_SUITE("ike failures") {
   TEST_CASE("transport mode: no fwd policy, templates without addresses") {
     Pair p;
     p.alice_config.children[0].mode = p.bob_config.children[0].mode = kernel::Mode::Transport;
-    p.alice_config.children[0].local_ts = p.bob_config.children[0].remote_ts = {prefix("192.0.2.1/32")};
-    p.alice_config.children[0].remote_ts = p.bob_config.children[0].local_ts = {prefix("192.0.2.2/32")};
+    p.alice_config.children[0].local_ts =
+        p.bob_config.children[0].remote_ts = {prefix("192.0.2.1/32")};
+    p.alice_config.children[0].remote_ts =
+        p.bob_config.children[0].local_ts = {prefix("192.0.2.2/32")};
     const uint64_t spi = p.start();
     p.run();
     REQUIRE(first_child(p.alice.find(spi)).state == ChildState::Installed);
@@ -229,7 +234,7 @@ TEST_SUITE("ike failures") {
     REQUIRE(ap.size() == 2);
     CHECK(ap[0].tmpls[0].mode == kernel::Mode::Transport);
     CHECK(ap[0].tmpls[0].dst.is_unspec());
-    for (const auto &s : p.sas(p.bob_kernel)) {
+    for (const auto& s : p.sas(p.bob_kernel)) {
       CHECK(s.mode == kernel::Mode::Transport);
       CHECK(s.flags == 0);
     }
@@ -240,17 +245,17 @@ TEST_SUITE("ike failures") {
   // tunnel found no SA (XfrmOutNoStates) although the policies were there.
   TEST_CASE("tunnel mode: IPv4 and IPv6 selectors in one CHILD SA, SAs of either inner family") {
     Pair p;
-    p.alice_config.children[0].local_ts = p.bob_config.children[0].remote_ts = {prefix("198.51.100.0/24"),
-                                                                    prefix("2001:db8:a::/64")};
-    p.alice_config.children[0].remote_ts = p.bob_config.children[0].local_ts = {prefix("203.0.113.0/24"),
-                                                                    prefix("2001:db8:b::/64")};
+    p.alice_config.children[0].local_ts =
+        p.bob_config.children[0].remote_ts = {prefix("198.51.100.0/24"), prefix("2001:db8:a::/64")};
+    p.alice_config.children[0].remote_ts =
+        p.bob_config.children[0].local_ts = {prefix("203.0.113.0/24"), prefix("2001:db8:b::/64")};
     const uint64_t spi = p.start();
     p.run();
     REQUIRE(first_child(p.alice.find(spi)).state == ChildState::Installed);
     CHECK(p.policies(p.alice_kernel).size() == 6);  // out, in, fwd for each family
     CHECK(p.policies(p.bob_kernel).size() == 6);
-    for (auto *k : {&p.alice_kernel, &p.bob_kernel})
-      for (const auto &s : p.sas(*k)) {
+    for (auto* k : {&p.alice_kernel, &p.bob_kernel})
+      for (const auto& s : p.sas(*k)) {
         if (s.larval) continue;
         CHECK(s.mode == kernel::Mode::Tunnel);
         CHECK(s.flags == kernel::kSaFlagAfUnspec);

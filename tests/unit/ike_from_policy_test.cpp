@@ -25,23 +25,23 @@ namespace {
 // *.psk made 0600 (git keeps no modes), removed afterwards.
 class ExampleCopy {
  public:
-  explicit ExampleCopy(const char *example = "ikev2-psk-tunnel") {
+  explicit ExampleCopy(const char* example = "ikev2-psk-tunnel") {
     std::string tmpl = (fs::temp_directory_path() / "ipsec-ikev2-XXXXXX").string();
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     dir_ = tmpl;
     fs::copy(fs::path(IPSEC_SOURCE_DIR) / "policies/examples" / example, dir_,
              fs::copy_options::recursive);
-    for (const auto &e : fs::directory_iterator(dir_))
+    for (const auto& e : fs::directory_iterator(dir_))
       if (e.path().extension() == ".psk") REQUIRE(::chmod(e.path().c_str(), 0600) == 0);
   }
   ~ExampleCopy() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  const fs::path &dir() const { return dir_; }
+  const fs::path& dir() const { return dir_; }
 
   // The only connection of one file, mapped to the engine.
-  ConnectionConfig config(const char *file) const {
+  ConnectionConfig config(const char* file) const {
     auto r = policy::load_files({(dir_ / file).string()});
     REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
     REQUIRE(r.config.connections.size() == 1);
@@ -54,9 +54,9 @@ class ExampleCopy {
   fs::path dir_;
 };
 
-void check_child_up(Pair &p, uint64_t spi) {
-  const IkeSa *a = p.alice.find(spi);
-  const IkeSa *b = p.bob_sa();
+void check_child_up(Pair& p, uint64_t spi) {
+  const IkeSa* a = p.alice.find(spi);
+  const IkeSa* b = p.bob_sa();
   REQUIRE(a != nullptr);
   REQUIRE(b != nullptr);
   INFO("left: " << a->failure << " / right: " << b->failure);
@@ -72,7 +72,7 @@ void check_child_up(Pair &p, uint64_t spi) {
   auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
   REQUIRE(as.size() == 2);
   REQUIRE(bs.size() == 2);
-  for (const auto &s : as) CHECK(s.reqid == 7);
+  for (const auto& s : as) CHECK(s.reqid == 7);
   auto ap = p.policies(p.alice_kernel);
   REQUIRE_FALSE(ap.empty());
   CHECK(ap[0].sel.src == prefix("198.51.100.0/24"));
@@ -108,7 +108,8 @@ TEST_CASE("from_policy: the example maps field by field") {
   REQUIRE(c.children[0].proposals.size() == 2);
   CHECK(c.children[0].proposals[0].encr[0].id == wire::EncrId::AesGcm16);
   CHECK(c.children[0].proposals[0].esn == std::vector<wire::EsnId>{wire::EsnId::NoEsn});
-  CHECK(c.children[0].proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.children[0].proposals[1].integ ==
+        std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
   CHECK(c.children[0].reqid == 7);
   CHECK(c.children[0].replay_window == 32);
 }
@@ -181,16 +182,16 @@ TEST_CASE("from_policy: a connection the engine cannot run is an error naming it
 namespace {
 
 // One connection from JSON (in ExampleCopy's folder, for its shared.psk), mapped to the engine.
-ConnectionConfig engine_config(const ExampleCopy &ex, const json &conn) {
-  auto r = policy::load_text(json{{"connections", {{"c", conn}}}}.dump(), "x.json",
-                             ex.dir().string());
+ConnectionConfig engine_config(const ExampleCopy& ex, const json& conn) {
+  auto r =
+      policy::load_text(json{{"connections", {{"c", conn}}}}.dump(), "x.json", ex.dir().string());
   REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
   auto c = to_engine_config(r.config.connections.at(0));
   REQUIRE_MESSAGE(c, (c ? "" : c.error().message));
   return *c;
 }
 
-json minimal_connection(const json &child) {
+json minimal_connection(const json& child) {
   return {{"local", {{"address", "192.0.2.1"}}},
           {"remote", {{"address", "192.0.2.2"}}},
           {"psk_file", "shared.psk"},
@@ -201,18 +202,18 @@ json minimal_connection(const json &child) {
 
 TEST_CASE("from_policy: lifetimes, DPD, actions and inactivity reach the engine") {
   ExampleCopy ex;
-  json conn = minimal_connection({{"esp_proposals", {"aes256gcm16-x25519-ecp256",
-                                                     "aes256-sha256-modp2048", "aes128gcm16"}},
-                                  {"start_action", "on-demand"},
-                                  {"rekey_time", "20m"},
-                                  {"life_time", "25m"},
-                                  {"rand_time", "2m"},
-                                  {"rekey_bytes", 1000000},
-                                  {"life_bytes", 1500000},
-                                  {"rekey_packets", 1000},
-                                  {"dpd_action", "restart"},
-                                  {"close_action", "trap"},
-                                  {"inactivity", "45m"}});
+  json conn = minimal_connection(
+      {{"esp_proposals", {"aes256gcm16-x25519-ecp256", "aes256-sha256-modp2048", "aes128gcm16"}},
+       {"start_action", "on-demand"},
+       {"rekey_time", "20m"},
+       {"life_time", "25m"},
+       {"rand_time", "2m"},
+       {"rekey_bytes", 1000000},
+       {"life_bytes", 1500000},
+       {"rekey_packets", 1000},
+       {"dpd_action", "restart"},
+       {"close_action", "trap"},
+       {"inactivity", "45m"}});
   conn["reauth_time"] = "3h";
   conn["over_time"] = "15m";
   conn["rand_time"] = "10m";
@@ -225,7 +226,7 @@ TEST_CASE("from_policy: lifetimes, DPD, actions and inactivity reach the engine"
   CHECK(c.ike_lifetime.rand_time == std::chrono::seconds(600));
   CHECK(c.dpd_delay == std::chrono::seconds(60));
   CHECK(c.dpd_timeout == std::chrono::seconds(150));
-  const ChildLifetime &l = c.children[0].lifetime;
+  const ChildLifetime& l = c.children[0].lifetime;
   CHECK(l.rekey_time == std::chrono::seconds(1200));
   CHECK(l.life_time == std::chrono::seconds(1500));
   CHECK(l.rand_time == std::chrono::seconds(120));
@@ -244,7 +245,8 @@ TEST_CASE("from_policy: lifetimes, DPD, actions and inactivity reach the engine"
   CHECK(c.children[0].proposals[0].encr[0].id == wire::EncrId::AesGcm16);
   CHECK(c.children[0].proposals[0].integ.empty());
   CHECK(c.children[0].proposals[1].dh == std::vector<wire::DhGroup>{wire::DhGroup::Modp2048});
-  CHECK(c.children[0].proposals[1].integ == std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
+  CHECK(c.children[0].proposals[1].integ ==
+        std::vector<wire::IntegId>{wire::IntegId::HmacSha2_256_128});
   CHECK(c.children[0].proposals[2].dh.empty());
 }
 
@@ -259,16 +261,16 @@ TEST_CASE("from_policy: the loader's defaults are the engine's") {
   CHECK(c.children[0].dpd_action == PeerGoneAction::None);
   CHECK(c.children[0].close_action == PeerGoneAction::None);
   CHECK(c.children[0].inactivity == std::chrono::seconds(0));
-  for (const auto &p : c.children[0].proposals) CHECK(p.dh.empty());
-  for (const char *word : {"none", "start", "trap"}) {
+  for (const auto& p : c.children[0].proposals) CHECK(p.dh.empty());
+  for (const char* word : {"none", "start", "trap"}) {
     INFO(word);
     auto mapped = engine_config(ex, minimal_connection({{"start_action", word}}));
     CHECK(mapped.children[0].start_action == (std::string(word) == "none"    ? StartAction::None
-                                        : std::string(word) == "start" ? StartAction::Start
-                                                                       : StartAction::Trap));
+                                              : std::string(word) == "start" ? StartAction::Start
+                                                                             : StartAction::Trap));
   }
-  auto clear = engine_config(ex, minimal_connection({{"dpd_action", "clear"},
-                                                     {"close_action", "restart"}}));
+  auto clear =
+      engine_config(ex, minimal_connection({{"dpd_action", "clear"}, {"close_action", "restart"}}));
   CHECK(clear.children[0].dpd_action == PeerGoneAction::None);
   CHECK(clear.children[0].close_action == PeerGoneAction::Restart);
 }
@@ -282,7 +284,7 @@ TEST_CASE("from_policy: the on-demand example maps both sides") {
   CHECK(right.children[0].start_action == StartAction::None);
   CHECK(right.children[0].dpd_action == PeerGoneAction::None);
   CHECK(right.children[0].close_action == PeerGoneAction::None);
-  for (const ConnectionConfig *c : {&left, &right}) {
+  for (const ConnectionConfig* c : {&left, &right}) {
     CHECK(c->dpd_delay == std::chrono::seconds(30));
     CHECK(c->dpd_timeout == std::chrono::seconds(90));
     CHECK(c->ike_lifetime == IkeLifetime{});  // "4h" spelled out: the defaults

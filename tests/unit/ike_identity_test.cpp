@@ -7,16 +7,16 @@
 
 #include <cstring>
 
-#include "ike/v2/exchanges.h"
 #include "ike/traffic_selectors.h"
+#include "ike/v2/exchanges.h"
 #include "ike_test_harness.h"
 
 using namespace ike_test;
 
 namespace {
 
-SecretBytes secret(const char *s) {
-  return SecretBytes(ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)));
+SecretBytes secret(const char* s) {
+  return SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(s), std::strlen(s)));
 }
 
 // Three engines on one in-memory network, each at its own address.
@@ -43,7 +43,7 @@ struct Trio {
 };
 
 // A road warrior at `self` with identity `id` and the given PSK, to the gateway .2.
-ConnectionConfig warrior(const char *self, const char *id, const char *psk, const char *subnet) {
+ConnectionConfig warrior(const char* self, const char* id, const char* psk, const char* subnet) {
   ConnectionConfig c = connection(true);
   c.name = std::string("as-") + id;
   c.local = {ip(self), 500};
@@ -54,8 +54,8 @@ ConnectionConfig warrior(const char *self, const char *id, const char *psk, cons
 }
 
 // The gateway's connection for peers matching `remote_id`, from any address.
-ConnectionConfig gateway(const char *name, IdentityMatch remote_id, const char *psk,
-                         const char *remote_subnet) {
+ConnectionConfig gateway(const char* name, IdentityMatch remote_id, const char* psk,
+                         const char* remote_subnet) {
   ConnectionConfig c = connection(false);
   c.name = name;
   c.remote = {IpAddress{}, 500};
@@ -65,7 +65,7 @@ ConnectionConfig gateway(const char *name, IdentityMatch remote_id, const char *
   return c;
 }
 
-const IkeSa *only_sa(Engine &e) {
+const IkeSa* only_sa(Engine& e) {
   auto all = e.sas();
   return all.size() == 1 ? all.front() : nullptr;
 }
@@ -121,11 +121,11 @@ TEST_SUITE("ike identity") {
     REQUIRE(a2);
     p.run();
     REQUIRE(p.bob.sas().size() == 2);
-    for (const IkeSa *sa : p.bob.sas()) {
+    for (const IkeSa* sa : p.bob.sas()) {
       CAPTURE(sa->peer_id.str());
       REQUIRE(sa->state == IkeState::Established);
       REQUIRE(sa->children.size() == 1);
-      const ChildSa &c = sa->children.front();
+      const ChildSa& c = sa->children.front();
       if (sa->peer_id == Identity::fqdn("carol.example")) {
         CHECK(sa->config->name == "from-carol");
         CHECK(child_name(c) == "carol-lan");
@@ -142,22 +142,22 @@ TEST_SUITE("ike identity") {
 
   TEST_CASE("a wildcard remote id serves two peers; an exact one is preferred over it") {
     Trio t;
-    const char *shared = "the road warriors' shared secret";
+    const char* shared = "the road warriors' shared secret";
     t.engines[0].add_connection(warrior("192.0.2.1", "a.example.org", shared, "10.1.0.0/16"));
     t.engines[2].add_connection(warrior("192.0.2.3", "d.example.org", shared, "10.3.0.0/16"));
     // The gateway: a wildcard for *.example.org, and an exact one for d with its own key,
     // added after the wildcard (so address order alone would pick the wildcard).
-    t.engines[1].add_connection(gateway("warriors", IdentityMatch::domain_suffix("example.org"),
-                                        shared, "10.0.0.0/8"));
-    ConnectionConfig d_only = gateway("dave", Identity::fqdn("d.example.org"), shared,
-                                      "10.3.0.0/16");
+    t.engines[1].add_connection(
+        gateway("warriors", IdentityMatch::domain_suffix("example.org"), shared, "10.0.0.0/8"));
+    ConnectionConfig d_only =
+        gateway("dave", Identity::fqdn("d.example.org"), shared, "10.3.0.0/16");
     d_only.children[0].name = "dave-lan";
     t.engines[1].add_connection(d_only);
     REQUIRE(t.engines[0].initiate("as-a.example.org"));
     REQUIRE(t.engines[2].initiate("as-d.example.org"));
     t.run();
     REQUIRE(t.engines[1].sas().size() == 2);
-    for (const IkeSa *sa : t.engines[1].sas()) {
+    for (const IkeSa* sa : t.engines[1].sas()) {
       CAPTURE(sa->peer_id.str());
       REQUIRE(sa->state == IkeState::Established);
       REQUIRE(sa->children.size() == 1);
@@ -179,8 +179,8 @@ TEST_SUITE("ike identity") {
 
   TEST_CASE("no connection accepts the peer's identity: AUTHENTICATION_FAILED, named") {
     Trio t;
-    t.engines[0].add_connection(warrior("192.0.2.1", "a.example.net", "some shared secret!!",
-                                        "10.1.0.0/16"));
+    t.engines[0].add_connection(
+        warrior("192.0.2.1", "a.example.net", "some shared secret!!", "10.1.0.0/16"));
     t.engines[1].add_connection(gateway("warriors", IdentityMatch::domain_suffix("example.org"),
                                         "some shared secret!!", "10.0.0.0/8"));
     REQUIRE(t.engines[0].initiate("as-a.example.net"));

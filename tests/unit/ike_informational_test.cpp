@@ -12,12 +12,12 @@ using namespace ike_test;
 
 namespace {
 
-bool contains(const std::string &s, const char *needle) {
+bool contains(const std::string& s, const char* needle) {
   return s.find(needle) != std::string::npos;
 }
 
 // Alice and Bob established with their CHILD SA; returns Alice's SPI.
-uint64_t establish(Pair &p) {
+uint64_t establish(Pair& p) {
   const uint64_t spi = p.start();
   p.run();
   REQUIRE(p.alice.find(spi) != nullptr);
@@ -110,7 +110,7 @@ TEST_SUITE("ike informational") {
   TEST_CASE("the responder deletes the CHILD SA") {
     Pair p;
     const uint64_t spi = establish(p);
-    const IkeSa *b = p.bob_sa();
+    const IkeSa* b = p.bob_sa();
     REQUIRE(p.bob.delete_child_sa(b->spi_r, first_child(b).spi_in));
     p.run();
     CHECK(p.kernel_empty(p.alice_kernel));
@@ -129,8 +129,8 @@ TEST_SUITE("ike informational") {
     p.run();
     REQUIRE(p.alice.check_liveness(spi));
     p.run();
-    const IkeSa *a = p.alice.find(spi);
-    const IkeSa *b = p.bob_sa();
+    const IkeSa* a = p.alice.find(spi);
+    const IkeSa* b = p.bob_sa();
     CHECK(a->next_request_mid == 4);      // SA_INIT 0, AUTH 1, liveness 2 and 3
     CHECK(a->expected_request_mid == 1);  // Bob's liveness 0
     CHECK(b->next_request_mid == 1);
@@ -146,7 +146,7 @@ TEST_SUITE("ike informational") {
     Pair p;
     const uint64_t spi = establish(p);
     const size_t first = p.net.sent.size() + 1;  // Bob's answer to the liveness check
-    p.net.filter = [first](const Packet &, size_t i) { return i == first ? 0 : 1; };
+    p.net.filter = [first](const Packet&, size_t i) { return i == first ? 0 : 1; };
     REQUIRE(p.alice.check_liveness(spi));
     p.run();
     CHECK(p.alice.find(spi)->awaiting_response);
@@ -173,7 +173,7 @@ TEST_SUITE("ike informational") {
   TEST_CASE("peer not responding to a request: the IKE SA fails and its state goes") {
     Pair p;
     const uint64_t spi = establish(p);
-    p.net.filter = [](const Packet &, size_t) { return 0; };
+    p.net.filter = [](const Packet&, size_t) { return 0; };
     REQUIRE(p.alice.check_liveness(spi));
     for (long ms : {1000, 2000, 4000, 8000, 16000, 32000}) p.advance(Millis(ms));
     CHECK(p.alice.find(spi) == nullptr);
@@ -188,7 +188,7 @@ TEST_SUITE("ike informational") {
   TEST_CASE("a Delete that gets no answer still removes our side") {
     Pair p;
     const uint64_t spi = establish(p);
-    p.net.filter = [](const Packet &, size_t) { return 0; };
+    p.net.filter = [](const Packet&, size_t) { return 0; };
     REQUIRE(p.alice.delete_ike_sa(spi));
     for (long ms : {1000, 2000, 4000, 8000, 16000, 32000}) p.advance(Millis(ms));
     CHECK(p.alice.sas().empty());
@@ -229,7 +229,7 @@ TEST_SUITE("ike failure clean-up") {
     p.alice_kernel.fail_next("adding", EEXIST);
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(a);
     CHECK(a->state == IkeState::Established);
     CHECK(first_child(a).state == ChildState::Failed);
@@ -244,7 +244,7 @@ TEST_SUITE("ike failure clean-up") {
   TEST_CASE("a half-open responder SA expires after 30 s and is removed") {
     Pair p;
     // Only Alice's first IKE_SA_INIT reaches Bob: no IKE_AUTH ever arrives.
-    p.net.filter = [](const Packet &pk, size_t i) {
+    p.net.filter = [](const Packet& pk, size_t i) {
       return pk.to.addr == ip("192.0.2.2") && i != 0 ? 0 : 1;
     };
     p.start();

@@ -13,11 +13,11 @@ namespace {
 
 // Delivers queued datagrams, Alice's address going to `alice` (a restarted
 // engine) instead of p.alice.
-void run_with(Pair &p, Engine &alice) {
+void run_with(Pair& p, Engine& alice) {
   while (!p.net.queue.empty()) {
     Packet pk = std::move(p.net.queue.front());
     p.net.queue.pop_front();
-    Engine &to = pk.to.addr == p.alice_config.local.addr ? alice : p.bob;
+    Engine& to = pk.to.addr == p.alice_config.local.addr ? alice : p.bob;
     to.on_datagram(pk.to, pk.from, pk.data);
   }
 }
@@ -49,7 +49,7 @@ TEST_SUITE("ike initial contact") {
     CHECK(restarted.find(*spi)->state == IkeState::Established);
     CHECK(first_child(restarted.find(*spi)).state == ChildState::Installed);
     REQUIRE(p.bob.sas().size() == 1);
-    const IkeSa *b = p.bob.sas().front();
+    const IkeSa* b = p.bob.sas().front();
     CHECK(b->spi_r != bob_old);
     CHECK(first_child(b).state == ChildState::Installed);
     CHECK(first_child(b).spi_in != old_spi_in);
@@ -60,7 +60,7 @@ TEST_SUITE("ike initial contact") {
     // Only the new CHILD SA is left in Bob's kernel.
     auto bs = p.sas(p.bob_kernel);
     REQUIRE(bs.size() == 2);
-    for (const auto &s : bs)
+    for (const auto& s : bs)
       if (s.dst == ip("192.0.2.2")) CHECK(s.spi == first_child(b).spi_in);  // inbound: the new one
     CHECK(p.policies(p.bob_kernel).size() == 3);
   }

@@ -24,15 +24,20 @@ IkeProposalConfig ike_cbc_modp2048() {
 // strongSwan's order of transforms in a proposal: ENCR, INTEG, PRF, DH, ESN.
 int strongswan_rank(wire::TransformType t) {
   switch (t) {
-    case wire::TransformType::Encr: return 0;
-    case wire::TransformType::Integ: return 1;
-    case wire::TransformType::Prf: return 2;
-    case wire::TransformType::Dh: return 3;
-    default: return 4;
+    case wire::TransformType::Encr:
+      return 0;
+    case wire::TransformType::Integ:
+      return 1;
+    case wire::TransformType::Prf:
+      return 2;
+    case wire::TransformType::Dh:
+      return 3;
+    default:
+      return 4;
   }
 }
 
-bool is_sa_init_response(const Packet &p) {
+bool is_sa_init_response(const Packet& p) {
   auto m = wire::parse(p.data);
   return m && m->header.exchange == wire::ExchangeType::IkeSaInit && m->header.response;
 }
@@ -42,11 +47,11 @@ bool is_sa_init_response(const Packet &p) {
 Bytes reorder_sa_init_response(ByteView datagram) {
   auto m = wire::parse(datagram);
   REQUIRE(m);
-  for (auto &pl : m->payloads)
-    if (auto *sa = std::get_if<wire::SaPayload>(&pl))
-      for (auto &prop : sa->proposals)
+  for (auto& pl : m->payloads)
+    if (auto* sa = std::get_if<wire::SaPayload>(&pl))
+      for (auto& prop : sa->proposals)
         std::stable_sort(prop.transforms.begin(), prop.transforms.end(),
-                         [](const wire::Transform &a, const wire::Transform &b) {
+                         [](const wire::Transform& a, const wire::Transform& b) {
                            return strongswan_rank(a.type) < strongswan_rank(b.type);
                          });
   return wire::encode(*m);
@@ -93,7 +98,7 @@ TEST_SUITE("ike interop") {
       (to_alice ? p.alice : p.bob).on_datagram(pk.to, pk.from, pk.data);
     }
     REQUIRE(reordered);
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(a);
     INFO(a->failure);
     CHECK(a->state == IkeState::AuthSent);

@@ -16,7 +16,7 @@ namespace {
 
 // Every step: at most the old and the new pair of ESP SAs per kernel, always the three
 // tunnel policies (nothing in the clear between rekeys).
-void bound_kernels(LifecyclePair &p, size_t &max_sas) {
+void bound_kernels(LifecyclePair& p, size_t& max_sas) {
   p.after_step = [&p, &max_sas] {
     const size_t a = p.esp(p.alice_kernel).size(), b = p.esp(p.bob_kernel).size();
     max_sas = std::max({max_sas, a, b});
@@ -33,16 +33,17 @@ EspProposalConfig esp_gcm_x25519() {
   return e;
 }
 
-bool has_dh(const wire::Proposal &p) {
+bool has_dh(const wire::Proposal& p) {
   return transform_of(p, wire::TransformType::Dh).has_value();
 }
 
 }  // namespace
 
 TEST_SUITE("ike lifecycle") {
-  TEST_CASE("a week of tunnel life: CHILD rekeys by the kernel's soft EXPIRE, IKE rekeys by timer") {
+  TEST_CASE(
+      "a week of tunnel life: CHILD rekeys by the kernel's soft EXPIRE, IKE rekeys by timer") {
     LifecyclePair p;
-    for (auto *c : {&p.alice_config, &p.bob_config}) {
+    for (auto* c : {&p.alice_config, &p.bob_config}) {
       c->children[0].lifetime = {3600s, 3960s, 360s, 0, 0, 0, 0};
       c->ike_lifetime = {14400s, 0s, 1440s, 1440s};
     }
@@ -57,8 +58,8 @@ TEST_SUITE("ike lifecycle") {
     p.check_steady();
     const size_t child_rekeys = p.count(p.alice_events, EventKind::ChildRekeyed);
     const size_t ike_rekeys = p.count(p.alice_events, EventKind::IkeRekeyed);
-    MESSAGE("a week: " << child_rekeys << " CHILD rekeys, " << ike_rekeys
-                       << " IKE rekeys, at most " << max_sas << " ESP SAs in a kernel");
+    MESSAGE("a week: " << child_rekeys << " CHILD rekeys, " << ike_rekeys << " IKE rekeys, at most "
+                       << max_sas << " ESP SAs in a kernel");
     // Soft lifetime 54..60 min: 168..187 rekeys; IKE 3.6..4 h: 42..47.
     CHECK(child_rekeys >= 160);
     CHECK(child_rekeys <= 190);
@@ -81,7 +82,7 @@ TEST_SUITE("ike lifecycle") {
     CHECK(p.count(p.bob_events, EventKind::IkeDown) == 0);
     // Both sides started rekeys (jitter decides who is first).
     size_t by_alice = 0;
-    for (const auto &e : p.alice_events) by_alice += e.kind == EventKind::ChildRekeyed;
+    for (const auto& e : p.alice_events) by_alice += e.kind == EventKind::ChildRekeyed;
     CHECK(p.alice.counters().retransmits == 0);
   }
 
@@ -100,8 +101,8 @@ TEST_SUITE("ike lifecycle") {
         p.check_steady();
         const uint32_t old_a = first_child(p.alice.find(spi)).spi_in;
         const uint32_t old_b = first_child(p.only(p.bob)).spi_in;
-        Engine &who = from_alice ? p.alice : p.bob;
-        const IkeSa *sa = p.only(who);
+        Engine& who = from_alice ? p.alice : p.bob;
+        const IkeSa* sa = p.only(who);
         REQUIRE(who.rekey_child_sa(sa->local_spi(), sa->children.front().spi_in));
         p.run();
         p.check_steady();
@@ -116,7 +117,8 @@ TEST_SUITE("ike lifecycle") {
       }
   }
 
-  TEST_CASE("make-before-break: the rekey responder sends on the new SA only after the old is deleted") {
+  TEST_CASE(
+      "make-before-break: the rekey responder sends on the new SA only after the old is deleted") {
     LifecyclePair p;
     const uint64_t spi = p.start();
     p.run();
@@ -128,7 +130,7 @@ TEST_SUITE("ike lifecycle") {
     p.net.queue.pop_front();
     p.bob.on_datagram(req.to, req.from, req.data);
     // Bob: new inbound SA in, new outbound SA not yet; both old ones still there.
-    const IkeSa *b = p.only(p.bob);
+    const IkeSa* b = p.only(p.bob);
     REQUIRE(b->children.size() == 2);
     CHECK(b->children.back().outbound_pending);
     CHECK(p.esp(p.bob_kernel).size() == 3);
@@ -153,8 +155,8 @@ TEST_SUITE("ike lifecycle") {
     auto seen = (*events)->read();
     REQUIRE(seen);
     int outbound = 1, lowest = 1, changes = 0;
-    for (const auto &ev : *seen) {
-      const auto *c = std::get_if<kernel::SaChangeEvent>(&ev);
+    for (const auto& ev : *seen) {
+      const auto* c = std::get_if<kernel::SaChangeEvent>(&ev);
       if (c == nullptr) continue;
       const IpAddress dst = c->sa ? c->sa->dst : c->id ? c->id->dst : IpAddress{};
       if (dst != ip("192.0.2.1") || (c->sa && c->sa->spi == 0)) continue;
@@ -174,7 +176,7 @@ TEST_SUITE("ike lifecycle") {
       const uint64_t spi = p.start();
       p.run();
       const size_t base = p.net.sent.size();
-      p.net.filter = [&](const Packet &, size_t i) { return i == base + drop ? 0 : 1; };
+      p.net.filter = [&](const Packet&, size_t i) { return i == base + drop ? 0 : 1; };
       REQUIRE(p.alice.rekey_child_sa(spi, first_child(p.alice.find(spi)).spi_in));
       p.run();
       size_t max_sas = 0;
@@ -189,7 +191,7 @@ TEST_SUITE("ike lifecycle") {
       const uint64_t spi = p.start();
       p.run();
       const size_t base = p.net.sent.size();
-      p.net.filter = [&](const Packet &, size_t i) { return i == base + 1 ? 0 : 1; };
+      p.net.filter = [&](const Packet&, size_t i) { return i == base + 1 ? 0 : 1; };
       REQUIRE(p.alice.rekey_ike_sa(spi));
       p.run();
       p.live(20s);
@@ -202,7 +204,7 @@ TEST_SUITE("ike lifecycle") {
     LifecyclePair p;
     const uint64_t spi = p.start();
     p.run();
-    const IkeSa *b = p.only(p.bob);
+    const IkeSa* b = p.only(p.bob);
     REQUIRE(p.alice.rekey_child_sa(spi, first_child(p.alice.find(spi)).spi_in));
     REQUIRE(p.bob.delete_child_sa(b->local_spi(), b->children.front().spi_in));
     p.run();
@@ -211,9 +213,9 @@ TEST_SUITE("ike lifecycle") {
     auto ak = p.esp(p.alice_kernel), bk = p.esp(p.bob_kernel);
     CHECK(ak.size() == bk.size());
     CHECK(ak.size() <= 2);
-    const IkeSa *a = p.only(p.alice);
+    const IkeSa* a = p.only(p.alice);
     REQUIRE(a != nullptr);
-    for (const auto &c : a->children)
+    for (const auto& c : a->children)
       if (child_in_kernel(c)) {
         const ChildSa cb = first_child(p.only(p.bob));
         CHECK(c.spi_out == cb.spi_in);
@@ -223,11 +225,12 @@ TEST_SUITE("ike lifecycle") {
 
   TEST_CASE("no rekey possible: the hard EXPIRE removes the CHILD SA on both sides") {
     LifecyclePair p;
-    for (auto *c : {&p.alice_config, &p.bob_config}) c->children[0].lifetime = {60s, 90s, 0s, 0, 0, 0, 0};
+    for (auto* c : {&p.alice_config, &p.bob_config})
+      c->children[0].lifetime = {60s, 90s, 0s, 0, 0, 0, 0};
     p.start();
     p.run();
     // Every CREATE_CHILD_SA request is lost from now on (INFORMATIONAL passes).
-    p.net.filter = [](const Packet &pk, size_t) {
+    p.net.filter = [](const Packet& pk, size_t) {
       auto m = wire::parse(pk.data);
       return m && m->header.exchange == wire::ExchangeType::CreateChildSa ? 0 : 1;
     };
@@ -242,7 +245,7 @@ TEST_SUITE("ike lifecycle") {
 
   TEST_CASE("byte lifetimes: traffic on the SA triggers the rekey") {
     LifecyclePair p;
-    for (auto *c : {&p.alice_config, &p.bob_config})
+    for (auto* c : {&p.alice_config, &p.bob_config})
       c->children[0].lifetime = {0s, 0s, 0s, 100'000, 200'000, 0, 0};
     const uint64_t spi = p.start();
     p.run();
@@ -269,7 +272,7 @@ TEST_SUITE("ike lifecycle") {
       p.alice_config.children[0].dpd_action = action;
       p.start();
       p.run();
-      p.net.filter = [](const Packet &pk, size_t) { return pk.to.addr == ip("192.0.2.2") ? 0 : 1; };
+      p.net.filter = [](const Packet& pk, size_t) { return pk.to.addr == ip("192.0.2.2") ? 0 : 1; };
       Millis gone{0};
       for (int s = 0; s < 200 && gone.count() == 0; ++s) {
         p.live(1s);
@@ -314,8 +317,8 @@ TEST_SUITE("ike lifecycle") {
     for (int i = 0; i < 120; ++i) {
       p.bob_kernel.send(pkt);
       const auto b = first_child(p.only(p.bob));
-      p.alice_kernel.add_traffic(kernel::SaId{ip("192.0.2.1"), b.spi_out, kernel::Proto::Esp, {}, {}},
-                                 100, 1);
+      p.alice_kernel.add_traffic(
+          kernel::SaId{ip("192.0.2.1"), b.spi_out, kernel::Proto::Esp, {}, {}}, 100, 1);
       p.live(1s);
     }
     CHECK(p.bob.counters().liveness_answered == 0);
@@ -372,7 +375,8 @@ TEST_SUITE("ike lifecycle") {
     p.check_steady();
     const ChildSa c = first_child(p.only(p.alice));
     bool covered = false;
-    for (const auto &ts : c.local_ts) covered = covered || (ts.start <= ip("10.1.0.5") && ip("10.1.0.5") <= ts.end);
+    for (const auto& ts : c.local_ts)
+      covered = covered || (ts.start <= ip("10.1.0.5") && ip("10.1.0.5") <= ts.end);
     CHECK(covered);
     CHECK(p.alice_kernel.send(pkt).fate == kernel::MemoryKernel::Fate::Protected);
     // An ACQUIRE for a reqid that is not ours is not this engine's.
@@ -392,7 +396,7 @@ TEST_SUITE("ike lifecycle") {
 
   TEST_CASE("reauthentication instead of rekey: a new IKE SA, then the old one is deleted") {
     LifecyclePair p;
-    for (auto *c : {&p.alice_config, &p.bob_config}) c->ike_lifetime = {0s, 3600s, 360s, 0s};
+    for (auto* c : {&p.alice_config, &p.bob_config}) c->ike_lifetime = {0s, 3600s, 360s, 0s};
     const uint64_t spi = p.start();
     p.run();
     const uint32_t before = first_child(p.alice.find(spi)).spi_in;
@@ -401,7 +405,7 @@ TEST_SUITE("ike lifecycle") {
     p.live(3700s, 5s);
     p.after_step = nullptr;
     p.check_steady();
-    const IkeSa *a = p.only(p.alice);
+    const IkeSa* a = p.only(p.alice);
     CHECK(a->local_spi() != spi);
     CHECK(a->children.front().spi_in != before);
     CHECK(p.count(p.alice_events, EventKind::IkeUp) == 2);
@@ -435,7 +439,7 @@ TEST_SUITE("ike lifecycle") {
     p.run();
     REQUIRE(p.alice.create_child_sa(spi));
     p.run();
-    const IkeSa *a = p.alice.find(spi);
+    const IkeSa* a = p.alice.find(spi);
     REQUIRE(a->children.size() == 2);
     CHECK(p.esp(p.alice_kernel).size() == 4);
     CHECK(p.policies(p.alice_kernel).size() == 3);  // shared by both

@@ -35,7 +35,7 @@ const IpAddress kAlicePrivate = ip("198.51.100.10");
 const IpAddress kNatPublic = ip("203.0.113.1");
 const IpAddress kBob = ip("192.0.2.2");
 
-bool is_keepalive(const Packet &p) { return p.data.size() == 1 && p.data[0] == 0xff; }
+bool is_keepalive(const Packet& p) { return p.data.size() == 1 && p.data[0] == 0xff; }
 
 // An engine pair with an optional NAT in front of Alice that rewrites her source
 // endpoint on the way out and the destination back on the way in (port + 40000).
@@ -74,7 +74,7 @@ struct NatPair : Pair {
       auto p = translate(sent);
       if (!p) continue;
       delivered.push_back(*p);
-      Engine &to = p->to.addr == alice_addr() ? alice : bob;
+      Engine& to = p->to.addr == alice_addr() ? alice : bob;
       to.on_datagram(p->to, p->from, p->data);
     }
     REQUIRE(net.queue.empty());
@@ -88,38 +88,38 @@ struct NatPair : Pair {
 };
 
 // By SPI and destination: both MemoryKernels hand out the same SPI sequence.
-const kernel::SaParams *find_sa(const std::vector<kernel::SaParams> &sas, uint32_t spi,
-                                const IpAddress &dst) {
-  for (const auto &s : sas)
+const kernel::SaParams* find_sa(const std::vector<kernel::SaParams>& sas, uint32_t spi,
+                                const IpAddress& dst) {
+  for (const auto& s : sas)
     if (s.spi == spi && s.dst == dst) return &s;
   return nullptr;
 }
 
-std::vector<const wire::NotifyPayload *> natd_notifies(const wire::Message &m) {
-  std::vector<const wire::NotifyPayload *> out;
-  for (const auto &p : m.payloads)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p))
+std::vector<const wire::NotifyPayload*> natd_notifies(const wire::Message& m) {
+  std::vector<const wire::NotifyPayload*> out;
+  for (const auto& p : m.payloads)
+    if (const auto* n = std::get_if<wire::NotifyPayload>(&p))
       if (n->type == wire::NotifyType::NatDetectionSourceIp ||
           n->type == wire::NotifyType::NatDetectionDestinationIp)
         out.push_back(n);
   return out;
 }
 
-const wire::NotifyPayload *find_notify(const wire::Message &m, wire::NotifyType t) {
-  for (const auto *n : natd_notifies(m))
+const wire::NotifyPayload* find_notify(const wire::Message& m, wire::NotifyType t) {
+  for (const auto* n : natd_notifies(m))
     if (n->type == t) return n;
   return nullptr;
 }
 
-Bytes hash(uint64_t spi_i, uint64_t spi_r, const IpAddress &a, uint16_t port) {
+Bytes hash(uint64_t spi_i, uint64_t spi_r, const IpAddress& a, uint16_t port) {
   auto h = natd_hash(spi_i, spi_r, Endpoint{a, port});
   REQUIRE(h);
   return *h;
 }
 
-void require_established(NatPair &p, uint64_t spi) {
-  const IkeSa *a = p.alice.find(spi);
-  const IkeSa *b = p.bob_sa();
+void require_established(NatPair& p, uint64_t spi) {
+  const IkeSa* a = p.alice.find(spi);
+  const IkeSa* b = p.bob_sa();
   REQUIRE(a != nullptr);
   REQUIRE(b != nullptr);
   INFO("alice: " << a->failure << first_child(a).failure << " / bob: " << b->failure
@@ -146,8 +146,8 @@ TEST_SUITE("ike nat traversal") {
     const uint64_t spi = p.start();
     p.run_nat();
     require_established(p, spi);
-    const IkeSa *a = p.alice.find(spi);
-    const IkeSa *b = p.bob_sa();
+    const IkeSa* a = p.alice.find(spi);
+    const IkeSa* b = p.bob_sa();
 
     // The hashes are those of §2.23: SPIr zero in the request.
     REQUIRE(p.net.sent.size() == 4);
@@ -167,26 +167,27 @@ TEST_SUITE("ike nat traversal") {
 
     CHECK_FALSE(a->nat.any());
     CHECK_FALSE(b->nat.any());
-    for (const auto &pk : p.net.sent) {
+    for (const auto& pk : p.net.sent) {
       CHECK(pk.from.port == 500);
       CHECK(pk.to.port == 500);
     }
-    for (auto *k : {&p.alice_kernel, &p.bob_kernel})
-      for (const auto &s : p.sas(*k)) CHECK_FALSE(s.encap.has_value());
+    for (auto* k : {&p.alice_kernel, &p.bob_kernel})
+      for (const auto& s : p.sas(*k)) CHECK_FALSE(s.encap.has_value());
     p.advance_nat(Millis(60000));
     CHECK(p.keepalives.empty());
     CHECK(p.alice.counters().nat_detected == 0);
     CHECK(p.bob.counters().nat_detected == 0);
   }
 
-  TEST_CASE("Alice behind a NAT: both move to 4500, ESP in UDP with the ports seen, "
-            "keepalives from Alice only") {
+  TEST_CASE(
+      "Alice behind a NAT: both move to 4500, ESP in UDP with the ports seen, "
+      "keepalives from Alice only") {
     NatPair p(true);
     const uint64_t spi = p.start();
     p.run_nat();
     require_established(p, spi);
-    const IkeSa *a = p.alice.find(spi);
-    const IkeSa *b = p.bob_sa();
+    const IkeSa* a = p.alice.find(spi);
+    const IkeSa* b = p.bob_sa();
 
     // Detection: Alice's destination hash did not match (her own NAT), Bob saw a
     // source hash that matched no address of the packet's.
@@ -219,12 +220,12 @@ TEST_SUITE("ike nat traversal") {
     auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
     REQUIRE(as.size() == 2);
     REQUIRE(bs.size() == 2);
-    const auto *a_out = find_sa(as, first_child(a).spi_out, kBob);
-    const auto *a_in = find_sa(as, first_child(a).spi_in, kAlicePrivate);
-    const auto *b_out = find_sa(bs, first_child(b).spi_out, kNatPublic);
-    const auto *b_in = find_sa(bs, first_child(b).spi_in, kBob);
+    const auto* a_out = find_sa(as, first_child(a).spi_out, kBob);
+    const auto* a_in = find_sa(as, first_child(a).spi_in, kAlicePrivate);
+    const auto* b_out = find_sa(bs, first_child(b).spi_out, kNatPublic);
+    const auto* b_in = find_sa(bs, first_child(b).spi_in, kBob);
     REQUIRE((a_out && a_in && b_out && b_in));
-    for (const auto *s : {a_out, a_in, b_out, b_in}) {
+    for (const auto* s : {a_out, a_in, b_out, b_in}) {
       REQUIRE(s->encap.has_value());
       CHECK(s->encap->type == 2);  // UDP_ENCAP_ESPINUDP
     }
@@ -256,7 +257,7 @@ TEST_SUITE("ike nat traversal") {
     CHECK(p.keepalives[0].to == Endpoint{kBob, 4500});
     for (int i = 0; i < 5; ++i) p.advance_nat(Millis(10000));  // 70 s in all
     CHECK(p.keepalives.size() == 3);
-    for (const auto &k : p.keepalives) CHECK(k.from.addr == kAlicePrivate);
+    for (const auto& k : p.keepalives) CHECK(k.from.addr == kAlicePrivate);
     CHECK(p.alice.counters().nat_keepalives == 3);
     CHECK(p.bob.counters().nat_keepalives == 0);
 
@@ -286,7 +287,7 @@ TEST_SUITE("ike nat traversal") {
     require_established(p, spi);
     CHECK(p.alice.find(spi)->local.port == 14500);
     CHECK(p.bob_sa()->remote == Endpoint{kNatPublic, 54500});
-    for (const auto &s : p.sas(p.alice_kernel)) {
+    for (const auto& s : p.sas(p.alice_kernel)) {
       REQUIRE(s.encap);
       CHECK(s.encap->sport == 14500);
       CHECK(s.encap->dport == 14500);
@@ -314,14 +315,14 @@ TEST_SUITE("ike nat traversal") {
     const uint64_t spi = p.start();
     p.run_nat();
     require_established(p, spi);
-    for (const auto &pk : p.delivered) {
+    for (const auto& pk : p.delivered) {
       auto m = wire::parse(pk.data);
       REQUIRE(m);
       CHECK(natd_notifies(*m).empty());
       CHECK(pk.to.port % 40000 == 500);
     }
     CHECK_FALSE(p.alice.find(spi)->nat.any());
-    for (const auto &s : p.sas(p.alice_kernel)) CHECK_FALSE(s.encap.has_value());
+    for (const auto& s : p.sas(p.alice_kernel)) CHECK_FALSE(s.encap.has_value());
   }
 
   TEST_CASE("forced encapsulation without a NAT (encap: true), on either side") {
@@ -332,8 +333,8 @@ TEST_SUITE("ike nat traversal") {
       const uint64_t spi = p.start();
       p.run_nat();
       require_established(p, spi);
-      const IkeSa *a = p.alice.find(spi);
-      const IkeSa *b = p.bob_sa();
+      const IkeSa* a = p.alice.find(spi);
+      const IkeSa* b = p.bob_sa();
       // The forcing side fakes; the other one believes its peer is behind a NAT.
       CHECK((initiator ? a : b)->nat.fake);
       CHECK((initiator ? b : a)->nat.remote);
@@ -343,8 +344,8 @@ TEST_SUITE("ike nat traversal") {
       CHECK(b->remote == Endpoint{ip("192.0.2.1"), 4500});
       CHECK(p.net.sent[2].from.port == 4500);
       CHECK(p.net.sent[2].to.port == 4500);
-      for (auto *k : {&p.alice_kernel, &p.bob_kernel})
-        for (const auto &s : p.sas(*k)) {
+      for (auto* k : {&p.alice_kernel, &p.bob_kernel})
+        for (const auto& s : p.sas(*k)) {
           REQUIRE(s.encap.has_value());
           CHECK(s.encap->sport == 4500);
           CHECK(s.encap->dport == 4500);
@@ -356,16 +357,16 @@ TEST_SUITE("ike nat traversal") {
   }
 
   TEST_CASE("NAT-D of the wrong length is ignored: no NAT detection, none in the response") {
-    for (auto bad : {wire::NotifyType::NatDetectionSourceIp,
-                     wire::NotifyType::NatDetectionDestinationIp}) {
+    for (auto bad :
+         {wire::NotifyType::NatDetectionSourceIp, wire::NotifyType::NatDetectionDestinationIp}) {
       CAPTURE(static_cast<int>(bad));
       NatPair p(true);
       p.start();
       REQUIRE(p.net.queue.size() == 1);
       auto m = wire::parse(p.net.queue.front().data);
       REQUIRE(m);
-      for (auto &pl : m->payloads)
-        if (auto *n = std::get_if<wire::NotifyPayload>(&pl); n && n->type == bad)
+      for (auto& pl : m->payloads)
+        if (auto* n = std::get_if<wire::NotifyPayload>(&pl); n && n->type == bad)
           n->data.resize(19);
       p.net.queue.front().data = wire::encode(*m);
       Packet req = std::move(p.net.queue.front());
@@ -374,7 +375,7 @@ TEST_SUITE("ike nat traversal") {
       REQUIRE(in);
       p.bob.on_datagram(in->to, in->from, in->data);
       CHECK(p.bob.counters().natd_ignored == 1);
-      const IkeSa *b = p.bob_sa();
+      const IkeSa* b = p.bob_sa();
       REQUIRE(b != nullptr);
       CHECK(b->state == IkeState::SaInitDone);
       CHECK_FALSE(b->nat.any());
@@ -391,8 +392,8 @@ TEST_SUITE("ike nat traversal") {
     p.start();
     auto m = wire::parse(p.net.queue.front().data);
     REQUIRE(m);
-    std::erase_if(m->payloads, [](const wire::Payload &pl) {
-      const auto *n = std::get_if<wire::NotifyPayload>(&pl);
+    std::erase_if(m->payloads, [](const wire::Payload& pl) {
+      const auto* n = std::get_if<wire::NotifyPayload>(&pl);
       return n != nullptr && (n->type == wire::NotifyType::NatDetectionSourceIp ||
                               n->type == wire::NotifyType::NatDetectionDestinationIp);
     });
@@ -416,7 +417,7 @@ TEST_SUITE("ike nat traversal") {
     fs::copy_file(example / "shared.psk", dir / "shared.psk");
     REQUIRE(::chmod((dir / "shared.psk").c_str(), 0600) == 0);
     auto j = nlohmann::json::parse(std::ifstream(example / "left.json"));
-    auto load = [&](const nlohmann::json &value) {
+    auto load = [&](const nlohmann::json& value) {
       j["connections"]["to-right"]["encap"] = value;
       std::ofstream(dir / "left.json") << j.dump();
       return policy::load_files({(dir / "left.json").string()});
@@ -453,24 +454,23 @@ ipsec::daemon::UdpSocket loopback(bool natt) {
   REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
   sockaddr_in sin{};
   socklen_t len = sizeof sin;
-  REQUIRE(::getsockname(s->fd.get(), reinterpret_cast<sockaddr *>(&sin), &len) == 0);
+  REQUIRE(::getsockname(s->fd.get(), reinterpret_cast<sockaddr*>(&sin), &len) == 0);
   s->local.port = ntohs(sin.sin_port);
   return std::move(*s);
 }
 
-void raw_send(const ipsec::daemon::UdpSocket &from, const ipsec::daemon::UdpSocket &to,
-              const Bytes &data) {
+void raw_send(const ipsec::daemon::UdpSocket& from, const ipsec::daemon::UdpSocket& to,
+              const Bytes& data) {
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
   sin.sin_port = htons(to.local.port);
   sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::sendto(from.fd.get(), data.data(), data.size(), 0,
-                   reinterpret_cast<sockaddr *>(&sin), sizeof sin) ==
-          static_cast<ssize_t>(data.size()));
+  REQUIRE(::sendto(from.fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&sin),
+                   sizeof sin) == static_cast<ssize_t>(data.size()));
 }
 
 // Bounded wait for a datagram (loopback delivery is immediate, but be safe).
-Bytes receive_one(const ipsec::daemon::UdpSocket &s) {
+Bytes receive_one(const ipsec::daemon::UdpSocket& s) {
   for (int i = 0; i < 200; ++i) {
     auto d = ipsec::daemon::receive(s);
     REQUIRE(d);

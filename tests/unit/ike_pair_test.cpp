@@ -12,9 +12,9 @@ using namespace ike_test;
 namespace {
 
 // By SPI and destination: both MemoryKernels hand out the same SPI sequence.
-const kernel::SaParams *find_sa(const std::vector<kernel::SaParams> &sas, uint32_t spi,
-                                const char *dst) {
-  for (const auto &s : sas)
+const kernel::SaParams* find_sa(const std::vector<kernel::SaParams>& sas, uint32_t spi,
+                                const char* dst) {
+  for (const auto& s : sas)
     if (s.spi == spi && s.dst == ip(dst)) return &s;
   return nullptr;
 }
@@ -22,9 +22,9 @@ const kernel::SaParams *find_sa(const std::vector<kernel::SaParams> &sas, uint32
 // Both IKE SAs established with the same keys; one ESP SA per direction in each
 // kernel, Alice's outbound matching Bob's inbound (SPI, key) and vice versa;
 // out/in/fwd policies.
-void check_established(Pair &p, uint64_t spi) {
-  const IkeSa *a = p.alice.find(spi);
-  const IkeSa *b = p.bob_sa();
+void check_established(Pair& p, uint64_t spi) {
+  const IkeSa* a = p.alice.find(spi);
+  const IkeSa* b = p.bob_sa();
   REQUIRE(a != nullptr);
   REQUIRE(b != nullptr);
   INFO("alice: " << a->failure << " / bob: " << b->failure);
@@ -45,12 +45,12 @@ void check_established(Pair &p, uint64_t spi) {
   auto as = p.sas(p.alice_kernel), bs = p.sas(p.bob_kernel);
   REQUIRE(as.size() == 2);
   REQUIRE(bs.size() == 2);
-  const auto *a_out = find_sa(as, first_child(a).spi_out, "192.0.2.2");
-  const auto *a_in = find_sa(as, first_child(a).spi_in, "192.0.2.1");
-  const auto *b_out = find_sa(bs, first_child(b).spi_out, "192.0.2.1");
-  const auto *b_in = find_sa(bs, first_child(b).spi_in, "192.0.2.2");
+  const auto* a_out = find_sa(as, first_child(a).spi_out, "192.0.2.2");
+  const auto* a_in = find_sa(as, first_child(a).spi_in, "192.0.2.1");
+  const auto* b_out = find_sa(bs, first_child(b).spi_out, "192.0.2.1");
+  const auto* b_in = find_sa(bs, first_child(b).spi_in, "192.0.2.2");
   REQUIRE((a_out && a_in && b_out && b_in));
-  for (const auto *s : {a_out, a_in, b_out, b_in}) CHECK_FALSE(s->larval);
+  for (const auto* s : {a_out, a_in, b_out, b_in}) CHECK_FALSE(s->larval);
   CHECK(a_out->src == ip("192.0.2.1"));
   CHECK(a_out->dst == ip("192.0.2.2"));
   CHECK(a_in->src == ip("192.0.2.2"));
@@ -67,7 +67,7 @@ void check_established(Pair &p, uint64_t spi) {
   if (a_out->enc) CHECK_FALSE(a_out->enc->key == a_in->enc->key);
 }
 
-void check_tunnel_policies(Pair &p) {
+void check_tunnel_policies(Pair& p) {
   auto ap = p.policies(p.alice_kernel);
   REQUIRE(ap.size() == 3);
   CHECK(ap[0].dir == kernel::Dir::Out);
@@ -89,13 +89,14 @@ void check_tunnel_policies(Pair &p) {
   CHECK(bp[0].sel.dst == prefix("10.1.0.0/16"));
 }
 
-void set_proposals(Pair &p, IkeProposalConfig ike, EspProposalConfig esp) {
+void set_proposals(Pair& p, IkeProposalConfig ike, EspProposalConfig esp) {
   p.alice_config.proposals = p.bob_config.proposals = {ike};
   p.alice_config.children[0].proposals = p.bob_config.children[0].proposals = {esp};
 }
 
 EspProposalConfig esp_cbc() {
-  return {{{wire::EncrId::AesCbc, 256}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}, {}};
+  return {
+      {{wire::EncrId::AesCbc, 256}}, {wire::IntegId::HmacSha2_256_128}, {wire::EsnId::NoEsn}, {}};
 }
 
 }  // namespace
@@ -110,7 +111,7 @@ TEST_SUITE("ike pair") {
     check_established(p, spi);
     check_tunnel_policies(p);
     auto as = p.sas(p.alice_kernel);
-    const auto *out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
+    const auto* out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
     REQUIRE(out->aead);
     CHECK(out->aead->name == "rfc4106(gcm(aes))");
     CHECK(out->aead->bits == 128);
@@ -133,7 +134,7 @@ TEST_SUITE("ike pair") {
     p.run();
     check_established(p, spi);
     auto as = p.sas(p.alice_kernel);
-    const auto *out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
+    const auto* out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
     REQUIRE((out->enc && out->auth));
     CHECK(out->enc->name == "cbc(aes)");
     CHECK(out->enc->key.size() == 32);
@@ -154,7 +155,7 @@ TEST_SUITE("ike pair") {
     p.run();
     check_established(p, spi);
     auto as = p.sas(p.alice_kernel);
-    const auto *out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
+    const auto* out = find_sa(as, first_child(p.alice.find(spi)).spi_out, "192.0.2.2");
     REQUIRE(out->aead);
     CHECK(out->aead->name == "rfc7539esp(chacha20,poly1305)");
     CHECK(out->aead->key.size() == 36);

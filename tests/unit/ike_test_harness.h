@@ -19,7 +19,7 @@ using namespace ipsec::ike;
 using namespace ipsec::ike::v2;
 
 // The IKE SA's first CHILD SA; one in state Deleted when it has none left.
-inline ChildSa first_child(const IkeSa *sa) {
+inline ChildSa first_child(const IkeSa* sa) {
   REQUIRE(sa != nullptr);
   if (sa->children.empty()) {
     ChildSa gone;
@@ -45,8 +45,8 @@ struct Packet {
 struct Network : Sender {
   std::deque<Packet> queue;
   std::vector<Packet> sent;
-  std::function<int(const Packet &, size_t index)> filter;
-  void send(const Endpoint &from, const Endpoint &to, ByteView d) override {
+  std::function<int(const Packet&, size_t index)> filter;
+  void send(const Endpoint& from, const Endpoint& to, ByteView d) override {
     Packet p{from, to, Bytes(d.begin(), d.end())};
     const int copies = filter ? filter(p, sent.size()) : 1;
     sent.push_back(p);
@@ -54,8 +54,8 @@ struct Network : Sender {
   }
 };
 
-inline IpAddress ip(const char *s) { return *IpAddress::parse(s); }
-inline Prefix prefix(const char *s) { return *Prefix::parse(s); }
+inline IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+inline Prefix prefix(const char* s) { return *Prefix::parse(s); }
 
 inline IkeProposalConfig ike_gcm_x25519() {
   return {{{wire::EncrId::AesGcm16, 256}},
@@ -75,8 +75,8 @@ inline ConnectionConfig connection(bool alice) {
   c.remote = {ip(alice ? "192.0.2.2" : "192.0.2.1"), 500};
   c.local_id = Identity::fqdn(alice ? "alice.example" : "bob.example");
   c.remote_id = Identity::fqdn(alice ? "bob.example" : "alice.example");
-  const char *psk = "a shared secret of reasonable length";
-  c.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t *>(psk), strlen(psk)));
+  const char* psk = "a shared secret of reasonable length";
+  c.psk = SecretBytes(ByteView(reinterpret_cast<const uint8_t*>(psk), strlen(psk)));
   c.proposals = {ike_gcm_x25519()};
   c.children.emplace_back();
   c.children[0].name = "lan";
@@ -119,7 +119,7 @@ struct Pair {
     while (!net.queue.empty()) {
       Packet p = std::move(net.queue.front());
       net.queue.pop_front();
-      Engine &to = p.to.addr == alice_config.local.addr ? alice : bob;
+      Engine& to = p.to.addr == alice_config.local.addr ? alice : bob;
       to.on_datagram(p.to, p.from, p.data);
     }
   }
@@ -129,22 +129,22 @@ struct Pair {
     bob.on_timer(clock.t);
     run();
   }
-  const IkeSa *bob_sa() const {
+  const IkeSa* bob_sa() const {
     auto all = bob.sas();
     return all.size() == 1 ? all.front() : nullptr;
   }
   // The newest IKE SA Bob removed from his table (failed or deleted).
-  const ClosedSa *bob_closed() const {
+  const ClosedSa* bob_closed() const {
     return bob.closed_sas().empty() ? nullptr : &bob.closed_sas().front();
   }
   // Every SA, every policy gone: nothing left behind in that kernel.
-  bool kernel_empty(kernel::MemoryKernel &k) { return sas(k).empty() && policies(k).empty(); }
-  std::vector<kernel::SaParams> sas(kernel::MemoryKernel &k) {
+  bool kernel_empty(kernel::MemoryKernel& k) { return sas(k).empty() && policies(k).empty(); }
+  std::vector<kernel::SaParams> sas(kernel::MemoryKernel& k) {
     auto d = k.dump_sas();
     REQUIRE(d);
     return *d;
   }
-  std::vector<kernel::PolicyParams> policies(kernel::MemoryKernel &k) {
+  std::vector<kernel::PolicyParams> policies(kernel::MemoryKernel& k) {
     auto d = k.dump_policies();
     REQUIRE(d);
     return *d;
@@ -163,8 +163,8 @@ struct LifecyclePair : Pair {
   std::function<void()> after_step;  // a test's invariant, checked after every step
 
   LifecyclePair() {
-    alice.set_event_handler([this](const EngineEvent &e) { alice_events.push_back(e); });
-    bob.set_event_handler([this](const EngineEvent &e) { bob_events.push_back(e); });
+    alice.set_event_handler([this](const EngineEvent& e) { alice_events.push_back(e); });
+    bob.set_event_handler([this](const EngineEvent& e) { bob_events.push_back(e); });
     sync_kernels();
   }
   void sync_kernels() {
@@ -177,26 +177,26 @@ struct LifecyclePair : Pair {
     for (Millis done{0}; done < total; done += step) {
       clock.t += step;
       sync_kernels();
-      for (const auto &e : alice_kernel.poll_expires()) alice.on_expire(e);
-      for (const auto &e : bob_kernel.poll_expires()) bob.on_expire(e);
+      for (const auto& e : alice_kernel.poll_expires()) alice.on_expire(e);
+      for (const auto& e : bob_kernel.poll_expires()) bob.on_expire(e);
       alice.on_timer(clock.t);
       bob.on_timer(clock.t);
       run();
       if (after_step) after_step();
     }
   }
-  static size_t count(const std::vector<EngineEvent> &events, EventKind k) {
+  static size_t count(const std::vector<EngineEvent>& events, EventKind k) {
     return static_cast<size_t>(std::count_if(events.begin(), events.end(),
-                                             [k](const EngineEvent &e) { return e.kind == k; }));
+                                             [k](const EngineEvent& e) { return e.kind == k; }));
   }
   // ESP SAs in a kernel (larval ACQUIRE/ALLOCSPI states not counted).
-  std::vector<kernel::SaParams> esp(kernel::MemoryKernel &k) {
+  std::vector<kernel::SaParams> esp(kernel::MemoryKernel& k) {
     std::vector<kernel::SaParams> out;
-    for (auto &s : sas(k))
+    for (auto& s : sas(k))
       if (s.spi != 0 && (s.aead || s.enc)) out.push_back(s);
     return out;
   }
-  const IkeSa *only(Engine &e) {
+  const IkeSa* only(Engine& e) {
     auto all = e.sas();
     return all.size() == 1 ? all.front() : nullptr;
   }
@@ -220,8 +220,8 @@ struct LifecyclePair : Pair {
     auto ak = esp(alice_kernel), bk = esp(bob_kernel);
     REQUIRE(ak.size() == 2);
     REQUIRE(bk.size() == 2);
-    for (const auto &s : ak) CHECK((s.spi == ca.spi_in || s.spi == ca.spi_out));
-    for (const auto &s : bk) CHECK((s.spi == cb.spi_in || s.spi == cb.spi_out));
+    for (const auto& s : ak) CHECK((s.spi == ca.spi_in || s.spi == ca.spi_out));
+    for (const auto& s : bk) CHECK((s.spi == cb.spi_in || s.spi == cb.spi_out));
     CHECK(policies(alice_kernel).size() == 3);
     CHECK(policies(bob_kernel).size() == 3);
   }

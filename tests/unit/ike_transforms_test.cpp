@@ -12,7 +12,7 @@ using namespace ike_test;
 namespace {
 
 struct SkCase {
-  const char *name;
+  const char* name;
   EncrSpec encr;
   std::vector<wire::IntegId> integ;  // empty for AEAD
 };
@@ -41,14 +41,14 @@ std::vector<SkCase> sk_cases() {
 
 TEST_SUITE("ike transforms") {
   TEST_CASE("every SK transform: IKE_AUTH, liveness both ways, Delete of the IKE SA") {
-    for (const auto &c : sk_cases()) {
+    for (const auto& c : sk_cases()) {
       CAPTURE(c.name);
       Pair p;
       p.alice_config.proposals = p.bob_config.proposals = {
           {{c.encr}, {wire::PrfId::HmacSha2_256}, c.integ, {wire::DhGroup::Curve25519}}};
       const uint64_t spi = p.start();
       p.run();
-      const IkeSa *a = p.alice.find(spi);
+      const IkeSa* a = p.alice.find(spi);
       REQUIRE(a);
       INFO(a->failure);
       REQUIRE(a->state == IkeState::Established);

@@ -37,8 +37,8 @@ k::SaParams out_sa(uint32_t spi) {
 }
 
 k::Template tunnel_tmpl() {
-  return k::Template{ip("192.0.2.1"), ip("192.0.2.2"), 0, k::Proto::Esp, k::Mode::Tunnel,
-                     kReqid, false};
+  return k::Template{ip("192.0.2.1"), ip("192.0.2.2"), 0,    k::Proto::Esp,
+                     k::Mode::Tunnel, kReqid,          false};
 }
 
 // A trap: 198.51.100.0/24 -> 203.0.113.0/24 out, through the tunnel above.
@@ -148,7 +148,7 @@ TEST_CASE("memory kernel: soft then hard add-seconds EXPIRE, once each; the SA g
   CHECK_FALSE(soft[0].sa.larval);
   kern.set_time(kT0 + 3100);
   CHECK(kern.poll_expires().empty());  // announced once: the SA is dying
-  CHECK(kern.get_sa(sa.id()));          // ... and still there
+  CHECK(kern.get_sa(sa.id()));         // ... and still there
 
   kern.set_time(kT0 + 3600);
   auto hard = kern.poll_expires();
@@ -287,7 +287,7 @@ TEST_CASE("memory kernel: send: no policy is clear, block holds, allow without t
   bypass.sel.dst = pfx("203.0.113.5/32");
   bypass.dir = k::Dir::Out;
   REQUIRE(kern.add_policy(bypass));
-  CHECK(kern.send(packet()).fate == Fate::Clear);         // the more specific one
+  CHECK(kern.send(packet()).fate == Fate::Clear);              // the more specific one
   CHECK(kern.send(packet("203.0.113.6")).fate == Fate::Held);  // only the block matches
 
   // A lower priority value wins over specificity.
@@ -494,7 +494,7 @@ TEST_CASE("memory kernel: alloc_spi with an ACQUIRE's seq gives its state the SP
   REQUIRE(sas.size() == 1);  // no second larval state
   CHECK(sas[0].spi == *spi);
   CHECK(sas[0].mode == k::Mode::Tunnel);  // still the acquire's state
-  auto again = kern.alloc_spi(req);  // asked again: the same SPI
+  auto again = kern.alloc_spi(req);       // asked again: the same SPI
   REQUIRE(again);
   CHECK(*again == *spi);
   CHECK_FALSE(kern.send(packet()).acquire.has_value());  // still pending

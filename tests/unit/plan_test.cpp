@@ -77,8 +77,7 @@ TEST_CASE("the kernel refusing the fourth object rolls back the first three") {
   auto r = policy::execute(kern, plan_for(kern, config()));
   CHECK_FALSE(r.applied);
   REQUIRE(r.errors.size() == 1);
-  CHECK(r.errors[0].message ==
-        "adding policy 192.0.2.2/32->192.0.2.1/32 in: Invalid argument");
+  CHECK(r.errors[0].message == "adding policy 192.0.2.2/32->192.0.2.1/32 in: Invalid argument");
   CHECK(r.rolled_back == 3);
   CHECK(r.undo_errors.empty());
   CHECK(kern.dump_sas()->empty());

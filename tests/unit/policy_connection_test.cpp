@@ -227,7 +227,8 @@ TEST_CASE("connection: remote id patterns (any, *.domain, address prefix); never
   }
   const std::pair<const char*, const char*> bad[] = {
       {"*.", "\"*.\": a domain pattern is \"*.\" and a domain name"},
-      {"gw.*.example.org", "\"gw.*.example.org\": '*' may only open a domain pattern (\"*.example.org\")"},
+      {"gw.*.example.org",
+       "\"gw.*.example.org\": '*' may only open a domain pattern (\"*.example.org\")"},
       {"ipv4:2001:db8::/32", "\"ipv4:2001:db8::/32\" is not an address prefix"},
   };
   for (const auto& [text, message] : bad) {

@@ -19,16 +19,16 @@ class Authenticator {
   virtual ~Authenticator() = default;
   virtual wire::AuthMethod method() const = 0;
   // Our AUTH: the initiator signs message 1 and Nr, the responder message 2 and Ni (§2.15).
-  virtual Result<wire::AuthPayload> build(const IkeSa &sa) const = 0;
+  virtual Result<wire::AuthPayload> build(const IkeSa& sa) const = 0;
   // The peer's AUTH for `peer_id`; the error says why it does not verify.
-  virtual Result<void> verify(const IkeSa &sa, const Identity &peer_id,
-                              const wire::AuthPayload &auth) const = 0;
+  virtual Result<void> verify(const IkeSa& sa, const Identity& peer_id,
+                              const wire::AuthPayload& auth) const = 0;
 };
 
 // For our side (`ours`: build) or the peer's (verify) of `sa`'s connection; the peer's
 // `method` must be the one the connection expects. An error names what is missing.
-Result<std::unique_ptr<Authenticator>> make_authenticator(const IkeSa &sa,
-                                                          const Credentials &credentials,
-                                                          bool ours, uint8_t method = 0);
+Result<std::unique_ptr<Authenticator>> make_authenticator(const IkeSa& sa,
+                                                          const Credentials& credentials, bool ours,
+                                                          uint8_t method = 0);
 
 }  // namespace ipsec::ike::v2

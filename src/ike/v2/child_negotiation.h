@@ -15,8 +15,8 @@
 namespace ipsec::ike::v2 {
 
 struct ChildRequest {
-  const std::vector<wire::Proposal> &proposals;
-  const std::vector<wire::TrafficSelector> &tsi, &tsr;
+  const std::vector<wire::Proposal>& proposals;
+  const std::vector<wire::TrafficSelector>&tsi, &tsr;
   bool transport = false;  // N(USE_TRANSPORT_MODE)
   // CREATE_CHILD_SA: the group of the KE payload (PFS); IKE_AUTH: no KE, and any DH
   // transform of the peer's proposals is ignored (§1.2).
@@ -25,8 +25,8 @@ struct ChildRequest {
 };
 
 struct ChildChoice {
-  const ChildConfig *cfg = nullptr;  // null: refused, see `error`
-  wire::Proposal proposal;           // with the peer's SPI
+  const ChildConfig* cfg = nullptr;               // null: refused, see `error`
+  wire::Proposal proposal;                        // with the peer's SPI
   std::vector<wire::TrafficSelector> ts_i, ts_r;  // narrowed, covered ones dropped
   wire::NotifyType error = wire::NotifyType::NoProposalChosen;
   std::string why;  // operator-readable, when refused
@@ -36,7 +36,7 @@ struct ChildChoice {
 // `only`: a rekey keeps its child (§1.3.3); otherwise every child of `conn` is tried in
 // order and the first that fits wins. Refused with TS_UNACCEPTABLE when no child's
 // selectors fit, NO_PROPOSAL_CHOSEN when selectors fit but mode or proposals do not.
-ChildChoice choose_child(const ConnectionConfig &conn, const ChildRequest &req,
-                         const ChildConfig *only = nullptr);
+ChildChoice choose_child(const ConnectionConfig& conn, const ChildRequest& req,
+                         const ChildConfig* only = nullptr);
 
 }  // namespace ipsec::ike::v2

@@ -21,8 +21,8 @@ Result<void> CookieJar::rotate(Millis now) {
   return ok();
 }
 
-Result<Bytes> CookieJar::compute(uint8_t version, const SecretBytes &secret, ByteView ni,
-                                 const IpAddress &ip_i, uint64_t spi_i) const {
+Result<Bytes> CookieJar::compute(uint8_t version, const SecretBytes& secret, ByteView ni,
+                                 const IpAddress& ip_i, uint64_t spi_i) const {
   const Bytes spi = spi_bytes(spi_i);
   auto mac = crypto::hmac(crypto::Digest::Sha256, secret.view(),
                           {ni, ByteView(ip_i.bytes.data(), ip_i.size()), spi});
@@ -32,12 +32,12 @@ Result<Bytes> CookieJar::compute(uint8_t version, const SecretBytes &secret, Byt
   return out;
 }
 
-Result<Bytes> CookieJar::make(ByteView ni, const IpAddress &ip_i, uint64_t spi_i, Millis now) {
+Result<Bytes> CookieJar::make(ByteView ni, const IpAddress& ip_i, uint64_t spi_i, Millis now) {
   if (auto r = rotate(now); !r) return fail(r.error());
   return compute(version_, current_, ni, ip_i, spi_i);
 }
 
-bool CookieJar::verify(ByteView cookie, ByteView ni, const IpAddress &ip_i, uint64_t spi_i,
+bool CookieJar::verify(ByteView cookie, ByteView ni, const IpAddress& ip_i, uint64_t spi_i,
                        Millis now) {
   if (!rotate(now) || cookie.size() != kSize) return false;
   const bool current = cookie[0] == version_;

@@ -19,17 +19,17 @@ class CookieJar {
  public:
   explicit CookieJar(Millis lifetime) : lifetime_(lifetime) {}
 
-  Result<Bytes> make(ByteView ni, const IpAddress &ip_i, uint64_t spi_i, Millis now);
+  Result<Bytes> make(ByteView ni, const IpAddress& ip_i, uint64_t spi_i, Millis now);
   // True for a cookie of the current secret or of the one before it (a
   // cookie handed out just before a rotation stays good for one lifetime).
-  bool verify(ByteView cookie, ByteView ni, const IpAddress &ip_i, uint64_t spi_i, Millis now);
+  bool verify(ByteView cookie, ByteView ni, const IpAddress& ip_i, uint64_t spi_i, Millis now);
 
   static constexpr size_t kSize = 33;
 
  private:
   Result<void> rotate(Millis now);
-  Result<Bytes> compute(uint8_t version, const SecretBytes &secret, ByteView ni,
-                        const IpAddress &ip_i, uint64_t spi_i) const;
+  Result<Bytes> compute(uint8_t version, const SecretBytes& secret, ByteView ni,
+                        const IpAddress& ip_i, uint64_t spi_i) const;
 
   Millis lifetime_;
   Millis born_{0};

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // CREATE_CHILD_SA (RFC 7296 §1.3) for CHILD SAs: another CHILD SA, a CHILD SA rekey with or
-// without a new key exchange (PFS); the IKE SA rekey is in ike_rekey.cpp. Make-before-break: the initiator of a
-// CHILD SA rekey installs both new SAs when the response arrives (the kernel sends on
-// the newest outbound SA at once) and then deletes the old pair; the responder installs
-// the new inbound SA when it answers and the new outbound SA when the old pair is deleted,
-// so that neither side sends on an SA the other cannot receive yet. Simultaneous rekeys
-// of one CHILD SA: the nonce rule of §2.8.1. A rekey of an IKE SA that has a request of
-// ours in flight, and a rekey of a CHILD SA being deleted, are answered with
-// TEMPORARY_FAILURE (§2.25); the side that gets it tries again after a random delay.
+// without a new key exchange (PFS); the IKE SA rekey is in ike_rekey.cpp. Make-before-break: the
+// initiator of a CHILD SA rekey installs both new SAs when the response arrives (the kernel sends
+// on the newest outbound SA at once) and then deletes the old pair; the responder installs the new
+// inbound SA when it answers and the new outbound SA when the old pair is deleted, so that neither
+// side sends on an SA the other cannot receive yet. Simultaneous rekeys of one CHILD SA: the nonce
+// rule of §2.8.1. A rekey of an IKE SA that has a request of ours in flight, and a rekey of a CHILD
+// SA being deleted, are answered with TEMPORARY_FAILURE (§2.25); the side that gets it tries again
+// after a random delay.
 #include <algorithm>
 
 #include "common/log.h"
+#include "ike/traffic_selectors.h"
 #include "ike/v2/child_negotiation.h"
 #include "ike/v2/create_child_util.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/sk_message.h"
-#include "ike/traffic_selectors.h"
 #include "wire/names.h"
 
 namespace ipsec::ike::v2 {
@@ -24,8 +24,8 @@ namespace {
 using wire::ExchangeType;
 using wire::NotifyType;
 
-std::optional<crypto::KeGroup> pfs_group(const ChildConfig &cc) {
-  for (const auto &p : cc.proposals)
+std::optional<crypto::KeGroup> pfs_group(const ChildConfig& cc) {
+  for (const auto& p : cc.proposals)
     for (auto g : p.dh)
       if (auto kg = crypto::ke_group_from_id(static_cast<uint16_t>(g))) return *kg;
   return std::nullopt;
@@ -38,16 +38,16 @@ ByteView lowest(std::initializer_list<ByteView> list) {
   return low;
 }
 
-wire::KePayload ke_payload(const crypto::KeyExchange &ke) {
+wire::KePayload ke_payload(const crypto::KeyExchange& ke) {
   const auto pub = ke.public_value();
   return wire::KePayload{static_cast<uint16_t>(ke.group()), Bytes(pub.begin(), pub.end())};
 }
 
 // A CHILD SA that is already replaced, or whose Delete is queued or in flight: a rekey of
 // it is refused with TEMPORARY_FAILURE (§2.25).
-bool being_replaced(const IkeSa &sa, const ChildSa &t) {
+bool being_replaced(const IkeSa& sa, const ChildSa& t) {
   bool deleting = t.state == ChildState::Rekeyed || t.replaced_by != 0;
-  for (const auto &q : sa.queued)
+  for (const auto& q : sa.queued)
     deleting = deleting || (q.kind == Request::DeleteChild && q.child_spi == t.spi_in);
   return deleting || (sa.awaiting_response && sa.in_flight.kind == Request::DeleteChild &&
                       sa.in_flight.child_spi == t.spi_in);
@@ -55,9 +55,9 @@ bool being_replaced(const IkeSa &sa, const ChildSa &t) {
 
 // The request's payloads of a new CHILD SA or a CHILD SA rekey (SPI, nonce, PFS key
 // exchange in `p`); false: nothing to send (the CHILD SA to rekey is gone, or no SPI).
-bool build_child_request(Context &ctx, IkeSa &sa, QueuedRequest request, PendingCreate &p,
-                         std::vector<wire::Payload> &payloads) {
-  ChildSa *old = nullptr;
+bool build_child_request(Context& ctx, IkeSa& sa, QueuedRequest request, PendingCreate& p,
+                         std::vector<wire::Payload>& payloads) {
+  ChildSa* old = nullptr;
   if (request.kind == Request::RekeyChild) {
     old = sa.child(request.child_spi);
     if (old == nullptr || old->state != ChildState::Installed || old->replaced_by != 0) {
@@ -69,7 +69,7 @@ bool build_child_request(Context &ctx, IkeSa &sa, QueuedRequest request, Pending
   }
   // A rekey keeps its child; a new CHILD SA is of the child asked for (default: first).
   p.child = old ? old->cfg : request.child ? request.child : &sa.config->children.front();
-  const ChildConfig &cc = *p.child;
+  const ChildConfig& cc = *p.child;
   auto spi = alloc_inbound_spi(ctx, sa, cc);
   if (!spi) {
     log::error(label(sa) + ": CREATE_CHILD_SA: " + spi.error().message);
@@ -100,18 +100,18 @@ bool build_child_request(Context &ctx, IkeSa &sa, QueuedRequest request, Pending
   return true;
 }
 
-std::string request_text(const PendingCreate &p, QueuedRequest request) {
-  std::string what = request.kind == Request::RekeyIke     ? "IKE SA rekey"
-                     : request.kind == Request::RekeyChild ? "rekey of CHILD SA " +
-                                                                 esp_spi_str(request.child_spi)
-                                                           : "new CHILD SA";
+std::string request_text(const PendingCreate& p, QueuedRequest request) {
+  std::string what = request.kind == Request::RekeyIke ? "IKE SA rekey"
+                     : request.kind == Request::RekeyChild
+                         ? "rekey of CHILD SA " + esp_spi_str(request.child_spi)
+                         : "new CHILD SA";
   if (p.ke) what += ", KE " + std::string(ke_group_name(p.group));
   return what;
 }
 
 }  // namespace
 
-void send_create(Context &ctx, IkeSa &sa, QueuedRequest request) {
+void send_create(Context& ctx, IkeSa& sa, QueuedRequest request) {
   if (sa.state != IkeState::Established || sa.superseded()) return;
   PendingCreate p;
   p.kind = request.kind;
@@ -136,24 +136,24 @@ namespace {
 
 // §1.3.3: a rekey names the SPI the exchange's initiator receives on: our outbound SPI.
 // The index of that CHILD SA, sa.children.size() for a new one; nullopt: refused (answered).
-std::optional<size_t> rekey_target(Context &ctx, IkeSa &sa, uint32_t mid,
-                                   const std::vector<wire::Payload> &in) {
+std::optional<size_t> rekey_target(Context& ctx, IkeSa& sa, uint32_t mid,
+                                   const std::vector<wire::Payload>& in) {
   size_t target = sa.children.size();
-  const auto *rekey = find_notify(in, NotifyType::RekeySa);
+  const auto* rekey = find_notify(in, NotifyType::RekeySa);
   if (rekey == nullptr) return target;
   const uint32_t spi = esp_spi_value(rekey->spi);
   for (size_t i = 0; i < sa.children.size(); ++i)
     if (child_in_kernel(sa.children[i]) && sa.children[i].spi_out == spi) target = i;
   if (target == sa.children.size()) {
-    respond_create_error(ctx, sa, mid,
-                         make_notify(NotifyType::ChildSaNotFound, wire::ProtocolId::Esp, rekey->spi),
-                         "no CHILD SA with outbound SPI " + esp_spi_str(spi));
+    respond_create_error(
+        ctx, sa, mid, make_notify(NotifyType::ChildSaNotFound, wire::ProtocolId::Esp, rekey->spi),
+        "no CHILD SA with outbound SPI " + esp_spi_str(spi));
     return std::nullopt;
   }
   if (being_replaced(sa, sa.children[target])) {
-    respond_create_error(ctx, sa, mid, make_notify(NotifyType::TemporaryFailure),
-                         "CHILD SA " + esp_spi_str(sa.children[target].spi_in) +
-                             " is being deleted or replaced");
+    respond_create_error(
+        ctx, sa, mid, make_notify(NotifyType::TemporaryFailure),
+        "CHILD SA " + esp_spi_str(sa.children[target].spi_in) + " is being deleted or replaced");
     return std::nullopt;
   }
   return target;
@@ -166,23 +166,24 @@ struct Pfs {
   bool refused = false;  // answered with an error
 };
 
-Pfs responder_pfs(Context &ctx, IkeSa &sa, uint32_t mid, const wire::Proposal &chosen,
-                  const wire::KePayload *ke) {
+Pfs responder_pfs(Context& ctx, IkeSa& sa, uint32_t mid, const wire::Proposal& chosen,
+                  const wire::KePayload* ke) {
   Pfs out;
   auto dh = transform_of(chosen, wire::TransformType::Dh);
   if (!dh) return out;
   out.refused = true;
   if (ke == nullptr || ke->group != dh->id) {
     ++ctx.counters.invalid_ke_sent;
-    respond_create_error(ctx, sa, mid,
-                         make_notify(NotifyType::InvalidKePayload, wire::ProtocolId::None, {},
-                                     group_bytes(dh->id)),
-                         "PFS group wanted: " + std::to_string(dh->id));
+    respond_create_error(
+        ctx, sa, mid,
+        make_notify(NotifyType::InvalidKePayload, wire::ProtocolId::None, {}, group_bytes(dh->id)),
+        "PFS group wanted: " + std::to_string(dh->id));
     return out;
   }
   auto kg = crypto::ke_group_from_id(dh->id);
   if (!kg) {
-    respond_create_error(ctx, sa, mid, make_notify(NotifyType::NoProposalChosen), kg.error().message);
+    respond_create_error(ctx, sa, mid, make_notify(NotifyType::NoProposalChosen),
+                         kg.error().message);
     return out;
   }
   auto k = ctx.random->key_exchange(*kg);
@@ -203,8 +204,8 @@ Pfs responder_pfs(Context &ctx, IkeSa &sa, uint32_t mid, const wire::Proposal &c
 
 // Installs the negotiated CHILD SA (a rekey's outbound SA later, make-before-break) and
 // answers {SA, Nr, [KEr], TSi, TSr}.
-void install_and_answer(Context &ctx, IkeSa &sa, uint32_t mid, size_t target,
-                        const ChildChoice &choice, bool transport, ByteView ni, Pfs &pfs) {
+void install_and_answer(Context& ctx, IkeSa& sa, uint32_t mid, size_t target,
+                        const ChildChoice& choice, bool transport, ByteView ni, Pfs& pfs) {
   auto nr = ctx.random->nonce();
   if (!nr) return fail_sa(sa, "CREATE_CHILD_SA: " + nr.error().message);
   ChildSa c;
@@ -222,14 +223,14 @@ void install_and_answer(Context &ctx, IkeSa &sa, uint32_t mid, size_t target,
     return respond_create_error(ctx, sa, mid, make_notify(NotifyType::NoAdditionalSas),
                                 spi.error().message);
   c.spi_in = *spi;
-  const SecretBytes *g_ir = pfs.g_ir ? &*pfs.g_ir : nullptr;
+  const SecretBytes* g_ir = pfs.g_ir ? &*pfs.g_ir : nullptr;
   if (auto r = install_child(ctx, sa, c, {ni, *nr, g_ir, false}, rekey); !r) {
     release_child_spi(ctx, sa, c);
     return respond_create_error(ctx, sa, mid, make_notify(NotifyType::NoAdditionalSas),
                                 r.error().message);
   }
   if (rekey) {
-    ChildSa &t = sa.children[target];
+    ChildSa& t = sa.children[target];
     t.replaced_by = c.spi_in;
     if (t.state == ChildState::Rekeying) {  // §2.8.1: ours is in flight too
       t.collision_ni.assign(ni.begin(), ni.end());
@@ -252,26 +253,26 @@ void install_and_answer(Context &ctx, IkeSa &sa, uint32_t mid, size_t target,
 
 }  // namespace
 
-void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
-  const auto &inner = in.inner;
+void respond_create_child(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const auto& inner = in.inner;
   const uint32_t mid = in.message_id();
-  const auto *sa_payload = find_payload<wire::SaPayload>(inner);
-  const auto *nonce = find_payload<wire::NoncePayload>(inner);
-  const auto *ke = find_payload<wire::KePayload>(inner);
+  const auto* sa_payload = find_payload<wire::SaPayload>(inner);
+  const auto* nonce = find_payload<wire::NoncePayload>(inner);
+  const auto* ke = find_payload<wire::KePayload>(inner);
   if (sa.state != IkeState::Established)
     return respond_create_error(ctx, sa, mid, make_notify(NotifyType::TemporaryFailure),
                                 "the IKE SA is being deleted");
   if (!sa_payload->proposals.empty() &&
       sa_payload->proposals.front().protocol == wire::ProtocolId::Ike)
     return respond_ike_rekey(ctx, sa, mid, inner);
-  const auto *tsi = find_payload<wire::TsIPayload>(inner);
-  const auto *tsr = find_payload<wire::TsRPayload>(inner);
+  const auto* tsi = find_payload<wire::TsIPayload>(inner);
+  const auto* tsr = find_payload<wire::TsRPayload>(inner);
   if (tsi == nullptr || tsr == nullptr)
     return respond_create_error(ctx, sa, mid, make_notify(NotifyType::InvalidSyntax), "no TSi/TSr");
   const auto target = rekey_target(ctx, sa, mid, inner);
   if (!target) return;
   const bool transport = has_notify(inner, NotifyType::UseTransportMode);
-  const ChildConfig *only = *target != sa.children.size() ? sa.children[*target].cfg : nullptr;
+  const ChildConfig* only = *target != sa.children.size() ? sa.children[*target].cfg : nullptr;
   const ChildChoice choice =
       choose_child(*sa.config,
                    {sa_payload->proposals, tsi->selectors, tsr->selectors, transport, false,
@@ -291,15 +292,15 @@ void respond_create_child(Context &ctx, IkeSa &sa, const Inbound &in) {
 
 namespace {
 
-void child_request_failed(Context &ctx, IkeSa &sa, PendingCreate &p, const std::string &why) {
+void child_request_failed(Context& ctx, IkeSa& sa, PendingCreate& p, const std::string& why) {
   ChildSa spare;
   spare.spi_in = p.new_spi_in;
   release_child_spi(ctx, sa, spare);
-  if (ChildSa *old = sa.child(p.old_spi); old && old->state == ChildState::Rekeying)
+  if (ChildSa* old = sa.child(p.old_spi); old && old->state == ChildState::Rekeying)
     old->state = ChildState::Installed;
   // Ours failed: a rekey of the same CHILD SA by the peer that we answered stands.
-  if (ChildSa *old = sa.child(p.old_spi); old && old->replaced_by != 0)
-    if (ChildSa *theirs = sa.child(old->replaced_by); theirs && theirs->announce_later)
+  if (ChildSa* old = sa.child(p.old_spi); old && old->replaced_by != 0)
+    if (ChildSa* theirs = sa.child(old->replaced_by); theirs && theirs->announce_later)
       announce_child(ctx, sa, *theirs);
   log::error(label(sa) + ": CREATE_CHILD_SA failed: " + why);
 }
@@ -311,11 +312,11 @@ struct Accepted {
   std::optional<SecretBytes> g_ir;
 };
 
-std::optional<Accepted> check_child_answer(Context &ctx, IkeSa &sa, PendingCreate &p,
-                                           const std::vector<wire::Payload> &in) {
-  const auto *sa_payload = find_payload<wire::SaPayload>(in);
-  const auto *ke = find_payload<wire::KePayload>(in);
-  auto refuse = [&](const std::string &why) -> std::optional<Accepted> {
+std::optional<Accepted> check_child_answer(Context& ctx, IkeSa& sa, PendingCreate& p,
+                                           const std::vector<wire::Payload>& in) {
+  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+  const auto* ke = find_payload<wire::KePayload>(in);
+  auto refuse = [&](const std::string& why) -> std::optional<Accepted> {
     child_request_failed(ctx, sa, p, why);
     start_informational(ctx, sa, {Request::DeleteChild, p.new_spi_in});
     return std::nullopt;
@@ -338,7 +339,7 @@ std::optional<Accepted> check_child_answer(Context &ctx, IkeSa &sa, PendingCreat
 
 // §2.8.1: both sides rekeyed `old` at once; the SA created with the lowest of the four
 // nonces is redundant and its creator deletes it. True: ours stands.
-bool won_collision(const IkeSa &sa, const ChildSa &old, const PendingCreate &p, ByteView nr) {
+bool won_collision(const IkeSa& sa, const ChildSa& old, const PendingCreate& p, ByteView nr) {
   const ByteView low = lowest({p.nonce, nr, old.collision_ni, old.collision_nr});
   const bool won = !(low.data() == ByteView(p.nonce).data() || low.data() == nr.data());
   log::info(label(sa) + ": rekey collision on CHILD SA " + esp_spi_str(old.spi_in) + ": " +
@@ -348,15 +349,15 @@ bool won_collision(const IkeSa &sa, const ChildSa &old, const PendingCreate &p, 
 
 // After our new CHILD SA is installed: a rekey's old SA goes (Delete), or, having lost a
 // collision, ours goes and the peer's stands.
-void settle_rekey(Context &ctx, IkeSa &sa, uint32_t new_spi, uint32_t old_spi, uint32_t peer_new,
+void settle_rekey(Context& ctx, IkeSa& sa, uint32_t new_spi, uint32_t old_spi, uint32_t peer_new,
                   bool won) {
-  ChildSa *theirs = peer_new != 0 ? sa.child(peer_new) : nullptr;
+  ChildSa* theirs = peer_new != 0 ? sa.child(peer_new) : nullptr;
   if (!won) {
     if (theirs != nullptr && theirs->announce_later) announce_child(ctx, sa, *theirs);
     return start_informational(ctx, sa, {Request::DeleteChild, new_spi});
   }
   if (old_spi == 0) return;
-  ChildSa &o = *sa.child(old_spi);
+  ChildSa& o = *sa.child(old_spi);
   if (theirs != nullptr) {  // the peer deletes it
     theirs->redundant = true;
     theirs->announce_later = false;
@@ -366,11 +367,11 @@ void settle_rekey(Context &ctx, IkeSa &sa, uint32_t new_spi, uint32_t old_spi, u
   start_informational(ctx, sa, {Request::DeleteChild, old_spi});
 }
 
-void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
-                            const std::vector<wire::Payload> &in) {
-  const auto *nonce = find_payload<wire::NoncePayload>(in);
-  const auto *tsi = find_payload<wire::TsIPayload>(in);
-  const auto *tsr = find_payload<wire::TsRPayload>(in);
+void process_child_response(Context& ctx, IkeSa& sa, PendingCreate& p,
+                            const std::vector<wire::Payload>& in) {
+  const auto* nonce = find_payload<wire::NoncePayload>(in);
+  const auto* tsi = find_payload<wire::TsIPayload>(in);
+  const auto* tsr = find_payload<wire::TsRPayload>(in);
   if (tsi == nullptr || tsr == nullptr)
     return child_request_failed(ctx, sa, p, "response without TSi/TSr");
   auto accepted = check_child_answer(ctx, sa, p, in);
@@ -383,13 +384,13 @@ void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
   c.transport = has_notify(in, NotifyType::UseTransportMode);
   c.local_ts = drop_covered(tsi->selectors);
   c.remote_ts = drop_covered(tsr->selectors);
-  ChildSa *old = sa.child(p.old_spi);
+  ChildSa* old = sa.child(p.old_spi);
   if (old && !child_in_kernel(*old)) old = nullptr;  // deleted meanwhile: a new CHILD SA
   const bool won = !(old && !old->collision_ni.empty()) || won_collision(sa, *old, p, nonce->data);
   if (old && won) c.replaces = old->spi_in;
   c.redundant = !won;
   // A redundant SA never carries our traffic: its outbound half stays out of the kernel.
-  const SecretBytes *g_ir = accepted->g_ir ? &*accepted->g_ir : nullptr;
+  const SecretBytes* g_ir = accepted->g_ir ? &*accepted->g_ir : nullptr;
   if (auto r = install_child(ctx, sa, c, {p.nonce, nonce->data, g_ir, true}, !won); !r) {
     child_request_failed(ctx, sa, p, r.error().message);
     return start_informational(ctx, sa, {Request::DeleteChild, p.new_spi_in});
@@ -400,35 +401,38 @@ void process_child_response(Context &ctx, IkeSa &sa, PendingCreate &p,
   settle_rekey(ctx, sa, new_spi, old_spi, peer_new, won);
 }
 
-void process_error(Context &ctx, IkeSa &sa, PendingCreate &p, QueuedRequest done,
-                   const wire::NotifyPayload &err) {
+void process_error(Context& ctx, IkeSa& sa, PendingCreate& p, QueuedRequest done,
+                   const wire::NotifyPayload& err) {
   const bool ike = p.kind == Request::RekeyIke;
   if (err.type == NotifyType::InvalidKePayload && err.data.size() == 2 && ++p.ke_retries <= 2) {
     const uint16_t g = static_cast<uint16_t>(err.data[0] << 8 | err.data[1]);
     auto kg = crypto::ke_group_from_id(g);
-    const bool ours = ike ? offered_group(sa.config->proposals, g)
-                          : offered_group(p.child->proposals, g);
+    const bool ours =
+        ike ? offered_group(sa.config->proposals, g) : offered_group(p.child->proposals, g);
     if (kg && ours) {
       ++ctx.counters.invalid_ke_received;
-      if (!ike) child_request_failed(ctx, sa, p, "INVALID_KE_PAYLOAD, retrying with group " +
-                                                     std::to_string(g));
+      if (!ike)
+        child_request_failed(ctx, sa, p,
+                             "INVALID_KE_PAYLOAD, retrying with group " + std::to_string(g));
       sa.retry_group = *kg;
       sa.queued.insert(sa.queued.begin(), done);
       return;
     }
   }
-  if (!ike) child_request_failed(ctx, sa, p, wire::notify_name(err.type));
-  else log::error(label(sa) + ": IKE SA rekey refused: " + wire::notify_name(err.type));
+  if (!ike)
+    child_request_failed(ctx, sa, p, wire::notify_name(err.type));
+  else
+    log::error(label(sa) + ": IKE SA rekey refused: " + wire::notify_name(err.type));
   if (err.type == NotifyType::TemporaryFailure) {
     // A rekey the peer made of the same CHILD SA stands: nothing to try again.
-    const ChildSa *old = sa.child(p.old_spi);
+    const ChildSa* old = sa.child(p.old_spi);
     if (p.kind == Request::RekeyChild && old && old->replaced_by != 0) return;
     postpone(ctx, sa, done);
     return;
   }
   if (err.type == NotifyType::ChildSaNotFound && p.kind == Request::RekeyChild) {
     // The peer no longer has it: ours goes too, and a fresh CHILD SA replaces it.
-    if (ChildSa *old = sa.child(p.old_spi)) remove_child(ctx, sa, *old, "unknown to the peer");
+    if (ChildSa* old = sa.child(p.old_spi)) remove_child(ctx, sa, *old, "unknown to the peer");
     forget_deleted_children(sa);
     enqueue(ctx, sa, {Request::CreateChild, 0, p.child});
   }
@@ -436,19 +440,19 @@ void process_error(Context &ctx, IkeSa &sa, PendingCreate &p, QueuedRequest done
 
 }  // namespace
 
-void process_create_child_response(Context &ctx, IkeSa &sa, const Inbound &in) {
-  const auto &inner = in.inner;
+void process_create_child_response(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const auto& inner = in.inner;
   sa.awaiting_response = false;
   if (!sa.creating) return send_queued(ctx, sa);
   PendingCreate p = std::move(*sa.creating);
   sa.creating.reset();
   const QueuedRequest done = sa.in_flight;
-  if (const auto *err = find_error(inner)) {
+  if (const auto* err = find_error(inner)) {
     process_error(ctx, sa, p, done, *err);
     return send_queued(ctx, sa);
   }
-  const auto *sa_payload = find_payload<wire::SaPayload>(inner);
-  const auto *nonce = find_payload<wire::NoncePayload>(inner);
+  const auto* sa_payload = find_payload<wire::SaPayload>(inner);
+  const auto* nonce = find_payload<wire::NoncePayload>(inner);
   if (sa_payload == nullptr || nonce == nullptr) {
     if (p.kind != Request::RekeyIke) child_request_failed(ctx, sa, p, "response without SA or Nr");
     return send_queued(ctx, sa);

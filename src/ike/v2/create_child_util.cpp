@@ -11,8 +11,7 @@
 
 namespace ipsec::ike::v2 {
 
-wire::NotifyPayload make_notify(wire::NotifyType t, wire::ProtocolId proto, Bytes spi,
-                                Bytes data) {
+wire::NotifyPayload make_notify(wire::NotifyType t, wire::ProtocolId proto, Bytes spi, Bytes data) {
   wire::NotifyPayload n;
   n.type = t;
   n.protocol = proto;
@@ -39,8 +38,8 @@ bool nonce_less(ByteView a, ByteView b) {
 namespace {
 
 template <class Proposals>
-bool offered(const Proposals &ps, uint16_t g) {
-  for (const auto &p : ps)
+bool offered(const Proposals& ps, uint16_t g) {
+  for (const auto& p : ps)
     for (auto d : p.dh)
       if (static_cast<uint16_t>(d) == g) return true;
   return false;
@@ -48,13 +47,12 @@ bool offered(const Proposals &ps, uint16_t g) {
 
 }  // namespace
 
-bool offered_group(const std::vector<IkeProposalConfig> &ps, uint16_t g) { return offered(ps, g); }
-bool offered_group(const std::vector<EspProposalConfig> &ps, uint16_t g) { return offered(ps, g); }
+bool offered_group(const std::vector<IkeProposalConfig>& ps, uint16_t g) { return offered(ps, g); }
+bool offered_group(const std::vector<EspProposalConfig>& ps, uint16_t g) { return offered(ps, g); }
 
-void respond_create_error(Context &ctx, IkeSa &sa, uint32_t mid, wire::NotifyPayload n,
-                          const std::string &why) {
-  log::info(label(sa) + ": CREATE_CHILD_SA refused with " + wire::notify_name(n.type) + ": " +
-            why);
+void respond_create_error(Context& ctx, IkeSa& sa, uint32_t mid, wire::NotifyPayload n,
+                          const std::string& why) {
+  log::info(label(sa) + ": CREATE_CHILD_SA refused with " + wire::notify_name(n.type) + ": " + why);
   if (auto r = send_sk_response(ctx, sa, wire::ExchangeType::CreateChildSa, mid, {n}); !r)
     fail_sa(sa, "CREATE_CHILD_SA response: " + r.error().message);
 }

@@ -18,21 +18,20 @@ Bytes group_bytes(uint16_t g);
 uint64_t spi_value64(ByteView b);
 // Lexicographic, shorter first on a common prefix (as strongSwan compares nonces, §2.8).
 bool nonce_less(ByteView a, ByteView b);
-bool offered_group(const std::vector<IkeProposalConfig> &ps, uint16_t g);
-bool offered_group(const std::vector<EspProposalConfig> &ps, uint16_t g);
+bool offered_group(const std::vector<IkeProposalConfig>& ps, uint16_t g);
+bool offered_group(const std::vector<EspProposalConfig>& ps, uint16_t g);
 // Refuses a CREATE_CHILD_SA request with one error Notify, logging why.
-void respond_create_error(Context &ctx, IkeSa &sa, uint32_t mid, wire::NotifyPayload n,
-                          const std::string &why);
+void respond_create_error(Context& ctx, IkeSa& sa, uint32_t mid, wire::NotifyPayload n,
+                          const std::string& why);
 
 // ike_rekey.cpp
 //   HDR, SK {SA, Ni, KEi}  -->  <--  HDR, SK {SA, Nr, KEr}
 // The request's payloads of an IKE SA rekey (new SPI, nonce and key exchange in `p`);
 // false: the SA failed and nothing is to be sent.
-bool build_ike_rekey(Context &ctx, IkeSa &sa, PendingCreate &p,
-                     std::vector<wire::Payload> &payloads);
-void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid,
-                       const std::vector<wire::Payload> &in);
-void process_ike_rekey_response(Context &ctx, IkeSa &sa, PendingCreate &p,
-                                const std::vector<wire::Payload> &in);
+bool build_ike_rekey(Context& ctx, IkeSa& sa, PendingCreate& p,
+                     std::vector<wire::Payload>& payloads);
+void respond_ike_rekey(Context& ctx, IkeSa& sa, uint32_t mid, const std::vector<wire::Payload>& in);
+void process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
+                                const std::vector<wire::Payload>& in);
 
 }  // namespace ipsec::ike::v2

@@ -12,7 +12,7 @@
 
 namespace ipsec::ike::v2 {
 
-Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt,
+Engine::Engine(Sender& sender, kernel::Kernel& kernel, const Clock& clock, RetransmitConfig rt,
                EngineLimits limits, std::shared_ptr<PolicyRefs> policies)
     : ctx_{sender, kernel, clock, counters_, rt, limits},
       cookies_(Millis(limits.cookie_secret_lifetime)) {
@@ -23,21 +23,21 @@ Engine::Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, Retra
 }
 
 // The exchanges' view of the engine.
-void Engine::Hooks::emit(const IkeSa &sa, EngineEvent e) { engine.emit(sa, std::move(e)); }
-void Engine::Hooks::initial_contact(const IkeSa &fresh) { engine.on_initial_contact(fresh); }
+void Engine::Hooks::emit(const IkeSa& sa, EngineEvent e) { engine.emit(sa, std::move(e)); }
+void Engine::Hooks::initial_contact(const IkeSa& fresh) { engine.on_initial_contact(fresh); }
 void Engine::Hooks::adopt(std::unique_ptr<IkeSa> fresh) {
   engine.adopted_.push_back(std::move(fresh));
 }
 Result<uint64_t> Engine::Hooks::new_ike_spi() { return engine.fresh_spi(); }
-void Engine::Hooks::peer_gone(const ConnectionConfig &c, bool dead) {
+void Engine::Hooks::peer_gone(const ConnectionConfig& c, bool dead) {
   engine.on_peer_gone(c, dead);
 }
-void Engine::Hooks::forget_peer(const IkeSa &dead) { engine.forget_peer(dead); }
-void Engine::Hooks::reauth(IkeSa &sa) { engine.on_reauth(sa); }
+void Engine::Hooks::forget_peer(const IkeSa& dead) { engine.forget_peer(dead); }
+void Engine::Hooks::reauth(IkeSa& sa) { engine.on_reauth(sa); }
 
 void Engine::set_event_handler(EventHandler handler) { handler_ = std::move(handler); }
 
-void Engine::emit(const IkeSa &sa, EngineEvent e) {
+void Engine::emit(const IkeSa& sa, EngineEvent e) {
   e.connection = sa.config->name;  // child events name their child themselves
   e.ike_spi = sa.local_spi();
   // Make-before-break reauthentication: the old IKE SA goes once the new one carries
@@ -52,7 +52,7 @@ Result<uint64_t> Engine::fresh_spi() const {
     auto v = random_spi(*ctx_.random, ctx_.limits.shard);
     if (!v) return fail(v.error());
     bool used = sas_.count(*v) != 0;
-    for (const auto &a : adopted_) used = used || a->local_spi() == *v;
+    for (const auto& a : adopted_) used = used || a->local_spi() == *v;
     if (!used) return *v;
   }
   return fail("no free IKE SPI");
@@ -62,8 +62,8 @@ std::shared_ptr<const ConnectionConfig> Engine::connection(std::string_view name
   return connections_.find(name);
 }
 
-void Engine::forget_peer(const IkeSa &dead) {
-  for (auto &[spi, sa] : sas_) {
+void Engine::forget_peer(const IkeSa& dead) {
+  for (auto& [spi, sa] : sas_) {
     if (sa.get() == &dead || sa->remote != dead.remote || sa->config->name != dead.config->name)
       continue;
     if (sa->state != IkeState::Deleting && !sa->superseded()) continue;
@@ -78,9 +78,9 @@ void Engine::forget_peer(const IkeSa &dead) {
 
 // The children's dpd_action or close_action: restart if any child asks for it, else back
 // to trap if any child asks for that.
-void Engine::on_peer_gone(const ConnectionConfig &config, bool dead) {
+void Engine::on_peer_gone(const ConnectionConfig& config, bool dead) {
   bool restart = false, trap = false;
-  for (const auto &cc : config.children) {
+  for (const auto& cc : config.children) {
     const PeerGoneAction a = dead ? cc.dpd_action : cc.close_action;
     restart = restart || a == PeerGoneAction::Restart;
     trap = trap || a == PeerGoneAction::Trap;
@@ -91,14 +91,14 @@ void Engine::on_peer_gone(const ConnectionConfig &config, bool dead) {
     deferred_.push_back({Deferred::Kind::Trap, config.name, 0});
 }
 
-void Engine::on_reauth(IkeSa &sa) {
+void Engine::on_reauth(IkeSa& sa) {
   auto c = connection(sa.config->name);
   if (c == nullptr) return;  // removed by a load: it will not be renewed
   // The new IKE SA brings up the children the old one carries (make-before-break).
-  std::vector<const ChildConfig *> want;
-  for (const auto &child : sa.children)
+  std::vector<const ChildConfig*> want;
+  for (const auto& child : sa.children)
     if (child_in_kernel(child) && child.replaced_by == 0 && !child.redundant && child.cfg)
-      if (const ChildConfig *cc = c->child(child.cfg->name);
+      if (const ChildConfig* cc = c->child(child.cfg->name);
           cc && std::find(want.begin(), want.end(), cc) == want.end())
         want.push_back(cc);
   auto spi = start(c, std::nullopt, sa.local_spi(), std::move(want));
@@ -106,7 +106,7 @@ void Engine::on_reauth(IkeSa &sa) {
 }
 
 void Engine::run_deferred() {
-  for (auto &a : adopted_) {
+  for (auto& a : adopted_) {
     const uint64_t spi = a->local_spi();
     touch(spi);
     sas_.emplace(spi, std::move(a));
@@ -114,7 +114,7 @@ void Engine::run_deferred() {
   adopted_.clear();
   auto todo = std::move(deferred_);
   deferred_.clear();
-  for (const auto &d : todo) {
+  for (const auto& d : todo) {
     switch (d.kind) {
       case Deferred::Kind::Restart:
         if (auto r = initiate(d.connection); !r)
@@ -125,11 +125,12 @@ void Engine::run_deferred() {
           log::error("back to trap for " + d.connection + ": " + r.error().message);
         break;
       case Deferred::Kind::DeleteReplaced:
-        if (auto it = sas_.find(d.spi); it != sas_.end() && it->second->state == IkeState::Established) {
+        if (auto it = sas_.find(d.spi);
+            it != sas_.end() && it->second->state == IkeState::Established) {
           touch(d.spi);
-          IkeSa &old = *it->second;
+          IkeSa& old = *it->second;
           old.close_reason = "reauthenticated";
-          for (auto &c : old.children) c.carried_on = true;
+          for (auto& c : old.children) c.carried_on = true;
           start_informational(ctx_, old, {Request::DeleteIke, 0});
           old.succession = IkeSa::Succession::Reauthenticated;
         }
@@ -153,9 +154,9 @@ void Engine::remove_connection(std::string_view name) {
 }
 
 Result<void> Engine::create_child_sa(uint64_t local_spi, std::string_view child) {
-  IkeSa *sa = established(local_spi);
+  IkeSa* sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
-  const ChildConfig *cc = child.empty() ? &sa->config->children.front() : sa->config->child(child);
+  const ChildConfig* cc = child.empty() ? &sa->config->children.front() : sa->config->child(child);
   if (cc == nullptr)
     return fail(label(*sa) + ": connection " + sa->config->name + " has no child " +
                 std::string(child));
@@ -165,20 +166,20 @@ Result<void> Engine::create_child_sa(uint64_t local_spi, std::string_view child)
 }
 
 Result<void> Engine::rekey_child_sa(uint64_t local_spi, uint32_t inbound_spi) {
-  IkeSa *sa = established(local_spi);
+  IkeSa* sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
-  const ChildSa *c = sa->child(inbound_spi);
+  const ChildSa* c = sa->child(inbound_spi);
   if (c == nullptr || c->state != ChildState::Installed)
-    return fail(label(*sa) + ": no installed CHILD SA with inbound SPI " + esp_spi_str(inbound_spi));
+    return fail(label(*sa) + ": no installed CHILD SA with inbound SPI " +
+                esp_spi_str(inbound_spi));
   enqueue(ctx_, *sa, {Request::RekeyChild, inbound_spi});
   reap();
   return ok();
 }
 
 Result<void> Engine::rekey_ike_sa(uint64_t local_spi) {
-  IkeSa *sa = established(local_spi);
-  if (sa == nullptr || sa->superseded())
-    return fail("no established IKE SA " + spi_str(local_spi));
+  IkeSa* sa = established(local_spi);
+  if (sa == nullptr || sa->superseded()) return fail("no established IKE SA " + spi_str(local_spi));
   if (sa->config->ike_lifetime.reauth_time.count() != 0)
     on_reauth(*sa);
   else
@@ -197,19 +198,19 @@ Result<uint64_t> Engine::initiate(std::string_view name) {
 
 // Every child but the on-demand ones (those wait for their traffic); all of them when
 // every child is on-demand.
-std::vector<const ChildConfig *> Engine::children_to_start(const ConnectionConfig &c) {
-  std::vector<const ChildConfig *> out;
-  for (const auto &cc : c.children)
+std::vector<const ChildConfig*> Engine::children_to_start(const ConnectionConfig& c) {
+  std::vector<const ChildConfig*> out;
+  for (const auto& cc : c.children)
     if (cc.start_action != StartAction::Trap) out.push_back(&cc);
   if (out.empty())
-    for (const auto &cc : c.children) out.push_back(&cc);
+    for (const auto& cc : c.children) out.push_back(&cc);
   return out;
 }
 
 Result<uint64_t> Engine::start(std::shared_ptr<const ConnectionConfig> config,
                                std::optional<kernel::Selector> trigger, uint64_t replaces,
-                               std::vector<const ChildConfig *> want) {
-  const ConnectionConfig *it = config.get();
+                               std::vector<const ChildConfig*> want) {
+  const ConnectionConfig* it = config.get();
   if (it->children.empty()) return fail("connection " + it->name + " has no children");
   if (it->proposals.empty() || it->proposals.front().dh.empty())
     return fail("connection " + it->name + ": no IKE proposal with a key exchange group");
@@ -228,15 +229,16 @@ Result<uint64_t> Engine::start(std::shared_ptr<const ConnectionConfig> config,
   // The packet must be one the configured selectors cover, or it is not used.
   if (trigger) {
     bool fits_local = false, fits_remote = false;
-    const ChildConfig &cc = *sa->want_children.front();
-    for (const auto &p : cc.local_ts) fits_local = fits_local || p.contains(trigger->src.addr);
-    for (const auto &p : cc.remote_ts) fits_remote = fits_remote || p.contains(trigger->dst.addr);
+    const ChildConfig& cc = *sa->want_children.front();
+    for (const auto& p : cc.local_ts) fits_local = fits_local || p.contains(trigger->src.addr);
+    for (const auto& p : cc.remote_ts) fits_remote = fits_remote || p.contains(trigger->dst.addr);
     if (fits_local && fits_remote) sa->trigger = trigger;
   }
   // §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
-  sa->initial_contact = replaces == 0 && std::none_of(sas_.begin(), sas_.end(), [&](const auto &e) {
-    return e.second->config->name == it->name && e.second->remote == it->remote;
-  });
+  sa->initial_contact =
+      replaces == 0 && std::none_of(sas_.begin(), sas_.end(), [&](const auto& e) {
+        return e.second->config->name == it->name && e.second->remote == it->remote;
+      });
   auto spi_i = fresh_spi();
   if (!spi_i) return fail(spi_i.error());
   sa->spi_i = *spi_i;
@@ -248,7 +250,7 @@ Result<uint64_t> Engine::start(std::shared_ptr<const ConnectionConfig> config,
   return spi;
 }
 
-IkeSa *Engine::established(uint64_t local_spi) {
+IkeSa* Engine::established(uint64_t local_spi) {
   auto it = sas_.find(local_spi);
   if (it == sas_.end() || it->second->state != IkeState::Established) return nullptr;
   touch(local_spi);
@@ -256,7 +258,7 @@ IkeSa *Engine::established(uint64_t local_spi) {
 }
 
 Result<void> Engine::delete_ike_sa(uint64_t local_spi) {
-  IkeSa *sa = established(local_spi);
+  IkeSa* sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
   start_informational(ctx_, *sa, {Request::DeleteIke, 0});
   reap();
@@ -264,9 +266,9 @@ Result<void> Engine::delete_ike_sa(uint64_t local_spi) {
 }
 
 Result<void> Engine::delete_child_sa(uint64_t local_spi, uint32_t inbound_spi) {
-  IkeSa *sa = established(local_spi);
+  IkeSa* sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
-  const ChildSa *c = sa->child(inbound_spi);
+  const ChildSa* c = sa->child(inbound_spi);
   if (c == nullptr || !child_in_kernel(*c))
     return fail(label(*sa) + ": no installed CHILD SA with inbound SPI " +
                 esp_spi_str(inbound_spi));
@@ -276,7 +278,7 @@ Result<void> Engine::delete_child_sa(uint64_t local_spi, uint32_t inbound_spi) {
 }
 
 Result<void> Engine::check_liveness(uint64_t local_spi) {
-  IkeSa *sa = established(local_spi);
+  IkeSa* sa = established(local_spi);
   if (sa == nullptr) return fail("no established IKE SA " + spi_str(local_spi));
   start_informational(ctx_, *sa, {Request::Liveness, 0});
   reap();
@@ -285,8 +287,8 @@ Result<void> Engine::check_liveness(uint64_t local_spi) {
 
 // §2.4: the peer restarted; its older IKE SAs (same authenticated identity)
 // and their CHILD SAs are gone on its side, so they go here without a Delete.
-void Engine::on_initial_contact(const IkeSa &fresh) {
-  for (auto &[spi, sa] : sas_) {
+void Engine::on_initial_contact(const IkeSa& fresh) {
+  for (auto& [spi, sa] : sas_) {
     if (sa.get() == &fresh || !(sa->peer_id == fresh.peer_id)) continue;
     if (sa->state != IkeState::Established && sa->state != IkeState::Deleting) continue;
     remove_children(ctx_, *sa, "peer restarted (INITIAL_CONTACT)");
@@ -301,10 +303,7 @@ void Engine::on_initial_contact(const IkeSa &fresh) {
 
 size_t Engine::half_open_count() const { return half_open_.size(); }
 
-
-
-
-void Engine::expire_half_open(IkeSa &sa, Millis now) {
+void Engine::expire_half_open(IkeSa& sa, Millis now) {
   if (sa.initiator || sa.state != IkeState::SaInitDone) return;
   if (now < sa.created + ctx_.limits.half_open_timeout) return;
   ++counters_.half_open_expired;
@@ -315,7 +314,7 @@ void Engine::expire_half_open(IkeSa &sa, Millis now) {
 void Engine::on_timer(Millis now) {
   if (now >= next_sweep_) {
     next_sweep_ = now + kSweep;
-    for (const auto &[spi, sa] : sas_) touch(spi);
+    for (const auto& [spi, sa] : sas_) touch(spi);
   }
   std::vector<uint64_t> run;
   while (!heap_.empty() && heap_.top().first <= now) {
@@ -329,7 +328,7 @@ void Engine::on_timer(Millis now) {
   for (uint64_t spi : run) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) continue;
-    IkeSa &sa = *it->second;
+    IkeSa& sa = *it->second;
     on_retransmit_timer(ctx_, sa, now);
     on_keepalive_timer(ctx_, sa, now);
     expire_half_open(sa, now);
@@ -339,7 +338,7 @@ void Engine::on_timer(Millis now) {
   reap();
 }
 
-std::optional<Millis> Engine::deadline_of(const IkeSa &sa) const {
+std::optional<Millis> Engine::deadline_of(const IkeSa& sa) const {
   std::optional<Millis> next;
   auto consider = [&next](Millis t) {
     if (!next || t < *next) next = t;
@@ -360,7 +359,7 @@ void Engine::reschedule() {
       half_open_.erase(spi);
       continue;
     }
-    const IkeSa &sa = *it->second;
+    const IkeSa& sa = *it->second;
     if (!sa.initiator && sa.state == IkeState::SaInitDone)
       half_open_.insert(spi);
     else
@@ -380,7 +379,7 @@ void Engine::reschedule() {
 
 std::optional<Millis> Engine::next_timer() const {
   while (!heap_.empty()) {
-    const auto &[at, spi] = heap_.top();
+    const auto& [at, spi] = heap_.top();
     auto d = due_.find(spi);
     if (d != due_.end() && d->second == at) break;
     heap_.pop();  // stale
@@ -399,9 +398,9 @@ void Engine::reap() {
     for (uint64_t spi : candidates) {
       auto it = sas_.find(spi);
       if (it == sas_.end()) continue;
-      IkeSa &sa = *it->second;
+      IkeSa& sa = *it->second;
       if (sa.state != IkeState::Failed && sa.state != IkeState::Closed) continue;
-      const ChildSa *first = sa.children.empty() ? nullptr : &sa.children.front();
+      const ChildSa* first = sa.children.empty() ? nullptr : &sa.children.front();
       ClosedSa c{it->first,
                  label(sa),
                  sa.state,
@@ -410,8 +409,8 @@ void Engine::reap() {
                  first ? first->failure : std::string()};
       // whatever is left in the kernel: installed or larval
       remove_children(ctx_, sa, sa.failure.empty() ? sa.close_reason : sa.failure);
-      if (!sa.superseded() && (sa.state == IkeState::Closed || sa.established_at.count() != 0 ||
-                                 sa.initiator)) {
+      if (!sa.superseded() &&
+          (sa.state == IkeState::Closed || sa.established_at.count() != 0 || sa.initiator)) {
         EngineEvent e;
         e.kind = EventKind::IkeDown;
         e.reason = c.reason;
@@ -427,20 +426,20 @@ void Engine::reap() {
   reschedule();
 }
 
-const ClosedSa *Engine::closed(uint64_t local_spi) const {
-  for (const auto &c : closed_)
+const ClosedSa* Engine::closed(uint64_t local_spi) const {
+  for (const auto& c : closed_)
     if (c.local_spi == local_spi) return &c;
   return nullptr;
 }
 
-const IkeSa *Engine::find(uint64_t local_spi) const {
+const IkeSa* Engine::find(uint64_t local_spi) const {
   auto it = sas_.find(local_spi);
   return it == sas_.end() ? nullptr : it->second.get();
 }
 
-std::vector<const IkeSa *> Engine::sas() const {
-  std::vector<const IkeSa *> out;
-  for (const auto &[spi, sa] : sas_) out.push_back(sa.get());
+std::vector<const IkeSa*> Engine::sas() const {
+  std::vector<const IkeSa*> out;
+  for (const auto& [spi, sa] : sas_) out.push_back(sa.get());
   return out;
 }
 

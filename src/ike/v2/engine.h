@@ -8,22 +8,22 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <queue>
-#include <set>
-#include <unordered_map>
 #include <memory>
 #include <optional>
+#include <queue>
+#include <set>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ike/config.h"
 #include "ike/connections.h"
-#include "ike/v2/cookie.h"
 #include "ike/events.h"
-#include "ike/v2/ike_sa.h"
-#include "ike/v2/inbound.h"
 #include "ike/io.h"
 #include "ike/policy_refs.h"
+#include "ike/v2/cookie.h"
+#include "ike/v2/ike_sa.h"
+#include "ike/v2/inbound.h"
 #include "kernel/kernel.h"
 
 namespace ipsec::ike::v2 {
@@ -32,9 +32,9 @@ namespace ipsec::ike::v2 {
 // expired): kept for operators, the most recent kClosedKept of them.
 struct ClosedSa {
   uint64_t local_spi = 0;
-  std::string label;    // as in log lines
+  std::string label;                  // as in log lines
   IkeState state = IkeState::Closed;  // Closed (deleted) or Failed
-  std::string reason;   // the failure, or why it was closed ("deleted by peer")
+  std::string reason;                 // the failure, or why it was closed ("deleted by peer")
   ChildState child_state = ChildState::None;  // before the removal
   std::string child_failure;
 };
@@ -42,18 +42,18 @@ struct ClosedSa {
 class Engine {
  public:
   // `policies`: shared with the other engines on the same kernel; nullptr: its own.
-  Engine(Sender &sender, kernel::Kernel &kernel, const Clock &clock, RetransmitConfig rt = {},
+  Engine(Sender& sender, kernel::Kernel& kernel, const Clock& clock, RetransmitConfig rt = {},
          EngineLimits limits = {}, std::shared_ptr<PolicyRefs> policies = nullptr);
   ~Engine();
-  Engine(const Engine &) = delete;
-  Engine &operator=(const Engine &) = delete;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   void set_limits(EngineLimits limits);
   // NAT-T port and keepalive interval (RFC 7296 §2.23); applies to SAs from now on.
   void set_nat(NatConfig nat) { ctx_.nat = nat; }
   // Where nonces, SPIs, key exchange private keys and jitter come from (default: the
   // system's DRBG). `source` must outlive the engine.
-  void set_random(crypto::RandomSource &source) { ctx_.random = &source; }
+  void set_random(crypto::RandomSource& source) { ctx_.random = &source; }
 
   // Every event (up, rekeyed, down, DPD failure, ACQUIRE) goes here, on the engine's thread.
   void set_event_handler(EventHandler handler);
@@ -81,8 +81,8 @@ class Engine {
   // traffic selectors (§2.9). EXPIRE of one of our CHILD SAs' kernel SAs: soft starts a
   // rekey, hard deletes the CHILD SA (Delete to the peer). Both return false when the
   // event is not this engine's (the daemon asks every worker).
-  bool on_acquire(const kernel::AcquireEvent &event);
-  bool on_expire(const kernel::ExpireEvent &event);
+  bool on_acquire(const kernel::AcquireEvent& event);
+  bool on_expire(const kernel::ExpireEvent& event);
 
   // Starts IKE_SA_INIT for a connection; returns our SPI (SPIi) of the new IKE
   // SA.
@@ -104,7 +104,7 @@ class Engine {
   Result<void> rekey_child_sa(uint64_t local_spi, uint32_t inbound_spi);
   Result<void> rekey_ike_sa(uint64_t local_spi);
 
-  void on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram);
+  void on_datagram(const Endpoint& local, const Endpoint& remote, ByteView datagram);
   // Runs every timer due at `now` (retransmissions, give-ups, half-open expiry, IKE SA
   // rekey/reauth/expiry, DPD, inactivity, keepalives).
   void on_timer(Millis now);
@@ -113,50 +113,50 @@ class Engine {
 
   // By our SPI (SPIi when we initiated, SPIr when we responded); nullptr if
   // none.
-  const IkeSa *find(uint64_t local_spi) const;
-  std::vector<const IkeSa *> sas() const;
-  const Counters &counters() const { return counters_; }
+  const IkeSa* find(uint64_t local_spi) const;
+  std::vector<const IkeSa*> sas() const;
+  const Counters& counters() const { return counters_; }
   // The removed SA with this local SPI, newest first; nullptr if none kept.
-  const ClosedSa *closed(uint64_t local_spi) const;
-  const std::deque<ClosedSa> &closed_sas() const { return closed_; }
+  const ClosedSa* closed(uint64_t local_spi) const;
+  const std::deque<ClosedSa>& closed_sas() const { return closed_; }
   static constexpr size_t kClosedKept = 64;
 
  private:
-  IkeSa *established(uint64_t local_spi);
+  IkeSa* established(uint64_t local_spi);
   // The SA a message after IKE_SA_INIT belongs to, from its SPIs and I flag.
-  IkeSa *sa_for(const wire::Header &h);
+  IkeSa* sa_for(const wire::Header& h);
   // Removes failed and closed SAs (kernel state included) from the table.
   void reap();
-  void expire_half_open(IkeSa &sa, Millis now);
+  void expire_half_open(IkeSa& sa, Millis now);
   size_t half_open_count() const;
-  void on_initial_contact(const IkeSa &fresh);
+  void on_initial_contact(const IkeSa& fresh);
   // §2.6: true when the request may create state; otherwise it was answered
   // with N(COOKIE).
-  bool cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m);
-  IkeSa *half_open(const Endpoint &remote, uint64_t spi_i);
+  bool cookie_ok(const Endpoint& local, const Endpoint& remote, const wire::Message& m);
+  IkeSa* half_open(const Endpoint& remote, uint64_t spi_i);
   // The receive path (receive.cpp).
-  void on_request(Inbound &in);
-  void on_response(Inbound &in);
-  void on_sa_init_request(const Inbound &in);
+  void on_request(Inbound& in);
+  void on_response(Inbound& in);
+  void on_sa_init_request(const Inbound& in);
   // Verifies, decrypts and checks the SK payload once for every exchange: fills in.inner,
   // or counts the drop and returns false.
-  bool open(IkeSa &sa, Inbound &in);
+  bool open(IkeSa& sa, Inbound& in);
 
   // Starts IKE_SA_INIT for `config`; `trigger`: an ACQUIRE's packet; `replaces`: the IKE
   // SA a reauthentication replaces; `want`: the children to bring up, the first in
   // IKE_AUTH (empty: children_to_start).
   Result<uint64_t> start(std::shared_ptr<const ConnectionConfig> config,
                          std::optional<kernel::Selector> trigger, uint64_t replaces,
-                         std::vector<const ChildConfig *> want);
-  static std::vector<const ChildConfig *> children_to_start(const ConnectionConfig &c);
+                         std::vector<const ChildConfig*> want);
+  static std::vector<const ChildConfig*> children_to_start(const ConnectionConfig& c);
   std::shared_ptr<const ConnectionConfig> connection(std::string_view name) const;
   // ACQUIRE for `cc` of `conn`: a CHILD SA on an IKE SA we hold, or a new IKE SA.
-  void acquire_child(const std::shared_ptr<const ConnectionConfig> &conn, const ChildConfig &cc,
-                     const kernel::Selector &packet);
-  void emit(const IkeSa &sa, EngineEvent event);
-  void on_peer_gone(const ConnectionConfig &config, bool dead);
-  void forget_peer(const IkeSa &dead);
-  void on_reauth(IkeSa &sa);
+  void acquire_child(const std::shared_ptr<const ConnectionConfig>& conn, const ChildConfig& cc,
+                     const kernel::Selector& packet);
+  void emit(const IkeSa& sa, EngineEvent event);
+  void on_peer_gone(const ConnectionConfig& config, bool dead);
+  void forget_peer(const IkeSa& dead);
+  void on_reauth(IkeSa& sa);
   Result<uint64_t> fresh_spi() const;
   // What exchanges asked for while the table was being walked: done by reap().
   void run_deferred();
@@ -166,19 +166,19 @@ class Engine {
   // an entry point missed one.
   void touch(uint64_t spi) { dirty_.push_back(spi); }
   void reschedule();
-  std::optional<Millis> deadline_of(const IkeSa &sa) const;
+  std::optional<Millis> deadline_of(const IkeSa& sa) const;
   static constexpr Millis kSweep{5000};
 
   struct Hooks final : EngineHooks {
-    explicit Hooks(Engine &e) : engine(e) {}
-    void emit(const IkeSa &sa, EngineEvent event) override;
-    void initial_contact(const IkeSa &fresh) override;
+    explicit Hooks(Engine& e) : engine(e) {}
+    void emit(const IkeSa& sa, EngineEvent event) override;
+    void initial_contact(const IkeSa& fresh) override;
     void adopt(std::unique_ptr<IkeSa> fresh) override;
     Result<uint64_t> new_ike_spi() override;
-    void peer_gone(const ConnectionConfig &config, bool dead) override;
-    void forget_peer(const IkeSa &dead) override;
-    void reauth(IkeSa &sa) override;
-    Engine &engine;
+    void peer_gone(const ConnectionConfig& config, bool dead) override;
+    void forget_peer(const IkeSa& dead) override;
+    void reauth(IkeSa& sa) override;
+    Engine& engine;
   };
 
   Context ctx_;
@@ -198,12 +198,12 @@ class Engine {
   mutable std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
   std::unordered_map<uint64_t, Millis> due_;  // the valid heap entry of each SA
   std::vector<uint64_t> dirty_;
-  std::set<uint64_t> half_open_;               // responder SAs waiting for IKE_AUTH
+  std::set<uint64_t> half_open_;  // responder SAs waiting for IKE_AUTH
   Millis next_sweep_{0};
   CookieJar cookies_;
   Connections connections_;
   std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI
-  std::deque<ClosedSa> closed_;                      // newest first
+  std::deque<ClosedSa> closed_;                     // newest first
 };
 
 }  // namespace ipsec::ike::v2

@@ -2,12 +2,12 @@
 // IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) and the first CHILD SA (§1.2, §2.9,
 // §2.17).
 #include "common/log.h"
+#include "ike/traffic_selectors.h"
+#include "ike/v2/authenticator.h"
 #include "ike/v2/child_negotiation.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
-#include "ike/v2/authenticator.h"
 #include "ike/v2/sk_message.h"
-#include "ike/traffic_selectors.h"
 #include "wire/names.h"
 
 namespace ipsec::ike::v2 {
@@ -16,18 +16,18 @@ namespace {
 using wire::ExchangeType;
 using wire::NotifyType;
 
-Identity identity_of(wire::IdType type, const Bytes &data) { return Identity{type, data}; }
+Identity identity_of(wire::IdType type, const Bytes& data) { return Identity{type, data}; }
 
 // Our AUTH payload, from the authenticator of our side of the connection (§2.15).
-Result<wire::AuthPayload> own_auth(const Context &ctx, const IkeSa &sa) {
+Result<wire::AuthPayload> own_auth(const Context& ctx, const IkeSa& sa) {
   auto a = make_authenticator(sa, ctx.connections->credentials(), true);
   if (!a) return fail(a.error());
   return (*a)->build(sa);
 }
 
 // Checks the peer's ID and AUTH; an empty string means authenticated.
-std::string verify_peer(const Context &ctx, const IkeSa &sa, const Identity &peer_id,
-                        const wire::AuthPayload *auth) {
+std::string verify_peer(const Context& ctx, const IkeSa& sa, const Identity& peer_id,
+                        const wire::AuthPayload* auth) {
   if (auth == nullptr) return "authentication failed: no AUTH payload";
   if (!sa.config->remote_id.matches(peer_id))
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
@@ -42,8 +42,8 @@ std::string verify_peer(const Context &ctx, const IkeSa &sa, const Identity &pee
 // §2.15: of the connections whose addresses fit, the one whose remote id matches the
 // peer's IDi serves this IKE SA (IKE_SA_INIT only knew the addresses). An empty string:
 // sa.config is that connection now.
-std::string pick_connection(const Context &ctx, IkeSa &sa, const Identity &peer_id,
-                            const wire::IdRPayload *idr) {
+std::string pick_connection(const Context& ctx, IkeSa& sa, const Identity& peer_id,
+                            const wire::IdRPayload* idr) {
   const Identity wanted = idr ? identity_of(idr->id_type, idr->data) : Identity{};
   auto c = ctx.connections->by_identity(sa.local, sa.remote, peer_id, idr ? &wanted : nullptr);
   if (c == nullptr)  // named after the candidate IKE_SA_INIT found by address
@@ -69,7 +69,7 @@ wire::NotifyPayload notify(NotifyType t) {
   return n;
 }
 
-void child_failed(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
+void child_failed(Context& ctx, IkeSa& sa, ChildSa& c, std::string reason) {
   release_child_spi(ctx, sa, c);
   c.state = ChildState::Failed;
   c.failure = std::move(reason);
@@ -77,7 +77,7 @@ void child_failed(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
 }
 
 // Established (either role): lifetimes, DPD clock, keepalives, the event.
-void established(Context &ctx, IkeSa &sa, const Identity &peer_id) {
+void established(Context& ctx, IkeSa& sa, const Identity& peer_id) {
   sa.peer_id = peer_id;
   sa.state = IkeState::Established;
   sa.established_at = ctx.clock.now();
@@ -95,15 +95,15 @@ void established(Context &ctx, IkeSa &sa, const Identity &peer_id) {
 
 // Responder: picks the child, its ESP proposal and the narrowed selectors; on success the
 // CHILD SA is installed and its payloads appended to `out`, otherwise the error Notify is.
-void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in,
-                     std::vector<wire::Payload> &out) {
-  const auto *sa_payload = find_payload<wire::SaPayload>(in);
-  const auto *tsi = find_payload<wire::TsIPayload>(in);
-  const auto *tsr = find_payload<wire::TsRPayload>(in);
+void negotiate_child(Context& ctx, IkeSa& sa, const std::vector<wire::Payload>& in,
+                     std::vector<wire::Payload>& out) {
+  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+  const auto* tsi = find_payload<wire::TsIPayload>(in);
+  const auto* tsr = find_payload<wire::TsRPayload>(in);
   if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr) return;  // no CHILD SA asked
   const bool transport = has_notify(in, NotifyType::UseTransportMode);
   sa.children.emplace_back();
-  ChildSa &c = sa.children.back();
+  ChildSa& c = sa.children.back();
   const ChildChoice choice = choose_child(
       *sa.config, {sa_payload->proposals, tsi->selectors, tsr->selectors, transport, true, {}});
   if (!choice) {
@@ -140,17 +140,17 @@ void negotiate_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &
   out.push_back(wire::TsRPayload{choice.ts_r});
 }
 
-void send_encrypted_response(Context &ctx, IkeSa &sa, uint32_t mid,
-                             const std::vector<wire::Payload> &payloads) {
+void send_encrypted_response(Context& ctx, IkeSa& sa, uint32_t mid,
+                             const std::vector<wire::Payload>& payloads) {
   if (auto r = send_sk_response(ctx, sa, ExchangeType::IkeAuth, mid, payloads); !r)
     fail_sa(sa, "IKE_AUTH response: " + r.error().message);
 }
 
 }  // namespace
 
-Result<void> start_auth(Context &ctx, IkeSa &sa) {
+Result<void> start_auth(Context& ctx, IkeSa& sa) {
   if (sa.want_children.empty()) sa.want_children.push_back(&sa.config->children.front());
-  const ChildConfig &cc = *sa.want_children.front();
+  const ChildConfig& cc = *sa.want_children.front();
   auto spi = alloc_inbound_spi(ctx, sa, cc);
   if (!spi) return fail(spi.error());
   sa.children.clear();
@@ -180,11 +180,11 @@ Result<void> start_auth(Context &ctx, IkeSa &sa) {
   return ok();
 }
 
-void respond_auth(Context &ctx, IkeSa &sa, const Inbound &in) {
-  const auto *inner = &in.inner;
+void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const auto* inner = &in.inner;
   const uint32_t mid = in.message_id();
   follow_peer(ctx, sa, in.local, in.remote);
-  const auto *idi = find_payload<wire::IdIPayload>(*inner);
+  const auto* idi = find_payload<wire::IdIPayload>(*inner);
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
   std::string why = pick_connection(ctx, sa, peer_id, find_payload<wire::IdRPayload>(*inner));
   if (why.empty()) why = verify_peer(ctx, sa, peer_id, find_payload<wire::AuthPayload>(*inner));
@@ -208,13 +208,12 @@ namespace {
 
 // Initiator: checks the responder's CHILD SA choice against what we proposed;
 // an empty string means acceptable, and `chosen` holds it.
-std::string check_child_choice(const IkeSa &, const ChildSa &c,
-                               const std::vector<wire::Payload> &in,
-                               std::optional<wire::Proposal> &chosen) {
-  const ChildConfig &cc = *c.cfg;
-  const auto *sa_payload = find_payload<wire::SaPayload>(in);
-  const auto *tsi = find_payload<wire::TsIPayload>(in);
-  const auto *tsr = find_payload<wire::TsRPayload>(in);
+std::string check_child_choice(const IkeSa&, const ChildSa& c, const std::vector<wire::Payload>& in,
+                               std::optional<wire::Proposal>& chosen) {
+  const ChildConfig& cc = *c.cfg;
+  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+  const auto* tsi = find_payload<wire::TsIPayload>(in);
+  const auto* tsr = find_payload<wire::TsRPayload>(in);
   const bool transport = has_notify(in, NotifyType::UseTransportMode);
   const auto mine = to_wire(cc.proposals, esp_spi_bytes(c.spi_in));
   chosen = select_proposal(mine, sa_payload->proposals);
@@ -226,27 +225,27 @@ std::string check_child_choice(const IkeSa &, const ChildSa &c,
   // we proposed.
   if (drop_covered(narrow(tsi->selectors, cc.local_ts)) != drop_covered(tsi->selectors) ||
       drop_covered(narrow(tsr->selectors, cc.remote_ts)) != drop_covered(tsr->selectors))
-    return "peer's traffic selectors exceed ours: " + describe(tsi->selectors) + " === " +
-           describe(tsr->selectors);
+    return "peer's traffic selectors exceed ours: " + describe(tsi->selectors) +
+           " === " + describe(tsr->selectors);
   return {};
 }
 
 // §2.21.2: the responder installed a CHILD SA we cannot use; ask it to delete
 // its half (it sends with our inbound SPI).
-void refuse_child(Context &ctx, IkeSa &sa, ChildSa &c, std::string reason) {
+void refuse_child(Context& ctx, IkeSa& sa, ChildSa& c, std::string reason) {
   const uint32_t spi = c.spi_in;
   child_failed(ctx, sa, c, std::move(reason));
   start_informational(ctx, sa, {Request::DeleteChild, spi});
 }
 
 // Initiator: checks the responder's CHILD SA choice, then installs.
-void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in) {
+void accept_child(Context& ctx, IkeSa& sa, const std::vector<wire::Payload>& in) {
   if (sa.children.empty()) return;
-  ChildSa &c = sa.children.front();
-  if (const auto *err = find_error(in))
+  ChildSa& c = sa.children.front();
+  if (const auto* err = find_error(in))
     return child_failed(ctx, sa, c, "peer refused the CHILD SA: " + wire::notify_name(err->type));
-  const auto *tsi = find_payload<wire::TsIPayload>(in);
-  const auto *tsr = find_payload<wire::TsRPayload>(in);
+  const auto* tsi = find_payload<wire::TsIPayload>(in);
+  const auto* tsr = find_payload<wire::TsRPayload>(in);
   if (find_payload<wire::SaPayload>(in) == nullptr || tsi == nullptr || tsr == nullptr)
     return child_failed(ctx, sa, c, "IKE_AUTH response without SA, TSi and TSr");
   std::optional<wire::Proposal> chosen;
@@ -264,14 +263,14 @@ void accept_child(Context &ctx, IkeSa &sa, const std::vector<wire::Payload> &in)
 
 }  // namespace
 
-void process_auth_response(Context &ctx, IkeSa &sa, const Inbound &in) {
-  const auto *inner = &in.inner;
+void process_auth_response(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const auto* inner = &in.inner;
   sa.awaiting_response = false;
-  const auto *idr = find_payload<wire::IdRPayload>(*inner);
-  const auto *auth = find_payload<wire::AuthPayload>(*inner);
-  if (const auto *err = find_error(*inner); err && auth == nullptr) {
+  const auto* idr = find_payload<wire::IdRPayload>(*inner);
+  const auto* auth = find_payload<wire::AuthPayload>(*inner);
+  if (const auto* err = find_error(*inner); err && auth == nullptr) {
     if (err->type == NotifyType::AuthenticationFailed) ++ctx.counters.auth_failed;
-    for (auto &c : sa.children) release_child_spi(ctx, sa, c);
+    for (auto& c : sa.children) release_child_spi(ctx, sa, c);
     return fail_sa(sa, err->type == NotifyType::AuthenticationFailed
                            ? "authentication failed: peer rejected our AUTH"
                            : "IKE_AUTH refused by peer: " + wire::notify_name(err->type));
@@ -280,7 +279,7 @@ void process_auth_response(Context &ctx, IkeSa &sa, const Inbound &in) {
   if (auto why = verify_peer(ctx, sa, peer_id, auth); !why.empty()) {
     // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
-    for (auto &c : sa.children) release_child_spi(ctx, sa, c);
+    for (auto& c : sa.children) release_child_spi(ctx, sa, c);
     return fail_and_delete(ctx, sa, why);
   }
   established(ctx, sa, peer_id);

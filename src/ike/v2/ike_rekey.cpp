@@ -18,14 +18,14 @@ using wire::ExchangeType;
 using wire::NotifyType;
 
 // The new IKE SA of a rekey (§2.18): keys from the old SK_d and the new g^ir.
-Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context &ctx, const IkeSa &old, bool initiator,
+Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context& ctx, const IkeSa& old, bool initiator,
                                               uint64_t spi_i, uint64_t spi_r,
-                                              const wire::Proposal &chosen, Bytes ni, Bytes nr,
-                                              const SecretBytes &g_ir) {
+                                              const wire::Proposal& chosen, Bytes ni, Bytes nr,
+                                              const SecretBytes& g_ir) {
   auto algs = ike_algorithms(chosen);
   if (!algs) return fail(algs.error());
   auto fresh = std::make_unique<IkeSa>();
-  IkeSa &n = *fresh;
+  IkeSa& n = *fresh;
   n.config = old.config;
   n.initiator = initiator;
   n.local = old.local;
@@ -50,7 +50,7 @@ Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context &ctx, const IkeSa &old, bo
   auto keys = crypto::derive_ike_sa_keys(n.algs.prf, *seed, {n.ni, n.nr, si, sr}, len);
   if (!keys) return fail(keys.error());
   n.keys = std::move(*keys);
-  const auto &k = n.keys;
+  const auto& k = n.keys;
   auto out = crypto::make_sk_cipher(n.algs.sk, initiator ? k.sk_ei : k.sk_er,
                                     initiator ? k.sk_ai : k.sk_ar);
   auto in = crypto::make_sk_cipher(n.algs.sk, initiator ? k.sk_er : k.sk_ei,
@@ -68,15 +68,15 @@ Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context &ctx, const IkeSa &old, bo
 
 // Moves the CHILD SAs (and requests about them) of `old` to the new IKE SA and hands it
 // to the engine.
-void take_over(Context &ctx, IkeSa &old, std::unique_ptr<IkeSa> fresh) {
-  IkeSa &n = *fresh;
+void take_over(Context& ctx, IkeSa& old, std::unique_ptr<IkeSa> fresh) {
+  IkeSa& n = *fresh;
   n.children = std::move(old.children);
   old.children.clear();
-  for (const auto &q : old.queued)
+  for (const auto& q : old.queued)
     if (q.kind == Request::CreateChild || q.kind == Request::RekeyChild ||
         q.kind == Request::DeleteChild)
       n.queued.push_back(q);
-  for (const auto &d : old.delayed)
+  for (const auto& d : old.delayed)
     if (d.request.kind != Request::RekeyIke) n.delayed.push_back(d);
   old.queued.clear();
   old.delayed.clear();
@@ -105,40 +105,43 @@ void take_over(Context &ctx, IkeSa &old, std::unique_ptr<IkeSa> fresh) {
 // yields and answers (its own SA would be the redundant one); the other answers
 // TEMPORARY_FAILURE. Deterministic, so the two cannot refuse each other forever. Also busy:
 // another request of ours in flight, a CHILD SA being negotiated, the SA being replaced.
-bool busy(const IkeSa &sa, const wire::NoncePayload *nonce) {
+bool busy(const IkeSa& sa, const wire::NoncePayload* nonce) {
   const bool yield = sa.awaiting_response && sa.in_flight.kind == Request::RekeyIke &&
                      sa.creating && nonce != nullptr && nonce_less(sa.creating->nonce, nonce->data);
   return sa.superseded() || sa.state != IkeState::Established ||
          (sa.awaiting_response && sa.in_flight.kind != Request::Liveness && !yield) ||
          std::any_of(sa.children.begin(), sa.children.end(),
-                     [](const ChildSa &c) { return c.state == ChildState::None; });
+                     [](const ChildSa& c) { return c.state == ChildState::None; });
 }
 
 }  // namespace
 
-void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<wire::Payload> &in) {
-  const auto *sa_payload = find_payload<wire::SaPayload>(in);
-  const auto *nonce = find_payload<wire::NoncePayload>(in);
-  const auto *ke = find_payload<wire::KePayload>(in);
+void respond_ike_rekey(Context& ctx, IkeSa& sa, uint32_t mid,
+                       const std::vector<wire::Payload>& in) {
+  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+  const auto* nonce = find_payload<wire::NoncePayload>(in);
+  const auto* ke = find_payload<wire::KePayload>(in);
   if (busy(sa, nonce))
-    return respond_create_error(ctx, sa, mid, make_notify(NotifyType::TemporaryFailure),
-                                "an exchange of ours is under way (or the IKE SA is being replaced)");
+    return respond_create_error(
+        ctx, sa, mid, make_notify(NotifyType::TemporaryFailure),
+        "an exchange of ours is under way (or the IKE SA is being replaced)");
   if (ke == nullptr)
-    return respond_create_error(ctx, sa, mid, make_notify(NotifyType::InvalidSyntax), "IKE rekey without KE");
+    return respond_create_error(ctx, sa, mid, make_notify(NotifyType::InvalidSyntax),
+                                "IKE rekey without KE");
   const auto mine = to_wire(sa.config->proposals);
   auto chosen = select_proposal(mine, sa_payload->proposals, ke->group);
   if (!chosen || chosen->spi.size() != 8 || !ike_algorithms(*chosen)) {
     ++ctx.counters.no_proposal_chosen;
     return respond_create_error(ctx, sa, mid, make_notify(NotifyType::NoProposalChosen),
-                         "peer offered " + describe(sa_payload->proposals));
+                                "peer offered " + describe(sa_payload->proposals));
   }
   const uint16_t group = transform_of(*chosen, wire::TransformType::Dh)->id;
   if (group != ke->group) {
     ++ctx.counters.invalid_ke_sent;
-    return respond_create_error(ctx, sa, mid,
-                         make_notify(NotifyType::InvalidKePayload, wire::ProtocolId::None, {},
-                                group_bytes(group)),
-                         "KE group " + std::to_string(ke->group));
+    return respond_create_error(
+        ctx, sa, mid,
+        make_notify(NotifyType::InvalidKePayload, wire::ProtocolId::None, {}, group_bytes(group)),
+        "KE group " + std::to_string(ke->group));
   }
   auto kg = crypto::ke_group_from_id(group);
   auto our_ke = kg ? ctx.random->key_exchange(*kg)
@@ -148,7 +151,8 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
   if (!our_ke || !nr || !spi) return fail_sa(sa, "IKE rekey: cannot make KE, nonce or SPI");
   auto g_ir = (*our_ke)->shared_secret(ke->data);
   if (!g_ir)
-    return respond_create_error(ctx, sa, mid, make_notify(NotifyType::InvalidSyntax), g_ir.error().message);
+    return respond_create_error(ctx, sa, mid, make_notify(NotifyType::InvalidSyntax),
+                                g_ir.error().message);
   const uint64_t peer_spi = spi_value64(chosen->spi);
   auto fresh = rekeyed_ike_sa(ctx, sa, false, peer_spi, *spi, *chosen, nonce->data, *nr, *g_ir);
   if (!fresh) return fail_sa(sa, "IKE rekey: " + fresh.error().message);
@@ -162,8 +166,8 @@ void respond_ike_rekey(Context &ctx, IkeSa &sa, uint32_t mid, const std::vector<
   take_over(ctx, sa, std::move(*fresh));
 }
 
-bool build_ike_rekey(Context &ctx, IkeSa &sa, PendingCreate &p,
-                     std::vector<wire::Payload> &payloads) {
+bool build_ike_rekey(Context& ctx, IkeSa& sa, PendingCreate& p,
+                     std::vector<wire::Payload>& payloads) {
   p.group = sa.retry_group.value_or(sa.algs.group);
   auto spi = ctx.engine ? ctx.engine->new_ike_spi() : Result<uint64_t>(fail("no SPI source"));
   auto ke = ctx.random->key_exchange(p.group);
@@ -174,22 +178,22 @@ bool build_ike_rekey(Context &ctx, IkeSa &sa, PendingCreate &p,
   p.new_ike_spi = *spi;
   p.ke = std::move(*ke);
   auto proposals = to_wire(sa.config->proposals);
-  for (auto &w : proposals) w.spi = spi_bytes(p.new_ike_spi);
+  for (auto& w : proposals) w.spi = spi_bytes(p.new_ike_spi);
   const auto pub = p.ke->public_value();
   payloads = {wire::SaPayload{proposals}, wire::NoncePayload{p.nonce},
               wire::KePayload{static_cast<uint16_t>(p.group), Bytes(pub.begin(), pub.end())}};
   return true;
 }
 
-void process_ike_rekey_response(Context &ctx, IkeSa &sa, PendingCreate &p,
-                                const std::vector<wire::Payload> &in) {
-  const auto *sa_payload = find_payload<wire::SaPayload>(in);
-  const auto *nonce = find_payload<wire::NoncePayload>(in);
-  const auto *ke = find_payload<wire::KePayload>(in);
+void process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
+                                const std::vector<wire::Payload>& in) {
+  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+  const auto* nonce = find_payload<wire::NoncePayload>(in);
+  const auto* ke = find_payload<wire::KePayload>(in);
   auto mine = to_wire(sa.config->proposals);
-  for (auto &w : mine) w.spi = spi_bytes(p.new_ike_spi);
-  auto chosen = select_proposal(mine, sa_payload->proposals, ke ? std::optional<uint16_t>(ke->group)
-                                                                 : std::nullopt);
+  for (auto& w : mine) w.spi = spi_bytes(p.new_ike_spi);
+  auto chosen = select_proposal(mine, sa_payload->proposals,
+                                ke ? std::optional<uint16_t>(ke->group) : std::nullopt);
   auto dh = chosen ? transform_of(*chosen, wire::TransformType::Dh) : std::nullopt;
   if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 8 || ke == nullptr ||
       !dh || dh->id != ke->group || ke->group != static_cast<uint16_t>(p.group)) {
@@ -211,7 +215,7 @@ void process_ike_rekey_response(Context &ctx, IkeSa &sa, PendingCreate &p,
   if (sa.superseded()) {
     // We yielded to the peer's simultaneous rekey, and the peer answered ours as well:
     // this new IKE SA is the redundant one, and we made it, so we delete it (§2.8.2).
-    IkeSa &extra = **fresh;
+    IkeSa& extra = **fresh;
     extra.rekeyed_to = sa.rekeyed_to;  // no events: it never carried anything
     extra.succession = IkeSa::Succession::Redundant;
     extra.close_reason = "redundant (simultaneous IKE SA rekey)";

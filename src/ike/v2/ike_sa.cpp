@@ -63,12 +63,12 @@ std::string spi_str(uint64_t spi) {
   return buf;
 }
 
-std::string label(const IkeSa &sa) {
+std::string label(const IkeSa& sa) {
   return "IKE SA " + spi_str(sa.spi_i) + "/" + spi_str(sa.spi_r) + " " + sa.remote.str() + " (" +
          sa.config->name + ", " + (sa.initiator ? "initiator" : "responder") + ")";
 }
 
-wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool response,
+wire::Header make_header(const IkeSa& sa, wire::ExchangeType exchange, bool response,
                          uint32_t message_id) {
   wire::Header h;
   h.spi_i = sa.spi_i;
@@ -80,7 +80,7 @@ wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool resp
   return h;
 }
 
-void send_request(Context &ctx, IkeSa &sa, Bytes datagram) {
+void send_request(Context& ctx, IkeSa& sa, Bytes datagram) {
   // DPD bounds every request of an established IKE SA, not only liveness checks.
   sa.dpd_give_up = sa.state == IkeState::Established && sa.config->dpd_delay.count() > 0
                        ? ctx.clock.now() + Millis(sa.config->dpd_timeout)
@@ -93,17 +93,17 @@ void send_request(Context &ctx, IkeSa &sa, Bytes datagram) {
   ctx.sender.send(sa.local, sa.remote, sa.pending_request);
 }
 
-ChildSa *IkeSa::child(uint32_t spi_in) {
-  for (auto &c : children)
+ChildSa* IkeSa::child(uint32_t spi_in) {
+  for (auto& c : children)
     if (c.spi_in == spi_in && spi_in != 0) return &c;
   return nullptr;
 }
 
-const ChildSa *IkeSa::child(uint32_t spi_in) const {
-  return const_cast<IkeSa *>(this)->child(spi_in);
+const ChildSa* IkeSa::child(uint32_t spi_in) const {
+  return const_cast<IkeSa*>(this)->child(spi_in);
 }
 
-void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram) {
+void send_response(Context& ctx, IkeSa& sa, uint32_t message_id, Bytes datagram) {
   sa.last_peer_message = ctx.clock.now();  // we answer only requests that verified
   sa.cached_response_mid = message_id;
   sa.cached_response = std::move(datagram);
@@ -111,12 +111,13 @@ void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram)
   ctx.sender.send(sa.local, sa.remote, sa.cached_response);
 }
 
-void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
+void on_retransmit_timer(Context& ctx, IkeSa& sa, Millis now) {
   if (!sa.awaiting_response) return;
   if (sa.dpd_give_up.count() != 0 && now >= sa.dpd_give_up && sa.state == IkeState::Established) {
     ++ctx.counters.timeouts;
-    return peer_dead(ctx, sa, "dead peer: no answer within " +
-                                  std::to_string(sa.config->dpd_timeout.count()) + " s");
+    return peer_dead(
+        ctx, sa,
+        "dead peer: no answer within " + std::to_string(sa.config->dpd_timeout.count()) + " s");
   }
   if (now < sa.deadline) return;
   if (sa.retransmits >= ctx.retransmit.max_retransmits) {
@@ -143,15 +144,15 @@ void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now) {
   ctx.sender.send(sa.local, sa.remote, sa.pending_request);
 }
 
-void fail_sa(IkeSa &sa, std::string reason) {
+void fail_sa(IkeSa& sa, std::string reason) {
   sa.state = IkeState::Failed;
   sa.failure = std::move(reason);
   sa.ke.reset();
   log::error(label(sa) + ": " + sa.failure);
 }
 
-Result<void> send_sk_request(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
-                             const std::vector<wire::Payload> &payloads) {
+Result<void> send_sk_request(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
+                             const std::vector<wire::Payload>& payloads) {
   auto bytes =
       seal_message(make_header(sa, exchange, false, sa.next_request_mid), payloads, *sa.out_cipher);
   if (!bytes) return fail(bytes.error());
@@ -159,15 +160,15 @@ Result<void> send_sk_request(Context &ctx, IkeSa &sa, wire::ExchangeType exchang
   return ok();
 }
 
-Result<void> send_sk_response(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
-                              uint32_t message_id, const std::vector<wire::Payload> &payloads) {
+Result<void> send_sk_response(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
+                              uint32_t message_id, const std::vector<wire::Payload>& payloads) {
   auto bytes = seal_message(make_header(sa, exchange, true, message_id), payloads, *sa.out_cipher);
   if (!bytes) return fail(bytes.error());
   send_response(ctx, sa, message_id, std::move(*bytes));
   return ok();
 }
 
-Result<void> derive_ike_keys(IkeSa &sa, ByteView peer_public) {
+Result<void> derive_ike_keys(IkeSa& sa, ByteView peer_public) {
   auto g_ir = sa.ke->shared_secret(peer_public);
   if (!g_ir) return fail(g_ir.error());
   sa.ke.reset();
@@ -179,7 +180,7 @@ Result<void> derive_ike_keys(IkeSa &sa, ByteView peer_public) {
   auto keys = crypto::derive_ike_sa_keys(sa.algs.prf, *seed, {sa.ni, sa.nr, spi_i, spi_r}, len);
   if (!keys) return fail(keys.error());
   sa.keys = std::move(*keys);
-  const auto &k = sa.keys;
+  const auto& k = sa.keys;
   auto out = crypto::make_sk_cipher(sa.algs.sk, sa.initiator ? k.sk_ei : k.sk_er,
                                     sa.initiator ? k.sk_ai : k.sk_ar);
   auto in = crypto::make_sk_cipher(sa.algs.sk, sa.initiator ? k.sk_er : k.sk_ei,

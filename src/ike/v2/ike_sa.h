@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "crypto/kdf.h"
-#include "crypto/random_source.h"
 #include "crypto/key_exchange.h"
+#include "crypto/random_source.h"
 #include "crypto/sk_cipher.h"
 #include "ike/config.h"
 #include "ike/connections.h"
@@ -51,7 +51,7 @@ std::string_view to_string(ChildState s);
 
 struct ChildSa {
   // Its configuration: a child of the IKE SA's connection (kept alive by IkeSa::config).
-  const ChildConfig *cfg = nullptr;
+  const ChildConfig* cfg = nullptr;
   ChildState state = ChildState::None;
   std::string failure;
   uint32_t spi_in = 0;   // allocated by us, host order
@@ -59,9 +59,9 @@ struct ChildSa {
   wire::Proposal proposal;
   bool transport = false;
   std::vector<wire::TrafficSelector> local_ts, remote_ts;
-  Millis installed{0};        // when it reached Installed
-  uint32_t replaces = 0;      // our inbound SPI of the CHILD SA this one rekeyed; 0: new
-  uint32_t replaced_by = 0;   // our inbound SPI of its successor, once rekeyed
+  Millis installed{0};       // when it reached Installed
+  uint32_t replaces = 0;     // our inbound SPI of the CHILD SA this one rekeyed; 0: new
+  uint32_t replaced_by = 0;  // our inbound SPI of its successor, once rekeyed
   // Responder of a rekey (like strongSwan): the new outbound SA goes into the kernel only
   // when the initiator deletes the old CHILD SA, so that nothing is sent on it before
   // the initiator has the matching inbound SA.
@@ -90,10 +90,16 @@ struct ChildSa {
   bool announce_later = false;
 };
 
-
 // The requests an IKE SA can have in flight (window size 1, RFC 7296 §2.3).
 enum class Request : uint8_t {
-  SaInit, Auth, Liveness, DeleteChild, DeleteIke, CreateChild, RekeyChild, RekeyIke
+  SaInit,
+  Auth,
+  Liveness,
+  DeleteChild,
+  DeleteIke,
+  CreateChild,
+  RekeyChild,
+  RekeyIke
 };
 
 // A request waiting for the window: what, and the CHILD SA it concerns (our inbound
@@ -101,16 +107,16 @@ enum class Request : uint8_t {
 struct QueuedRequest {
   Request kind = Request::Liveness;
   uint32_t child_spi = 0;
-  const ChildConfig *child = nullptr;  // CreateChild: which of the connection's children
+  const ChildConfig* child = nullptr;  // CreateChild: which of the connection's children
 };
 
 // A CREATE_CHILD_SA request of ours in flight (window 1: at most one).
 struct PendingCreate {
   Request kind = Request::CreateChild;
-  const ChildConfig *child = nullptr;  // CreateChild/RekeyChild: the child's config
-  uint32_t old_spi = 0;      // RekeyChild: our inbound SPI of the CHILD SA being rekeyed
-  uint32_t new_spi_in = 0;   // CreateChild/RekeyChild: the new CHILD SA's inbound SPI
-  uint64_t new_ike_spi = 0;  // RekeyIke: our SPI of the new IKE SA
+  const ChildConfig* child = nullptr;  // CreateChild/RekeyChild: the child's config
+  uint32_t old_spi = 0;                // RekeyChild: our inbound SPI of the CHILD SA being rekeyed
+  uint32_t new_spi_in = 0;             // CreateChild/RekeyChild: the new CHILD SA's inbound SPI
+  uint64_t new_ike_spi = 0;            // RekeyIke: our SPI of the new IKE SA
   Bytes nonce;
   crypto::KeGroup group = crypto::KeGroup::Curve25519;
   std::unique_ptr<crypto::KeyExchange> ke;  // PFS or IKE rekey
@@ -123,8 +129,8 @@ struct IkeSa {
   Endpoint local, remote;
   uint64_t spi_i = 0, spi_r = 0;
   IkeState state = IkeState::SaInitSent;
-  std::string failure;  // operator-readable, e.g. "authentication failed: peer's
-                        // AUTH did not verify"
+  std::string failure;       // operator-readable, e.g. "authentication failed: peer's
+                             // AUTH did not verify"
   std::string close_reason;  // why a healthy SA was closed: "deleted by peer"
   Millis created{0};         // half-open responder SAs expire from here
 
@@ -145,7 +151,7 @@ struct IkeSa {
   Bytes pending_request;              // sent, unanswered: retransmitted on the timer
   bool awaiting_response = false;
   QueuedRequest in_flight{Request::SaInit, 0};  // what pending_request asks
-  std::vector<QueuedRequest> queued;  // INFORMATIONAL requests waiting for the window
+  std::vector<QueuedRequest> queued;            // INFORMATIONAL requests waiting for the window
   unsigned retransmits = 0;
   Millis deadline{0};
   std::optional<uint32_t> cached_response_mid;
@@ -154,13 +160,13 @@ struct IkeSa {
   // Every CHILD SA of this IKE SA: the first (IKE_AUTH), others from CREATE_CHILD_SA,
   // and during a rekey the old and the new one side by side.
   std::vector<ChildSa> children;
-  ChildSa *child(uint32_t spi_in);  // by our inbound SPI; nullptr if none
-  const ChildSa *child(uint32_t spi_in) const;
+  ChildSa* child(uint32_t spi_in);  // by our inbound SPI; nullptr if none
+  const ChildSa* child(uint32_t spi_in) const;
 
   // Lifetime (engine time; 0: none): when we rekey or reauthenticate, when it is closed.
   Millis established_at{0};
   Millis rekey_at{0}, expire_at{0};
-  uint64_t replaces = 0;     // our SPI of the IKE SA this one rekeyed or reauthenticated
+  uint64_t replaces = 0;        // our SPI of the IKE SA this one rekeyed or reauthenticated
   Millis last_peer_message{0};  // DPD: anything from the peer that verified
 
   // Engine internals.
@@ -175,7 +181,7 @@ struct IkeSa {
   } succession = Succession::Current;
   uint64_t rekeyed_to = 0;  // Rekeyed, Redundant: our SPI of the IKE SA that carries on
   bool superseded() const { return succession != Succession::Current; }
-  bool reauth = false;       // replaces != 0 by a reauthentication (not a rekey)
+  bool reauth = false;  // replaces != 0 by a reauthentication (not a rekey)
   std::optional<PendingCreate> creating;
   std::optional<crypto::KeGroup> retry_group;  // INVALID_KE_PAYLOAD: the next request's group
   // Requests postponed after TEMPORARY_FAILURE (§2.25), sent again at `at`.
@@ -184,13 +190,13 @@ struct IkeSa {
     QueuedRequest request;
   };
   std::vector<Delayed> delayed;
-  Millis dpd_give_up{0};     // with DPD: the request in flight fails the peer at this time
+  Millis dpd_give_up{0};  // with DPD: the request in flight fails the peer at this time
   // ACQUIRE: the packet that asked for the first CHILD SA; its addresses go first in the
   // traffic selectors (§2.9).
   std::optional<kernel::Selector> trigger;
   // Initiator: the children to bring up; the first rides IKE_AUTH, the others follow in
   // CREATE_CHILD_SA once the IKE SA is established.
-  std::vector<const ChildConfig *> want_children;
+  std::vector<const ChildConfig*> want_children;
   // NAT traversal (§2.23), decided by the NAT_DETECTION_* notifies of IKE_SA_INIT.
   struct Nat {
     bool local = false;   // we are behind a NAT: we send keepalives
@@ -216,40 +222,40 @@ class EngineHooks {
  public:
   virtual ~EngineHooks() = default;
   // Every event; the engine forwards it to the operator's handler.
-  virtual void emit(const IkeSa &sa, EngineEvent event) = 0;
+  virtual void emit(const IkeSa& sa, EngineEvent event) = 0;
   // §2.4: the peer that `fresh` has just authenticated sent N(INITIAL_CONTACT): its other
   // IKE SAs go (called before the CHILD SA is installed).
-  virtual void initial_contact(const IkeSa &fresh) = 0;
+  virtual void initial_contact(const IkeSa& fresh) = 0;
   // A new IKE SA made by an exchange of another (IKE rekey) joins the table.
   virtual void adopt(std::unique_ptr<IkeSa> fresh) = 0;
   // Our next IKE SPI (random, in this engine's shard, not in use).
   virtual Result<uint64_t> new_ike_spi() = 0;
   // The peer is gone (DPD or retransmission timeout: `dead`; or it deleted the IKE SA):
   // the children's dpd_action / close_action, applied after the SA is closed.
-  virtual void peer_gone(const ConnectionConfig &config, bool dead) = 0;
+  virtual void peer_gone(const ConnectionConfig& config, bool dead) = 0;
   // The peer of `dead` is gone: the other IKE SAs held with it only to finish go too.
-  virtual void forget_peer(const IkeSa &dead) = 0;
+  virtual void forget_peer(const IkeSa& dead) = 0;
   // reauth_time reached: a new IKE SA replaces `sa` once its CHILD SAs are up.
-  virtual void reauth(IkeSa &sa) = 0;
+  virtual void reauth(IkeSa& sa) = 0;
 };
 
 // What every exchange handler works with.
 struct Context {
-  Sender &sender;
-  kernel::Kernel &kernel;
-  const Clock &clock;
-  Counters &counters;
+  Sender& sender;
+  kernel::Kernel& kernel;
+  const Clock& clock;
+  Counters& counters;
   RetransmitConfig retransmit;
   EngineLimits limits;
   NatConfig nat = {};
   // The engine's connections and credentials: IKE_AUTH picks the connection by identity
   // and its authenticator's key material here.
-  const Connections *connections = nullptr;
+  const Connections* connections = nullptr;
   // Nonces, SPIs, key exchange private keys, jitter (tests inject a deterministic one).
-  crypto::RandomSource *random = &crypto::system_random();
+  crypto::RandomSource* random = &crypto::system_random();
   // The engine that runs the exchanges (events, new IKE SAs, the peer's fate); exchanges
   // reach it only through this. Null in tests that run an exchange alone.
-  EngineHooks *engine = nullptr;
+  EngineHooks* engine = nullptr;
   // The XFRM policies in use, counted (shared by the engines on one kernel).
   std::shared_ptr<PolicyRefs> policies = {};
 };
@@ -257,29 +263,29 @@ struct Context {
 Bytes spi_bytes(uint64_t spi);      // 8 bytes, network order
 std::string spi_str(uint64_t spi);  // "0x0123456789abcdef"
 // "IKE SA 0x...i/0x...r 192.0.2.2[500]" for log lines.
-std::string label(const IkeSa &sa);
+std::string label(const IkeSa& sa);
 
-wire::Header make_header(const IkeSa &sa, wire::ExchangeType exchange, bool response,
+wire::Header make_header(const IkeSa& sa, wire::ExchangeType exchange, bool response,
                          uint32_t message_id);
 
 // Sends a request and arms its retransmission; bumps next_request_mid.
-void send_request(Context &ctx, IkeSa &sa, Bytes datagram);
+void send_request(Context& ctx, IkeSa& sa, Bytes datagram);
 // Sends a response and keeps it for duplicates of the request (§2.1).
-void send_response(Context &ctx, IkeSa &sa, uint32_t message_id, Bytes datagram);
+void send_response(Context& ctx, IkeSa& sa, uint32_t message_id, Bytes datagram);
 // Retransmits or gives up if the deadline has passed.
-void on_retransmit_timer(Context &ctx, IkeSa &sa, Millis now);
+void on_retransmit_timer(Context& ctx, IkeSa& sa, Millis now);
 // Marks the SA failed with an operator-readable reason and logs it.
-void fail_sa(IkeSa &sa, std::string reason);
+void fail_sa(IkeSa& sa, std::string reason);
 
 // Protects `payloads` in an SK payload and sends them as a request (armed for
 // retransmission) or as the response to `message_id`.
-Result<void> send_sk_request(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
-                             const std::vector<wire::Payload> &payloads);
-Result<void> send_sk_response(Context &ctx, IkeSa &sa, wire::ExchangeType exchange,
-                              uint32_t message_id, const std::vector<wire::Payload> &payloads);
+Result<void> send_sk_request(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
+                             const std::vector<wire::Payload>& payloads);
+Result<void> send_sk_response(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
+                              uint32_t message_id, const std::vector<wire::Payload>& payloads);
 
 // g^ir, SKEYSEED, the seven keys and both SK ciphers (§2.14). Drops the private
 // key.
-Result<void> derive_ike_keys(IkeSa &sa, ByteView peer_public);
+Result<void> derive_ike_keys(IkeSa& sa, ByteView peer_public);
 
 }  // namespace ipsec::ike::v2

@@ -15,8 +15,8 @@ using wire::NotifyType;
 
 // §1.2, §2.6: errors to an IKE_SA_INIT request go out without state and SPIr
 // zero.
-void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remote,
-                      const wire::Header &req, NotifyType type, Bytes data) {
+void send_init_notify(Context& ctx, const Endpoint& local, const Endpoint& remote,
+                      const wire::Header& req, NotifyType type, Bytes data) {
   wire::Header h = req;
   h.spi_r = 0;
   h.initiator = false;
@@ -27,7 +27,7 @@ void send_init_notify(Context &ctx, const Endpoint &local, const Endpoint &remot
   ctx.sender.send(local, remote, wire::encode(wire::Message{h, {n}}));
 }
 
-Result<uint64_t> random_spi(crypto::RandomSource &random, const SpiShard &shard) {
+Result<uint64_t> random_spi(crypto::RandomSource& random, const SpiShard& shard) {
   for (;;) {
     auto b = random.bytes(8, crypto::RandomUse::Spi);
     if (!b) return fail(b.error());
@@ -40,12 +40,12 @@ Result<uint64_t> random_spi(crypto::RandomSource &random, const SpiShard &shard)
 
 namespace {
 
-std::string algorithms_line(const IkeSa &sa) { return describe(sa.ike_proposal); }
+std::string algorithms_line(const IkeSa& sa) { return describe(sa.ike_proposal); }
 
 // Checks the responder's choice: one proposal, one of ours, with the group of
 // our KE.
-std::optional<wire::Proposal> accept_choice(const IkeSa &sa, const wire::SaPayload &sa_payload,
-                                            const wire::KePayload &ke) {
+std::optional<wire::Proposal> accept_choice(const IkeSa& sa, const wire::SaPayload& sa_payload,
+                                            const wire::KePayload& ke) {
   if (sa_payload.proposals.size() != 1) return std::nullopt;
   const auto mine = to_wire(sa.config->proposals);
   auto chosen = select_proposal(mine, sa_payload.proposals, ke.group);
@@ -58,11 +58,11 @@ std::optional<wire::Proposal> accept_choice(const IkeSa &sa, const wire::SaPaylo
 
 // §1.2: the responder wants another group; retry once per group we also
 // offered.
-void retry_with_group(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
+void retry_with_group(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
   ++ctx.counters.invalid_ke_received;
   const uint16_t group = n.data.size() == 2 ? static_cast<uint16_t>(n.data[0] << 8 | n.data[1]) : 0;
   bool offered = false;
-  for (const auto &p : sa.config->proposals)
+  for (const auto& p : sa.config->proposals)
     for (auto g : p.dh) offered = offered || static_cast<uint16_t>(g) == group;
   auto kg = crypto::ke_group_from_id(group);
   if (!offered || !kg || *kg == sa.ke_group || ++sa.ke_retries > 3) {
@@ -78,7 +78,7 @@ void retry_with_group(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
 
 // §2.6: the same request again, the responder's cookie first; a responder that
 // keeps asking is given up on.
-void retry_with_cookie(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
+void retry_with_cookie(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
   if (n.data.empty() || n.data.size() > 64 || ++sa.cookie_retries > 3)
     return fail_sa(sa, "IKE_SA_INIT: peer keeps requesting a COOKIE (" +
                            std::to_string(n.data.size()) + " bytes)");
@@ -88,9 +88,9 @@ void retry_with_cookie(Context &ctx, IkeSa &sa, const wire::NotifyPayload &n) {
   send_init_request(ctx, sa);
 }
 
-void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
-  for (const auto &p : m.payloads) {
-    const auto *n = std::get_if<wire::NotifyPayload>(&p);
+void process_init_error(Context& ctx, IkeSa& sa, const wire::Message& m) {
+  for (const auto& p : m.payloads) {
+    const auto* n = std::get_if<wire::NotifyPayload>(&p);
     if (n == nullptr) continue;
     if (n->type == NotifyType::InvalidKePayload) return retry_with_group(ctx, sa, *n);
     if (n->type == NotifyType::Cookie) return retry_with_cookie(ctx, sa, *n);
@@ -104,7 +104,7 @@ void process_init_error(Context &ctx, IkeSa &sa, const wire::Message &m) {
 
 }  // namespace
 
-Result<void> start_sa_init(Context &ctx, IkeSa &sa) {
+Result<void> start_sa_init(Context& ctx, IkeSa& sa) {
   auto ke = ctx.random->key_exchange(sa.ke_group);
   auto nonce = ctx.random->nonce();
   if (!ke) return fail(ke.error());
@@ -115,7 +115,7 @@ Result<void> start_sa_init(Context &ctx, IkeSa &sa) {
   return ok();
 }
 
-void send_init_request(Context &ctx, IkeSa &sa) {
+void send_init_request(Context& ctx, IkeSa& sa) {
   const auto pub = sa.ke->public_value();
   wire::Message m{make_header(sa, ExchangeType::IkeSaInit, false, 0), {}};
   if (!sa.cookie.empty()) {
@@ -143,11 +143,11 @@ void send_init_request(Context &ctx, IkeSa &sa) {
 namespace {
 
 // §2.7 selection; answers NO_PROPOSAL_CHOSEN or INVALID_KE_PAYLOAD itself.
-std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const ConnectionConfig &config,
-                                                  const Endpoint &local, const Endpoint &remote,
-                                                  const wire::Message &m) {
-  const auto &offered = m.find<wire::SaPayload>()->proposals;
-  const auto &ke = *m.find<wire::KePayload>();
+std::optional<wire::Proposal> choose_ike_proposal(Context& ctx, const ConnectionConfig& config,
+                                                  const Endpoint& local, const Endpoint& remote,
+                                                  const wire::Message& m) {
+  const auto& offered = m.find<wire::SaPayload>()->proposals;
+  const auto& ke = *m.find<wire::KePayload>();
   const auto mine = to_wire(config.proposals);
   auto chosen = select_proposal(mine, offered, ke.group);
   if (!chosen || !ike_algorithms(*chosen)) {
@@ -165,15 +165,14 @@ std::optional<wire::Proposal> choose_ike_proposal(Context &ctx, const Connection
               wire::transform_name(wire::TransformType::Dh, ke.group) + ", we want " +
               wire::transform_name(wire::TransformType::Dh, group));
     send_init_notify(ctx, local, remote, m.header, NotifyType::InvalidKePayload,
-                    Bytes{static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)});
+                     Bytes{static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)});
     return std::nullopt;
   }
   return chosen;
 }
 
 // `natd`: the request had NAT_DETECTION_* notifies, so the response carries ours (§2.23).
-Result<void> build_responder_sa(Context &ctx, IkeSa &sa, const wire::Message &m,
-                                bool natd) {
+Result<void> build_responder_sa(Context& ctx, IkeSa& sa, const wire::Message& m, bool natd) {
   auto spi = random_spi(*ctx.random, ctx.limits.shard);
   auto nonce = ctx.random->nonce();
   auto ke = ctx.random->key_exchange(sa.algs.group);
@@ -204,9 +203,9 @@ Result<void> build_responder_sa(Context &ctx, IkeSa &sa, const wire::Message &m,
 
 }  // namespace
 
-std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, std::shared_ptr<const ConnectionConfig> config,
-                                       const Endpoint &local, const Endpoint &remote,
-                                       ByteView datagram, const wire::Message &m) {
+std::unique_ptr<IkeSa> respond_sa_init(Context& ctx, std::shared_ptr<const ConnectionConfig> config,
+                                       const Endpoint& local, const Endpoint& remote,
+                                       ByteView datagram, const wire::Message& m) {
   auto chosen = choose_ike_proposal(ctx, *config, local, remote, m);
   if (!chosen) return nullptr;
   auto sa = std::make_unique<IkeSa>();
@@ -230,11 +229,11 @@ std::unique_ptr<IkeSa> respond_sa_init(Context &ctx, std::shared_ptr<const Conne
   return sa;
 }
 
-void process_sa_init_response(Context &ctx, IkeSa &sa, const Inbound &in) {
-  const wire::Message &m = in.outer;
+void process_sa_init_response(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const wire::Message& m = in.outer;
   sa.awaiting_response = false;
-  const auto *sa_payload = m.find<wire::SaPayload>();
-  const auto *ke = m.find<wire::KePayload>();
+  const auto* sa_payload = m.find<wire::SaPayload>();
+  const auto* ke = m.find<wire::KePayload>();
   if (sa_payload == nullptr || ke == nullptr) return process_init_error(ctx, sa, m);
   auto chosen = accept_choice(sa, *sa_payload, *ke);
   if (!chosen) {

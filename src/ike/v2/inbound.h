@@ -13,12 +13,12 @@
 namespace ipsec::ike::v2 {
 
 struct Inbound {
-  const wire::Message &outer;  // strict parse of `datagram`, outer rules checked
-  ByteView datagram;           // as received (IKE_SA_INIT keeps it for AUTH, §2.15)
-  Endpoint local, remote;      // where it came in, and from where
+  const wire::Message& outer;        // strict parse of `datagram`, outer rules checked
+  ByteView datagram;                 // as received (IKE_SA_INIT keeps it for AUTH, §2.15)
+  Endpoint local, remote;            // where it came in, and from where
   std::vector<wire::Payload> inner;  // the SK payload's content; empty for IKE_SA_INIT
 
-  const wire::Header &header() const { return outer.header; }
+  const wire::Header& header() const { return outer.header; }
   uint32_t message_id() const { return outer.header.message_id; }
 };
 

@@ -36,16 +36,14 @@ std::string_view request_name(Request r) {
   }
 }
 
-
-
 // A CHILD SA the peer deleted: when it had been rekeyed (by either side), its successor's
 // outbound SA, if still waiting, goes in now; otherwise it is a close (close_action).
-void peer_deleted_child(Context &ctx, IkeSa &sa, ChildSa &c) {
+void peer_deleted_child(Context& ctx, IkeSa& sa, ChildSa& c) {
   const uint32_t successor = c.replaced_by;
   // Make-before-break: the successor's outbound SA goes in before the old one is removed;
   // a packet sent in between would find no SA (dropped, XfrmOutNoStates, an ACQUIRE).
   if (successor != 0)
-    if (ChildSa *next = sa.child(successor)) {
+    if (ChildSa* next = sa.child(successor)) {
       if (auto r = install_pending_outbound(ctx, sa, *next); !r)
         log::error(label(sa) + ": installing the rekeyed outbound SA: " + r.error().message);
       if (next->announce_later) announce_child(ctx, sa, *next);  // the peer's rekey stood
@@ -56,13 +54,13 @@ void peer_deleted_child(Context &ctx, IkeSa &sa, ChildSa &c) {
 
 // The peer deletes CHILD SAs by their SPIs as we send to them (§1.4.1); returns
 // our inbound SPIs of those we removed.
-std::vector<uint32_t> delete_children(Context &ctx, IkeSa &sa, const wire::DeletePayload &d,
-                                      bool &closed_any) {
+std::vector<uint32_t> delete_children(Context& ctx, IkeSa& sa, const wire::DeletePayload& d,
+                                      bool& closed_any) {
   std::vector<uint32_t> ours;
   if (d.protocol != wire::ProtocolId::Esp || d.spi_size != 4) return ours;
-  for (const auto &spi : d.spis) {
+  for (const auto& spi : d.spis) {
     const uint32_t out = esp_spi_value(spi);
-    for (auto &c : sa.children) {
+    for (auto& c : sa.children) {
       if (!child_in_kernel(c) || c.spi_out != out) continue;
       ours.push_back(c.spi_in);
       closed_any = closed_any || !c.superseded();
@@ -76,19 +74,19 @@ std::vector<uint32_t> delete_children(Context &ctx, IkeSa &sa, const wire::Delet
 
 }  // namespace
 
-void send_informational(Context &ctx, IkeSa &sa, QueuedRequest request) {
+void send_informational(Context& ctx, IkeSa& sa, QueuedRequest request) {
   std::vector<wire::Payload> payloads;
   if (request.kind == Request::DeleteIke) payloads.push_back(delete_ike());
   if (request.kind == Request::DeleteChild) payloads.push_back(delete_esp(request.child_spi));
   sa.in_flight = request;
   if (auto r = send_sk_request(ctx, sa, ExchangeType::Informational, payloads); !r)
     return fail_sa(sa, "INFORMATIONAL request: " + r.error().message);
-  log::debug(label(sa) + ": INFORMATIONAL request sent: " +
-             std::string(request_name(request.kind)) +
+  log::debug(label(sa) +
+             ": INFORMATIONAL request sent: " + std::string(request_name(request.kind)) +
              (request.child_spi ? " " + esp_spi_str(request.child_spi) : std::string()));
 }
 
-void close_sa(Context &ctx, IkeSa &sa, std::string reason) {
+void close_sa(Context& ctx, IkeSa& sa, std::string reason) {
   remove_children(ctx, sa, reason);
   sa.queued.clear();
   sa.delayed.clear();
@@ -100,7 +98,7 @@ void close_sa(Context &ctx, IkeSa &sa, std::string reason) {
   log::info(label(sa) + ": IKE SA closed: " + sa.close_reason);
 }
 
-void start_informational(Context &ctx, IkeSa &sa, QueuedRequest request) {
+void start_informational(Context& ctx, IkeSa& sa, QueuedRequest request) {
   if (request.kind == Request::DeleteIke) {
     // §1.4.1: deleting the IKE SA deletes every CHILD SA it negotiated.
     remove_children(ctx, sa, sa.close_reason.empty() ? "deleted by us" : sa.close_reason);
@@ -112,7 +110,7 @@ void start_informational(Context &ctx, IkeSa &sa, QueuedRequest request) {
   enqueue(ctx, sa, request);
 }
 
-void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure) {
+void fail_and_delete(Context& ctx, IkeSa& sa, std::string failure) {
   if (sa.out_cipher == nullptr) return fail_sa(sa, std::move(failure));
   sa.failure = std::move(failure);
   log::error(label(sa) + ": " + sa.failure + "; deleting the IKE SA");
@@ -120,12 +118,12 @@ void fail_and_delete(Context &ctx, IkeSa &sa, std::string failure) {
   start_informational(ctx, sa, {Request::DeleteIke, 0});
 }
 
-void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
-  const auto *inner = &in.inner;
+void respond_informational(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const auto* inner = &in.inner;
   bool ike = false, closed_child = false;
   std::vector<uint32_t> removed;
-  for (const auto &p : *inner) {
-    const auto *d = std::get_if<wire::DeletePayload>(&p);
+  for (const auto& p : *inner) {
+    const auto* d = std::get_if<wire::DeletePayload>(&p);
     if (d == nullptr) continue;
     ike = ike || d->protocol == wire::ProtocolId::Ike;
     if (ike) continue;
@@ -137,12 +135,11 @@ void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
     for (uint32_t spi : removed) d.spis.push_back(esp_spi_bytes(spi));
     out.push_back(d);
   }
-  if (auto r = send_sk_response(ctx, sa, ExchangeType::Informational, in.message_id(), out);
-      !r)
+  if (auto r = send_sk_response(ctx, sa, ExchangeType::Informational, in.message_id(), out); !r)
     return fail_sa(sa, "INFORMATIONAL response: " + r.error().message);
   if (ike) {
     const bool had_children = std::any_of(sa.children.begin(), sa.children.end(),
-                                          [](const ChildSa &c) { return child_in_kernel(c); });
+                                          [](const ChildSa& c) { return child_in_kernel(c); });
     const bool rekeyed = sa.superseded();
     close_sa(ctx, sa, rekeyed ? "rekeyed" : "deleted by peer");
     if (had_children && !rekeyed && ctx.engine) ctx.engine->peer_gone(*sa.config, false);
@@ -153,18 +150,19 @@ void respond_informational(Context &ctx, IkeSa &sa, const Inbound &in) {
   log::info(label(sa) + ": INFORMATIONAL answered" +
             (removed.empty() ? std::string() : ", CHILD SA deleted by peer"));
   if (closed_child && ctx.engine &&
-      std::none_of(sa.children.begin(), sa.children.end(),
-                   [](const ChildSa &c) { return child_in_kernel(c) || c.state == ChildState::None; }))
+      std::none_of(sa.children.begin(), sa.children.end(), [](const ChildSa& c) {
+        return child_in_kernel(c) || c.state == ChildState::None;
+      }))
     ctx.engine->peer_gone(*sa.config, false);
 }
 
-void process_informational_response(Context &ctx, IkeSa &sa, const Inbound &) {
+void process_informational_response(Context& ctx, IkeSa& sa, const Inbound&) {
   sa.awaiting_response = false;
   sa.dpd_give_up = Millis{0};
   const QueuedRequest done = sa.in_flight;
   if (done.kind == Request::DeleteIke) return close_sa(ctx, sa, sa.close_reason);
   if (done.kind == Request::DeleteChild)
-    if (ChildSa *c = sa.child(done.child_spi); c && child_in_kernel(*c)) {
+    if (ChildSa* c = sa.child(done.child_spi); c && child_in_kernel(*c)) {
       remove_child(ctx, sa, *c, c->superseded() ? "rekeyed" : "deleted by us");
       ++ctx.counters.child_deleted;
     }

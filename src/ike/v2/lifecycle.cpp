@@ -11,26 +11,27 @@
 namespace ipsec::ike::v2 {
 namespace {
 
-void consider(std::optional<Millis> &next, Millis t) {
+void consider(std::optional<Millis>& next, Millis t) {
   if (t.count() == 0) return;
   if (!next || t < *next) next = t;
 }
 
-Millis dpd_due(const IkeSa &sa) {
-  if (sa.config->dpd_delay.count() == 0 || sa.awaiting_response || sa.state != IkeState::Established ||
-      sa.superseded())
+Millis dpd_due(const IkeSa& sa) {
+  if (sa.config->dpd_delay.count() == 0 || sa.awaiting_response ||
+      sa.state != IkeState::Established || sa.superseded())
     return Millis{0};
   return sa.last_peer_message + Millis(sa.config->dpd_delay);
 }
 
 // Reads the kernel's byte counters of a CHILD SA (in + out); nullopt when it cannot.
-std::optional<uint64_t> child_bytes(Context &ctx, const IkeSa &sa, const ChildSa &c) {
+std::optional<uint64_t> child_bytes(Context& ctx, const IkeSa& sa, const ChildSa& c) {
   uint64_t sum = 0;
   auto in = ctx.kernel.get_sa(kernel::SaId{sa.local.addr, c.spi_in, kernel::Proto::Esp, {}, {}});
   if (!in) return std::nullopt;
   sum += in->counters.bytes;
   if (!c.outbound_pending) {
-    auto out = ctx.kernel.get_sa(kernel::SaId{sa.remote.addr, c.spi_out, kernel::Proto::Esp, {}, {}});
+    auto out =
+        ctx.kernel.get_sa(kernel::SaId{sa.remote.addr, c.spi_out, kernel::Proto::Esp, {}, {}});
     if (out) sum += out->counters.bytes;
   }
   return sum;
@@ -38,9 +39,9 @@ std::optional<uint64_t> child_bytes(Context &ctx, const IkeSa &sa, const ChildSa
 
 // DPD: inbound ESP since the last look proves the peer alive as well as an IKE message
 // would (strongSwan does the same): no liveness check then.
-bool esp_arrived(Context &ctx, IkeSa &sa) {
+bool esp_arrived(Context& ctx, IkeSa& sa) {
   bool arrived = false;
-  for (auto &c : sa.children) {
+  for (auto& c : sa.children) {
     if (!child_in_kernel(c)) continue;
     auto in = ctx.kernel.get_sa(kernel::SaId{sa.local.addr, c.spi_in, kernel::Proto::Esp, {}, {}});
     if (!in) continue;
@@ -51,8 +52,8 @@ bool esp_arrived(Context &ctx, IkeSa &sa) {
   return arrived;
 }
 
-void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
-  for (auto &c : sa.children) {
+void check_inactivity(Context& ctx, IkeSa& sa, Millis now) {
+  for (auto& c : sa.children) {
     const auto idle = c.cfg ? Millis(c.cfg->inactivity) : Millis{0};
     if (idle.count() == 0) continue;
     if (c.state != ChildState::Installed || now < c.last_active + idle) continue;
@@ -64,8 +65,9 @@ void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
     }
     log::info(label(sa) + ": CHILD SA " + esp_spi_str(c.spi_in) + " idle for " +
               std::to_string(c.cfg->inactivity.count()) + " s: closing it");
-    const size_t live = static_cast<size_t>(std::count_if(
-        sa.children.begin(), sa.children.end(), [](const ChildSa &x) { return child_in_kernel(x); }));
+    const size_t live =
+        static_cast<size_t>(std::count_if(sa.children.begin(), sa.children.end(),
+                                          [](const ChildSa& x) { return child_in_kernel(x); }));
     if (live <= 1) {
       sa.close_reason = "inactivity";
       return start_informational(ctx, sa, {Request::DeleteIke, 0});
@@ -78,8 +80,8 @@ void check_inactivity(Context &ctx, IkeSa &sa, Millis now) {
 
 }  // namespace
 
-void arm_ike_lifetime(Context &ctx, IkeSa &sa) {
-  const auto &l = sa.config->ike_lifetime;
+void arm_ike_lifetime(Context& ctx, IkeSa& sa) {
+  const auto& l = sa.config->ike_lifetime;
   const auto period = l.reauth_time.count() != 0 ? l.reauth_time : l.rekey_time;
   const Millis now = ctx.clock.now();
   sa.rekey_at = jittered_deadline(*ctx.random, now, period, l.rand_time);
@@ -89,7 +91,7 @@ void arm_ike_lifetime(Context &ctx, IkeSa &sa) {
   sa.expire_at = period.count() != 0 ? now + Millis(period) + Millis(l.over_time) : Millis{0};
 }
 
-void peer_dead(Context &ctx, IkeSa &sa, std::string reason) {
+void peer_dead(Context& ctx, IkeSa& sa, std::string reason) {
   log::error(label(sa) + ": " + reason);
   if (ctx.engine) {
     EngineEvent e;
@@ -98,14 +100,14 @@ void peer_dead(Context &ctx, IkeSa &sa, std::string reason) {
     ctx.engine->emit(sa, std::move(e));
   }
   const bool had_children = std::any_of(sa.children.begin(), sa.children.end(),
-                                        [](const ChildSa &c) { return child_in_kernel(c); });
+                                        [](const ChildSa& c) { return child_in_kernel(c); });
   sa.failure = reason;
   close_sa(ctx, sa, reason);
   if (ctx.engine) ctx.engine->forget_peer(sa);
   if (had_children && ctx.engine) ctx.engine->peer_gone(*sa.config, true);
 }
 
-void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
+void on_lifecycle_timer(Context& ctx, IkeSa& sa, Millis now) {
   if (sa.state != IkeState::Established) return;
   if (sa.superseded()) {
     // Replaced; the peer should have deleted it (or we are doing so).
@@ -138,16 +140,16 @@ void on_lifecycle_timer(Context &ctx, IkeSa &sa, Millis now) {
   send_queued(ctx, sa);
 }
 
-std::optional<Millis> lifecycle_deadline(const Context &ctx, const IkeSa &sa) {
+std::optional<Millis> lifecycle_deadline(const Context& ctx, const IkeSa& sa) {
   std::optional<Millis> next;
   if (sa.state != IkeState::Established) return next;
   consider(next, sa.expire_at);
   if (sa.superseded()) return next;
   consider(next, sa.rekey_at);
   consider(next, dpd_due(sa));
-  for (const auto &d : sa.delayed) consider(next, d.at);
+  for (const auto& d : sa.delayed) consider(next, d.at);
   if (sa.awaiting_response) consider(next, sa.dpd_give_up);
-  for (const auto &c : sa.children)
+  for (const auto& c : sa.children)
     if (c.state == ChildState::Installed && c.cfg && c.cfg->inactivity.count() != 0)
       consider(next, c.last_active + Millis(c.cfg->inactivity));
   (void)ctx;

@@ -22,14 +22,14 @@ wire::NotifyPayload notify(NotifyType type, Bytes data) {
   return n;
 }
 
-bool is_natd(const wire::NotifyPayload &n) {
+bool is_natd(const wire::NotifyPayload& n) {
   return n.type == NotifyType::NatDetectionSourceIp ||
          n.type == NotifyType::NatDetectionDestinationIp;
 }
 
 }  // namespace
 
-Result<Bytes> natd_hash(uint64_t spi_i, uint64_t spi_r, const Endpoint &e) {
+Result<Bytes> natd_hash(uint64_t spi_i, uint64_t spi_r, const Endpoint& e) {
   const Bytes spis = [&] {
     Bytes b = spi_bytes(spi_i);
     const Bytes r = spi_bytes(spi_r);
@@ -41,9 +41,9 @@ Result<Bytes> natd_hash(uint64_t spi_i, uint64_t spi_r, const Endpoint &e) {
                         {spis, ByteView(e.addr.bytes.data(), e.addr.size()), ByteView(port, 2)});
 }
 
-Result<std::vector<wire::Payload>> natd_payloads(const IkeSa &sa, uint64_t spi_r) {
+Result<std::vector<wire::Payload>> natd_payloads(const IkeSa& sa, uint64_t spi_r) {
   auto src = sa.config->force_encap ? crypto::random_bytes(kNatdSize)
-                                   : natd_hash(sa.spi_i, spi_r, sa.local);
+                                    : natd_hash(sa.spi_i, spi_r, sa.local);
   auto dst = natd_hash(sa.spi_i, spi_r, sa.remote);
   if (!src) return fail("NAT detection: " + src.error().message);
   if (!dst) return fail("NAT detection: " + dst.error().message);
@@ -51,18 +51,18 @@ Result<std::vector<wire::Payload>> natd_payloads(const IkeSa &sa, uint64_t spi_r
                                     notify(NotifyType::NatDetectionDestinationIp, std::move(*dst))};
 }
 
-NatdResult check_natd(Context &ctx, const wire::Message &m, const Endpoint &local,
-                      const Endpoint &remote) {
-  std::vector<const wire::NotifyPayload *> src, dst;
-  for (const auto &p : m.payloads) {
-    const auto *n = std::get_if<wire::NotifyPayload>(&p);
+NatdResult check_natd(Context& ctx, const wire::Message& m, const Endpoint& local,
+                      const Endpoint& remote) {
+  std::vector<const wire::NotifyPayload*> src, dst;
+  for (const auto& p : m.payloads) {
+    const auto* n = std::get_if<wire::NotifyPayload>(&p);
     if (n == nullptr || !is_natd(*n)) continue;
     if (n->data.size() != kNatdSize) {
       // RFC 7296 does not say; a hash we cannot compare tells nothing, so it is ignored
       // rather than taken for a NAT.
       ++ctx.counters.natd_ignored;
-      log::warn("IKE_SA_INIT from " + remote.str() + ": " + wire::notify_name(n->type) +
-                " with " + std::to_string(n->data.size()) + " bytes of data ignored, want " +
+      log::warn("IKE_SA_INIT from " + remote.str() + ": " + wire::notify_name(n->type) + " with " +
+                std::to_string(n->data.size()) + " bytes of data ignored, want " +
                 std::to_string(kNatdSize));
       continue;
     }
@@ -79,12 +79,12 @@ NatdResult check_natd(Context &ctx, const wire::Message &m, const Endpoint &loca
   r.present = true;
   // §2.23: several source hashes may come (a multihomed sender); one match is enough.
   r.remote_nat = true;
-  for (const auto *n : src) r.remote_nat = r.remote_nat && n->data != *their_src;
+  for (const auto* n : src) r.remote_nat = r.remote_nat && n->data != *their_src;
   r.local_nat = dst.front()->data != *our_dst;
   return r;
 }
 
-void apply_natd(Context &ctx, IkeSa &sa, const NatdResult &r) {
+void apply_natd(Context& ctx, IkeSa& sa, const NatdResult& r) {
   sa.nat.local = r.local_nat;
   sa.nat.remote = r.remote_nat;
   sa.nat.fake = r.present && sa.config->force_encap;
@@ -97,7 +97,7 @@ void apply_natd(Context &ctx, IkeSa &sa, const NatdResult &r) {
   if (sa.nat.fake) log::info(label(sa) + ": faking a NAT to force UDP encapsulation");
 }
 
-void float_to_natt_port(Context &ctx, IkeSa &sa) {
+void float_to_natt_port(Context& ctx, IkeSa& sa) {
   if (!sa.nat.any() || sa.local.port == ctx.nat.port) return;
   sa.local.port = ctx.nat.port;
   sa.remote.port = ctx.nat.port;
@@ -105,7 +105,7 @@ void float_to_natt_port(Context &ctx, IkeSa &sa) {
             " (NAT traversal), from " + sa.local.str());
 }
 
-void follow_peer(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint &remote) {
+void follow_peer(Context& ctx, IkeSa& sa, const Endpoint& local, const Endpoint& remote) {
   if (sa.local == local && sa.remote == remote) return;
   const bool floated = local.port == ctx.nat.port && sa.local.port != ctx.nat.port;
   // §2.23: only the side that is not behind a NAT follows the peer's address.
@@ -116,7 +116,7 @@ void follow_peer(Context &ctx, IkeSa &sa, const Endpoint &local, const Endpoint 
   sa.remote = remote;
 }
 
-std::optional<kernel::Encap> esp_encap(const IkeSa &sa, bool inbound) {
+std::optional<kernel::Encap> esp_encap(const IkeSa& sa, bool inbound) {
   if (!sa.nat.any()) return std::nullopt;
   kernel::Encap e;
   e.sport = inbound ? sa.remote.port : sa.local.port;
@@ -124,19 +124,19 @@ std::optional<kernel::Encap> esp_encap(const IkeSa &sa, bool inbound) {
   return e;
 }
 
-void arm_keepalive(Context &ctx, IkeSa &sa) {
+void arm_keepalive(Context& ctx, IkeSa& sa) {
   if (sa.nat.local && ctx.nat.keepalive_interval.count() > 0)
     sa.next_keepalive = ctx.clock.now() + ctx.nat.keepalive_interval;
 }
 
-std::optional<Millis> keepalive_deadline(const Context &ctx, const IkeSa &sa) {
+std::optional<Millis> keepalive_deadline(const Context& ctx, const IkeSa& sa) {
   if (!sa.nat.local || ctx.nat.keepalive_interval.count() <= 0 ||
       sa.state != IkeState::Established || sa.next_keepalive.count() == 0)
     return std::nullopt;
   return sa.next_keepalive;
 }
 
-void on_keepalive_timer(Context &ctx, IkeSa &sa, Millis now) {
+void on_keepalive_timer(Context& ctx, IkeSa& sa, Millis now) {
   auto due = keepalive_deadline(ctx, sa);
   if (!due || now < *due) return;
   static constexpr uint8_t kKeepalive = 0xff;

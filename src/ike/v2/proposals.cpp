@@ -22,8 +22,8 @@ uint16_t id_of(Id id) {
   return static_cast<uint16_t>(id);
 }
 
-void add_encr(wire::Proposal &p, const std::vector<EncrSpec> &encr) {
-  for (const auto &e : encr) {
+void add_encr(wire::Proposal& p, const std::vector<EncrSpec>& encr) {
+  for (const auto& e : encr) {
     std::optional<uint16_t> bits;
     if (e.key_bits != 0) bits = e.key_bits;
     p.transforms.push_back(Transform::make(TransformType::Encr, id_of(e.id), bits));
@@ -31,29 +31,29 @@ void add_encr(wire::Proposal &p, const std::vector<EncrSpec> &encr) {
 }
 
 template <class Id>
-void add(wire::Proposal &p, TransformType t, const std::vector<Id> &ids) {
+void add(wire::Proposal& p, TransformType t, const std::vector<Id>& ids) {
   for (auto id : ids)
     if (!(t == TransformType::Integ && id_of(id) == 0))  // INTEG none: omitted (§3.3.3)
       p.transforms.push_back(Transform::make(t, id_of(id)));
 }
 
-bool same(const Transform &a, const Transform &b) {
+bool same(const Transform& a, const Transform& b) {
   return a.type == b.type && a.id == b.id && a.key_length() == b.key_length();
 }
 
-bool has_type(const wire::Proposal &p, TransformType t) {
-  return std::any_of(p.transforms.begin(), p.transforms.end(), [&](const Transform &x) {
+bool has_type(const wire::Proposal& p, TransformType t) {
+  return std::any_of(p.transforms.begin(), p.transforms.end(), [&](const Transform& x) {
     return x.type == t && !(t == TransformType::Integ && x.id == 0);
   });
 }
 
 // Our transforms of type t that the peer also offers, in our order.
-std::vector<Transform> common(const wire::Proposal &mine, const wire::Proposal &theirs,
+std::vector<Transform> common(const wire::Proposal& mine, const wire::Proposal& theirs,
                               TransformType t) {
   std::vector<Transform> out;
-  for (const auto &m : mine.transforms) {
+  for (const auto& m : mine.transforms) {
     if (m.type != t) continue;
-    for (const auto &o : theirs.transforms)
+    for (const auto& o : theirs.transforms)
       if (same(m, o)) {
         out.push_back(m);
         break;
@@ -62,7 +62,7 @@ std::vector<Transform> common(const wire::Proposal &mine, const wire::Proposal &
   return out;
 }
 
-std::optional<wire::Proposal> match(const wire::Proposal &mine, const wire::Proposal &theirs,
+std::optional<wire::Proposal> match(const wire::Proposal& mine, const wire::Proposal& theirs,
                                     std::optional<uint16_t> ke_group) {
   if (mine.protocol != theirs.protocol) return std::nullopt;
   wire::Proposal out{theirs.number, theirs.protocol, theirs.spi, {}};
@@ -73,7 +73,7 @@ std::optional<wire::Proposal> match(const wire::Proposal &mine, const wire::Prop
     if (c.empty()) return std::nullopt;
     auto pick = c.front();
     if (t == TransformType::Dh && ke_group)
-      for (const auto &x : c)
+      for (const auto& x : c)
         if (x.id == *ke_group) pick = x;
     out.transforms.push_back(pick);
   }
@@ -116,9 +116,9 @@ std::string esp_integ_keyword(uint16_t id) {
 
 }  // namespace
 
-std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig> &proposals) {
+std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig>& proposals) {
   std::vector<wire::Proposal> out;
-  for (const auto &c : proposals) {
+  for (const auto& c : proposals) {
     wire::Proposal p{static_cast<uint8_t>(out.size() + 1), wire::ProtocolId::Ike, {}, {}};
     add_encr(p, c.encr);
     add(p, TransformType::Prf, c.prf);
@@ -129,10 +129,10 @@ std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig> &propos
   return out;
 }
 
-std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &proposals, ByteView spi,
+std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig>& proposals, ByteView spi,
                                     bool with_dh) {
   std::vector<wire::Proposal> out;
-  for (const auto &c : proposals) {
+  for (const auto& c : proposals) {
     wire::Proposal p{static_cast<uint8_t>(out.size() + 1),
                      wire::ProtocolId::Esp,
                      Bytes(spi.begin(), spi.end()),
@@ -149,33 +149,33 @@ std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &propos
 std::optional<wire::Proposal> select_proposal(std::span<const wire::Proposal> mine,
                                               std::span<const wire::Proposal> theirs,
                                               std::optional<uint16_t> ke_group) {
-  for (const auto &m : mine)
-    for (const auto &t : theirs)
+  for (const auto& m : mine)
+    for (const auto& t : theirs)
       if (auto chosen = match(m, t, ke_group)) return chosen;
   return std::nullopt;
 }
 
-bool same_transforms(const wire::Proposal &a, const wire::Proposal &b) {
-  auto in = [](const wire::Proposal &p, const Transform &t) {
+bool same_transforms(const wire::Proposal& a, const wire::Proposal& b) {
+  auto in = [](const wire::Proposal& p, const Transform& t) {
     return std::find(p.transforms.begin(), p.transforms.end(), t) != p.transforms.end();
   };
   if (a.transforms.size() != b.transforms.size()) return false;
-  for (const auto &t : a.transforms)
+  for (const auto& t : a.transforms)
     if (!in(b, t)) return false;
-  for (const auto &t : b.transforms)
+  for (const auto& t : b.transforms)
     if (!in(a, t)) return false;
   return true;
 }
 
-std::optional<wire::Transform> transform_of(const wire::Proposal &p, wire::TransformType t) {
-  for (const auto &x : p.transforms)
+std::optional<wire::Transform> transform_of(const wire::Proposal& p, wire::TransformType t) {
+  for (const auto& x : p.transforms)
     if (x.type == t) return x;
   return std::nullopt;
 }
 
-std::string describe(const wire::Proposal &p) {
+std::string describe(const wire::Proposal& p) {
   std::string out;
-  for (const auto &t : p.transforms) {
+  for (const auto& t : p.transforms) {
     if (!out.empty()) out += ' ';
     out += wire::transform_name(t.type, t.id);
     if (auto bits = t.key_length()) out += "/" + std::to_string(*bits);
@@ -185,11 +185,11 @@ std::string describe(const wire::Proposal &p) {
 
 std::string describe(std::span<const wire::Proposal> proposals) {
   std::string out;
-  for (const auto &p : proposals) out += (out.empty() ? "" : ", ") + describe(p);
+  for (const auto& p : proposals) out += (out.empty() ? "" : ", ") + describe(p);
   return out.empty() ? "(none)" : out;
 }
 
-Result<IkeAlgorithms> ike_algorithms(const wire::Proposal &p) {
+Result<IkeAlgorithms> ike_algorithms(const wire::Proposal& p) {
   auto encr = transform_of(p, TransformType::Encr);
   auto prf = transform_of(p, TransformType::Prf);
   auto dh = transform_of(p, TransformType::Dh);
@@ -208,18 +208,18 @@ Result<IkeAlgorithms> ike_algorithms(const wire::Proposal &p) {
   return a;
 }
 
-Result<EspAlgorithms> esp_algorithms(const wire::Proposal &p) {
+Result<EspAlgorithms> esp_algorithms(const wire::Proposal& p) {
   auto encr = transform_of(p, TransformType::Encr);
   if (!encr) return fail("ESP proposal lacks ENCR: " + describe(p));
   EspAlgorithms a;
   a.encr_keyword = esp_encr_keyword(encr->id);
-  const auto *info = kernel::find_algorithm(a.encr_keyword);
+  const auto* info = kernel::find_algorithm(a.encr_keyword);
   if (info == nullptr) return fail("unsupported ESP encryption " + describe(p));
   const size_t salt = info->kind == kernel::AlgKind::Aead || encr->id == 13 ? 4 : 0;
   a.encr_key_bytes = encr->key_length().value_or(256) / 8 + salt;
   if (auto integ = transform_of(p, TransformType::Integ); integ && integ->id != 0) {
     a.integ_keyword = esp_integ_keyword(integ->id);
-    const auto *i = kernel::find_algorithm(a.integ_keyword);
+    const auto* i = kernel::find_algorithm(a.integ_keyword);
     if (i == nullptr) return fail("unsupported ESP integrity " + describe(p));
     a.integ_key_bytes = *i->key_bytes.begin();
   }

@@ -22,9 +22,9 @@ namespace ipsec::ike::v2 {
 using ike::describe;  // traffic selectors (ike/traffic_selectors.h) beside proposals
 
 // Proposals numbered from 1 in config order (RFC 7296 §3.3.1).
-std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig> &proposals);
+std::vector<wire::Proposal> to_wire(const std::vector<IkeProposalConfig>& proposals);
 // `with_dh`: the PFS groups too (CREATE_CHILD_SA); never in IKE_AUTH (§1.2).
-std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig> &proposals, ByteView spi,
+std::vector<wire::Proposal> to_wire(const std::vector<EspProposalConfig>& proposals, ByteView spi,
                                     bool with_dh = false);
 
 // The responder's rule (RFC 7296 §2.7): walk OUR proposals in our preference
@@ -41,14 +41,14 @@ std::optional<wire::Proposal> select_proposal(std::span<const wire::Proposal> mi
 
 // The same transforms, in any order: §3.3 does not order the transforms of a
 // proposal, and peers differ (strongSwan sends ENCR, INTEG, PRF, DH).
-bool same_transforms(const wire::Proposal &a, const wire::Proposal &b);
+bool same_transforms(const wire::Proposal& a, const wire::Proposal& b);
 
 // The transform of a type in a selected proposal.
-std::optional<wire::Transform> transform_of(const wire::Proposal &p, wire::TransformType t);
+std::optional<wire::Transform> transform_of(const wire::Proposal& p, wire::TransformType t);
 
 // "ENCR_AES_GCM_16/256 PRF_HMAC_SHA2_256 CURVE25519"; proposals are joined with
 // ", ".
-std::string describe(const wire::Proposal &p);
+std::string describe(const wire::Proposal& p);
 std::string describe(std::span<const wire::Proposal> proposals);
 
 struct IkeAlgorithms {
@@ -58,7 +58,7 @@ struct IkeAlgorithms {
 };
 // A selected IKE proposal in crypto terms; an error names an unsupported
 // transform.
-Result<IkeAlgorithms> ike_algorithms(const wire::Proposal &p);
+Result<IkeAlgorithms> ike_algorithms(const wire::Proposal& p);
 
 // A selected ESP proposal in kernel terms, with the KEYMAT lengths (§2.17).
 struct EspAlgorithms {
@@ -68,6 +68,6 @@ struct EspAlgorithms {
   size_t integ_key_bytes = 0;
   bool esn = false;
 };
-Result<EspAlgorithms> esp_algorithms(const wire::Proposal &p);
+Result<EspAlgorithms> esp_algorithms(const wire::Proposal& p);
 
 }  // namespace ipsec::ike::v2

@@ -7,18 +7,18 @@
 
 namespace ipsec::ike::v2 {
 
-Bytes id_payload_rest(const Identity &id) {
+Bytes id_payload_rest(const Identity& id) {
   Bytes out(4 + id.data.size(), 0);
   out[0] = static_cast<uint8_t>(id.type);
   std::copy(id.data.begin(), id.data.end(), out.begin() + 4);
   return out;
 }
 
-Result<SecretBytes> psk_auth(crypto::PrfAlgorithm prf, const SecretBytes &psk,
-                             const SignedOctetsInput &in) {
+Result<SecretBytes> psk_auth(crypto::PrfAlgorithm prf, const SecretBytes& psk,
+                             const SignedOctetsInput& in) {
   constexpr std::string_view kKeyPad = "Key Pad for IKEv2";  // 17 octets, no NUL (§2.15)
   auto key = crypto::prf(
-      prf, psk.view(), ByteView(reinterpret_cast<const uint8_t *>(kKeyPad.data()), kKeyPad.size()));
+      prf, psk.view(), ByteView(reinterpret_cast<const uint8_t*>(kKeyPad.data()), kKeyPad.size()));
   if (!key) return fail(key.error());
   auto id_mac = crypto::prf(prf, in.sk_p.view(), id_payload_rest(in.id));
   if (!id_mac) return fail(id_mac.error());

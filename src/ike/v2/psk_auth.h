@@ -11,18 +11,18 @@
 namespace ipsec::ike::v2 {
 
 // RestOfIDPayload: ID Type | 3 reserved octets | identification data (§2.15).
-Bytes id_payload_rest(const Identity &id);
+Bytes id_payload_rest(const Identity& id);
 
 struct SignedOctetsInput {
   ByteView real_message;    // the signer's IKE_SA_INIT message as sent
   ByteView peer_nonce;      // the other side's nonce data
-  const SecretBytes &sk_p;  // SK_pi for the initiator, SK_pr for the responder
-  const Identity &id;       // the signer's identity
+  const SecretBytes& sk_p;  // SK_pi for the initiator, SK_pr for the responder
+  const Identity& id;       // the signer's identity
 };
 
 // AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>), where
 // SignedOctets = RealMessage | NonceData | prf(SK_p, RestOfIDPayload).
-Result<SecretBytes> psk_auth(crypto::PrfAlgorithm prf, const SecretBytes &psk,
-                             const SignedOctetsInput &in);
+Result<SecretBytes> psk_auth(crypto::PrfAlgorithm prf, const SecretBytes& psk,
+                             const SignedOctetsInput& in);
 
 }  // namespace ipsec::ike::v2

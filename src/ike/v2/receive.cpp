@@ -20,50 +20,50 @@ using wire::ExchangeType;
 bool is_create(Request r) {
   return r == Request::CreateChild || r == Request::RekeyChild || r == Request::RekeyIke;
 }
-bool up(const IkeSa &sa) {
+bool up(const IkeSa& sa) {
   return sa.state == IkeState::Established || sa.state == IkeState::Deleting;
 }
 
-using Handler = void (*)(Context &, IkeSa &, const Inbound &);
+using Handler = void (*)(Context&, IkeSa&, const Inbound&);
 
 // Which exchange may arrive in which state of the SA, and who handles it. A message with
 // no row here is dropped as unexpected (dropped_unexpected), before any decryption.
 struct Route {
   ExchangeType exchange;
   bool response;
-  bool (*admits)(const IkeSa &);
+  bool (*admits)(const IkeSa&);
   Handler handle;
 };
 
 const Route kRoutes[] = {
     {ExchangeType::IkeSaInit, true,
-     [](const IkeSa &sa) { return sa.state == IkeState::SaInitSent; }, process_sa_init_response},
-    {ExchangeType::IkeAuth, true, [](const IkeSa &sa) { return sa.state == IkeState::AuthSent; },
+     [](const IkeSa& sa) { return sa.state == IkeState::SaInitSent; }, process_sa_init_response},
+    {ExchangeType::IkeAuth, true, [](const IkeSa& sa) { return sa.state == IkeState::AuthSent; },
      process_auth_response},
-    {ExchangeType::CreateChildSa, true, [](const IkeSa &sa) { return is_create(sa.in_flight.kind); },
-     process_create_child_response},
+    {ExchangeType::CreateChildSa, true,
+     [](const IkeSa& sa) { return is_create(sa.in_flight.kind); }, process_create_child_response},
     {ExchangeType::Informational, true,
-     [](const IkeSa &sa) {
+     [](const IkeSa& sa) {
        return sa.in_flight.kind != Request::SaInit && sa.in_flight.kind != Request::Auth &&
               !is_create(sa.in_flight.kind);
      },
      process_informational_response},
     {ExchangeType::IkeAuth, false,
-     [](const IkeSa &sa) { return !sa.initiator && sa.state == IkeState::SaInitDone; },
+     [](const IkeSa& sa) { return !sa.initiator && sa.state == IkeState::SaInitDone; },
      respond_auth},
     {ExchangeType::Informational, false, up, respond_informational},
     {ExchangeType::CreateChildSa, false, up, respond_create_child},
 };
 
-const Route *route(const IkeSa &sa, const wire::Header &h) {
-  for (const auto &r : kRoutes)
+const Route* route(const IkeSa& sa, const wire::Header& h) {
+  for (const auto& r : kRoutes)
     if (r.exchange == h.exchange && r.response == h.response && r.admits(sa)) return &r;
   return nullptr;
 }
 
 }  // namespace
 
-void Engine::on_datagram(const Endpoint &local, const Endpoint &remote, ByteView datagram) {
+void Engine::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView datagram) {
   auto m = wire::parse(datagram);
   if (!m) {
     ++counters_.dropped_malformed;
@@ -85,10 +85,10 @@ void Engine::on_datagram(const Endpoint &local, const Endpoint &remote, ByteView
 
 // §3.1: the I flag names the original initiator of the IKE SA, whichever side
 // sends; we are the original responder iff the sender set it.
-IkeSa *Engine::sa_for(const wire::Header &h) {
+IkeSa* Engine::sa_for(const wire::Header& h) {
   auto it = sas_.find(h.initiator ? h.spi_r : h.spi_i);
   if (it == sas_.end()) return nullptr;
-  IkeSa &sa = *it->second;
+  IkeSa& sa = *it->second;
   if (sa.initiator == h.initiator) return nullptr;
   if (sa.initiator && sa.spi_r != 0 && sa.spi_r != h.spi_r) return nullptr;
   if (!sa.initiator && sa.spi_i != h.spi_i) return nullptr;
@@ -99,11 +99,11 @@ IkeSa *Engine::sa_for(const wire::Header &h) {
 // Verifies and decrypts the SK payload with the SA's inbound keys, then parses the inner
 // chain and checks it against the exchange's rules. A message that does not verify is
 // dropped without an answer (§2.21.2: it may be forged); the request stays in flight.
-bool Engine::open(IkeSa &sa, Inbound &in) {
+bool Engine::open(IkeSa& sa, Inbound& in) {
   if (in.header().exchange == ExchangeType::IkeSaInit) return true;  // nothing protected
-  const std::string what = wire::exchange_name(in.header().exchange) +
-                           (in.header().response ? " response" : " request");
-  const auto *sk = in.outer.find<wire::SkPayload>();
+  const std::string what =
+      wire::exchange_name(in.header().exchange) + (in.header().response ? " response" : " request");
+  const auto* sk = in.outer.find<wire::SkPayload>();
   if (sk == nullptr || sa.in_cipher == nullptr) {
     ++counters_.dropped_malformed;
     log::warn(label(sa) + ": " + what + " dropped: no SK payload");
@@ -115,8 +115,8 @@ bool Engine::open(IkeSa &sa, Inbound &in) {
   auto plain = sa.in_cipher->open(in.datagram.first(aad_size), sk->data);
   if (!plain) {
     ++counters_.dropped_integrity;
-    log::warn(label(sa) + ": " + what + " dropped: SK payload did not verify: " +
-              plain.error().message);
+    log::warn(label(sa) + ": " + what +
+              " dropped: SK payload did not verify: " + plain.error().message);
     return false;
   }
   auto inner = wire::parse_payloads(sk->inner_first, *plain, aad_size);
@@ -131,14 +131,14 @@ bool Engine::open(IkeSa &sa, Inbound &in) {
   return true;
 }
 
-void Engine::on_response(Inbound &in) {
-  const wire::Header &h = in.header();
-  IkeSa *found = sa_for(h);
+void Engine::on_response(Inbound& in) {
+  const wire::Header& h = in.header();
+  IkeSa* found = sa_for(h);
   if (found == nullptr) return void(++counters_.dropped_unknown_spi);
-  IkeSa &sa = *found;
+  IkeSa& sa = *found;
   const bool expected = sa.awaiting_response && h.message_id + 1 == sa.next_request_mid;
   if (!expected) return void(++counters_.dropped_unexpected);
-  const Route *r = route(sa, h);
+  const Route* r = route(sa, h);
   if (r == nullptr) return void(++counters_.dropped_unexpected);
   if (!open(sa, in)) return;  // keep retransmitting: a forged response must not end it
   r->handle(ctx_, sa, in);
@@ -146,15 +146,15 @@ void Engine::on_response(Inbound &in) {
   if (!sa.awaiting_response) sa.last_peer_message = ctx_.clock.now();
 }
 
-void Engine::on_request(Inbound &in) {
-  const wire::Header &h = in.header();
+void Engine::on_request(Inbound& in) {
+  const wire::Header& h = in.header();
   if (h.exchange == ExchangeType::IkeSaInit) {
     if (!h.initiator || h.spi_r != 0) return void(++counters_.dropped_unexpected);
     return on_sa_init_request(in);
   }
-  IkeSa *found = sa_for(h);
+  IkeSa* found = sa_for(h);
   if (found == nullptr) return void(++counters_.dropped_unknown_spi);
-  IkeSa &sa = *found;
+  IkeSa& sa = *found;
   if (sa.cached_response_mid == h.message_id) {
     // §2.1: a retransmitted request is answered with the same response, not
     // reprocessed.
@@ -162,15 +162,15 @@ void Engine::on_request(Inbound &in) {
     return ctx_.sender.send(sa.local, sa.remote, sa.cached_response);
   }
   if (h.message_id != sa.expected_request_mid) return void(++counters_.dropped_unexpected);
-  const Route *r = route(sa, h);
+  const Route* r = route(sa, h);
   if (r == nullptr) return void(++counters_.dropped_unexpected);
   if (!open(sa, in)) return;
   r->handle(ctx_, sa, in);
 }
 
-void Engine::on_sa_init_request(const Inbound &in) {
-  const wire::Message &m = in.outer;
-  if (IkeSa *sa = half_open(in.remote, m.header.spi_i)) {
+void Engine::on_sa_init_request(const Inbound& in) {
+  const wire::Message& m = in.outer;
+  if (IkeSa* sa = half_open(in.remote, m.header.spi_i)) {
     if (ByteView(sa->init_request).size() == in.datagram.size() &&
         std::equal(in.datagram.begin(), in.datagram.end(), sa->init_request.begin())) {
       ++counters_.duplicates_answered;
@@ -195,10 +195,10 @@ void Engine::on_sa_init_request(const Inbound &in) {
   sas_.emplace(spi, std::move(sa));
 }
 
-bool Engine::cookie_ok(const Endpoint &local, const Endpoint &remote, const wire::Message &m) {
+bool Engine::cookie_ok(const Endpoint& local, const Endpoint& remote, const wire::Message& m) {
   if (half_open_count() < ctx_.limits.cookie_threshold) return true;
   // §2.6: the cookie comes back as the first payload.
-  const auto *first =
+  const auto* first =
       m.payloads.empty() ? nullptr : std::get_if<wire::NotifyPayload>(&m.payloads.front());
   const ByteView ni = m.find<wire::NoncePayload>()->data;
   const Millis now = ctx_.clock.now();
@@ -218,11 +218,11 @@ bool Engine::cookie_ok(const Endpoint &local, const Endpoint &remote, const wire
 }
 
 // Among the half-open SAs only (at most about the COOKIE threshold of them).
-IkeSa *Engine::half_open(const Endpoint &remote, uint64_t spi_i) {
+IkeSa* Engine::half_open(const Endpoint& remote, uint64_t spi_i) {
   for (uint64_t spi : half_open_) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) continue;
-    IkeSa &sa = *it->second;
+    IkeSa& sa = *it->second;
     if (!sa.initiator && sa.spi_i == spi_i && sa.remote == remote) return &sa;
   }
   return nullptr;

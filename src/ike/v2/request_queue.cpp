@@ -12,31 +12,31 @@ bool is_create(Request r) {
   return r == Request::CreateChild || r == Request::RekeyChild || r == Request::RekeyIke;
 }
 
-void send_now(Context &ctx, IkeSa &sa, QueuedRequest request) {
+void send_now(Context& ctx, IkeSa& sa, QueuedRequest request) {
   if (is_create(request.kind)) return send_create(ctx, sa, request);
   send_informational(ctx, sa, request);
 }
 
-Millis retry_delay(crypto::RandomSource &random) {
+Millis retry_delay(crypto::RandomSource& random) {
   auto r = random.below(4000, crypto::RandomUse::Jitter);
   return Millis(1000 + static_cast<int64_t>(r ? *r : 0));  // 1 to 5 s
 }
 
 }  // namespace
 
-void enqueue(Context &ctx, IkeSa &sa, QueuedRequest request) {
-  auto same = [&](const QueuedRequest &q) {
+void enqueue(Context& ctx, IkeSa& sa, QueuedRequest request) {
+  auto same = [&](const QueuedRequest& q) {
     return q.kind == request.kind && q.child_spi == request.child_spi && q.child == request.child;
   };
   const bool in_flight = sa.awaiting_response && same(sa.in_flight);
   bool queued = false;
-  for (const auto &q : sa.queued) queued = queued || same(q);
-  for (const auto &d : sa.delayed) queued = queued || same(d.request);
+  for (const auto& q : sa.queued) queued = queued || same(q);
+  for (const auto& d : sa.delayed) queued = queued || same(d.request);
   if (!in_flight && !queued) sa.queued.push_back(request);
   send_queued(ctx, sa);
 }
 
-void send_queued(Context &ctx, IkeSa &sa) {
+void send_queued(Context& ctx, IkeSa& sa) {
   while (!sa.awaiting_response && !sa.queued.empty() &&
          (sa.state == IkeState::Established || sa.state == IkeState::Deleting)) {
     const QueuedRequest next = sa.queued.front();
@@ -45,11 +45,11 @@ void send_queued(Context &ctx, IkeSa &sa) {
   }
 }
 
-void postpone(Context &ctx, IkeSa &sa, QueuedRequest request) {
+void postpone(Context& ctx, IkeSa& sa, QueuedRequest request) {
   sa.delayed.push_back({ctx.clock.now() + retry_delay(*ctx.random), request});
 }
 
-void release_delayed(IkeSa &sa, Millis now) {
+void release_delayed(IkeSa& sa, Millis now) {
   for (auto it = sa.delayed.begin(); it != sa.delayed.end();) {
     if (now < it->at) {
       ++it;

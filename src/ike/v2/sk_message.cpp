@@ -8,8 +8,8 @@
 
 namespace ipsec::ike::v2 {
 
-Result<Bytes> seal_message(const wire::Header &header, const std::vector<wire::Payload> &inner,
-                           crypto::SkCipher &cipher) {
+Result<Bytes> seal_message(const wire::Header& header, const std::vector<wire::Payload>& inner,
+                           crypto::SkCipher& cipher) {
   const Bytes plain = wire::encode_payloads(inner);
   const size_t sealed_size = cipher.sealed_size(plain.size());
   const auto first = inner.empty() ? wire::PayloadType::None : wire::payload_type(inner.front());
@@ -24,9 +24,9 @@ Result<Bytes> seal_message(const wire::Header &header, const std::vector<wire::P
   return out;
 }
 
-Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::Message &parsed,
-                                                const crypto::SkCipher &cipher) {
-  const auto *sk = parsed.find<wire::SkPayload>();
+Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::Message& parsed,
+                                                const crypto::SkCipher& cipher) {
+  const auto* sk = parsed.find<wire::SkPayload>();
   if (sk == nullptr) return fail("message without SK payload");
   // The strict parse guarantees the SK payload is last and fills the datagram.
   const size_t aad_size = datagram.size() - sk->data.size();
@@ -39,16 +39,16 @@ Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::M
   return inner;
 }
 
-const wire::NotifyPayload *find_error(const std::vector<wire::Payload> &payloads) {
-  for (const auto &p : payloads)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p); n && n->is_error()) return n;
+const wire::NotifyPayload* find_error(const std::vector<wire::Payload>& payloads) {
+  for (const auto& p : payloads)
+    if (const auto* n = std::get_if<wire::NotifyPayload>(&p); n && n->is_error()) return n;
   return nullptr;
 }
 
-const wire::NotifyPayload *find_notify(const std::vector<wire::Payload> &payloads,
+const wire::NotifyPayload* find_notify(const std::vector<wire::Payload>& payloads,
                                        wire::NotifyType type) {
-  for (const auto &p : payloads)
-    if (const auto *n = std::get_if<wire::NotifyPayload>(&p); n && n->type == type) return n;
+  for (const auto& p : payloads)
+    if (const auto* n = std::get_if<wire::NotifyPayload>(&p); n && n->type == type) return n;
   return nullptr;
 }
 

@@ -14,29 +14,29 @@
 namespace ipsec::ike::v2 {
 
 // The whole datagram: header, SK generic header, IV | ciphertext | ICV.
-Result<Bytes> seal_message(const wire::Header &header, const std::vector<wire::Payload> &inner,
-                           crypto::SkCipher &cipher);
+Result<Bytes> seal_message(const wire::Header& header, const std::vector<wire::Payload>& inner,
+                           crypto::SkCipher& cipher);
 
 // Checks and decrypts the SK payload of `parsed` (the strict parse of
 // `datagram`), then parses the inner chain and checks it against the exchange's
 // rules.
-Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::Message &parsed,
-                                                const crypto::SkCipher &cipher);
+Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::Message& parsed,
+                                                const crypto::SkCipher& cipher);
 
 // The first payload of a kind in a list, or nullptr.
 template <class P>
-const P *find_payload(const std::vector<wire::Payload> &payloads) {
-  for (const auto &p : payloads)
-    if (const auto *q = std::get_if<P>(&p)) return q;
+const P* find_payload(const std::vector<wire::Payload>& payloads) {
+  for (const auto& p : payloads)
+    if (const auto* q = std::get_if<P>(&p)) return q;
   return nullptr;
 }
 
 // The first error Notify, or nullptr.
-const wire::NotifyPayload *find_error(const std::vector<wire::Payload> &payloads);
+const wire::NotifyPayload* find_error(const std::vector<wire::Payload>& payloads);
 // The first Notify of a type, or nullptr.
-const wire::NotifyPayload *find_notify(const std::vector<wire::Payload> &payloads,
+const wire::NotifyPayload* find_notify(const std::vector<wire::Payload>& payloads,
                                        wire::NotifyType type);
-inline bool has_notify(const std::vector<wire::Payload> &payloads, wire::NotifyType type) {
+inline bool has_notify(const std::vector<wire::Payload>& payloads, wire::NotifyType type) {
   return find_notify(payloads, type) != nullptr;
 }
 

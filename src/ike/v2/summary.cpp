@@ -7,9 +7,9 @@
 
 namespace ipsec::ike {
 
-std::string describe_transforms(const wire::Proposal &p) {
+std::string describe_transforms(const wire::Proposal& p) {
   std::string out;
-  for (const auto &t : p.transforms) {
+  for (const auto& t : p.transforms) {
     if (!out.empty()) out += '/';
     out += wire::transform_name(t.type, t.id);
     if (auto bits = t.key_length()) out += "_" + std::to_string(*bits);
@@ -38,7 +38,7 @@ SaPhase phase_of(IkeState s) {
 
 }  // namespace
 
-ChildSummary summarize(const IkeSa &sa, const ChildSa &ch) {
+ChildSummary summarize(const IkeSa& sa, const ChildSa& ch) {
   ChildSummary c;
   c.name = ch.cfg ? ch.cfg->name : sa.config->children.front().name;
   c.state = std::string(to_string(ch.state));
@@ -47,8 +47,8 @@ ChildSummary summarize(const IkeSa &sa, const ChildSa &ch) {
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;
   c.transport = ch.transport;
-  for (const auto &ts : ch.local_ts) c.local_ts.push_back(describe(ts));
-  for (const auto &ts : ch.remote_ts) c.remote_ts.push_back(describe(ts));
+  for (const auto& ts : ch.local_ts) c.local_ts.push_back(describe(ts));
+  for (const auto& ts : ch.remote_ts) c.remote_ts.push_back(describe(ts));
   if (ch.state != ChildState::None) c.algorithms = describe_transforms(ch.proposal);
   c.failure = ch.failure;
   c.replaces = ch.replaces;
@@ -58,7 +58,7 @@ ChildSummary summarize(const IkeSa &sa, const ChildSa &ch) {
   return c;
 }
 
-IkeSaSummary summarize(const IkeSa &sa) {
+IkeSaSummary summarize(const IkeSa& sa) {
   IkeSaSummary s;
   s.connection = sa.config->name;
   s.local_spi = sa.local_spi();
@@ -77,23 +77,23 @@ IkeSaSummary summarize(const IkeSa &sa) {
   s.rekey_at = sa.rekey_at;
   s.expire_at = sa.expire_at;
   s.replaces = sa.replaces;
-  for (const ChildSa &ch : sa.children) s.children.push_back(summarize(sa, ch));
+  for (const ChildSa& ch : sa.children) s.children.push_back(summarize(sa, ch));
   return s;
 }
 
-ClosedSummary summarize(const ClosedSa &c) {
+ClosedSummary summarize(const ClosedSa& c) {
   return ClosedSummary{c.label, std::string(to_string(c.state)), c.reason, c.child_failure};
 }
 
-std::vector<IkeSaSummary> summaries(const Engine &engine) {
+std::vector<IkeSaSummary> summaries(const Engine& engine) {
   std::vector<IkeSaSummary> out;
-  for (const IkeSa *sa : engine.sas()) out.push_back(summarize(*sa));
+  for (const IkeSa* sa : engine.sas()) out.push_back(summarize(*sa));
   return out;
 }
 
-std::vector<ClosedSummary> closed_summaries(const Engine &engine) {
+std::vector<ClosedSummary> closed_summaries(const Engine& engine) {
   std::vector<ClosedSummary> out;
-  for (const auto &c : engine.closed_sas()) out.push_back(summarize(c));
+  for (const auto& c : engine.closed_sas()) out.push_back(summarize(c));
   return out;
 }
 

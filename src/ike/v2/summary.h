@@ -9,10 +9,10 @@
 
 namespace ipsec::ike::v2 {
 
-ChildSummary summarize(const IkeSa &sa, const ChildSa &child);
-IkeSaSummary summarize(const IkeSa &sa);
-ClosedSummary summarize(const ClosedSa &closed);
-std::vector<IkeSaSummary> summaries(const Engine &engine);
-std::vector<ClosedSummary> closed_summaries(const Engine &engine);
+ChildSummary summarize(const IkeSa& sa, const ChildSa& child);
+IkeSaSummary summarize(const IkeSa& sa);
+ClosedSummary summarize(const ClosedSa& closed);
+std::vector<IkeSaSummary> summaries(const Engine& engine);
+std::vector<ClosedSummary> closed_summaries(const Engine& engine);
 
 }  // namespace ipsec::ike::v2
