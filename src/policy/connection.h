@@ -111,7 +111,7 @@ struct Connection {
   Peer remote;
   SecretBytes psk;  // from psk_file; never printed
   std::vector<Proposal> proposals;
-  std::vector<Child> children;  // in name order
+  std::vector<Child> children;  // in file order
   bool allow_insecure = false;
   bool encap = false;  // force UDP encapsulation (NAT-T) even without a NAT, as strongSwan's encap
   IkeLifetime lifetime;

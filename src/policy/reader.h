@@ -17,7 +17,7 @@
 
 namespace ipsec::policy::detail {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 using Fields = std::initializer_list<std::string_view>;
 
 std::string join(const std::string& path, std::string_view field);

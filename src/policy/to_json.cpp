@@ -10,7 +10,7 @@ namespace ipsec::policy {
 
 namespace {
 
-using detail::Json;
+using Json = nlohmann::json;  // output: sorted keys, stable text
 using kernel::AlgKind;
 
 std::string hex32(uint32_t v) {

@@ -203,6 +203,22 @@ TEST_CASE("connection: identity errors") {
   }
 }
 
+TEST_CASE("connection: children keep the file's order (the first rides IKE_AUTH)") {
+  TempDir t;
+  auto r = load_text(R"({"connections": {"site-b": {
+      "local": {"address": "192.0.2.1"}, "remote": {"address": "192.0.2.2"},
+      "psk_file": "site.psk",
+      "children": {"zeta": {"local_ts": ["10.1.0.0/16"]}, "alpha": {"local_ts": ["10.2.0.0/16"]},
+                   "mid": {"local_ts": ["10.3.0.0/16"]}}}}})",
+                     "c.json", t.dir());
+  REQUIRE_MESSAGE(r.ok(), lines(r.errors).front());
+  const auto& children = r.config.connections.at(0).children;
+  REQUIRE(children.size() == 3);
+  CHECK(children[0].name == "zeta");
+  CHECK(children[1].name == "alpha");
+  CHECK(children[2].name == "mid");
+}
+
 TEST_CASE("connection: remote id patterns (any, *.domain, address prefix); never a local id") {
   const std::pair<const char*, const char*> cases[] = {
       {"any", "any"},
