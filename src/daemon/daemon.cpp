@@ -285,7 +285,7 @@ int Daemon::run() {
   size_t left = 0;
   for (auto& w : workers_) {
     w->stop();
-    left += w->engine().sas().size();
+    left += w->engine().sas(false).size();
   }
   on_engine_events();  // the last ones (IKE SAs going down) to the monitors
   if (left != 0) log::warn(std::to_string(left) + " IKE SA(s) left without the peer's answer");
@@ -339,7 +339,7 @@ void Daemon::on_acquire(const kernel::AcquireEvent& e) {
   for (auto& x : workers_) {
     if (holder != nullptr) break;
     std::lock_guard lock(x->mutex());
-    for (const ike::IkeSaSummary& sa : x->engine().sas())
+    for (const ike::IkeSaSummary& sa : x->engine().sas(false))
       if (sa.connection == c->config.name && !sa.replaced && sa.phase != ike::SaPhase::Gone)
         holder = x.get();
   }
@@ -456,7 +456,7 @@ std::vector<std::pair<std::string, uint64_t>> Daemon::delete_sas_of(const std::s
   for (auto& w : workers_) {
     std::lock_guard lock(w->mutex());
     std::vector<std::pair<std::string, uint64_t>> sas;
-    for (const ike::IkeSaSummary& sa : w->engine().sas())
+    for (const ike::IkeSaSummary& sa : w->engine().sas(false))
       if ((name.empty() || sa.connection == name) && sa.phase == ike::SaPhase::Established)
         sas.emplace_back(sa.connection, sa.local_spi);
     for (auto& [conn, spi] : sas) {

@@ -145,7 +145,7 @@ void Worker::arm_timer() {
 
 size_t Worker::delete_all() {
   std::vector<uint64_t> spis;
-  for (const ike::IkeSaSummary& sa : engine_->sas())
+  for (const ike::IkeSaSummary& sa : engine_->sas(false))
     if (sa.phase == ike::SaPhase::Established) spis.push_back(sa.local_spi);
   for (uint64_t spi : spis)
     if (auto r = engine_->delete_ike_sa(spi); !r) log::warn(r.error().message);
@@ -153,7 +153,7 @@ size_t Worker::delete_all() {
 }
 
 bool Worker::idle() const {
-  for (const ike::IkeSaSummary& sa : engine_->sas())
+  for (const ike::IkeSaSummary& sa : engine_->sas(false))
     if (sa.phase == ike::SaPhase::Established || sa.phase == ike::SaPhase::Deleting) return false;
   return true;
 }

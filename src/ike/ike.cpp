@@ -29,7 +29,9 @@ Result<uint64_t> Ike::initiate(std::string_view c) { return v2_->initiate(c); }
 Result<void> Ike::delete_ike_sa(uint64_t spi) { return v2_->delete_ike_sa(spi); }
 void Ike::on_timer(Millis now) { v2_->on_timer(now); }
 std::optional<Millis> Ike::next_timer() const { return v2_->next_timer(); }
-std::vector<IkeSaSummary> Ike::sas() const { return v2::summaries(*v2_); }
+std::vector<IkeSaSummary> Ike::sas(bool with_children) const {
+  return v2::summaries(*v2_, with_children);
+}
 std::vector<ClosedSummary> Ike::closed_sas() const { return v2::closed_summaries(*v2_); }
 
 void Ike::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView datagram) {

@@ -58,7 +58,9 @@ class Ike {
   void on_timer(Millis now);
   std::optional<Millis> next_timer() const;
 
-  std::vector<IkeSaSummary> sas() const;
+  // `with_children` false: the IKE SAs only (no CHILD SA summaries, whose selectors are
+  // costly to describe), for `down`, ACQUIRE routing and shutdown.
+  std::vector<IkeSaSummary> sas(bool with_children = true) const;
   std::vector<ClosedSummary> closed_sas() const;
   Counters counters() const;
 

@@ -101,12 +101,15 @@ IkeSa* Engine::sa_for(const wire::Header& h) {
 // dropped without an answer (§2.21.2: it may be forged); the request stays in flight.
 bool Engine::open(IkeSa& sa, Inbound& in) {
   if (in.header().exchange == ExchangeType::IkeSaInit) return true;  // nothing protected
-  const std::string what =
-      wire::exchange_name(in.header().exchange) + (in.header().response ? " response" : " request");
+  // Only for the log line of a drop: not built for every message.
+  auto what = [&] {
+    return wire::exchange_name(in.header().exchange) +
+           (in.header().response ? " response" : " request");
+  };
   const auto* sk = in.outer.find<wire::SkPayload>();
   if (sk == nullptr || sa.in_cipher == nullptr) {
     ++counters_.dropped_malformed;
-    log::warn(label(sa) + ": " + what + " dropped: no SK payload");
+    log::warn(label(sa) + ": " + what() + " dropped: no SK payload");
     return false;
   }
   // The strict parse guarantees the SK payload is last and fills the datagram; the
@@ -115,7 +118,7 @@ bool Engine::open(IkeSa& sa, Inbound& in) {
   auto plain = sa.in_cipher->open(in.datagram.first(aad_size), sk->data);
   if (!plain) {
     ++counters_.dropped_integrity;
-    log::warn(label(sa) + ": " + what +
+    log::warn(label(sa) + ": " + what() +
               " dropped: SK payload did not verify: " + plain.error().message);
     return false;
   }
@@ -124,7 +127,7 @@ bool Engine::open(IkeSa& sa, Inbound& in) {
                              : Result<void>(fail(inner.error()));
   if (!rules) {
     ++counters_.dropped_malformed;
-    log::warn(label(sa) + ": " + what + " dropped: " + rules.error().message);
+    log::warn(label(sa) + ": " + what() + " dropped: " + rules.error().message);
     return false;
   }
   in.inner = std::move(*inner);

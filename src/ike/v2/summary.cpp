@@ -58,7 +58,7 @@ ChildSummary summarize(const IkeSa& sa, const ChildSa& ch) {
   return c;
 }
 
-IkeSaSummary summarize(const IkeSa& sa) {
+IkeSaSummary summarize(const IkeSa& sa, bool with_children) {
   IkeSaSummary s;
   s.connection = sa.config->name;
   s.local_spi = sa.local_spi();
@@ -77,7 +77,8 @@ IkeSaSummary summarize(const IkeSa& sa) {
   s.rekey_at = sa.rekey_at;
   s.expire_at = sa.expire_at;
   s.replaces = sa.replaces;
-  for (const ChildSa& ch : sa.children) s.children.push_back(summarize(sa, ch));
+  if (with_children)
+    for (const ChildSa& ch : sa.children) s.children.push_back(summarize(sa, ch));
   return s;
 }
 
@@ -85,9 +86,9 @@ ClosedSummary summarize(const ClosedSa& c) {
   return ClosedSummary{c.label, std::string(to_string(c.state)), c.reason, c.child_failure};
 }
 
-std::vector<IkeSaSummary> summaries(const Engine& engine) {
+std::vector<IkeSaSummary> summaries(const Engine& engine, bool with_children) {
   std::vector<IkeSaSummary> out;
-  for (const IkeSa* sa : engine.sas()) out.push_back(summarize(*sa));
+  for (const IkeSa* sa : engine.sas()) out.push_back(summarize(*sa, with_children));
   return out;
 }
 

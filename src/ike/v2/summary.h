@@ -10,9 +10,9 @@
 namespace ipsec::ike::v2 {
 
 ChildSummary summarize(const IkeSa& sa, const ChildSa& child);
-IkeSaSummary summarize(const IkeSa& sa);
+IkeSaSummary summarize(const IkeSa& sa, bool with_children = true);
 ClosedSummary summarize(const ClosedSa& closed);
-std::vector<IkeSaSummary> summaries(const Engine& engine);
+std::vector<IkeSaSummary> summaries(const Engine& engine, bool with_children = true);
 std::vector<ClosedSummary> closed_summaries(const Engine& engine);
 
 }  // namespace ipsec::ike::v2
