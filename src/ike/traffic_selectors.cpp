@@ -9,21 +9,34 @@ namespace {
 
 // The address with the host bits of a /len prefix set (set = true) or cleared.
 IpAddress with_host_bits(IpAddress a, unsigned len, bool set) {
-  for (unsigned bit = len; bit < a.max_prefix(); ++bit) {
-    const auto mask = static_cast<uint8_t>(0x80u >> (bit % 8));
+  for (unsigned i = len / 8; i < a.size(); ++i) {
+    const unsigned first = i * 8;  // the byte's most significant bit
+    const auto mask = static_cast<uint8_t>(first >= len ? 0xffu : 0xffu >> (len - first));
     if (set)
-      a.bytes[bit / 8] |= mask;
+      a.bytes[i] |= mask;
     else
-      a.bytes[bit / 8] &= static_cast<uint8_t>(~mask);
+      a.bytes[i] &= static_cast<uint8_t>(~mask);
   }
   return a;
 }
 
-// The shortest prefix starting at lo that ends at or before hi.
+// Bits of `a` that are zero from the right (all of them for the zero address).
+unsigned trailing_zero_bits(const IpAddress& a) {
+  unsigned n = 0;
+  for (size_t i = a.size(); i-- > 0;) {
+    const uint8_t b = a.bytes[i];
+    if (b != 0) return n + static_cast<unsigned>(__builtin_ctz(b));
+    n += 8;
+  }
+  return n;
+}
+
+// The shortest prefix starting at lo that ends at or before hi: no shorter than lo's
+// trailing zero bits allow, then the first length whose last address is within hi.
 Prefix first_prefix(const IpAddress& lo, const IpAddress& hi) {
-  for (unsigned len = 0; len < lo.max_prefix(); ++len)
-    if (with_host_bits(lo, len, false) == lo && with_host_bits(lo, len, true) <= hi)
-      return Prefix{lo, static_cast<uint8_t>(len)};
+  const unsigned max = lo.max_prefix();
+  for (unsigned len = max - std::min(max, trailing_zero_bits(lo)); len < max; ++len)
+    if (with_host_bits(lo, len, true) <= hi) return Prefix{lo, static_cast<uint8_t>(len)};
   return Prefix::host(lo);
 }
 
