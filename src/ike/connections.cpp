@@ -7,9 +7,16 @@
 namespace ipsec::ike {
 namespace {
 
+// An address that is unspecified, 0.0.0.0 or :: (as a policy file writes "any") fits any
+// address of its family (an unspecified one any address at all).
+bool address_fits(const IpAddress& mine, const IpAddress& seen) {
+  if (mine.is_unspec()) return true;
+  if (mine.is_any()) return mine.family == seen.family;
+  return mine == seen;
+}
+
 bool addresses_fit(const ConnectionConfig& c, const Endpoint& local, const Endpoint& remote) {
-  return (c.local.addr.is_unspec() || c.local.addr == local.addr) &&
-         (c.remote.addr.is_unspec() || c.remote.addr == remote.addr);
+  return address_fits(c.local.addr, local.addr) && address_fits(c.remote.addr, remote.addr);
 }
 
 }  // namespace

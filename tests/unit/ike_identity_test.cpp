@@ -58,7 +58,7 @@ ConnectionConfig gateway(const char* name, IdentityMatch remote_id, const char* 
                          const char* remote_subnet) {
   ConnectionConfig c = connection(false);
   c.name = name;
-  c.remote = {IpAddress{}, 500};
+  c.remote = {ip("0.0.0.0"), 500};  // as a policy file writes "any address"
   c.remote_id = std::move(remote_id);
   c.psk = secret(psk);
   c.children[0].remote_ts = {prefix(remote_subnet)};

@@ -212,6 +212,8 @@ Result<uint64_t> Engine::start(std::shared_ptr<const ConnectionConfig> config,
                                std::vector<const ChildConfig*> want) {
   const ConnectionConfig* it = config.get();
   if (it->children.empty()) return fail("connection " + it->name + " has no children");
+  if (it->remote.addr.is_unspec() || it->remote.addr.is_any())
+    return fail("connection " + it->name + " serves peers from any address: it only responds");
   if (it->proposals.empty() || it->proposals.front().dh.empty())
     return fail("connection " + it->name + ": no IKE proposal with a key exchange group");
   auto group = crypto::ke_group_from_id(static_cast<uint16_t>(it->proposals.front().dh.front()));

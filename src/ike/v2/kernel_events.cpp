@@ -33,7 +33,7 @@ Result<void> Engine::install_trap(std::string_view name) {
   auto c = connection(name);
   if (c == nullptr) return fail("no connection named " + std::string(name));
   if (traps_.count(name)) return ok();
-  if (c->remote.addr.is_unspec())
+  if (c->remote.addr.is_unspec() || c->remote.addr.is_any())
     return fail("connection " + c->name + ": on-demand needs a remote address");
   std::vector<kernel::PolicyParams> all;
   for (const ChildConfig* cc : trap_children(*c)) {
