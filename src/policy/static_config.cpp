@@ -208,12 +208,15 @@ FileResult parse_file(std::string_view text, const std::string& name, const std:
   return out;
 }
 
-// Connections are the same object when their names are equal; a reqid a file gives names one
-// child (its ACQUIREs and SAs), so two children may not give the same one.
+// Connections are the same object when their names are equal. A reqid a file gives names one
+// child of its connection (its ACQUIREs and SAs), so two children of one connection may not
+// give the same one. (Across connections it is allowed: `validate left.json right.json`
+// checks both ends of one tunnel, which may well use the same number.)
 void merge_connections(FileResult& f, std::unordered_map<std::string, std::string>& seen,
-                       std::unordered_map<uint32_t, std::string>& reqids, LoadResult& out) {
+                       LoadResult& out) {
   for (size_t i = 0; i < f.config.connections.size(); ++i) {
     const std::string& name = f.config.connections[i].name;
+    std::unordered_map<uint32_t, std::string> reqids;
     for (const auto& child : f.config.connections[i].children) {
       if (child.reqid == 0) continue;
       const std::string path = f.connection_paths[i] + ".children." + child.name + ".reqid";
@@ -236,7 +239,6 @@ void merge_connections(FileResult& f, std::unordered_map<std::string, std::strin
 LoadResult merge(std::vector<FileResult>& files) {
   LoadResult out;
   std::unordered_map<std::string, std::string> sa_seen, policy_seen, connection_seen;
-  std::unordered_map<uint32_t, std::string> reqid_seen;
   for (auto& f : files) {
     for (auto& d : f.errors) out.errors.push_back(std::move(d));
     for (auto& d : f.warnings) out.warnings.push_back(std::move(d));
@@ -259,7 +261,7 @@ LoadResult merge(std::vector<FileResult>& files) {
              "duplicate " + kernel::describe(p) + ", first defined at " + it->second});
       out.config.policies.push_back(std::move(f.config.policies[i]));
     }
-    merge_connections(f, connection_seen, reqid_seen, out);
+    merge_connections(f, connection_seen, out);
   }
   if (!out.errors.empty()) out.config = StaticConfig{};
   return out;
