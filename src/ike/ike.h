@@ -64,8 +64,6 @@ class Ike {
   std::vector<ClosedSummary> closed_sas() const;
   Counters counters() const;
 
-  v2::Engine& v2() { return *v2_; }  // for tests of the IKEv2 engine itself
-
  private:
   std::unique_ptr<v2::Engine> v2_;
   Counters own_;  // messages the facade itself dropped

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 
-#include "wire/rules.h"
-
 namespace ipsec::ike::v2 {
 
 Result<Bytes> seal_message(const wire::Header& header, const std::vector<wire::Payload>& inner,
@@ -22,21 +20,6 @@ Result<Bytes> seal_message(const wire::Header& header, const std::vector<wire::P
   if (sealed->size() != sealed_size) return fail("SK payload: sealed size mismatch");
   std::copy(sealed->begin(), sealed->end(), out.begin() + static_cast<long>(aad_size));
   return out;
-}
-
-Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::Message& parsed,
-                                                const crypto::SkCipher& cipher) {
-  const auto* sk = parsed.find<wire::SkPayload>();
-  if (sk == nullptr) return fail("message without SK payload");
-  // The strict parse guarantees the SK payload is last and fills the datagram.
-  const size_t aad_size = datagram.size() - sk->data.size();
-  auto plain = cipher.open(datagram.first(aad_size), sk->data);
-  if (!plain) return fail("SK payload did not verify: " + plain.error().message);
-  auto inner = wire::parse_payloads(sk->inner_first, *plain, aad_size);
-  if (!inner) return fail(inner.error());
-  if (auto r = wire::check_rules(parsed.header, *inner, wire::Layer::Inner); !r)
-    return fail(r.error());
-  return inner;
 }
 
 const wire::NotifyPayload* find_error(const std::vector<wire::Payload>& payloads) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The encrypted envelope (RFC 7296 §3.14, RFC 5282 §5.1): inner payloads in and
 // out of an SK payload, with the IKE header and SK generic header as associated
-// data.
+// data. Opening one is the engine's receive path (receive.cpp, Engine::open).
 #pragma once
 
 #include <vector>
@@ -16,12 +16,6 @@ namespace ipsec::ike::v2 {
 // The whole datagram: header, SK generic header, IV | ciphertext | ICV.
 Result<Bytes> seal_message(const wire::Header& header, const std::vector<wire::Payload>& inner,
                            crypto::SkCipher& cipher);
-
-// Checks and decrypts the SK payload of `parsed` (the strict parse of
-// `datagram`), then parses the inner chain and checks it against the exchange's
-// rules.
-Result<std::vector<wire::Payload>> open_message(ByteView datagram, const wire::Message& parsed,
-                                                const crypto::SkCipher& cipher);
 
 // The first payload of a kind in a list, or nullptr.
 template <class P>
