@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Responder-side CHILD SA negotiation for IKE_AUTH and CREATE_CHILD_SA.
+// CHILD SA negotiation, responder and initiator side, for IKE_AUTH and CREATE_CHILD_SA.
 #include "ike/v2/child_negotiation.h"
 
 #include "ike/traffic_selectors.h"
+#include "ike/v2/exchanges.h"
 #include "ike/v2/proposals.h"
+#include "ike/v2/sk_message.h"
 
 namespace ipsec::ike::v2 {
 namespace {
@@ -59,6 +61,41 @@ ChildChoice choose_child(const ConnectionConfig& conn, const ChildRequest& req,
   }
   if (best.why.empty()) best.why = "connection " + conn.name + " has no children";
   return best;
+}
+
+ChildAnswer check_child_answer(const ChildConfig& cc, uint32_t spi_in, bool with_dh,
+                               const std::vector<wire::Payload>& in) {
+  ChildAnswer out;
+  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+  const auto* tsi = find_payload<wire::TsIPayload>(in);
+  const auto* tsr = find_payload<wire::TsRPayload>(in);
+  if (sa_payload == nullptr || tsi == nullptr || tsr == nullptr) {
+    out.why = "response without SA, TSi and TSr";
+    return out;
+  }
+  out.transport = has_notify(in, wire::NotifyType::UseTransportMode);
+  const auto mine = to_wire(cc.proposals, esp_spi_bytes(spi_in), with_dh);
+  auto chosen = select_proposal(mine, sa_payload->proposals);
+  if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
+      !same_transforms(*chosen, sa_payload->proposals.front()) || !esp_algorithms(*chosen)) {
+    out.why = "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals);
+    return out;
+  }
+  if (out.transport != (cc.mode == kernel::Mode::Transport)) {
+    out.why = std::string("peer chose") + mode_name(out.transport) + " mode; child " + cc.name +
+              " is" + mode_name(!out.transport);
+    return out;
+  }
+  out.local_ts = drop_covered(tsi->selectors);
+  out.remote_ts = drop_covered(tsr->selectors);
+  if (drop_covered(narrow(out.local_ts, cc.local_ts)) != out.local_ts ||
+      drop_covered(narrow(out.remote_ts, cc.remote_ts)) != out.remote_ts) {
+    out.why = "peer's traffic selectors exceed ours: " + describe(tsi->selectors) +
+              " === " + describe(tsr->selectors);
+    return out;
+  }
+  out.proposal = std::move(*chosen);
+  return out;
 }
 
 }  // namespace ipsec::ike::v2

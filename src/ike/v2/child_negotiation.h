@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The responder's side of negotiating a CHILD SA, shared by IKE_AUTH (§1.2) and
-// CREATE_CHILD_SA (§1.3): which of the connection's children fits the peer's traffic
+// Negotiating a CHILD SA, both sides, shared by IKE_AUTH (§1.2) and CREATE_CHILD_SA
+// (§1.3). Responder: which of the connection's children fits the peer's traffic
 // selectors and mode, which of its ESP proposals (§2.7) and which narrowed selectors
-// (§2.9) it gets; or the error Notify that refuses it.
+// (§2.9) it gets; or the error Notify that refuses it. Initiator: whether the
+// responder's answer lies within what we offered.
 #pragma once
 
 #include <optional>
@@ -38,5 +39,20 @@ struct ChildChoice {
 // selectors fit, NO_PROPOSAL_CHOSEN when selectors fit but mode or proposals do not.
 ChildChoice choose_child(const ConnectionConfig& conn, const ChildRequest& req,
                          const ChildConfig* only = nullptr);
+
+// The initiator's reading of the responder's answer: one proposal of ours with an SPI,
+// our mode, selectors within ours (the responder may only narrow, §2.9).
+struct ChildAnswer {
+  wire::Proposal proposal;  // with the peer's SPI
+  bool transport = false;
+  std::vector<wire::TrafficSelector> local_ts, remote_ts;  // covered ones dropped
+  std::string why;                                         // non-empty: refused
+  explicit operator bool() const { return why.empty(); }
+};
+
+// `in`: the response's payloads; `spi_in`: the SPI we offered; `with_dh`: our offer
+// carried DH transforms (CREATE_CHILD_SA with PFS). Error Notifies are the caller's.
+ChildAnswer check_child_answer(const ChildConfig& cc, uint32_t spi_in, bool with_dh,
+                               const std::vector<wire::Payload>& in);
 
 }  // namespace ipsec::ike::v2

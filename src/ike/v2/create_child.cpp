@@ -308,26 +308,26 @@ void child_request_failed(Context& ctx, IkeSa& sa, PendingCreate& p, const std::
 // Initiator: the responder's choice checked against our offer, and the PFS secret; nullopt:
 // refused (already logged, the CHILD SA's deletion asked).
 struct Accepted {
-  wire::Proposal proposal;
+  ChildAnswer answer;
   std::optional<SecretBytes> g_ir;
 };
 
-std::optional<Accepted> check_child_answer(Context& ctx, IkeSa& sa, PendingCreate& p,
-                                           const std::vector<wire::Payload>& in) {
-  const auto* sa_payload = find_payload<wire::SaPayload>(in);
+std::optional<Accepted> accept_answer(Context& ctx, IkeSa& sa, PendingCreate& p,
+                                      const std::vector<wire::Payload>& in) {
   const auto* ke = find_payload<wire::KePayload>(in);
   auto refuse = [&](const std::string& why) -> std::optional<Accepted> {
     child_request_failed(ctx, sa, p, why);
     start_informational(ctx, sa, {Request::DeleteChild, p.new_spi_in});
     return std::nullopt;
   };
-  const auto mine = to_wire(p.child->proposals, esp_spi_bytes(p.new_spi_in), true);
-  auto chosen = select_proposal(mine, sa_payload->proposals);
-  if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
-      !same_transforms(*chosen, sa_payload->proposals.front()) || !esp_algorithms(*chosen))
-    return refuse("peer chose what we did not offer: " + describe(sa_payload->proposals));
-  Accepted out{*chosen, std::nullopt};
-  if (auto dh = transform_of(*chosen, wire::TransformType::Dh)) {
+  ChildAnswer answer = check_child_answer(*p.child, p.new_spi_in, true, in);
+  if (!answer && find_payload<wire::SaPayload>(in) == nullptr) {  // the peer made none
+    child_request_failed(ctx, sa, p, answer.why);
+    return std::nullopt;
+  }
+  if (!answer) return refuse(answer.why);
+  Accepted out{std::move(answer), std::nullopt};
+  if (auto dh = transform_of(out.answer.proposal, wire::TransformType::Dh)) {
     if (!p.ke || ke == nullptr || ke->group != dh->id || dh->id != static_cast<uint16_t>(p.group))
       return refuse("peer's KE does not match our PFS group");
     auto s = p.ke->shared_secret(ke->data);
@@ -370,20 +370,16 @@ void settle_rekey(Context& ctx, IkeSa& sa, uint32_t new_spi, uint32_t old_spi, u
 void process_child_response(Context& ctx, IkeSa& sa, PendingCreate& p,
                             const std::vector<wire::Payload>& in) {
   const auto* nonce = find_payload<wire::NoncePayload>(in);
-  const auto* tsi = find_payload<wire::TsIPayload>(in);
-  const auto* tsr = find_payload<wire::TsRPayload>(in);
-  if (tsi == nullptr || tsr == nullptr)
-    return child_request_failed(ctx, sa, p, "response without TSi/TSr");
-  auto accepted = check_child_answer(ctx, sa, p, in);
+  auto accepted = accept_answer(ctx, sa, p, in);
   if (!accepted) return;
   ChildSa c;
   c.cfg = p.child;
   c.spi_in = p.new_spi_in;
-  c.spi_out = esp_spi_value(accepted->proposal.spi);
-  c.proposal = accepted->proposal;
-  c.transport = has_notify(in, NotifyType::UseTransportMode);
-  c.local_ts = drop_covered(tsi->selectors);
-  c.remote_ts = drop_covered(tsr->selectors);
+  c.proposal = std::move(accepted->answer.proposal);
+  c.spi_out = esp_spi_value(c.proposal.spi);
+  c.transport = accepted->answer.transport;
+  c.local_ts = std::move(accepted->answer.local_ts);
+  c.remote_ts = std::move(accepted->answer.remote_ts);
   ChildSa* old = sa.child(p.old_spi);
   if (old && !child_in_kernel(*old)) old = nullptr;  // deleted meanwhile: a new CHILD SA
   const bool won = !(old && !old->collision_ni.empty()) || won_collision(sa, *old, p, nonce->data);

@@ -206,30 +206,6 @@ void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {
 
 namespace {
 
-// Initiator: checks the responder's CHILD SA choice against what we proposed;
-// an empty string means acceptable, and `chosen` holds it.
-std::string check_child_choice(const IkeSa&, const ChildSa& c, const std::vector<wire::Payload>& in,
-                               std::optional<wire::Proposal>& chosen) {
-  const ChildConfig& cc = *c.cfg;
-  const auto* sa_payload = find_payload<wire::SaPayload>(in);
-  const auto* tsi = find_payload<wire::TsIPayload>(in);
-  const auto* tsr = find_payload<wire::TsRPayload>(in);
-  const bool transport = has_notify(in, NotifyType::UseTransportMode);
-  const auto mine = to_wire(cc.proposals, esp_spi_bytes(c.spi_in));
-  chosen = select_proposal(mine, sa_payload->proposals);
-  if (sa_payload->proposals.size() != 1 || !chosen || chosen->spi.size() != 4 ||
-      !same_transforms(*chosen, sa_payload->proposals.front()) ||
-      transport != (cc.mode == kernel::Mode::Transport))
-    return "peer chose an ESP proposal we did not offer: " + describe(sa_payload->proposals);
-  // §2.9: the responder may only narrow; what it returns must lie within what
-  // we proposed.
-  if (drop_covered(narrow(tsi->selectors, cc.local_ts)) != drop_covered(tsi->selectors) ||
-      drop_covered(narrow(tsr->selectors, cc.remote_ts)) != drop_covered(tsr->selectors))
-    return "peer's traffic selectors exceed ours: " + describe(tsi->selectors) +
-           " === " + describe(tsr->selectors);
-  return {};
-}
-
 // §2.21.2: the responder installed a CHILD SA we cannot use; ask it to delete
 // its half (it sends with our inbound SPI).
 void refuse_child(Context& ctx, IkeSa& sa, ChildSa& c, std::string reason) {
@@ -244,19 +220,17 @@ void accept_child(Context& ctx, IkeSa& sa, const std::vector<wire::Payload>& in)
   ChildSa& c = sa.children.front();
   if (const auto* err = find_error(in))
     return child_failed(ctx, sa, c, "peer refused the CHILD SA: " + wire::notify_name(err->type));
-  const auto* tsi = find_payload<wire::TsIPayload>(in);
-  const auto* tsr = find_payload<wire::TsRPayload>(in);
-  if (find_payload<wire::SaPayload>(in) == nullptr || tsi == nullptr || tsr == nullptr)
-    return child_failed(ctx, sa, c, "IKE_AUTH response without SA, TSi and TSr");
-  std::optional<wire::Proposal> chosen;
-  if (auto why = check_child_choice(sa, c, in, chosen); !why.empty())
-    return refuse_child(ctx, sa, c, why);
-  const bool transport = has_notify(in, NotifyType::UseTransportMode);
-  c.proposal = *chosen;
-  c.spi_out = esp_spi_value(chosen->spi);
-  c.transport = transport;
-  c.local_ts = drop_covered(tsi->selectors);
-  c.remote_ts = drop_covered(tsr->selectors);
+  ChildAnswer answer = check_child_answer(*c.cfg, c.spi_in, false, in);
+  if (!answer) {
+    // No SA at all: the responder made none, so there is nothing for it to delete.
+    if (find_payload<wire::SaPayload>(in) == nullptr) return child_failed(ctx, sa, c, answer.why);
+    return refuse_child(ctx, sa, c, answer.why);
+  }
+  c.proposal = std::move(answer.proposal);
+  c.spi_out = esp_spi_value(c.proposal.spi);
+  c.transport = answer.transport;
+  c.local_ts = std::move(answer.local_ts);
+  c.remote_ts = std::move(answer.remote_ts);
   if (auto r = install_child(ctx, sa, c, {sa.ni, sa.nr, nullptr, true}); !r)
     refuse_child(ctx, sa, c, r.error().message);
 }

@@ -44,21 +44,7 @@ Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context& ctx, const IkeSa& old, bo
   n.created = ctx.clock.now();
   auto seed = crypto::rekey_skeyseed(old.algs.prf, old.keys.sk_d, g_ir, n.ni, n.nr);
   if (!seed) return fail(seed.error());
-  const Bytes si = spi_bytes(n.spi_i), sr = spi_bytes(n.spi_r);
-  const crypto::IkeKeyLengths len{crypto::sk_encr_key_size(n.algs.sk),
-                                  crypto::sk_integ_key_size(n.algs.sk.integ)};
-  auto keys = crypto::derive_ike_sa_keys(n.algs.prf, *seed, {n.ni, n.nr, si, sr}, len);
-  if (!keys) return fail(keys.error());
-  n.keys = std::move(*keys);
-  const auto& k = n.keys;
-  auto out = crypto::make_sk_cipher(n.algs.sk, initiator ? k.sk_ei : k.sk_er,
-                                    initiator ? k.sk_ai : k.sk_ar);
-  auto in = crypto::make_sk_cipher(n.algs.sk, initiator ? k.sk_er : k.sk_ei,
-                                   initiator ? k.sk_ar : k.sk_ai);
-  if (!out) return fail(out.error());
-  if (!in) return fail(in.error());
-  n.out_cipher = std::move(*out);
-  n.in_cipher = std::move(*in);
+  if (auto r = install_ike_keys(n, *seed); !r) return fail(r.error());
   n.state = IkeState::Established;
   n.established_at = n.created;
   n.last_peer_message = n.created;

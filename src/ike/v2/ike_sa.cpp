@@ -168,16 +168,14 @@ Result<void> send_sk_response(Context& ctx, IkeSa& sa, wire::ExchangeType exchan
   return ok();
 }
 
-Result<void> derive_ike_keys(IkeSa& sa, ByteView peer_public) {
-  auto g_ir = sa.ke->shared_secret(peer_public);
-  if (!g_ir) return fail(g_ir.error());
-  sa.ke.reset();
-  auto seed = crypto::skeyseed(sa.algs.prf, sa.ni, sa.nr, *g_ir);
-  if (!seed) return fail(seed.error());
+// The one key schedule of an IKE SA (§2.14), for IKE_SA_INIT and for rekeys alike: SK_d,
+// SK_a and SK_e from SKEYSEED, the SA's nonces and SPIs, and the SK ciphers of each
+// direction.
+Result<void> install_ike_keys(IkeSa& sa, const SecretBytes& skeyseed) {
   const Bytes spi_i = spi_bytes(sa.spi_i), spi_r = spi_bytes(sa.spi_r);
   const crypto::IkeKeyLengths len{crypto::sk_encr_key_size(sa.algs.sk),
                                   crypto::sk_integ_key_size(sa.algs.sk.integ)};
-  auto keys = crypto::derive_ike_sa_keys(sa.algs.prf, *seed, {sa.ni, sa.nr, spi_i, spi_r}, len);
+  auto keys = crypto::derive_ike_sa_keys(sa.algs.prf, skeyseed, {sa.ni, sa.nr, spi_i, spi_r}, len);
   if (!keys) return fail(keys.error());
   sa.keys = std::move(*keys);
   const auto& k = sa.keys;
@@ -190,6 +188,15 @@ Result<void> derive_ike_keys(IkeSa& sa, ByteView peer_public) {
   sa.out_cipher = std::move(*out);
   sa.in_cipher = std::move(*in);
   return ok();
+}
+
+Result<void> derive_ike_keys(IkeSa& sa, ByteView peer_public) {
+  auto g_ir = sa.ke->shared_secret(peer_public);
+  if (!g_ir) return fail(g_ir.error());
+  sa.ke.reset();
+  auto seed = crypto::skeyseed(sa.algs.prf, sa.ni, sa.nr, *g_ir);
+  if (!seed) return fail(seed.error());
+  return install_ike_keys(sa, *seed);
 }
 
 }  // namespace ipsec::ike::v2

@@ -284,8 +284,10 @@ Result<void> send_sk_request(Context& ctx, IkeSa& sa, wire::ExchangeType exchang
 Result<void> send_sk_response(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
                               uint32_t message_id, const std::vector<wire::Payload>& payloads);
 
-// g^ir, SKEYSEED, the seven keys and both SK ciphers (§2.14). Drops the private
-// key.
+// g^ir and SKEYSEED from our key exchange and the peer's public value (drops our
+// private key), then install_ike_keys.
 Result<void> derive_ike_keys(IkeSa& sa, ByteView peer_public);
+// The keys and SK ciphers of `sa` from SKEYSEED (IKE_SA_INIT and IKE SA rekey alike).
+Result<void> install_ike_keys(IkeSa& sa, const SecretBytes& skeyseed);
 
 }  // namespace ipsec::ike::v2
