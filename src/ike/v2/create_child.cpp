@@ -436,27 +436,26 @@ void process_error(Context& ctx, IkeSa& sa, PendingCreate& p, QueuedRequest done
 
 }  // namespace
 
-void process_create_child_response(Context& ctx, IkeSa& sa, const Inbound& in) {
+Step process_create_child_response(Context& ctx, IkeSa& sa, const Inbound& in) {
   const auto& inner = in.inner;
-  sa.awaiting_response = false;
-  if (!sa.creating) return send_queued(ctx, sa);
+  if (!sa.creating) return Step::Done;
   PendingCreate p = std::move(*sa.creating);
   sa.creating.reset();
   const QueuedRequest done = sa.in_flight;
   if (const auto* err = find_error(inner)) {
     process_error(ctx, sa, p, done, *err);
-    return send_queued(ctx, sa);
+    return Step::Failed;
   }
   const auto* sa_payload = find_payload<wire::SaPayload>(inner);
   const auto* nonce = find_payload<wire::NoncePayload>(inner);
   if (sa_payload == nullptr || nonce == nullptr) {
     if (p.kind != Request::RekeyIke) child_request_failed(ctx, sa, p, "response without SA or Nr");
-    return send_queued(ctx, sa);
+    return Step::Failed;
   }
   if (p.kind == Request::RekeyIke) return process_ike_rekey_response(ctx, sa, p, inner);
   process_child_response(ctx, sa, p, inner);
   forget_deleted_children(sa);
-  send_queued(ctx, sa);
+  return Step::Done;
 }
 
 }  // namespace ipsec::ike::v2

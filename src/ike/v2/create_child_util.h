@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ike/v2/ike_sa.h"
+#include "ike/v2/tasks.h"
 
 namespace ipsec::ike::v2 {
 
@@ -31,7 +32,7 @@ void respond_create_error(Context& ctx, IkeSa& sa, uint32_t mid, wire::NotifyPay
 bool build_ike_rekey(Context& ctx, IkeSa& sa, PendingCreate& p,
                      std::vector<wire::Payload>& payloads);
 void respond_ike_rekey(Context& ctx, IkeSa& sa, uint32_t mid, const std::vector<wire::Payload>& in);
-void process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
+Step process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
                                 const std::vector<wire::Payload>& in);
 
 }  // namespace ipsec::ike::v2

@@ -6,6 +6,7 @@
 
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/inbound.h"
+#include "ike/v2/tasks.h"
 
 namespace ipsec::ike::v2 {
 
@@ -29,8 +30,6 @@ void send_init_notify(Context& ctx, const Endpoint& local, const Endpoint& remot
 std::unique_ptr<IkeSa> respond_sa_init(Context& ctx, std::shared_ptr<const ConnectionConfig> config,
                                        const Endpoint& local, const Endpoint& remote,
                                        ByteView datagram, const wire::Message& m);
-// `in.local`, `in.remote`: the endpoints the response came on, for NAT detection (nat.h).
-void process_sa_init_response(Context& ctx, IkeSa& sa, const Inbound& in);
 
 // ike_auth.cpp (RFC 7296 §1.2, §2.15, §2.17)
 //   HDR, SK {IDi, AUTH, [N(USE_TRANSPORT_MODE)], SAi2, TSi, TSr}  -->
@@ -43,7 +42,6 @@ Result<void> start_auth(Context& ctx, IkeSa& sa);
 // `in.local`, `in.remote`: where the request came (the initiator may have moved to the
 // NAT-T port).
 void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in);
-void process_auth_response(Context& ctx, IkeSa& sa, const Inbound& in);
 
 // informational.cpp (RFC 7296 §1.4, §1.5)
 //   HDR, SK {D(IKE)}                -->   <--  HDR, SK {}
@@ -59,7 +57,6 @@ void send_informational(Context& ctx, IkeSa& sa, QueuedRequest request);
 // it at once when the peer cannot be told (no keys yet).
 void fail_and_delete(Context& ctx, IkeSa& sa, std::string failure);
 void respond_informational(Context& ctx, IkeSa& sa, const Inbound& in);
-void process_informational_response(Context& ctx, IkeSa& sa, const Inbound& in);
 // Removes the IKE SA and everything it owns (Closed, or Failed when sa.failure is set);
 // the engine drops it from its table. Emits IkeDown unless it was rekeyed.
 void close_sa(Context& ctx, IkeSa& sa, std::string reason);
@@ -116,7 +113,6 @@ std::string esp_spi_str(uint32_t spi);  // "0xc0000001"
 // made sure the window is free.
 void send_create(Context& ctx, IkeSa& sa, QueuedRequest request);
 void respond_create_child(Context& ctx, IkeSa& sa, const Inbound& in);
-void process_create_child_response(Context& ctx, IkeSa& sa, const Inbound& in);
 
 // request_queue.cpp: our requests on one IKE SA, one at a time (window size 1, §2.3).
 // Queues a request unless the same one is queued, delayed or in flight already, then

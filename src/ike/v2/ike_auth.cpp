@@ -5,6 +5,7 @@
 #include "ike/traffic_selectors.h"
 #include "ike/v2/authenticator.h"
 #include "ike/v2/child_negotiation.h"
+#include "ike/v2/contributors.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "ike/v2/sk_message.h"
@@ -161,7 +162,6 @@ Result<void> start_auth(Context& ctx, IkeSa& sa) {
   if (!auth) return fail(auth.error());
   std::vector<wire::Payload> inner{
       wire::IdIPayload{sa.config->local_id.type, sa.config->local_id.data}, std::move(*auth)};
-  if (sa.initial_contact) inner.push_back(notify(NotifyType::InitialContact));
   if (cc.mode == kernel::Mode::Transport) inner.push_back(notify(NotifyType::UseTransportMode));
   inner.push_back(wire::SaPayload{to_wire(cc.proposals, esp_spi_bytes(*spi))});
   auto ts_i = to_ts(cc.local_ts), ts_r = to_ts(cc.remote_ts);
@@ -171,6 +171,7 @@ Result<void> start_auth(Context& ctx, IkeSa& sa) {
   }
   inner.push_back(wire::TsIPayload{ts_i});
   inner.push_back(wire::TsRPayload{ts_r});
+  if (auto r = contribute(ctx, sa, ExchangeType::IkeAuth, false, inner); !r) return r;
   auto bytes = seal_message(make_header(sa, ExchangeType::IkeAuth, false, sa.next_request_mid),
                             inner, *sa.out_cipher);
   if (!bytes) return fail(bytes.error());
@@ -198,9 +199,10 @@ void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {
   std::vector<wire::Payload> out{
       wire::IdRPayload{sa.config->local_id.type, sa.config->local_id.data}, std::move(*auth)};
   established(ctx, sa, peer_id);
-  sa.initial_contact = sa.initial_contact || has_notify(*inner, NotifyType::InitialContact);
-  if (sa.initial_contact && ctx.engine) ctx.engine->initial_contact(sa);
+  take_contributions(ctx, sa, in);
   negotiate_child(ctx, sa, *inner, out);
+  if (auto r = contribute(ctx, sa, ExchangeType::IkeAuth, true, out); !r)
+    return fail_sa(sa, "IKE_AUTH response: " + r.error().message);
   send_encrypted_response(ctx, sa, mid, out);
 }
 
@@ -237,32 +239,34 @@ void accept_child(Context& ctx, IkeSa& sa, const std::vector<wire::Payload>& in)
 
 }  // namespace
 
-void process_auth_response(Context& ctx, IkeSa& sa, const Inbound& in) {
+Step process_auth_response(Context& ctx, IkeSa& sa, const Inbound& in) {
   const auto* inner = &in.inner;
-  sa.awaiting_response = false;
   const auto* idr = find_payload<wire::IdRPayload>(*inner);
   const auto* auth = find_payload<wire::AuthPayload>(*inner);
   if (const auto* err = find_error(*inner); err && auth == nullptr) {
     if (err->type == NotifyType::AuthenticationFailed) ++ctx.counters.auth_failed;
     for (auto& c : sa.children) release_child_spi(ctx, sa, c);
-    return fail_sa(sa, err->type == NotifyType::AuthenticationFailed
-                           ? "authentication failed: peer rejected our AUTH"
-                           : "IKE_AUTH refused by peer: " + wire::notify_name(err->type));
+    fail_sa(sa, err->type == NotifyType::AuthenticationFailed
+                    ? "authentication failed: peer rejected our AUTH"
+                    : "IKE_AUTH refused by peer: " + wire::notify_name(err->type));
+    return Step::Failed;
   }
   const Identity peer_id = idr ? identity_of(idr->id_type, idr->data) : Identity{};
   if (auto why = verify_peer(ctx, sa, peer_id, auth); !why.empty()) {
     // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
     for (auto& c : sa.children) release_child_spi(ctx, sa, c);
-    return fail_and_delete(ctx, sa, why);
+    fail_and_delete(ctx, sa, why);
+    return Step::Failed;
   }
   established(ctx, sa, peer_id);
+  take_contributions(ctx, sa, in);
   accept_child(ctx, sa, *inner);
   // The connection's other children follow in CREATE_CHILD_SA (§1.3.1).
   for (size_t i = 1; i < sa.want_children.size(); ++i)
     enqueue(ctx, sa, {Request::CreateChild, 0, sa.want_children[i]});
   sa.want_children.clear();
-  send_queued(ctx, sa);
+  return Step::Done;
 }
 
 }  // namespace ipsec::ike::v2

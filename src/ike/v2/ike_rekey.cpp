@@ -171,7 +171,7 @@ bool build_ike_rekey(Context& ctx, IkeSa& sa, PendingCreate& p,
   return true;
 }
 
-void process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
+Step process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
                                 const std::vector<wire::Payload>& in) {
   const auto* sa_payload = find_payload<wire::SaPayload>(in);
   const auto* nonce = find_payload<wire::NoncePayload>(in);
@@ -185,18 +185,18 @@ void process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
       !dh || dh->id != ke->group || ke->group != static_cast<uint16_t>(p.group)) {
     log::error(label(sa) + ": IKE SA rekey: peer's answer does not match our offer: " +
                describe(sa_payload->proposals));
-    return send_queued(ctx, sa);
+    return Step::Failed;
   }
   auto g_ir = p.ke->shared_secret(ke->data);
   if (!g_ir) {
     log::error(label(sa) + ": IKE SA rekey: " + g_ir.error().message);
-    return send_queued(ctx, sa);
+    return Step::Failed;
   }
   auto fresh = rekeyed_ike_sa(ctx, sa, true, p.new_ike_spi, spi_value64(chosen->spi), *chosen,
                               p.nonce, nonce->data, *g_ir);
   if (!fresh) {
     log::error(label(sa) + ": IKE SA rekey: " + fresh.error().message);
-    return send_queued(ctx, sa);
+    return Step::Failed;
   }
   if (sa.superseded()) {
     // We yielded to the peer's simultaneous rekey, and the peer answered ours as well:
@@ -208,11 +208,12 @@ void process_ike_rekey_response(Context& ctx, IkeSa& sa, PendingCreate& p,
     log::info(label(extra) + ": " + extra.close_reason + ", deleting it");
     start_informational(ctx, extra, {Request::DeleteIke, 0});
     if (ctx.engine) ctx.engine->adopt(std::move(*fresh));
-    return;
+    return Step::Done;
   }
   take_over(ctx, sa, std::move(*fresh));
   sa.close_reason = "rekeyed";
   start_informational(ctx, sa, {Request::DeleteIke, 0});
+  return Step::Done;
 }
 
 }  // namespace ipsec::ike::v2

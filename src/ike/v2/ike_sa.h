@@ -199,9 +199,10 @@ struct IkeSa {
   std::vector<const ChildConfig*> want_children;
   // NAT traversal (§2.23), decided by the NAT_DETECTION_* notifies of IKE_SA_INIT.
   struct Nat {
-    bool local = false;   // we are behind a NAT: we send keepalives
-    bool remote = false;  // the peer is: its authenticated address and port are followed
-    bool fake = false;    // ConnectionConfig::force_encap on either side, without a real NAT
+    bool local = false;      // we are behind a NAT: we send keepalives
+    bool remote = false;     // the peer is: its authenticated address and port are followed
+    bool fake = false;       // ConnectionConfig::force_encap on either side, without a real NAT
+    bool detection = false;  // the peer's IKE_SA_INIT carried both NAT_DETECTION_* kinds
     bool any() const { return local || remote || fake; }
   } nat;
   Millis next_keepalive{0};  // while nat.local and established

@@ -4,6 +4,7 @@
 // keys (§2.14).
 #include "common/log.h"
 #include "crypto/random.h"
+#include "ike/v2/contributors.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
 #include "wire/names.h"
@@ -58,7 +59,7 @@ std::optional<wire::Proposal> accept_choice(const IkeSa& sa, const wire::SaPaylo
 
 // §1.2: the responder wants another group; retry once per group we also
 // offered.
-void retry_with_group(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
+Step retry_with_group(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
   ++ctx.counters.invalid_ke_received;
   const uint16_t group = n.data.size() == 2 ? static_cast<uint16_t>(n.data[0] << 8 | n.data[1]) : 0;
   bool offered = false;
@@ -68,27 +69,34 @@ void retry_with_group(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
   if (!offered || !kg || *kg == sa.ke_group || ++sa.ke_retries > 3) {
     fail_sa(sa, "IKE_SA_INIT: peer requested key exchange group " +
                     wire::transform_name(wire::TransformType::Dh, group) + ", which we cannot use");
-    return;
+    return Step::Failed;
   }
   log::info(label(sa) + ": INVALID_KE_PAYLOAD, retrying with " + std::string(ke_group_name(*kg)));
   sa.ke_group = *kg;
   sa.next_request_mid = 0;
-  if (auto r = start_sa_init(ctx, sa); !r) fail_sa(sa, "IKE_SA_INIT retry: " + r.error().message);
+  if (auto r = start_sa_init(ctx, sa); !r) {
+    fail_sa(sa, "IKE_SA_INIT retry: " + r.error().message);
+    return Step::Failed;
+  }
+  return Step::NeedMore;
 }
 
 // §2.6: the same request again, the responder's cookie first; a responder that
 // keeps asking is given up on.
-void retry_with_cookie(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
-  if (n.data.empty() || n.data.size() > 64 || ++sa.cookie_retries > 3)
-    return fail_sa(sa, "IKE_SA_INIT: peer keeps requesting a COOKIE (" +
-                           std::to_string(n.data.size()) + " bytes)");
+Step retry_with_cookie(Context& ctx, IkeSa& sa, const wire::NotifyPayload& n) {
+  if (n.data.empty() || n.data.size() > 64 || ++sa.cookie_retries > 3) {
+    fail_sa(sa, "IKE_SA_INIT: peer keeps requesting a COOKIE (" + std::to_string(n.data.size()) +
+                    " bytes)");
+    return Step::Failed;
+  }
   log::info(label(sa) + ": COOKIE requested, retrying IKE_SA_INIT with it");
   sa.cookie = n.data;
   sa.next_request_mid = 0;
   send_init_request(ctx, sa);
+  return sa.awaiting_response ? Step::NeedMore : Step::Failed;
 }
 
-void process_init_error(Context& ctx, IkeSa& sa, const wire::Message& m) {
+Step process_init_error(Context& ctx, IkeSa& sa, const wire::Message& m) {
   for (const auto& p : m.payloads) {
     const auto* n = std::get_if<wire::NotifyPayload>(&p);
     if (n == nullptr) continue;
@@ -96,10 +104,13 @@ void process_init_error(Context& ctx, IkeSa& sa, const wire::Message& m) {
     if (n->type == NotifyType::Cookie) return retry_with_cookie(ctx, sa, *n);
     if (n->is_error()) {
       if (n->type == NotifyType::NoProposalChosen) ++ctx.counters.no_proposal_chosen;
-      return fail_sa(sa, "IKE_SA_INIT refused by peer: " + wire::notify_name(n->type) +
-                             "; we offered: " + describe(to_wire(sa.config->proposals)));
+      fail_sa(sa, "IKE_SA_INIT refused by peer: " + wire::notify_name(n->type) +
+                      "; we offered: " + describe(to_wire(sa.config->proposals)));
+      return Step::Failed;
     }
   }
+  fail_sa(sa, "IKE_SA_INIT: response without SA and KE, and no error");
+  return Step::Failed;
 }
 
 }  // namespace
@@ -128,12 +139,8 @@ void send_init_request(Context& ctx, IkeSa& sa) {
   m.payloads.push_back(
       wire::KePayload{static_cast<uint16_t>(sa.ke_group), Bytes(pub.begin(), pub.end())});
   m.payloads.push_back(wire::NoncePayload{sa.ni});
-  if (ctx.nat.port != 0) {
-    // §2.23: SPIr is zero in the request's hashes.
-    auto natd = natd_payloads(sa, 0);
-    if (!natd) return fail_sa(sa, "IKE_SA_INIT: " + natd.error().message);
-    m.payloads.insert(m.payloads.end(), natd->begin(), natd->end());
-  }
+  if (auto r = contribute(ctx, sa, ExchangeType::IkeSaInit, false, m.payloads); !r)
+    return fail_sa(sa, "IKE_SA_INIT: " + r.error().message);
   sa.init_request = wire::encode(m);
   sa.state = IkeState::SaInitSent;
   sa.in_flight = {Request::SaInit, 0};
@@ -171,8 +178,10 @@ std::optional<wire::Proposal> choose_ike_proposal(Context& ctx, const Connection
   return chosen;
 }
 
-// `natd`: the request had NAT_DETECTION_* notifies, so the response carries ours (§2.23).
-Result<void> build_responder_sa(Context& ctx, IkeSa& sa, const wire::Message& m, bool natd) {
+// Keys first, then what the request carried for the contributors (NAT detection), then
+// the response with their payloads.
+Result<void> build_responder_sa(Context& ctx, IkeSa& sa, const Inbound& in) {
+  const wire::Message& m = in.outer;
   auto spi = random_spi(*ctx.random, ctx.limits.shard);
   auto nonce = ctx.random->nonce();
   auto ke = ctx.random->key_exchange(sa.algs.group);
@@ -188,15 +197,12 @@ Result<void> build_responder_sa(Context& ctx, IkeSa& sa, const wire::Message& m,
   const auto pub = sa.ke->public_value();
   const Bytes pub_copy(pub.begin(), pub.end());
   if (auto r = derive_ike_keys(sa, m.find<wire::KePayload>()->data); !r) return r;
+  take_contributions(ctx, sa, in);
   wire::Message resp{
       make_header(sa, ExchangeType::IkeSaInit, true, 0),
       {wire::SaPayload{{sa.ike_proposal}},
        wire::KePayload{static_cast<uint16_t>(sa.algs.group), pub_copy}, wire::NoncePayload{sa.nr}}};
-  if (natd) {
-    auto n = natd_payloads(sa, sa.spi_r);
-    if (!n) return fail(n.error());
-    resp.payloads.insert(resp.payloads.end(), n->begin(), n->end());
-  }
+  if (auto r = contribute(ctx, sa, ExchangeType::IkeSaInit, true, resp.payloads); !r) return r;
   sa.init_response = wire::encode(resp);
   return ok();
 }
@@ -215,8 +221,7 @@ std::unique_ptr<IkeSa> respond_sa_init(Context& ctx, std::shared_ptr<const Conne
   sa->ike_proposal = *chosen;
   sa->algs = *ike_algorithms(*chosen);
   sa->init_request.assign(datagram.begin(), datagram.end());
-  const NatdResult nat = check_natd(ctx, m, local, remote);
-  if (auto r = build_responder_sa(ctx, *sa, m, nat.present); !r) {
+  if (auto r = build_responder_sa(ctx, *sa, Inbound{m, datagram, local, remote, {}}); !r) {
     ++ctx.counters.dropped_malformed;
     log::warn("IKE_SA_INIT from " + remote.str() + " dropped: " + r.error().message);
     return nullptr;
@@ -225,34 +230,36 @@ std::unique_ptr<IkeSa> respond_sa_init(Context& ctx, std::shared_ptr<const Conne
   sa->created = ctx.clock.now();
   send_response(ctx, *sa, 0, sa->init_response);
   log::info(label(*sa) + ": IKE_SA_INIT done, " + algorithms_line(*sa));
-  apply_natd(ctx, *sa, nat);
   return sa;
 }
 
-void process_sa_init_response(Context& ctx, IkeSa& sa, const Inbound& in) {
+Step process_sa_init_response(Context& ctx, IkeSa& sa, const Inbound& in) {
   const wire::Message& m = in.outer;
-  sa.awaiting_response = false;
   const auto* sa_payload = m.find<wire::SaPayload>();
   const auto* ke = m.find<wire::KePayload>();
   if (sa_payload == nullptr || ke == nullptr) return process_init_error(ctx, sa, m);
   auto chosen = accept_choice(sa, *sa_payload, *ke);
   if (!chosen) {
     ++ctx.counters.no_proposal_chosen;
-    return fail_sa(
-        sa, "IKE_SA_INIT: peer chose what we did not offer: " + describe(sa_payload->proposals) +
+    fail_sa(sa,
+            "IKE_SA_INIT: peer chose what we did not offer: " + describe(sa_payload->proposals) +
                 "; we offered: " + describe(to_wire(sa.config->proposals)));
+    return Step::Failed;
   }
   sa.ike_proposal = *chosen;
   sa.algs = *ike_algorithms(*chosen);
   sa.spi_r = m.header.spi_r;
   sa.nr = m.find<wire::NoncePayload>()->data;
   sa.init_response.assign(in.datagram.begin(), in.datagram.end());
-  if (auto r = derive_ike_keys(sa, ke->data); !r)
-    return fail_sa(sa, "IKE_SA_INIT: key derivation: " + r.error().message);
+  if (auto r = derive_ike_keys(sa, ke->data); !r) {
+    fail_sa(sa, "IKE_SA_INIT: key derivation: " + r.error().message);
+    return Step::Failed;
+  }
   log::info(label(sa) + ": IKE_SA_INIT done, " + algorithms_line(sa));
-  apply_natd(ctx, sa, check_natd(ctx, m, in.local, in.remote));
-  float_to_natt_port(ctx, sa);
-  if (auto r = start_auth(ctx, sa); !r) fail_sa(sa, "IKE_AUTH: " + r.error().message);
+  take_contributions(ctx, sa, in);
+  // IKE_AUTH is the next task, ahead of anything queued meanwhile.
+  sa.queued.insert(sa.queued.begin(), QueuedRequest{Request::Auth, 0});
+  return Step::Done;
 }
 
 }  // namespace ipsec::ike::v2

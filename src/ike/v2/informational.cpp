@@ -156,11 +156,13 @@ void respond_informational(Context& ctx, IkeSa& sa, const Inbound& in) {
     ctx.engine->peer_gone(*sa.config, false);
 }
 
-void process_informational_response(Context& ctx, IkeSa& sa, const Inbound&) {
-  sa.awaiting_response = false;
+Step process_informational_response(Context& ctx, IkeSa& sa, const Inbound&) {
   sa.dpd_give_up = Millis{0};
   const QueuedRequest done = sa.in_flight;
-  if (done.kind == Request::DeleteIke) return close_sa(ctx, sa, sa.close_reason);
+  if (done.kind == Request::DeleteIke) {
+    close_sa(ctx, sa, sa.close_reason);
+    return Step::Done;
+  }
   if (done.kind == Request::DeleteChild)
     if (ChildSa* c = sa.child(done.child_spi); c && child_in_kernel(*c)) {
       remove_child(ctx, sa, *c, c->superseded() ? "rekeyed" : "deleted by us");
@@ -168,7 +170,7 @@ void process_informational_response(Context& ctx, IkeSa& sa, const Inbound&) {
     }
   forget_deleted_children(sa);
   log::info(label(sa) + ": INFORMATIONAL done: " + std::string(request_name(done.kind)));
-  send_queued(ctx, sa);
+  return Step::Done;
 }
 
 }  // namespace ipsec::ike::v2

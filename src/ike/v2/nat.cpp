@@ -88,6 +88,7 @@ void apply_natd(Context& ctx, IkeSa& sa, const NatdResult& r) {
   sa.nat.local = r.local_nat;
   sa.nat.remote = r.remote_nat;
   sa.nat.fake = r.present && sa.config->force_encap;
+  sa.nat.detection = r.present;
   if (!r.present && sa.config->force_encap)
     log::warn(label(sa) + ": peer does no NAT detection, UDP encapsulation cannot be forced");
   if (!sa.nat.any()) return;

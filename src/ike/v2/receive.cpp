@@ -17,47 +17,33 @@ namespace {
 
 using wire::ExchangeType;
 
-bool is_create(Request r) {
-  return r == Request::CreateChild || r == Request::RekeyChild || r == Request::RekeyIke;
-}
 bool up(const IkeSa& sa) {
   return sa.state == IkeState::Established || sa.state == IkeState::Deleting;
 }
 
 using Handler = void (*)(Context&, IkeSa&, const Inbound&);
 
-// Which exchange may arrive in which state of the SA, and who handles it. A message with
-// no row here is dropped as unexpected (dropped_unexpected), before any decryption.
+// Which request may arrive in which state of the SA, and who answers it. A request with
+// no row here is dropped as unexpected (dropped_unexpected), before any decryption. A
+// response goes to the task of our request in flight (tasks.h) if it is of that task's
+// exchange, and is dropped as unexpected otherwise.
 struct Route {
   ExchangeType exchange;
-  bool response;
   bool (*admits)(const IkeSa&);
   Handler handle;
 };
 
 const Route kRoutes[] = {
-    {ExchangeType::IkeSaInit, true,
-     [](const IkeSa& sa) { return sa.state == IkeState::SaInitSent; }, process_sa_init_response},
-    {ExchangeType::IkeAuth, true, [](const IkeSa& sa) { return sa.state == IkeState::AuthSent; },
-     process_auth_response},
-    {ExchangeType::CreateChildSa, true,
-     [](const IkeSa& sa) { return is_create(sa.in_flight.kind); }, process_create_child_response},
-    {ExchangeType::Informational, true,
-     [](const IkeSa& sa) {
-       return sa.in_flight.kind != Request::SaInit && sa.in_flight.kind != Request::Auth &&
-              !is_create(sa.in_flight.kind);
-     },
-     process_informational_response},
-    {ExchangeType::IkeAuth, false,
+    {ExchangeType::IkeAuth,
      [](const IkeSa& sa) { return !sa.initiator && sa.state == IkeState::SaInitDone; },
      respond_auth},
-    {ExchangeType::Informational, false, up, respond_informational},
-    {ExchangeType::CreateChildSa, false, up, respond_create_child},
+    {ExchangeType::Informational, up, respond_informational},
+    {ExchangeType::CreateChildSa, up, respond_create_child},
 };
 
 const Route* route(const IkeSa& sa, const wire::Header& h) {
   for (const auto& r : kRoutes)
-    if (r.exchange == h.exchange && r.response == h.response && r.admits(sa)) return &r;
+    if (r.exchange == h.exchange && r.admits(sa)) return &r;
   return nullptr;
 }
 
@@ -141,10 +127,10 @@ void Engine::on_response(Inbound& in) {
   IkeSa& sa = *found;
   const bool expected = sa.awaiting_response && h.message_id + 1 == sa.next_request_mid;
   if (!expected) return void(++counters_.dropped_unexpected);
-  const Route* r = route(sa, h);
-  if (r == nullptr) return void(++counters_.dropped_unexpected);
+  if (task_for(sa.in_flight.kind).exchange != h.exchange)
+    return void(++counters_.dropped_unexpected);
   if (!open(sa, in)) return;  // keep retransmitting: a forged response must not end it
-  r->handle(ctx_, sa, in);
+  on_task_response(ctx_, sa, in);
   // DPD: a response that verified (the request is no longer awaited).
   if (!sa.awaiting_response) sa.last_peer_message = ctx_.clock.now();
 }
