@@ -157,8 +157,13 @@ struct ChildConfig {
 
 // One connection: immutable once added to an engine, shared by every IKE SA made from it
 // (std::shared_ptr<const ConnectionConfig>), never copied per SA.
+// The IKE version a connection speaks: the facade (ike.h) gives it to that version's
+// engine. Only IKEv2 has an engine so far; the policy reader refuses 1 until IKEv1 does.
+enum class IkeVersion : uint8_t { V1 = 1, V2 = 2 };
+
 struct ConnectionConfig {
   std::string name;
+  IkeVersion version = IkeVersion::V2;
   Endpoint local;
   Endpoint remote;  // an unspecified address accepts any peer (responder only)
   Identity local_id;

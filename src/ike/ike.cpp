@@ -18,7 +18,14 @@ void Ike::set_limits(EngineLimits limits) { v2_->set_limits(limits); }
 void Ike::set_nat(NatConfig nat) { v2_->set_nat(nat); }
 void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::move(handler)); }
 void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
-void Ike::add_connection(ConnectionConfig config) { v2_->add_connection(std::move(config)); }
+void Ike::add_connection(ConnectionConfig config) {
+  if (config.version != IkeVersion::V2) {  // the policy reader refuses it before this
+    log::error("connection " + config.name + ": IKE version " +
+               std::to_string(static_cast<int>(config.version)) + " has no engine; not added");
+    return;
+  }
+  v2_->add_connection(std::move(config));
+}
 void Ike::remove_connection(std::string_view name) { v2_->remove_connection(name); }
 Result<void> Ike::install_trap(std::string_view c) { return v2_->install_trap(c); }
 void Ike::remove_trap(std::string_view c) { v2_->remove_trap(c); }

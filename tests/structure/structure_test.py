@@ -5,7 +5,9 @@
 - no file under src/daemon/ includes an IKE engine's own headers (ike/v2/): the daemon
   talks to the ike facade (ike/ike.h) and reads SA summaries;
 - in src/ike, no file over 500 lines and no function over 60 lines;
-- every source file opens with an SPDX licence line.
+- every source file opens with an SPDX licence line;
+- the build has no global include directory: each library exposes its own include root
+  (ipsec_expose in CMakeLists.txt), so a target sees only the headers of what it links.
 Prints one line per violation and 'N passed, N failed'."""
 import os
 import re
@@ -141,6 +143,20 @@ def main():
                     if count > MAX_FUNCTION:
                         problems.append(f"{rel}:{start}: {head}: {count} lines "
                                         f"(at most {MAX_FUNCTION} in src/ike)")
+    for dirpath, _, files in os.walk(ROOT):
+        if "CMakeLists.txt" not in files or "/build" in dirpath or "/." in dirpath:
+            continue
+        rel = os.path.relpath(os.path.join(dirpath, "CMakeLists.txt"), ROOT)
+        with open(os.path.join(dirpath, "CMakeLists.txt"), encoding="utf-8") as f:
+            text = f.read()
+        for n, l in enumerate(text.splitlines(), 1):
+            checks += 1
+            if re.match(r"\s*include_directories\s*\(", l):
+                problems.append(f"{rel}:{n}: a global include directory; use ipsec_expose")
+        for lib in re.findall(r"add_library\((ipsec_\w+)", text):
+            checks += 1
+            if not re.search(r"ipsec_expose\(" + lib + r"\s", text):
+                problems.append(f"{rel}: {lib} does not expose its include root (ipsec_expose)")
     for p in problems:
         print("FAILED:", p)
     print(f"{checks - len(problems)} passed, {len(problems)} failed")

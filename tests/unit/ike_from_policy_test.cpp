@@ -85,6 +85,7 @@ TEST_CASE("from_policy: the example maps field by field") {
   ExampleCopy ex;
   ConnectionConfig c = ex.config("left.json");
   CHECK(c.name == "to-right");
+  CHECK(c.version == IkeVersion::V2);
   CHECK(c.local == Endpoint{ip("192.0.2.1"), 500});
   CHECK(c.remote == Endpoint{ip("192.0.2.2"), 500});
   CHECK(c.local_id == Identity::fqdn("left.example"));

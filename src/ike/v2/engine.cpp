@@ -318,16 +318,7 @@ void Engine::on_timer(Millis now) {
     next_sweep_ = now + kSweep;
     for (const auto& [spi, sa] : sas_) touch(spi);
   }
-  std::vector<uint64_t> run;
-  while (!heap_.empty() && heap_.top().first <= now) {
-    const auto [at, spi] = heap_.top();
-    heap_.pop();
-    auto d = due_.find(spi);
-    if (d == due_.end() || d->second != at) continue;  // stale
-    due_.erase(d);
-    run.push_back(spi);
-  }
-  for (uint64_t spi : run) {
+  for (uint64_t spi : timers_.take_due(now)) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) continue;
     IkeSa& sa = *it->second;
@@ -357,7 +348,7 @@ void Engine::reschedule() {
   for (uint64_t spi : dirty_) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) {
-      due_.erase(spi);
+      timers_.clear(spi);
       half_open_.erase(spi);
       continue;
     }
@@ -366,30 +357,13 @@ void Engine::reschedule() {
       half_open_.insert(spi);
     else
       half_open_.erase(spi);
-    auto d = deadline_of(sa);
-    if (!d) {
-      due_.erase(spi);
-      continue;
-    }
-    auto [pos, fresh] = due_.try_emplace(spi, *d);
-    if (!fresh && pos->second == *d) continue;
-    pos->second = *d;
-    heap_.emplace(*d, spi);
+    timers_.set(spi, deadline_of(sa));
   }
   dirty_.clear();
 }
 
-std::optional<Millis> Engine::next_timer() const {
-  while (!heap_.empty()) {
-    const auto& [at, spi] = heap_.top();
-    auto d = due_.find(spi);
-    if (d != due_.end() && d->second == at) break;
-    heap_.pop();  // stale
-  }
-  // The sweep rides on other timers: it is not a reason to wake up.
-  if (heap_.empty()) return std::nullopt;
-  return heap_.top().first;
-}
+// The sweep rides on other timers: it is not a reason to wake up.
+std::optional<Millis> Engine::next_timer() const { return timers_.next(); }
 
 // Only SAs an entry point touched can have been closed (the sweep touches all).
 void Engine::reap() {

@@ -21,6 +21,7 @@
 #include "ike/events.h"
 #include "ike/io.h"
 #include "ike/policy_refs.h"
+#include "ike/timers.h"
 #include "ike/v2/cookie.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/inbound.h"
@@ -160,8 +161,8 @@ class Engine {
   Result<uint64_t> fresh_spi() const;
   // What exchanges asked for while the table was being walked: done by reap().
   void run_deferred();
-  // Timers without walking the table: every SA an entry point touched is rescheduled at
-  // the end of it (reap()); the heap holds (deadline, SPI), stale entries are skipped.
+  // Timers without walking the table (ike/timers.h): every SA an entry point touched is
+  // rescheduled at the end of it (reap()).
   // A sweep, at most every kSweep when timers run anyway, reschedules every SA in case
   // an entry point missed one.
   void touch(uint64_t spi) { dirty_.push_back(spi); }
@@ -194,9 +195,7 @@ class Engine {
     uint64_t spi = 0;
   };
   std::vector<Deferred> deferred_;
-  using Due = std::pair<Millis, uint64_t>;
-  mutable std::priority_queue<Due, std::vector<Due>, std::greater<>> heap_;
-  std::unordered_map<uint64_t, Millis> due_;  // the valid heap entry of each SA
+  TimerSet timers_;
   std::vector<uint64_t> dirty_;
   std::set<uint64_t> half_open_;  // responder SAs waiting for IKE_AUTH
   Millis next_sweep_{0};

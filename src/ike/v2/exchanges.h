@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "ike/child_kernel.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/inbound.h"
 #include "ike/v2/tasks.h"
@@ -61,7 +62,8 @@ void respond_informational(Context& ctx, IkeSa& sa, const Inbound& in);
 // the engine drops it from its table. Emits IkeDown unless it was rekeyed.
 void close_sa(Context& ctx, IkeSa& sa, std::string reason);
 
-// child_sa.cpp: CHILD SAs in the kernel (§2.17 KEYMAT, SAs, lifetimes, policies).
+// child_sa.cpp: CHILD SAs in the kernel (§2.17 KEYMAT; the kernel programming itself,
+// lifetimes, trap policies and ESP SPI helpers are version-neutral: ike/child_kernel.h).
 Result<uint32_t> alloc_inbound_spi(Context& ctx, const IkeSa& sa, const ChildConfig& cc);
 // The child config's name ("?" for a CHILD SA whose config is not chosen yet).
 std::string_view child_name(const ChildSa& c);
@@ -91,17 +93,6 @@ void remove_children(Context& ctx, IkeSa& sa, std::string_view reason);
 // Drops Deleted entries from sa.children.
 void forget_deleted_children(IkeSa& sa);
 Result<std::vector<kernel::PolicyParams>> child_policies(const IkeSa& sa, const ChildSa& c);
-// The policies of a child's configured selectors (on-demand traps), between the
-// connection's addresses.
-Result<std::vector<kernel::PolicyParams>> trap_policies(const ConnectionConfig& conn,
-                                                        const ChildConfig& cc);
-kernel::Lifetime child_lifetime(crypto::RandomSource& random, const ChildLifetime& l);
-// from + period minus a random amount below `spread`; 0 when period is 0.
-Millis jittered_deadline(crypto::RandomSource& random, Millis from, std::chrono::seconds period,
-                         std::chrono::seconds spread);
-Bytes esp_spi_bytes(uint32_t spi);
-uint32_t esp_spi_value(ByteView spi);
-std::string esp_spi_str(uint32_t spi);  // "0xc0000001"
 
 // create_child.cpp (RFC 7296 §1.3, §2.8, §2.18)
 //   HDR, SK {SA, Ni, [KEi], TSi, TSr}                      -->  a new CHILD SA

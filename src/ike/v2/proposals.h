@@ -12,6 +12,7 @@
 #include "crypto/key_exchange.h"
 #include "crypto/prf.h"
 #include "crypto/sk_cipher.h"
+#include "ike/child_kernel.h"
 #include "ike/config.h"
 #include "ike/traffic_selectors.h"
 #include "kernel/types.h"
@@ -60,14 +61,8 @@ struct IkeAlgorithms {
 // transform.
 Result<IkeAlgorithms> ike_algorithms(const wire::Proposal& p);
 
-// A selected ESP proposal in kernel terms, with the KEYMAT lengths (§2.17).
-struct EspAlgorithms {
-  std::string encr_keyword;   // kernel/algorithms.h keyword: "aes-gcm-16", "aes-cbc"
-  std::string integ_keyword;  // empty for AEAD
-  size_t encr_key_bytes = 0;  // with the salt of AEAD/CTR
-  size_t integ_key_bytes = 0;
-  bool esn = false;
-};
+// A selected ESP proposal in kernel terms (ike/child_kernel.h), with the KEYMAT lengths
+// (§2.17).
 Result<EspAlgorithms> esp_algorithms(const wire::Proposal& p);
 
 }  // namespace ipsec::ike::v2
