@@ -116,4 +116,31 @@ ConfigDiff diff(const std::vector<DaemonConnection>& running,
   return d;
 }
 
+namespace {
+
+// The reqids of the first connection called `name`, in children order.
+std::vector<uint32_t> reqids_of(const std::vector<DaemonConnection>& conns,
+                                const std::string& name) {
+  std::vector<uint32_t> out;
+  auto c = std::find_if(conns.begin(), conns.end(),
+                        [&](const DaemonConnection& x) { return x.config.name == name; });
+  if (c != conns.end())
+    for (const auto& child : c->config.children) out.push_back(child.reqid);
+  return out;
+}
+
+}  // namespace
+
+void changed_by_reqids(ConfigDiff& d, const std::vector<DaemonConnection>& running,
+                       const std::vector<DaemonConnection>& next) {
+  for (auto it = d.unchanged.begin(); it != d.unchanged.end();) {
+    if (reqids_of(running, *it) == reqids_of(next, *it)) {
+      ++it;
+      continue;
+    }
+    d.changed.insert(std::upper_bound(d.changed.begin(), d.changed.end(), *it), *it);
+    it = d.unchanged.erase(it);
+  }
+}
+
 }  // namespace ipsec::daemon

@@ -55,4 +55,11 @@ struct ConfigDiff {
 ConfigDiff diff(const std::vector<DaemonConnection>& running,
                 const std::vector<DaemonConnection>& next);
 
+// Moves to `changed` each connection `d` has unchanged whose children's reqids differ
+// between `running` and `next` (a file now claims a reqid it had been given, so
+// assign_reqids gave it another): its SAs and trap policies carry the old one. Both lists
+// stay sorted.
+void changed_by_reqids(ConfigDiff& d, const std::vector<DaemonConnection>& running,
+                       const std::vector<DaemonConnection>& next);
+
 }  // namespace ipsec::daemon

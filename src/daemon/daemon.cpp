@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// ipsecd's main thread: signals, the control socket, and the workers it drives.
+// ipsecd's main thread: setup, the event loop (signals, kernel and engine events, the
+// control socket), shutdown; the commands are in commands.cpp, `load` in reload.cpp.
 #include "daemon/daemon.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstring>
@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "daemon/sd_notify.h"
 #include "daemon/shard.h"
-#include "daemon/status.h"
 
 namespace ipsec::daemon {
 
@@ -31,55 +30,6 @@ constexpr size_t kMaxEngineEventsPerWakeup = 256;  // bounded: the rest on the n
 Error sys_error(const std::string& what) {
   int err = errno;
   return Error{what + ": " + std::strerror(err), err};
-}
-
-const char* start_action_name(ike::StartAction a) {
-  switch (a) {
-    case ike::StartAction::Start:
-      return "start";
-    case ike::StartAction::Trap:
-      return "trap";
-    case ike::StartAction::None:
-      break;
-  }
-  return "none";
-}
-
-// `none`: what None is called (dpd_action "clear", close_action "none").
-const char* peer_gone_name(ike::PeerGoneAction a, const char* none) {
-  switch (a) {
-    case ike::PeerGoneAction::Restart:
-      return "restart";
-    case ike::PeerGoneAction::Trap:
-      return "trap";
-    case ike::PeerGoneAction::None:
-      break;
-  }
-  return none;
-}
-
-uint64_t secs(std::chrono::seconds s) { return s.count() > 0 ? uint64_t(s.count()) : 0; }
-
-bool trap_connection(const DaemonConnection& c) { return c.traps(); }
-
-// "lan, dmz (on-demand)": the children with their start action when not the first's.
-std::string children_names(const ike::ConnectionConfig& k) {
-  std::string out;
-  for (const auto& c : k.children) {
-    if (!out.empty()) out += ", ";
-    out += c.name;
-  }
-  return out;
-}
-
-bool contains(const std::vector<std::string>& sorted, const std::string& name) {
-  return std::binary_search(sorted.begin(), sorted.end(), name);
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out.empty() ? "-" : out;
 }
 
 }  // namespace
@@ -206,7 +156,7 @@ void Daemon::install_traps(const std::vector<std::string>& names,
                            std::vector<std::string>* problems) {
   for (const std::string& name : names) {
     const DaemonConnection* c = find_connection(name);
-    if (c == nullptr || !trap_connection(*c)) continue;
+    if (c == nullptr || !c->traps()) continue;
     Worker& w = owner(name);
     std::lock_guard lock(w.mutex());
     if (auto r = w.engine().install_trap(name); !r) {
@@ -242,16 +192,34 @@ void Daemon::remove_all_traps() {
     log::info("removed the trap policies of " + std::to_string(removed) + " connection(s)");
 }
 
+std::vector<std::pair<std::string, uint64_t>> Daemon::delete_sas_of(const std::string& name) {
+  std::vector<std::pair<std::string, uint64_t>> deleted;
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex());
+    std::vector<std::pair<std::string, uint64_t>> sas;
+    for (const ike::IkeSaSummary& sa : w->engine().sas(false))
+      if ((name.empty() || sa.connection == name) && sa.phase == ike::SaPhase::Established)
+        sas.emplace_back(sa.connection, sa.local_spi);
+    for (auto& [conn, spi] : sas) {
+      if (auto r = w->engine().delete_ike_sa(spi); !r) {
+        log::warn(r.error().message);
+        continue;
+      }
+      deleted.emplace_back(std::move(conn), spi);
+    }
+    w->wake();
+  }
+  return deleted;
+}
+
 int Daemon::run() {
-  log::info("ipsecd started with " + std::to_string(connections_.size()) + " connection(s), " +
-            std::to_string(workers_.size()) + " worker(s)");
+  log::info("ipsecd started with " + summary());
   for (auto& w : workers_) w->start();
   std::vector<std::string> names;
   for (const auto& c : connections_) names.push_back(c.config.name);
   install_traps(names, nullptr);
   start_connections(names);
-  notify::ready(std::to_string(connections_.size()) + " connection(s), " +
-                std::to_string(workers_.size()) + " worker(s)");
+  notify::ready(summary());
   epoll_event events[kMaxEvents];
   for (;;) {
     int timeout = -1;
@@ -396,251 +364,15 @@ bool Daemon::shutdown_done() {
   return true;
 }
 
+std::string Daemon::summary() const {
+  return std::to_string(connections_.size()) + " connection(s), " +
+         std::to_string(workers_.size()) + " worker(s)";
+}
+
 const DaemonConnection* Daemon::find_connection(const std::string& name) const {
   for (const DaemonConnection& c : connections_)
     if (c.config.name == name) return &c;
   return nullptr;
-}
-
-control::Response Daemon::handle(const control::Request& r, const Peer& peer) {
-  if (r.command == "status") return status();
-  if (r.command == "list-conns") return list_conns();
-  if (r.command == "up") return up(r.name);
-  if (r.command == "down") {
-    if (r.all && !r.name.empty())
-      return control::Response::failure("down: a connection name or all, not both");
-    return r.all ? down_all() : down(r.name);
-  }
-  if (r.command == "restart") return restart(r.name);
-  if (r.command == "monitor") return monitor();
-  if (r.command == "load") {
-    notify::reloading("loading " + std::to_string(r.files.size()) + " policy file(s)");
-    control::Response resp = load(r.files, peer);
-    notify::ready(resp.ok ? std::to_string(connections_.size()) + " connection(s), " +
-                                std::to_string(workers_.size()) + " worker(s)"
-                          : resp.error);
-    return resp;
-  }
-  return control::Response::failure("unknown command \"" + r.command + "\"");
-}
-
-control::Response Daemon::status() {
-  control::Status all;
-  const uint64_t wall = static_cast<uint64_t>(::time(nullptr));
-  for (auto& w : workers_) {
-    std::lock_guard lock(w->mutex());
-    const ike::Ike& e = w->engine();
-    merge(all, make_status({e.sas(), e.closed_sas(), e.counters()}, w->kernel(), w->index(),
-                           clock_.now(), wall));
-  }
-  control::Response resp;
-  resp.data = control::to_json(all);
-  return resp;
-}
-
-control::Response Daemon::up(const std::string& name) {
-  if (stopping_) return control::Response::failure("ipsecd is shutting down");
-  if (!find_connection(name)) return control::Response::failure("no connection \"" + name + "\"");
-  Worker& w = *workers_[worker_for_connection(name, options_.workers)];
-  std::lock_guard lock(w.mutex());
-  auto spi = w.engine().initiate(name);
-  w.wake();
-  if (!spi) return control::Response::failure(spi.error().message);
-  control::Response resp;
-  resp.data = {{"connection", name}, {"spi_i", control::spi_hex(*spi, 16)}};
-  return resp;
-}
-
-std::vector<std::pair<std::string, uint64_t>> Daemon::delete_sas_of(const std::string& name) {
-  std::vector<std::pair<std::string, uint64_t>> deleted;
-  for (auto& w : workers_) {
-    std::lock_guard lock(w->mutex());
-    std::vector<std::pair<std::string, uint64_t>> sas;
-    for (const ike::IkeSaSummary& sa : w->engine().sas(false))
-      if ((name.empty() || sa.connection == name) && sa.phase == ike::SaPhase::Established)
-        sas.emplace_back(sa.connection, sa.local_spi);
-    for (auto& [conn, spi] : sas) {
-      if (auto r = w->engine().delete_ike_sa(spi); !r) {
-        log::warn(r.error().message);
-        continue;
-      }
-      deleted.emplace_back(std::move(conn), spi);
-    }
-    w->wake();
-  }
-  return deleted;
-}
-
-control::Response Daemon::down(const std::string& name) {
-  if (name.empty()) return control::Response::failure("down: no connection named");
-  if (!find_connection(name)) return control::Response::failure("no connection \"" + name + "\"");
-  auto sas = delete_sas_of(name);
-  if (sas.empty()) return control::Response::failure("no established IKE SA of \"" + name + "\"");
-  nlohmann::json deleted = nlohmann::json::array();
-  for (const auto& sa : sas) deleted.push_back(control::spi_hex(sa.second, 16));
-  control::Response resp;
-  resp.data = {{"connection", name}, {"deleted", deleted}};
-  return resp;
-}
-
-// Every established IKE SA, whatever its connection; none is not an error.
-control::Response Daemon::down_all() {
-  auto sas = delete_sas_of("");
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [conn, spi] : sas)
-    list.push_back({{"connection", conn}, {"ike_spi", control::spi_hex(spi, 16)}});
-  log::info("down --all: deleting " + std::to_string(sas.size()) + " IKE SA(s)");
-  control::Response resp;
-  resp.data = {{"sas", list}};
-  return resp;
-}
-
-// Like down, then up again; a trap connection goes back to its trap policies instead (the
-// next packet brings it up).
-control::Response Daemon::restart(const std::string& name) {
-  if (stopping_) return control::Response::failure("ipsecd is shutting down");
-  const DaemonConnection* c = name.empty() ? nullptr : find_connection(name);
-  if (c == nullptr) return control::Response::failure("no connection \"" + name + "\"");
-  auto sas = delete_sas_of(name);
-  nlohmann::json deleted = nlohmann::json::array();
-  for (const auto& sa : sas) deleted.push_back(control::spi_hex(sa.second, 16));
-  control::Response resp;
-  resp.data = {{"connection", name}, {"deleted", deleted}};
-  Worker& w = owner(name);
-  std::lock_guard lock(w.mutex());
-  if (trap_connection(*c)) {
-    auto r = w.engine().trapped(name) ? Result<void>{} : w.engine().install_trap(name);
-    w.wake();
-    if (!r)
-      return control::Response::failure("cannot install the trap policies of " + name + ": " +
-                                        r.error().message);
-    resp.data["trap"] = true;
-    return resp;
-  }
-  auto spi = w.engine().initiate(name);
-  w.wake();
-  if (!spi) return control::Response::failure(spi.error().message);
-  resp.data["spi_i"] = control::spi_hex(*spi, 16);
-  return resp;
-}
-
-// The control server streams events to the client from here on (control_server.h).
-control::Response Daemon::monitor() {
-  if (stopping_) return control::Response::failure("ipsecd is shutting down");
-  events_.set_listening(true);
-  control::Response resp;
-  resp.data = {{"monitor", true}};
-  return resp;
-}
-
-// All or nothing: the files must load without error and their new local addresses must
-// bind before anything changes. Unchanged connections keep their SAs.
-control::Response Daemon::load(const std::vector<std::string>& files, const Peer& peer) {
-  if (peer.uid != 0 && peer.uid != ::geteuid())
-    return control::Response::failure("load refused: only root or ipsecd's own user (uid " +
-                                      std::to_string(::geteuid()) + ") may load policy files, " +
-                                      "not uid " + std::to_string(peer.uid));
-  if (stopping_) return control::Response::failure("ipsecd is shutting down");
-  if (files.empty()) return control::Response::failure("load refused: no policy files given");
-  LoadedConnections next = load_connections(files, options_.port, true);
-  for (const auto& w : next.warnings) log::warn("load: " + w);
-  if (next.ok()) {
-    assign_reqids(next.connections, connections_);
-    if (auto r = open_sockets(next.connections); !r) next.errors.push_back(r.error().message);
-  }
-  if (!next.ok()) {
-    control::Response refused = control::Response::failure(
-        "load refused: " + std::to_string(next.errors.size()) + " problem(s)");
-    refused.details = next.errors;
-    log::warn(refused.error + ": " + next.errors.front());
-    return refused;
-  }
-  ConfigDiff d = diff(connections_, next.connections);
-  // A reqid that moved (a file now claims it) makes the connection changed too.
-  for (auto it = d.unchanged.begin(); it != d.unchanged.end();) {
-    const DaemonConnection* old = find_connection(*it);
-    auto now = std::find_if(next.connections.begin(), next.connections.end(),
-                            [&](const DaemonConnection& c) { return c.config.name == *it; });
-    auto reqids = [](const DaemonConnection& c) {
-      std::vector<uint32_t> out;
-      for (const auto& child : c.config.children) out.push_back(child.reqid);
-      return out;
-    };
-    if (reqids(*old) == reqids(*now)) {
-      ++it;
-      continue;
-    }
-    d.changed.insert(std::upper_bound(d.changed.begin(), d.changed.end(), *it), *it);
-    it = d.unchanged.erase(it);
-  }
-  std::vector<std::string> problems = apply(d, std::move(next.connections));
-  log::info("load: added " + joined(d.added) + "; changed " + joined(d.changed) + "; removed " +
-            joined(d.removed) + "; unchanged " + joined(d.unchanged));
-  control::Response resp;
-  resp.data = control::to_json(control::LoadSummary{d.added, d.changed, d.unchanged, d.removed});
-  resp.details = std::move(problems);
-  return resp;
-}
-
-// Removed and changed connections lose their IKE SAs (Delete to the peer, like down) and
-// their trap policies, every engine gets the new set; added and changed ones with start
-// action start are initiated, those with trap get their trap policies. The load itself
-// already happened: a trap that cannot be installed is a problem reported, not a refusal.
-std::vector<std::string> Daemon::apply(const ConfigDiff& d, std::vector<DaemonConnection> next) {
-  for (const auto* names : {&d.removed, &d.changed})
-    for (const std::string& name : *names) {
-      delete_sas_of(name);
-      remove_traps(name);
-    }
-  for (auto& w : workers_) {
-    std::lock_guard lock(w->mutex());
-    for (const auto* names : {&d.removed, &d.changed})
-      for (const std::string& name : *names) w->engine().remove_connection(name);
-    for (const DaemonConnection& c : next)
-      if (contains(d.added, c.config.name) || contains(d.changed, c.config.name))
-        w->engine().add_connection(c.config);
-    w->wake();
-  }
-  connections_ = std::move(next);
-  std::vector<std::string> start = d.added;
-  start.insert(start.end(), d.changed.begin(), d.changed.end());
-  std::vector<std::string> problems;
-  install_traps(start, &problems);
-  start_connections(start);
-  return problems;
-}
-
-control::Response Daemon::list_conns() {
-  std::vector<control::ConnInfo> out;
-  for (const DaemonConnection& c : connections_) {
-    const ike::ConnectionConfig& k = c.config;
-    control::ConnInfo i;
-    i.name = k.name;
-    i.local = k.local.str();
-    i.remote = k.remote.str();
-    i.local_id = k.local_id.str();
-    i.remote_id = k.remote_id.str();
-    // The first child's settings stand for the connection's in this one-line summary.
-    const ike::ChildConfig& first = k.children.front();
-    i.child = children_names(k);
-    i.start_action = start_action_name(first.start_action);
-    for (auto& w : workers_) {
-      std::lock_guard lock(w->mutex());
-      i.trapped = i.trapped || w->engine().trapped(k.name);
-    }
-    i.child_rekey_seconds = secs(first.lifetime.rekey_time);
-    i.child_life_seconds = secs(first.lifetime.life_time);
-    i.ike_rekey_seconds = secs(k.ike_lifetime.rekey_time);
-    i.ike_reauth_seconds = secs(k.ike_lifetime.reauth_time);
-    i.dpd_delay_seconds = secs(k.dpd_delay);
-    i.dpd_timeout_seconds = secs(k.dpd_timeout);
-    i.dpd_action = peer_gone_name(first.dpd_action, "clear");
-    i.close_action = peer_gone_name(first.close_action, "none");
-    out.push_back(std::move(i));
-  }
-  control::Response resp;
-  resp.data = control::to_json(out);
-  return resp;
 }
 
 }  // namespace ipsec::daemon

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -72,16 +73,33 @@ class Daemon {
   void begin_shutdown();
   bool shutdown_done();
 
+  // "N connection(s), M worker(s)": the service status after start and after a load.
+  std::string summary() const;
+
+  // The control commands (commands.cpp): `handle` finds the request's row in kCommands.
+  using Handler = control::Response (Daemon::*)(const control::Request&, const Peer&);
+  struct Command {
+    std::string_view name;
+    Handler run;
+    bool refused_while_stopping;  // "ipsecd is shutting down" before `run`
+    bool names_connection;        // `no connection "NAME"` before `run` unless r.name is one
+  };
+  static const Command kCommands[];
   control::Response handle(const control::Request& r, const Peer& peer);
-  control::Response status();
-  control::Response up(const std::string& name);
-  control::Response down(const std::string& name);
+  control::Response status(const control::Request& r, const Peer& peer);
+  control::Response list_conns(const control::Request& r, const Peer& peer);
+  control::Response up(const control::Request& r, const Peer& peer);
+  control::Response down(const control::Request& r, const Peer& peer);
+  control::Response down_one(const std::string& name);
   control::Response down_all();
-  control::Response restart(const std::string& name);
-  control::Response monitor();
-  control::Response load(const std::vector<std::string>& files, const Peer& peer);
+  control::Response restart(const control::Request& r, const Peer& peer);
+  control::Response monitor(const control::Request& r, const Peer& peer);
+
+  // Reloading (reload.cpp): `load` replaces the connections with those of r.files.
+  control::Response load(const control::Request& r, const Peer& peer);
+  control::Response load_files(const std::vector<std::string>& files, const Peer& peer);
   std::vector<std::string> apply(const ConfigDiff& d, std::vector<DaemonConnection> next);
-  control::Response list_conns();
+
   const DaemonConnection* find_connection(const std::string& name) const;
   // Deletes the established IKE SAs of a connection (every connection when `name` is
   // empty) in every worker; their connections and SPIs.

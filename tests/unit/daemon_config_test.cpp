@@ -118,6 +118,30 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   CHECK(!daemon::same_connection(conn("x"), e));
 }
 
+TEST_CASE("changed_by_reqids: an unchanged connection whose reqid moved is changed") {
+  std::vector<daemon::DaemonConnection> running{conn("a"), conn("b"), conn("c")};
+  daemon::assign_reqids(running);  // a 1, b 2, c 3
+  // A new file claims 2: b gets the lowest free one (4), so b is changed though its file
+  // is not; c is changed by its file, a keeps its reqid and stays unchanged.
+  std::vector<daemon::DaemonConnection> next{conn("d", 2), conn("c"), conn("b"), conn("a")};
+  next[1].config.children[0].local_ts = {prefix("10.9.0.0/16")};
+  daemon::assign_reqids(next, running);
+  REQUIRE(next[2].config.children[0].reqid == 4);
+  daemon::ConfigDiff d = daemon::diff(running, next);
+  CHECK(d.changed == std::vector<std::string>{"c"});
+  CHECK(d.unchanged == std::vector<std::string>{"a", "b"});
+  daemon::changed_by_reqids(d, running, next);
+  CHECK(d.added == std::vector<std::string>{"d"});
+  CHECK(d.changed == std::vector<std::string>{"b", "c"});
+  CHECK(d.unchanged == std::vector<std::string>{"a"});
+  CHECK(d.removed.empty());
+  // Nothing moved: nothing to do.
+  daemon::ConfigDiff same = daemon::diff(running, running);
+  daemon::changed_by_reqids(same, running, running);
+  CHECK(same.unchanged == std::vector<std::string>{"a", "b", "c"});
+  CHECK(same.changed.empty());
+}
+
 TEST_CASE("load_connections: the on-demand example; both start actions agree") {
   // git keeps no modes: a copy with its shared.psk 0600.
   namespace fs = std::filesystem;
