@@ -81,3 +81,40 @@ TEST_SUITE("ike timers") {
     }
   }
 }
+
+#include "ike/sa_table.h"
+
+namespace {
+struct FakeSa {
+  bool half_open = false;
+  std::optional<Millis> due;
+};
+}  // namespace
+
+TEST_SUITE("ike sa table") {
+  TEST_CASE("touched SAs are rescheduled: deadlines, half-open marks, removal forgets both") {
+    ipsec::ike::SaTable<FakeSa> t;
+    t.add(7, std::make_unique<FakeSa>(FakeSa{true, Millis{100}}));
+    t.add(3, std::make_unique<FakeSa>(FakeSa{false, Millis{50}}));
+    t.touch(7);
+    CHECK(t.touched() == std::vector<uint64_t>{3, 7});
+    auto deadline = [](const FakeSa& sa) { return sa.due; };
+    auto half_open = [](const FakeSa& sa) { return sa.half_open; };
+    t.reschedule(deadline, half_open);
+    CHECK(t.touched().empty());
+    CHECK(t.half_open() == std::set<uint64_t>{7});
+    CHECK(t.next_timer() == Millis{50});
+    // An SA that changed without being touched keeps its old schedule until the sweep.
+    t.get(3)->due = Millis{500};
+    CHECK(t.next_timer() == Millis{50});
+    t.touch_all();
+    t.reschedule(deadline, half_open);
+    CHECK(t.next_timer() == Millis{100});
+    t.erase(t.find(7));
+    t.reschedule(deadline, half_open);
+    CHECK(t.half_open().empty());
+    CHECK(t.next_timer() == Millis{500});
+    CHECK(t.take_due(Millis{1000}) == std::vector<uint64_t>{3});
+    CHECK(t.size() == 1);
+  }
+}

@@ -108,8 +108,7 @@ void Engine::on_reauth(IkeSa& sa) {
 void Engine::run_deferred() {
   for (auto& a : adopted_) {
     const uint64_t spi = a->local_spi();
-    touch(spi);
-    sas_.emplace(spi, std::move(a));
+    sas_.add(spi, std::move(a));
   }
   adopted_.clear();
   auto todo = std::move(deferred_);
@@ -247,8 +246,7 @@ Result<uint64_t> Engine::start(std::shared_ptr<const ConnectionConfig> config,
   if (auto r = start_sa_init(ctx_, *sa); !r) return fail(r.error());
   const uint64_t spi = sa->spi_i;
   log::info(label(*sa) + ": initiating, offering " + describe(to_wire(sa->config->proposals)));
-  touch(spi);
-  sas_.emplace(spi, std::move(sa));
+  sas_.add(spi, std::move(sa));
   return spi;
 }
 
@@ -303,7 +301,7 @@ void Engine::on_initial_contact(const IkeSa& fresh) {
   }
 }
 
-size_t Engine::half_open_count() const { return half_open_.size(); }
+size_t Engine::half_open_count() const { return sas_.half_open().size(); }
 
 void Engine::expire_half_open(IkeSa& sa, Millis now) {
   if (sa.initiator || sa.state != IkeState::SaInitDone) return;
@@ -316,9 +314,9 @@ void Engine::expire_half_open(IkeSa& sa, Millis now) {
 void Engine::on_timer(Millis now) {
   if (now >= next_sweep_) {
     next_sweep_ = now + kSweep;
-    for (const auto& [spi, sa] : sas_) touch(spi);
+    sas_.touch_all();
   }
-  for (uint64_t spi : timers_.take_due(now)) {
+  for (uint64_t spi : sas_.take_due(now)) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) continue;
     IkeSa& sa = *it->second;
@@ -345,33 +343,18 @@ std::optional<Millis> Engine::deadline_of(const IkeSa& sa) const {
 }
 
 void Engine::reschedule() {
-  for (uint64_t spi : dirty_) {
-    auto it = sas_.find(spi);
-    if (it == sas_.end()) {
-      timers_.clear(spi);
-      half_open_.erase(spi);
-      continue;
-    }
-    const IkeSa& sa = *it->second;
-    if (!sa.initiator && sa.state == IkeState::SaInitDone)
-      half_open_.insert(spi);
-    else
-      half_open_.erase(spi);
-    timers_.set(spi, deadline_of(sa));
-  }
-  dirty_.clear();
+  sas_.reschedule(
+      [this](const IkeSa& sa) { return deadline_of(sa); },
+      [](const IkeSa& sa) { return !sa.initiator && sa.state == IkeState::SaInitDone; });
 }
 
 // The sweep rides on other timers: it is not a reason to wake up.
-std::optional<Millis> Engine::next_timer() const { return timers_.next(); }
+std::optional<Millis> Engine::next_timer() const { return sas_.next_timer(); }
 
 // Only SAs an entry point touched can have been closed (the sweep touches all).
 void Engine::reap() {
   for (int round = 0; round < 4; ++round) {  // deferred work may close or add SAs again
-    std::sort(dirty_.begin(), dirty_.end());
-    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
-    const std::vector<uint64_t> candidates = dirty_;
-    for (uint64_t spi : candidates) {
+    for (uint64_t spi : sas_.touched()) {
       auto it = sas_.find(spi);
       if (it == sas_.end()) continue;
       IkeSa& sa = *it->second;
@@ -394,7 +377,7 @@ void Engine::reap() {
       }
       closed_.push_front(std::move(c));
       if (closed_.size() > kClosedKept) closed_.pop_back();
-      sas_.erase(it);  // reschedule() forgets its timers (it stays in dirty_)
+      sas_.erase(it);  // reschedule() forgets its timers
     }
     if (adopted_.empty() && deferred_.empty()) break;
     run_deferred();

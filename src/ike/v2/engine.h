@@ -21,7 +21,7 @@
 #include "ike/events.h"
 #include "ike/io.h"
 #include "ike/policy_refs.h"
-#include "ike/timers.h"
+#include "ike/sa_table.h"
 #include "ike/v2/cookie.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/inbound.h"
@@ -165,7 +165,7 @@ class Engine {
   // rescheduled at the end of it (reap()).
   // A sweep, at most every kSweep when timers run anyway, reschedules every SA in case
   // an entry point missed one.
-  void touch(uint64_t spi) { dirty_.push_back(spi); }
+  void touch(uint64_t spi) { sas_.touch(spi); }
   void reschedule();
   std::optional<Millis> deadline_of(const IkeSa& sa) const;
   static constexpr Millis kSweep{5000};
@@ -195,14 +195,11 @@ class Engine {
     uint64_t spi = 0;
   };
   std::vector<Deferred> deferred_;
-  TimerSet timers_;
-  std::vector<uint64_t> dirty_;
-  std::set<uint64_t> half_open_;  // responder SAs waiting for IKE_AUTH
   Millis next_sweep_{0};
   CookieJar cookies_;
   Connections connections_;
-  std::map<uint64_t, std::unique_ptr<IkeSa>> sas_;  // by our SPI
-  std::deque<ClosedSa> closed_;                     // newest first
+  SaTable<IkeSa> sas_;           // by our SPI, with their timers and the half-open ones
+  std::deque<ClosedSa> closed_;  // newest first
 };
 
 }  // namespace ipsec::ike::v2

@@ -180,8 +180,7 @@ void Engine::on_sa_init_request(const Inbound& in) {
   if (!sa) return;
   if (sas_.count(sa->spi_r) != 0) return void(++counters_.dropped_unexpected);  // 2^-64
   const uint64_t spi = sa->spi_r;
-  touch(spi);
-  sas_.emplace(spi, std::move(sa));
+  sas_.add(spi, std::move(sa));
 }
 
 bool Engine::cookie_ok(const Endpoint& local, const Endpoint& remote, const wire::Message& m) {
@@ -208,7 +207,7 @@ bool Engine::cookie_ok(const Endpoint& local, const Endpoint& remote, const wire
 
 // Among the half-open SAs only (at most about the COOKIE threshold of them).
 IkeSa* Engine::half_open(const Endpoint& remote, uint64_t spi_i) {
-  for (uint64_t spi : half_open_) {
+  for (uint64_t spi : sas_.half_open()) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) continue;
     IkeSa& sa = *it->second;
