@@ -176,6 +176,16 @@ TEST_SUITE("crypto pki") {
     CHECK(c.store.anchors().size() == 1);
   }
 
+  TEST_CASE("trust store: an intermediate CA as anchor ends the chain (partial chain)") {
+    Chain c;
+    TrustStore store;
+    store.add_anchor(certificate(c.inter.get()));
+    auto chain = store.verify(certificate(c.leaf.get()), {}, kNow);
+    REQUIRE(chain);
+    REQUIRE(chain->size() == 2);
+    CHECK((*chain)[1].subject_text() == "C=DE, O=Example, CN=Example Issuing CA");
+  }
+
   TEST_CASE("trust store: a missing intermediate, expiry and an unknown root are named") {
     Chain c;
     auto missing = c.store.verify(certificate(c.leaf.get()), {}, kNow);

@@ -160,6 +160,43 @@ TEST_SUITE("crypto pki") {
     CHECK_FALSE(PrivateKey::parse(der));
   }
 
+  TEST_CASE("unsupported key types and curves are named; an unencrypted key ignores a passphrase") {
+    Pkey brainpool(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "brainpoolP256r1"));
+    Pkey x25519(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+    REQUIRE(brainpool);
+    REQUIRE(x25519);
+    auto bp = PrivateKey::parse(encode(brainpool.get(), Form::Pkcs8Pem));
+    REQUIRE_FALSE(bp);
+    CHECK(bp.error().message.find("unsupported curve brainpoolP256r1") != std::string::npos);
+    auto xk = PrivateKey::parse(encode(x25519.get(), Form::Pkcs8Der));
+    REQUIRE_FALSE(xk);
+    CHECK(xk.error().message.find("unsupported key type X25519") != std::string::npos);
+    auto cert = Certificate::parse(cert_der(self_signed({{"CN", "bp"}}, brainpool.get()).get()));
+    REQUIRE_FALSE(cert);
+    CHECK(cert.error().message.find("unsupported curve") != std::string::npos);
+    const SecretBytes pass = secret("not needed");
+    CHECK(PrivateKey::parse(encode(key(KeyType::Ed25519), Form::Pkcs8Pem), &pass));
+  }
+
+  TEST_CASE("public keys from a SubjectPublicKeyInfo") {
+    for (KeyType t : kAllKeyTypes) {
+      CAPTURE(key_type_name(t));
+      auto pub = PublicKey::from_spki(spki_of(key(t)));
+      REQUIRE(pub);
+      CHECK(pub->type() == t);
+      CHECK(pub->spki() == spki_of(key(t)));
+      CHECK(pub->spki_sha1().size() == 20);
+    }
+    CHECK(PublicKey::from_spki(spki_of(key(KeyType::Ed448)))->bits() == 456);
+    Bytes trailing = spki_of(key(KeyType::EcP256));
+    trailing.push_back(0);
+    auto t = PublicKey::from_spki(trailing);
+    REQUIRE_FALSE(t);
+    CHECK(t.error().message == "public key: 1 bytes after the SubjectPublicKeyInfo");
+    CHECK_FALSE(PublicKey::from_spki(crypto_test::ascii("garbage")));
+    CHECK_FALSE(PublicKey::from_spki(Bytes{}));
+  }
+
   TEST_CASE("sign and verify every scheme a key allows; a flipped bit or a wrong key fails") {
     const Bytes data = crypto_test::ascii("IKE_SA_INIT | Nr | prf(SK_pi, IDi')");
     for (KeyType t : kAllKeyTypes) {
