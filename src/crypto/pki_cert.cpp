@@ -12,9 +12,6 @@ namespace ipsec::crypto {
 
 namespace {
 
-// A DER certificate starts with a SEQUENCE; PEM with text.
-bool is_der(ByteView data) { return !data.empty() && data[0] == 0x30; }
-
 Result<std::vector<Certificate>> parse_der(ByteView der) {
   const unsigned char* p = der.data();
   ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
@@ -98,7 +95,7 @@ Certificate::Certificate(std::shared_ptr<const Impl> impl) : impl_(std::move(imp
 
 Result<std::vector<Certificate>> Certificate::parse(ByteView pem_or_der) {
   if (pem_or_der.empty()) return fail("certificate: empty input");
-  return is_der(pem_or_der) ? parse_der(pem_or_der) : parse_pem(pem_or_der);
+  return ossl::looks_like_der(pem_or_der) ? parse_der(pem_or_der) : parse_pem(pem_or_der);
 }
 
 Bytes Certificate::der() const { return pki::to_der(impl_->x509.get(), i2d_X509); }

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "crypto/openssl_util.h"
 #include "crypto/pki.h"
@@ -28,6 +29,12 @@ using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
+
+// DER (a SEQUENCE) rather than PEM text: PEM may start with any text, even a '0' (0x30).
+inline bool looks_like_der(ByteView data) {
+  std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+  return !data.empty() && data[0] == 0x30 && text.find("-----BEGIN ") == std::string_view::npos;
+}
 
 // A read-only memory BIO over `data` (no copy).
 inline BioPtr mem_bio(ByteView data) {

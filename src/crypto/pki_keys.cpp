@@ -78,6 +78,7 @@ Result<ossl::PkeyPtr> decode(ByteView data, const SecretBytes* passphrase) {
     if (!passphrase) return fail("private key is encrypted and no passphrase was given");
     return fail("private key: wrong passphrase (or the encrypted key is damaged)");
   }
+  ERR_clear_error();  // the decoders that did not match may have left errors behind
   return ossl::PkeyPtr(raw);
 }
 

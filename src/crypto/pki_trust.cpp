@@ -30,7 +30,7 @@ using X509ChainPtr = std::unique_ptr<STACK_OF(X509), ChainFree>;
 
 Result<ossl::X509CrlPtr> parse_crl(ByteView data) {
   ossl::X509CrlPtr crl;
-  if (!data.empty() && data[0] == 0x30) {
+  if (ossl::looks_like_der(data)) {
     const unsigned char* p = data.data();
     crl.reset(d2i_X509_CRL(nullptr, &p, static_cast<long>(data.size())));
   } else {
@@ -160,6 +160,7 @@ Result<std::vector<Certificate>> TrustStore::verify(const Certificate& leaf,
   }
   if (auto r = configure(ctx.get(), !impl_->crls.empty(), at); !r) return fail(r.error());
   if (X509_verify_cert(ctx.get()) != 1) return fail(verify_error(ctx.get(), x509));
+  ERR_clear_error();  // what the tolerated missing CRLs may have queued
   return chain_of(ctx.get());
 }
 

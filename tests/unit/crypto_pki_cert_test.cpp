@@ -134,9 +134,9 @@ TEST_SUITE("crypto pki") {
 
     // A bundle: leaf, a private key block (skipped), intermediate, root; order kept.
     Bytes key_pem = encode(key(KeyType::EcP256), Form::Pkcs8Pem);
-    std::string bundle = "leaf:\n" + cert_pem(leaf.get()) +
-                         std::string(key_pem.begin(), key_pem.end()) + cert_pem(c.inter.get()) +
-                         cert_pem(c.root.get());
+    std::string bundle = "0: the leaf (text before a PEM block, starting like DER)\n" +
+                         cert_pem(leaf.get()) + std::string(key_pem.begin(), key_pem.end()) +
+                         cert_pem(c.inter.get()) + cert_pem(c.root.get());
     auto certs = Certificate::parse(crypto_test::ascii(bundle));
     REQUIRE(certs);
     REQUIRE(certs->size() == 3);

@@ -262,6 +262,28 @@ TEST_SUITE("crypto pki") {
     }
   }
 
+  TEST_CASE("RSASSA-PSS: OpenSSL's signatures verify only with the salt as long as the hash") {
+    const Bytes data = crypto_test::ascii("AUTH octets");
+    auto openssl_pss = [&](int salt) {
+      std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+      EVP_PKEY_CTX* pctx = nullptr;
+      REQUIRE(EVP_DigestSignInit_ex(ctx.get(), &pctx, "SHA256", nullptr, nullptr, key(KeyType::Rsa),
+                                    nullptr) == 1);
+      REQUIRE(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1);
+      REQUIRE(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt) == 1);
+      size_t len = 0;
+      REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &len, data.data(), data.size()) == 1);
+      Bytes sig(len);
+      REQUIRE(EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) == 1);
+      sig.resize(len);
+      return sig;
+    };
+    PublicKey pub = parsed(KeyType::Rsa).public_key();
+    CHECK(pub.verify(S::RsaPssSha256, data, openssl_pss(32)));
+    CHECK_FALSE(pub.verify(S::RsaPssSha256, data, openssl_pss(20)));
+    CHECK_FALSE(pub.verify(S::RsaPkcs1Sha256, data, openssl_pss(32)));
+  }
+
   TEST_CASE("the schemes of AUTH methods 1, 9, 10, 11") {
     CHECK(scheme_for_method(1, KeyType::Rsa) == S::RsaPkcs1Sha1);
     CHECK(scheme_for_method(9, KeyType::EcP256) == S::EcdsaSha256);
