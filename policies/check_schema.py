@@ -77,7 +77,10 @@ BAD = {
     "IKEv1 connection": connection(version=1),
     "connection without psk_file": connection(psk_file=None),
     "unknown peer field": connection(local={"address": "192.0.2.1", "port": 500}),
-    "unknown auth method": connection(local={"address": "192.0.2.1", "auth": "pubkey"}),
+    "unknown auth method": connection(local={"address": "192.0.2.1", "auth": "rsasig"}),
+    "pubkey on one side only, without psk_file":
+        connection(local={"address": "192.0.2.1", "auth": "pubkey", "cert": "a.pem", "key": "a.key"},
+                   psk_file=None),
     "unknown IKE keyword": connection(proposals=["aes257-sha256-modp2048"]),
     "esn in an IKE proposal": connection(proposals=["aes256gcm16-prfsha256-x25519-esn"]),
     "prf in an ESP proposal": child(esp_proposals=["aes256-sha256-prfsha256"]),

@@ -193,6 +193,9 @@ json ike_json(const IkeStatus& s) {
               {"local", s.local},
               {"remote", s.remote},
               {"algorithms", s.algorithms},
+              {"peer_id", s.peer_id},
+              {"peer_auth", s.peer_auth},
+              {"peer_cert", s.peer_cert},
               {"age_seconds", s.age_seconds},
               {"rekey_in_seconds", s.rekey_in_seconds},
               {"expire_in_seconds", s.expire_in_seconds},
@@ -213,6 +216,9 @@ IkeStatus ike_from(const json& j, const std::string& path) {
   s.local = f.str("local");
   s.remote = f.str("remote");
   s.algorithms = f.str("algorithms");
+  if (f.has("peer_id")) s.peer_id = f.str("peer_id");
+  if (f.has("peer_auth")) s.peer_auth = f.str("peer_auth");
+  if (f.has("peer_cert")) s.peer_cert = f.str("peer_cert");
   s.age_seconds = f.u64("age_seconds");
   s.rekey_in_seconds = f.i64("rekey_in_seconds");
   s.expire_in_seconds = f.i64("expire_in_seconds");

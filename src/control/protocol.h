@@ -68,6 +68,9 @@ struct IkeStatus {
   uint64_t spi_i = 0, spi_r = 0;
   std::string local, remote;  // "192.0.2.1[500]"
   std::string algorithms;     // "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519"
+  // The peer as authenticated: "fqdn:gw-b.example", "psk" or "pubkey", its certificate's
+  // subject; empty before IKE_AUTH.
+  std::string peer_id, peer_auth, peer_cert;
   uint64_t age_seconds = 0;
   int64_t rekey_in_seconds = -1;        // -1: no rekey (or reauthentication) scheduled
   int64_t expire_in_seconds = -1;       // -1: no hard lifetime

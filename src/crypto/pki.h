@@ -69,6 +69,7 @@ class PublicKey {
   size_t bits() const;
   Bytes spki() const;       // DER SubjectPublicKeyInfo
   Bytes spki_sha1() const;  // RFC 7296 §3.7 CERTREQ: SHA-1 of the SubjectPublicKeyInfo
+  friend bool operator==(const PublicKey& a, const PublicKey& b) { return a.spki() == b.spki(); }
   // `raw`: ECDSA as r|s (methods 9/10/11), each the curve's size; no effect on other
   // schemes. Any ECDSA hash goes with any curve (RFC 7427). The error says why (wrong key
   // type, bad signature).
@@ -91,6 +92,10 @@ class PrivateKey {
   KeyType type() const;
   size_t bits() const;
   PublicKey public_key() const;
+  // The same key (a configuration compared on reload).
+  friend bool operator==(const PrivateKey& a, const PrivateKey& b) {
+    return a.public_key() == b.public_key();
+  }
   // `raw` as in PublicKey::verify. A scheme that does not fit the key type is refused.
   Result<Bytes> sign(SignatureScheme s, ByteView data, bool raw = false) const;
 
@@ -115,6 +120,7 @@ class Certificate {
   // A certificate whose key is not one of KeyType is refused (the error names it).
   static Result<std::vector<Certificate>> parse(ByteView pem_or_der);
   Bytes der() const;
+  friend bool operator==(const Certificate& a, const Certificate& b) { return a.der() == b.der(); }
   Bytes subject() const;  // DER Name
   Bytes issuer() const;
   std::string subject_text() const;            // dn_to_text(subject())

@@ -72,6 +72,10 @@ std::string ike_block(const control::IkeStatus& sa) {
   out += line(2, "IKE SPIs",
               control::spi_hex(sa.spi_i, 16) + " (i)  " + control::spi_hex(sa.spi_r, 16) + " (r)");
   if (!sa.algorithms.empty()) out += line(2, "algorithms", sa.algorithms);
+  if (!sa.peer_id.empty())
+    out += line(2, "peer",
+                sa.peer_id + " (" + sa.peer_auth +
+                    (sa.peer_cert.empty() ? "" : ", certificate " + sa.peer_cert) + ")");
   out += line(2, "age", human_duration(int64_t(sa.age_seconds)));
   out += line(2, "lifetime",
               lifetime_text(sa.rekey_in_seconds, sa.expire_in_seconds, sa.last_rekey_seconds_ago));

@@ -107,6 +107,9 @@ control::IkeStatus ike_status(const ike::IkeSaSummary& sa, kernel::Kernel& k, ui
   s.local = sa.local.str();
   s.remote = sa.remote.str();
   s.algorithms = sa.algorithms;
+  s.peer_id = sa.peer_id;
+  s.peer_auth = sa.peer_auth;
+  s.peer_cert = sa.peer_cert;
   s.age_seconds = static_cast<uint64_t>(seconds_since(sa.created, now));
   if (sa.phase == ike::SaPhase::Established) {
     s.rekey_in_seconds = seconds_until(sa.rekey_at, now);

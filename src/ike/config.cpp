@@ -26,7 +26,9 @@ Identity Identity::key_id(ByteView id) {
 }
 
 std::string Identity::str() const {
-  const std::string text(data.begin(), data.end());
+  // From a packet: printed only with its control characters escaped.
+  const std::string text =
+      printable(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
   IpAddress a;
   switch (type) {
     case wire::IdType::Fqdn:
@@ -39,6 +41,8 @@ std::string Identity::str() const {
       if (data.size() != a.size()) return "address:" + to_hex(data);
       std::copy(data.begin(), data.end(), a.bytes.begin());
       return (a.family == Family::V4 ? "ipv4:" : "ipv6:") + a.str();
+    case wire::IdType::DerAsn1Dn:
+      return "dn:" + crypto::dn_to_text(data);
     default:
       return "keyid:" + to_hex(data);
   }
@@ -77,7 +81,46 @@ IdentityMatch IdentityMatch::address_prefix(const Prefix& p) {
   return m;
 }
 
+IdentityMatch IdentityMatch::dn_pattern(Bytes der) {
+  IdentityMatch m;
+  m.kind = Kind::DnPattern;
+  m.id = Identity{wire::IdType::DerAsn1Dn, std::move(der)};
+  return m;
+}
+
 namespace {
+
+// The RDNs of a DN's text form ("C=DE, O=Example, CN=gw"), split at unescaped ", ".
+std::vector<std::string> rdns(const std::string& text) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      out.back() += text.substr(i, 2);
+      ++i;
+    } else if (text.compare(i, 2, ", ") == 0) {
+      out.emplace_back();
+      ++i;
+    } else {
+      out.back() += text[i];
+    }
+  }
+  return out;
+}
+
+// RDN by RDN, order significant (RFC 5280 §7.1 name matching, on OpenSSL's canonical text);
+// with `pattern`, a value "*" matches any value of that attribute.
+bool dn_matches(const Bytes& want, const Bytes& peer, bool pattern) {
+  const auto a = rdns(crypto::dn_to_text(want)), b = rdns(crypto::dn_to_text(peer));
+  if (a.size() != b.size() || a.front().empty()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == b[i]) continue;
+    const auto eq = a[i].find('=');
+    if (!pattern || eq == std::string::npos || a[i].substr(eq + 1) != "*" ||
+        b[i].compare(0, eq + 1, a[i], 0, eq + 1) != 0)
+      return false;
+  }
+  return true;
+}
 
 // "gw.example.org" is under "example.org"; "example.org" itself is not (it is not "*.").
 bool under_domain(std::string_view name, std::string_view domain) {
@@ -90,9 +133,13 @@ bool under_domain(std::string_view name, std::string_view domain) {
 bool IdentityMatch::matches(const Identity& peer) const {
   switch (kind) {
     case Kind::Exact:
+      if (peer.type == wire::IdType::DerAsn1Dn && id.type == wire::IdType::DerAsn1Dn)
+        return peer == id || dn_matches(id.data, peer.data, false);
       return peer == id;
     case Kind::Any:
       return true;
+    case Kind::DnPattern:
+      return peer.type == wire::IdType::DerAsn1Dn && dn_matches(id.data, peer.data, true);
     case Kind::DomainSuffix: {
       const std::string_view text(reinterpret_cast<const char*>(peer.data.data()),
                                   peer.data.size());
@@ -136,6 +183,8 @@ std::string IdentityMatch::str() const {
       return "fqdn:*." + domain;
     case Kind::AddressPrefix:
       return (prefix.family() == Family::V6 ? "ipv6:" : "ipv4:") + prefix.str();
+    case Kind::DnPattern:
+      return id.str();
   }
   return "?";
 }

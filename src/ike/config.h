@@ -13,6 +13,7 @@
 #include "common/bytes.h"
 #include "common/ip.h"
 #include "common/secret.h"
+#include "crypto/pki.h"
 #include "kernel/types.h"
 #include "wire/types.h"
 
@@ -42,9 +43,9 @@ struct Identity {
 // under a domain ("*.example.org": FQDNs below it and e-mail addresses at it), or every
 // address in a prefix. An Identity converts to an exact match.
 struct IdentityMatch {
-  enum class Kind : uint8_t { Exact, Any, DomainSuffix, AddressPrefix };
+  enum class Kind : uint8_t { Exact, Any, DomainSuffix, AddressPrefix, DnPattern };
   Kind kind = Kind::Exact;
-  Identity id;         // Exact
+  Identity id;         // Exact; DnPattern: the DER Name with "*" values
   std::string domain;  // DomainSuffix: "example.org"
   Prefix prefix;       // AddressPrefix
 
@@ -53,6 +54,7 @@ struct IdentityMatch {
   static IdentityMatch any();
   static IdentityMatch domain_suffix(std::string_view domain);
   static IdentityMatch address_prefix(const Prefix& p);
+  static IdentityMatch dn_pattern(Bytes der);
 
   bool matches(const Identity& peer) const;
   // How specific: exact 3, prefix or domain 2, any 1 (the best match wins).
@@ -62,8 +64,11 @@ struct IdentityMatch {
   bool operator==(const IdentityMatch&) const = default;
 };
 
-// How a side authenticates (RFC 7296 §2.15; certificates, RFC 7427, next).
-enum class AuthMethod : uint8_t { Psk };
+// How a side authenticates (RFC 7296 §2.15): a pre-shared key, or a signature by a
+// certificate's key (methods 1, 9-11, and 14 of RFC 7427).
+enum class AuthMethod : uint8_t { Psk, Pubkey };
+// When our certificate and intermediates go out in CERT payloads.
+enum class SendCert : uint8_t { IfAsked, Always, Never };
 
 // An encryption transform; key_bits 0 means no Key Length attribute
 // (ChaCha20-Poly1305).
@@ -172,6 +177,14 @@ struct ConnectionConfig {
   // The key material as loaded. Engine::add_connection moves it into the engine's
   // credential store (credentials.h) and the connection SAs share holds none.
   SecretBytes psk;
+  // local_auth Pubkey: our certificate then its intermediates, and its private key; moved
+  // into the credential store like the PSK.
+  std::vector<crypto::Certificate> certs;
+  std::optional<crypto::PrivateKey> key;
+  SendCert send_cert = SendCert::IfAsked;
+  // remote_auth Pubkey: the CAs the peer's chain must end at, and CRLs (DER or PEM).
+  std::vector<crypto::Certificate> cacerts;
+  std::vector<Bytes> crls;
   std::vector<IkeProposalConfig> proposals;
   // At least one. The first to come up rides IKE_AUTH, the others follow in
   // CREATE_CHILD_SA (§1.3.1); each has its own selectors, mode, proposals, start action,

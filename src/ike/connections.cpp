@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/log.h"
+
 namespace ipsec::ike {
 namespace {
 
@@ -24,6 +26,20 @@ bool addresses_fit(const ConnectionConfig& c, const Endpoint& local, const Endpo
 void Connections::add(ConnectionConfig config) {
   credentials_.set_psk(config.name, std::move(config.psk));
   config.psk = SecretBytes();
+  if (config.key || !config.certs.empty() || !config.cacerts.empty()) {
+    PubkeyCredentials pk{std::move(config.key), std::move(config.certs), nullptr};
+    if (!config.cacerts.empty()) {
+      auto trust = std::make_shared<crypto::TrustStore>();
+      for (const auto& ca : config.cacerts) trust->add_anchor(ca);
+      for (const auto& crl : config.crls)
+        if (auto r = trust->add_crl(crl); !r)  // the policy loader checked them
+          log::warn("connection " + config.name + ": CRL ignored: " + r.error().message);
+      pk.trust = std::move(trust);
+    }
+    credentials_.set_pubkey(config.name, std::move(pk));
+    config.key.reset();
+    config.certs.clear();
+  }
   all_.push_back(std::make_shared<const ConnectionConfig>(std::move(config)));
 }
 

@@ -1,19 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
-// The engine's one credential store: pre-shared keys today (private keys and certificates
-// next), by connection name. IKE SAs reference it through their connection; no secret is
+// The engine's one credential store, by connection name: pre-shared keys, and for
+// certificate authentication our private key and certificate chain and the trust store
+// the peer's chain is verified against. IKE SAs reference it through their connection; no secret is
 // copied into an SA, and a key is wiped when its connection goes (SecretBytes).
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/secret.h"
+#include "crypto/pki.h"
 
 namespace ipsec::ike {
 
+struct PubkeyCredentials {
+  std::optional<crypto::PrivateKey> key;            // ours (local_auth Pubkey)
+  std::vector<crypto::Certificate> chain;           // ours: certificate, then intermediates
+  std::shared_ptr<const crypto::TrustStore> trust;  // the peer's (remote_auth Pubkey)
+};
+
 class Credentials {
  public:
+  void set_pubkey(std::string_view connection, PubkeyCredentials c);
+  // nullptr when the connection has none.
+  const PubkeyCredentials* pubkey(std::string_view connection) const;
   void set_psk(std::string_view connection, SecretBytes psk);
   void remove(std::string_view connection);
   // nullptr when the connection has none.
@@ -21,6 +35,7 @@ class Credentials {
 
  private:
   std::map<std::string, SecretBytes, std::less<>> psks_;
+  std::map<std::string, PubkeyCredentials, std::less<>> pubkeys_;
 };
 
 }  // namespace ipsec::ike

@@ -22,6 +22,8 @@ IdentityMatch identity_match_of(const policy::Identity& id) {
     case policy::IdKind::AddressPrefix:
       if (auto p = Prefix::parse(text)) return IdentityMatch::address_prefix(*p);
       return IdentityMatch(Identity{wire::IdType::KeyId, {}});  // never: the loader parsed it
+    case policy::IdKind::DnPattern:
+      return IdentityMatch::dn_pattern(id.data);
     default:
       return identity_of(id);
   }
@@ -126,7 +128,13 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection& c) {
   for (const auto& ch : c.children)
     if (ch.esp_proposals.empty())
       return fail(name + " child \"" + ch.name + "\" has no ESP proposals");
-  if (c.psk.empty()) return fail(name + " has no pre-shared key");
+  const bool psk =
+      c.local.auth == policy::AuthMethod::Psk || c.remote.auth == policy::AuthMethod::Psk;
+  if (psk && c.psk.empty()) return fail(name + " has no pre-shared key");
+  if (c.local.auth == policy::AuthMethod::Pubkey && (!c.local.key || c.local.certs.empty()))
+    return fail(name + " authenticates with a certificate but has no certificate or key");
+  if (c.remote.auth == policy::AuthMethod::Pubkey && c.remote.cacerts.empty())
+    return fail(name + " expects a certificate from its peer but trusts no CA");
   ConnectionConfig out;
   out.name = c.name;
   out.local = Endpoint{c.local.address, 500};
@@ -134,6 +142,18 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection& c) {
   out.local_id = identity_of(c.local.id);
   out.remote_id = identity_match_of(c.remote.id);
   out.psk = c.psk;
+  auto auth = [](policy::AuthMethod m) {
+    return m == policy::AuthMethod::Pubkey ? AuthMethod::Pubkey : AuthMethod::Psk;
+  };
+  out.local_auth = auth(c.local.auth);
+  out.remote_auth = auth(c.remote.auth);
+  out.certs = c.local.certs;
+  out.key = c.local.key;
+  out.send_cert = c.local.send_cert == policy::SendCert::Always  ? SendCert::Always
+                  : c.local.send_cert == policy::SendCert::Never ? SendCert::Never
+                                                                 : SendCert::IfAsked;
+  out.cacerts = c.remote.cacerts;
+  out.crls = c.remote.crls;
   for (const auto& p : c.proposals) out.proposals.push_back(ike_proposal(p));
   for (const auto& ch : c.children) out.children.push_back(child_of(ch));
   out.force_encap = c.encap;

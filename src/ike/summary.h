@@ -45,6 +45,9 @@ struct IkeSaSummary {
   bool replaced = false;  // rekeyed or reauthenticated: a newer IKE SA carries on
   Endpoint local, remote;
   std::string algorithms;
+  // Established: who the peer authenticated as, how ("psk", "pubkey"), and the subject of
+  // its certificate (pubkey).
+  std::string peer_id, peer_auth, peer_cert;
   std::string failure;
   Millis created{0}, established_at{0}, rekey_at{0}, expire_at{0};
   uint64_t replaces = 0;  // the IKE SA it rekeyed, if any

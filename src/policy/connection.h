@@ -10,21 +10,25 @@
 #include "common/bytes.h"
 #include "common/ip.h"
 #include "common/secret.h"
+#include "crypto/pki.h"
 #include "kernel/types.h"
 
 namespace ipsec::policy {
 
-// RFC 7296 §3.5 ID types, numbered as IANA does; and three patterns a remote id may be
-// (never a local one): any identity, every name under a domain, every address in a prefix.
+// RFC 7296 §3.5 ID types, numbered as IANA does; and the patterns a remote id may be (never
+// a local one): any identity, every name under a domain, every address in a prefix, a
+// distinguished name with "*" for some attribute values.
 enum class IdKind : uint8_t {
   Ipv4 = 1,
   Fqdn = 2,
   Email = 3,
   Ipv6 = 5,
+  Dn = 9,  // ID_DER_ASN1_DN: data is the DER Name
   KeyId = 11,
   Any = 240,            // "any" or "%any"
   DomainSuffix = 241,   // "*.example.org": data is "example.org"
   AddressPrefix = 242,  // "192.0.2.0/24": data is the prefix as text
+  DnPattern = 243,      // "dn:C=DE, O=Example, CN=*": data is the DER Name, "*" values match any
 };
 
 // An identity as the ID payload carries it: type and raw data (address bytes, name, key id);
@@ -35,7 +39,12 @@ struct Identity {
   bool operator==(const Identity&) const = default;
 };
 
-enum class AuthMethod : uint8_t { Psk };
+// How a side authenticates: a pre-shared key, or a signature with a certificate's key
+// (RFC 7296 §2.15, RFC 7427).
+enum class AuthMethod : uint8_t { Psk, Pubkey };
+// When we send our certificate (and intermediates) in CERT payloads: when the peer sent a
+// CERTREQ (strongSwan's "ifasked"), always, or never (the peer has it).
+enum class SendCert : uint8_t { IfAsked, Always, Never };
 
 // An encryption transform; key_bits 0 means no Key Length attribute (ChaCha20-Poly1305).
 struct EncrTransform {
@@ -100,8 +109,18 @@ struct Child {
 
 struct Peer {
   IpAddress address;
-  Identity id;  // default: the address
+  Identity id;  // default: the address; with a certificate, its subject
   AuthMethod auth = AuthMethod::Psk;
+  // local, auth "pubkey": our certificate first, then its intermediates (file "cert"), the
+  // private key (file "key", private to its owner; "key_passphrase_file" if encrypted),
+  // when to send them.
+  std::vector<crypto::Certificate> certs;
+  std::optional<crypto::PrivateKey> key;
+  SendCert send_cert = SendCert::IfAsked;
+  // remote, auth "pubkey": the CAs the peer's chain must end at ("cacerts": files or
+  // folders) and the CRLs to check it against ("crls": files, DER or PEM).
+  std::vector<crypto::Certificate> cacerts;
+  std::vector<Bytes> crls;
 };
 
 struct Connection {
@@ -109,7 +128,7 @@ struct Connection {
   unsigned version = 2;
   Peer local;
   Peer remote;
-  SecretBytes psk;  // from psk_file; never printed
+  SecretBytes psk;  // from psk_file (needed when a side uses "psk"); never printed
   std::vector<Proposal> proposals;
   std::vector<Child> children;  // in file order
   bool allow_insecure = false;

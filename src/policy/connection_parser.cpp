@@ -7,6 +7,7 @@
 #include "policy/ike_algorithms.h"
 #include "policy/keys.h"
 #include "policy/parser.h"
+#include "policy/pubkey.h"
 
 namespace ipsec::policy::detail {
 
@@ -49,6 +50,7 @@ Result<Identity> typed_identity(std::string_view type, std::string_view value) {
     return address_identity(*a);
   }
   if (type == "fqdn") return text_identity(IdKind::Fqdn, value);
+  if (type == "dn") return parse_dn_identity(value, false);
   if (type == "email" || type == "rfc822") return text_identity(IdKind::Email, value);
   if (type == "keyid") {
     if (!value.starts_with("0x") && !value.starts_with("0X"))
@@ -59,13 +61,13 @@ Result<Identity> typed_identity(std::string_view type, std::string_view value) {
     return Identity{IdKind::KeyId, Bytes(bytes->view().begin(), bytes->view().end())};
   }
   return fail("unknown identity type " + quote(type) +
-              "; expected \"ipv4:\", \"ipv6:\", \"fqdn:\", \"email:\" or \"keyid:\"");
+              "; expected \"ipv4:\", \"ipv6:\", \"fqdn:\", \"email:\", \"dn:\" or \"keyid:\"");
 }
 
 // strongSwan's inference for untyped ids: an address, "@name" (FQDN), "user@domain" (RFC 822),
 // a name with a dot (FQDN).
 Result<Identity> parse_identity(std::string_view s) {
-  for (std::string_view type : {"ipv4", "ipv6", "fqdn", "email", "rfc822", "keyid"})
+  for (std::string_view type : {"ipv4", "ipv6", "fqdn", "email", "rfc822", "keyid", "dn"})
     if (s.size() > type.size() && s.substr(0, type.size()) == type && s[type.size()] == ':')
       return typed_identity(type, s.substr(type.size() + 1));
   if (auto a = IpAddress::parse(s)) return address_identity(*a);
@@ -82,6 +84,10 @@ Result<Identity> parse_identity(std::string_view s) {
 // prefix "192.0.2.0/24" (also "ipv4:"/"ipv6:" before it). nullopt: not a pattern.
 std::optional<Result<Identity>> parse_id_pattern(std::string_view s) {
   if (s == "any" || s == "%any") return Result<Identity>(Identity{IdKind::Any, {}});
+  if (s.starts_with("dn:")) {
+    if (s.find('*') == std::string_view::npos) return std::nullopt;
+    return parse_dn_identity(s.substr(3), true);
+  }
   std::string_view v = s.starts_with("fqdn:") ? s.substr(5) : s;
   if (v.starts_with("*.")) {
     if (v.size() < 3 || v.find('*', 1) != std::string_view::npos)
@@ -105,13 +111,19 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
                                std::string_view side) {
   const Json* j = r.required(conn, conn_path, side);
   std::string path = join(conn_path, side);
-  if (j == nullptr || !r.object(*j, path, {"address", "id", "auth"})) return std::nullopt;
+  if (j == nullptr || !r.object(*j, path,
+                                {"address", "id", "auth", "cert", "key", "key_passphrase_file",
+                                 "send_cert", "cacerts", "crls"}))
+    return std::nullopt;
   size_t before = r.error_count();
   Peer p;
   if (const Json* a = r.required(*j, path, "address"))
     if (auto addr = r.address(*a, join(path, "address"))) p.address = *addr;
   if (const Json* auth = Reader::field(*j, "auth"))
-    r.keyword<AuthMethod>(*auth, join(path, "auth"), {{"psk", AuthMethod::Psk}});
+    if (auto m = r.keyword<AuthMethod>(*auth, join(path, "auth"),
+                                       {{"psk", AuthMethod::Psk}, {"pubkey", AuthMethod::Pubkey}}))
+      p.auth = *m;
+  parse_peer_pubkey(r, *j, path, side, p);
   p.id = address_identity(p.address);
   if (const Json* id = Reader::field(*j, "id")) {
     if (const std::string* s = r.string(*id, join(path, "id"))) {
@@ -126,6 +138,7 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
         r.error(join(path, "id"), parsed.error().message);
     }
   }
+  if (side == "local") check_local_id(r, path, Reader::field(*j, "id") != nullptr, p);
   return r.error_count() == before ? std::optional<Peer>(std::move(p)) : std::nullopt;
 }
 
@@ -302,7 +315,13 @@ std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::
   auto remote = parse_peer(r, j, path, "remote");
   if (local && remote && local->address.family != remote->address.family)
     r.error(join(join(path, "remote"), "address"), "not the address family of local.address");
-  if (auto psk = parse_psk_file(r, j, path)) c.psk = std::move(*psk);
+  const bool uses_psk =
+      (local && local->auth == AuthMethod::Psk) || (remote && remote->auth == AuthMethod::Psk);
+  if (uses_psk || Reader::field(j, "psk_file") != nullptr) {
+    if (auto psk = parse_psk_file(r, j, path)) c.psk = std::move(*psk);
+    if (!uses_psk && local && remote)
+      r.error(join(path, "psk_file"), "neither side uses \"auth\": \"psk\"");
+  }
   c.proposals = parse_proposals(r, j, path, "proposals", ProposalKind::Ike, c.allow_insecure);
   parse_ike_lifecycle(r, j, path, c);
   if (!local || !remote) return std::nullopt;  // children default to the addresses
@@ -340,6 +359,9 @@ std::string describe(const Identity& id) {
       return "fqdn:*." + text;
     case IdKind::AddressPrefix:
       return text.find(':') != std::string::npos ? "ipv6:" + text : "ipv4:" + text;
+    case IdKind::Dn:
+    case IdKind::DnPattern:
+      return "dn:" + crypto::dn_to_text(id.data);
   }
   return "keyid:0x" + to_hex(id.data);
 }

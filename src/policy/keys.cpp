@@ -51,10 +51,13 @@ std::string mode_text(mode_t mode) {
   return buf;
 }
 
-// Refuses a key file that is not private to its owner (and group).
-Result<void> check_key_file(const std::string& path, const struct stat& st) {
+// Refuses a key file that is not private to its owner (and group, unless `group_ok`).
+Result<void> check_key_file(const std::string& path, const struct stat& st, bool group_ok) {
   std::string quoted = "\"" + path + "\"";
   if (!S_ISREG(st.st_mode)) return fail(quoted + " is not a regular file");
+  if (!group_ok && (st.st_mode & (S_IRGRP | S_IWGRP)) != 0)
+    return fail(quoted + " is readable or writable by its group (mode " + mode_text(st.st_mode) +
+                "); a private key must be private to its owner: run \"chmod 600 " + path + "\"");
   bool r = (st.st_mode & S_IROTH) != 0, w = (st.st_mode & S_IWOTH) != 0;
   if (r || w) {
     std::string who = r && w ? "readable and writable" : r ? "readable" : "writable";
@@ -109,13 +112,18 @@ Result<SecretBytes> decode_hex_key(std::string_view text) {
   return SecretBytes(std::move(out));
 }
 
-Result<SecretBytes> read_private_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+// O_NONBLOCK: a FIFO or device must not block the open before fstat refuses it.
+int open_checked(const std::string& path) {
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+}
+
+Result<SecretBytes> read_private_file(const std::string& path, bool group_ok) {
+  Fd fd(open_checked(path));
   if (fd.get() < 0) return fail("cannot open \"" + path + "\": " + std::strerror(errno), errno);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     return fail("cannot stat \"" + path + "\": " + std::strerror(errno), errno);
-  if (auto checked = check_key_file(path, st); !checked) return fail(checked.error());
+  if (auto checked = check_key_file(path, st, group_ok); !checked) return fail(checked.error());
   std::string text;
   auto read = read_all(fd.get(), path, text, static_cast<size_t>(st.st_size));
   Result<SecretBytes> out = read ? Result<SecretBytes>(SecretBytes(std::span<const uint8_t>(
@@ -123,6 +131,22 @@ Result<SecretBytes> read_private_file(const std::string& path) {
                                  : Result<SecretBytes>(fail(read.error()));
   secure_wipe(text.data(), text.size());
   return out;
+}
+
+Result<Bytes> read_public_file(const std::string& path, size_t max_bytes) {
+  Fd fd(open_checked(path));
+  if (fd.get() < 0) return fail("cannot open \"" + path + "\": " + std::strerror(errno), errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return fail("cannot stat \"" + path + "\": " + std::strerror(errno), errno);
+  if (!S_ISREG(st.st_mode)) return fail("\"" + path + "\" is not a regular file");
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    return fail("\"" + path + "\" is too large (" + std::to_string(st.st_size) +
+                " bytes, at most " + std::to_string(max_bytes) + ")");
+  std::string text;
+  if (auto r = read_all(fd.get(), path, text, static_cast<size_t>(st.st_size)); !r)
+    return fail(r.error());
+  return Bytes(text.begin(), text.end());
 }
 
 Result<SecretBytes> read_key_file(const std::string& path) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/bytes.h"
 #include "common/result.h"
 #include "common/secret.h"
 
@@ -18,8 +19,13 @@ Result<SecretBytes> decode_hex_key(std::string_view text);
 // a file that others may read or write (o+r, o+w).
 Result<SecretBytes> read_key_file(const std::string& path);
 
-// The raw contents of a private file, with the checks of read_key_file.
-Result<SecretBytes> read_private_file(const std::string& path);
+// The raw contents of a private file, with the checks of read_key_file; `group_ok` false
+// (private keys) also refuses a file its group may read or write.
+Result<SecretBytes> read_private_file(const std::string& path, bool group_ok = true);
+
+// A regular file of at most `max_bytes` (certificates, CRLs), opened without blocking so
+// that a FIFO or device is refused, not waited on.
+Result<Bytes> read_public_file(const std::string& path, size_t max_bytes);
 
 // `path` if absolute, else `base_dir`/`path`.
 std::string resolve_path(const std::string& base_dir, const std::string& path);

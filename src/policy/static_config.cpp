@@ -3,6 +3,7 @@
 #include "policy/static_config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -267,6 +268,8 @@ LoadResult merge(std::vector<FileResult>& files) {
   return out;
 }
 
+constexpr size_t kMaxPolicyBytes = 16 * 1024 * 1024;
+
 std::string directory_of(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   return dir.empty() ? "." : dir;
@@ -305,11 +308,31 @@ FileResult load_one(const std::string& path) {
   std::string name = is_stdin ? "<stdin>" : path;
   FileResult out;
   out.file = name;
-  int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO or device is refused by fstat below, not waited on by open.
+  int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat st {};
+  if (fd >= 0 && !is_stdin &&
+      (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+       static_cast<size_t>(st.st_size) > kMaxPolicyBytes)) {
+    const bool regular = S_ISREG(st.st_mode);
+    ::close(fd);
+    out.errors.push_back({name, "",
+                          regular ? "too large for a policy file (" + std::to_string(st.st_size) +
+                                        " bytes, at most " + std::to_string(kMaxPolicyBytes) + ")"
+                                  : std::string("not a regular file")});
+    return out;
+  }
   std::string text;
   bool read = fd >= 0 && read_fd(fd, text);
   int err = errno;
   if (fd >= 0 && !is_stdin) ::close(fd);
+  if (read && text.size() > kMaxPolicyBytes) {
+    secure_wipe(text.data(), text.size());
+    out.errors.push_back(
+        {name, "",
+         "too large for a policy file (more than " + std::to_string(kMaxPolicyBytes) + " bytes)"});
+    return out;
+  }
   if (!read) {
     out.errors.push_back({name, "", std::string("cannot read: ") + std::strerror(err)});
     return out;

@@ -22,11 +22,11 @@ ALLOWED = {
     "crypto": {"common"},
     "kernel": {"common"},
     "netlink": {"kernel", "common"},
-    "policy": {"kernel", "common"},
+    "policy": {"kernel", "crypto", "common"},
     "control": {"common"},
     "ike": {"wire", "crypto", "kernel", "policy", "common"},
     "daemon": {"ike", "control", "policy", "kernel", "netlink", "crypto", "wire", "common"},
-    "ctl": {"control", "policy", "kernel", "netlink", "common", "wire"},
+    "ctl": {"control", "policy", "kernel", "netlink", "crypto", "common", "wire"},
 }
 MAX_FILE, MAX_FUNCTION = 500, 60
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

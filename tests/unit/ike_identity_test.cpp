@@ -195,3 +195,10 @@ TEST_SUITE("ike identity") {
     CHECK(t.kernels[1].dump_sas()->empty());
   }
 }
+
+TEST_CASE("identities from packets print with control characters escaped") {
+  const Identity evil = Identity::fqdn("gw\x1b[31m.example\n");
+  CHECK(evil.str() == "fqdn:gw\\x1b[31m.example\\x0a");
+  CHECK(printable("a\\b\x7f") == "a\\x5cb\\x7f");
+  CHECK(printable("Müller") == "Müller");  // UTF-8 unchanged
+}

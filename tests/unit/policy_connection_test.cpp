@@ -188,9 +188,10 @@ TEST_CASE("connection: identity errors") {
        "an address"},
       {"ipv4:2001:db8::1", "\"2001:db8::1\" is not an IPv4 address"},
       {"ipv6:gw.example", "\"gw.example\" is not an IPv6 address"},
-      {"dn:CN=gw",
-       "unknown identity type \"dn\"; expected \"ipv4:\", \"ipv6:\", \"fqdn:\", "
-       "\"email:\" or \"keyid:\""},
+      {"x500:CN=gw",
+       "unknown identity type \"x500\"; expected \"ipv4:\", \"ipv6:\", \"fqdn:\", "
+       "\"email:\", \"dn:\" or \"keyid:\""},
+      {"dn:CN", "not a distinguished name: DN \"CN\": expected type=value at offset 0"},
       {"keyid:abc", "a keyid is written \"keyid:0x...\" (hex), got \"abc\""},
       {"keyid:0xabc", "\"0xabc\" is not hex: odd number of hex digits"},
       {"fqdn:", "identity \"fqdn\" has no value"},
@@ -432,10 +433,11 @@ TEST_CASE("connection: structural errors, each with file and JSON path") {
               "c.json: connections.site-b.remote.address: not the address family of local.address",
               "c.json: connections.site-b.proposals[1]: expected a string, got an integer"});
   c = base_connection();
-  c["local"]["auth"] = "pubkey";
+  c["local"]["auth"] = "rsasig";
   c["remote"]["address"] = "192.0.2.256";
   CHECK(errors(c) ==
-        Lines{"c.json: connections.site-b.local.auth: expected \"psk\", got \"pubkey\"",
+        Lines{"c.json: connections.site-b.local.auth: expected \"psk\" or \"pubkey\", got "
+              "\"rsasig\"",
               "c.json: connections.site-b.remote.address: \"192.0.2.256\" is not an IP address"});
   c = base_connection();
   c["children"]["lan"] = {{"mode", "beet"},

@@ -3,6 +3,7 @@
 #include "ike/v2/authenticator.h"
 
 #include "ike/v2/psk_auth.h"
+#include "ike/v2/sig_auth.h"
 
 namespace ipsec::ike::v2 {
 namespace {
@@ -22,8 +23,8 @@ class PskAuthenticator final : public Authenticator {
                              Bytes(auth->data(), auth->data() + auth->size())};
   }
 
-  Result<void> verify(const IkeSa& sa, const Identity& peer_id,
-                      const wire::AuthPayload& auth) const override {
+  Result<void> verify(const IkeSa& sa, const Identity& peer_id, const wire::AuthPayload& auth,
+                      const std::vector<wire::Payload>&) const override {
     auto expected =
         psk_auth(sa.algs.prf, psk_,
                  {sa.initiator ? sa.init_response : sa.init_request, sa.initiator ? sa.ni : sa.nr,
@@ -52,6 +53,8 @@ Result<std::unique_ptr<Authenticator>> make_authenticator(const IkeSa& sa,
       if (psk == nullptr) return fail("connection " + sa.config->name + " has no pre-shared key");
       return std::unique_ptr<Authenticator>(new PskAuthenticator(*psk));
     }
+    case AuthMethod::Pubkey:
+      return make_signature_authenticator(sa, credentials, ours, method);
   }
   return fail("unsupported authentication method");
 }

@@ -51,8 +51,84 @@ void take_initial_contact(Context& ctx, IkeSa& sa, const Inbound& in) {
   if (ctx.engine) ctx.engine->initial_contact(sa);
 }
 
+bool pubkey(const IkeSa& sa) {
+  return sa.config->local_auth == AuthMethod::Pubkey ||
+         sa.config->remote_auth == AuthMethod::Pubkey;
+}
+
+// RFC 7427 §4: the hashes we verify and sign with (SHA2-256/384/512, Identity for EdDSA),
+// announced when either side uses certificates; in a response only when the request had it.
+Result<void> add_sig_hashes(Context&, const IkeSa& sa, bool response,
+                            std::vector<wire::Payload>& out) {
+  if (!pubkey(sa) || (response && sa.peer_sig_hashes.empty())) return ok();
+  out.push_back(make_notify(NotifyType::SignatureHashAlgorithms, wire::ProtocolId::None, {},
+                            Bytes{0, 2, 0, 3, 0, 4, 0, 5}));
+  return ok();
+}
+
+void take_sig_hashes(Context&, IkeSa& sa, const Inbound& in) {
+  const auto* n = find_notify(in.outer.payloads, NotifyType::SignatureHashAlgorithms);
+  if (n == nullptr) return;
+  sa.peer_sig_hashes.clear();
+  for (size_t i = 0; i + 1 < n->data.size() && sa.peer_sig_hashes.size() < 16; i += 2)
+    sa.peer_sig_hashes.push_back(static_cast<uint16_t>(n->data[i] << 8 | n->data[i + 1]));
+}
+
+// §3.7: SHA-1 hashes of the SubjectPublicKeyInfo of every CA we trust for the peer.
+Result<void> add_certreq(Context& ctx, const IkeSa& sa, std::vector<wire::Payload>& out) {
+  if (sa.config->remote_auth != AuthMethod::Pubkey) return ok();
+  const PubkeyCredentials* pk = ctx.connections->credentials().pubkey(sa.config->name);
+  if (pk == nullptr || !pk->trust) return ok();
+  wire::CertReqPayload req;
+  for (const Bytes& h : pk->trust->anchor_key_hashes())
+    req.data.insert(req.data.end(), h.begin(), h.end());
+  out.push_back(std::move(req));
+  return ok();
+}
+
+// The responder asks in IKE_SA_INIT, the initiator in IKE_AUTH (§1.2).
+Result<void> add_certreq_init(Context& ctx, const IkeSa& sa, bool response,
+                              std::vector<wire::Payload>& out) {
+  return response ? add_certreq(ctx, sa, out) : ok();
+}
+Result<void> add_certreq_auth(Context& ctx, const IkeSa& sa, bool response,
+                              std::vector<wire::Payload>& out) {
+  return response ? ok() : add_certreq(ctx, sa, out);
+}
+
+void take_certreq(Context&, IkeSa& sa, const Inbound& in) {
+  const auto& payloads =
+      in.header().exchange == ExchangeType::IkeSaInit ? in.outer.payloads : in.inner;
+  for (const auto& p : payloads)
+    if (const auto* r = std::get_if<wire::CertReqPayload>(&p)) {
+      sa.peer_certreq = true;
+      for (size_t i = 0; i + 20 <= r->data.size() && sa.peer_certreq_cas.size() < 64; i += 20)
+        sa.peer_certreq_cas.emplace_back(r->data.begin() + static_cast<long>(i),
+                                         r->data.begin() + static_cast<long>(i + 20));
+    }
+}
+
+// Our certificate, then its intermediates: always, never, or when the peer sent a CERTREQ.
+Result<void> add_cert(Context& ctx, const IkeSa& sa, bool, std::vector<wire::Payload>& out) {
+  if (sa.config->local_auth != AuthMethod::Pubkey || sa.config->send_cert == SendCert::Never ||
+      (sa.config->send_cert == SendCert::IfAsked && !sa.peer_certreq))
+    return ok();
+  const PubkeyCredentials* pk = ctx.connections->credentials().pubkey(sa.config->name);
+  if (pk == nullptr || pk->chain.empty()) return fail("no certificate to send");
+  for (const auto& c : pk->chain)
+    out.push_back(
+        wire::CertPayload{static_cast<uint8_t>(wire::CertEncoding::X509Signature), c.der()});
+  return ok();
+}
+
+void take_nothing(Context&, IkeSa&, const Inbound&) {}  // CERT: read by the authenticator
+
 const Contributor kContributors[] = {
     {"NAT detection", ExchangeType::IkeSaInit, add_natd, take_natd},
+    {"SIGNATURE_HASH_ALGORITHMS", ExchangeType::IkeSaInit, add_sig_hashes, take_sig_hashes},
+    {"CERTREQ", ExchangeType::IkeSaInit, add_certreq_init, take_certreq},
+    {"CERT", ExchangeType::IkeAuth, add_cert, take_nothing},
+    {"CERTREQ", ExchangeType::IkeAuth, add_certreq_auth, take_certreq},
     {"INITIAL_CONTACT", ExchangeType::IkeAuth, add_initial_contact, take_initial_contact},
 };
 

@@ -26,17 +26,22 @@ Result<wire::AuthPayload> own_auth(const Context& ctx, const IkeSa& sa) {
   return (*a)->build(sa);
 }
 
-// Checks the peer's ID and AUTH; an empty string means authenticated.
-std::string verify_peer(const Context& ctx, const IkeSa& sa, const Identity& peer_id,
-                        const wire::AuthPayload* auth) {
+// Checks the peer's ID and AUTH (with its CERT payloads); an empty string means
+// authenticated.
+std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
+                        const std::vector<wire::Payload>& message) {
+  const auto* auth = find_payload<wire::AuthPayload>(message);
   if (auth == nullptr) return "authentication failed: no AUTH payload";
   if (!sa.config->remote_id.matches(peer_id))
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
            sa.config->remote_id.str();
   auto a = make_authenticator(sa, ctx.connections->credentials(), false, auth->method);
   if (!a) return "authentication failed: " + a.error().message;
-  if (auto r = (*a)->verify(sa, peer_id, *auth); !r)
+  if (auto r = (*a)->verify(sa, peer_id, *auth, message); !r)
     return "authentication failed: " + r.error().message;
+  if (const auto* cert = find_payload<wire::CertPayload>(message))
+    if (auto c = crypto::Certificate::parse(cert->data); c && !c->empty())
+      sa.peer_cert_subject = c->front().subject_text();
   return {};
 }
 
@@ -188,7 +193,7 @@ void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {
   const auto* idi = find_payload<wire::IdIPayload>(*inner);
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
   std::string why = pick_connection(ctx, sa, peer_id, find_payload<wire::IdRPayload>(*inner));
-  if (why.empty()) why = verify_peer(ctx, sa, peer_id, find_payload<wire::AuthPayload>(*inner));
+  if (why.empty()) why = verify_peer(ctx, sa, peer_id, *inner);
   if (!why.empty()) {
     ++ctx.counters.auth_failed;
     send_encrypted_response(ctx, sa, mid, {notify(NotifyType::AuthenticationFailed)});
@@ -252,7 +257,7 @@ Step process_auth_response(Context& ctx, IkeSa& sa, const Inbound& in) {
     return Step::Failed;
   }
   const Identity peer_id = idr ? identity_of(idr->id_type, idr->data) : Identity{};
-  if (auto why = verify_peer(ctx, sa, peer_id, auth); !why.empty()) {
+  if (auto why = verify_peer(ctx, sa, peer_id, *inner); !why.empty()) {
     // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
     for (auto& c : sa.children) release_child_spi(ctx, sa, c);

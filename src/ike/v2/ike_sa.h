@@ -212,6 +212,13 @@ struct IkeSa {
 
   // The peer's identity as authenticated in IKE_AUTH.
   Identity peer_id;
+  // Certificate authentication (RFC 7427, RFC 7296 §3.6, §3.7): the hash algorithms the
+  // peer announced in SIGNATURE_HASH_ALGORITHMS, whether it sent a CERTREQ (and the CA key
+  // hashes it named), and the subject of its verified certificate.
+  std::vector<uint16_t> peer_sig_hashes;
+  bool peer_certreq = false;
+  std::vector<Bytes> peer_certreq_cas;
+  std::string peer_cert_subject;
 
   uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
 };

@@ -14,18 +14,24 @@ Bytes id_payload_rest(const Identity& id) {
   return out;
 }
 
+Result<Bytes> signed_octets(crypto::PrfAlgorithm prf, const SignedOctetsInput& in) {
+  auto id_mac = crypto::prf(prf, in.sk_p.view(), id_payload_rest(in.id));
+  if (!id_mac) return fail(id_mac.error());
+  Bytes octets(in.real_message.begin(), in.real_message.end());
+  octets.insert(octets.end(), in.peer_nonce.begin(), in.peer_nonce.end());
+  octets.insert(octets.end(), id_mac->data(), id_mac->data() + id_mac->size());
+  return octets;
+}
+
 Result<SecretBytes> psk_auth(crypto::PrfAlgorithm prf, const SecretBytes& psk,
                              const SignedOctetsInput& in) {
   constexpr std::string_view kKeyPad = "Key Pad for IKEv2";  // 17 octets, no NUL (§2.15)
   auto key = crypto::prf(
       prf, psk.view(), ByteView(reinterpret_cast<const uint8_t*>(kKeyPad.data()), kKeyPad.size()));
   if (!key) return fail(key.error());
-  auto id_mac = crypto::prf(prf, in.sk_p.view(), id_payload_rest(in.id));
-  if (!id_mac) return fail(id_mac.error());
-  Bytes octets(in.real_message.begin(), in.real_message.end());
-  octets.insert(octets.end(), in.peer_nonce.begin(), in.peer_nonce.end());
-  octets.insert(octets.end(), id_mac->data(), id_mac->data() + id_mac->size());
-  return crypto::prf(prf, key->view(), octets);
+  auto octets = signed_octets(prf, in);
+  if (!octets) return fail(octets.error());
+  return crypto::prf(prf, key->view(), *octets);
 }
 
 }  // namespace ipsec::ike::v2

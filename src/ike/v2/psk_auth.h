@@ -20,8 +20,11 @@ struct SignedOctetsInput {
   const Identity& id;       // the signer's identity
 };
 
-// AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>), where
-// SignedOctets = RealMessage | NonceData | prf(SK_p, RestOfIDPayload).
+// SignedOctets = RealMessage | NonceData | prf(SK_p, RestOfIDPayload): what a signature
+// signs and what the PSK MAC covers.
+Result<Bytes> signed_octets(crypto::PrfAlgorithm prf, const SignedOctetsInput& in);
+
+// AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>).
 Result<SecretBytes> psk_auth(crypto::PrfAlgorithm prf, const SecretBytes& psk,
                              const SignedOctetsInput& in);
 

@@ -71,6 +71,11 @@ IkeSaSummary summarize(const IkeSa& sa, bool with_children) {
   s.local = sa.local;
   s.remote = sa.remote;
   s.algorithms = describe_transforms(sa.ike_proposal);
+  if (sa.state == IkeState::Established || sa.state == IkeState::Deleting) {
+    s.peer_id = sa.peer_id.str();
+    s.peer_auth = sa.config->remote_auth == AuthMethod::Pubkey ? "pubkey" : "psk";
+    s.peer_cert = sa.peer_cert_subject;
+  }
   s.failure = sa.failure;
   s.created = sa.created;
   s.established_at = sa.established_at;

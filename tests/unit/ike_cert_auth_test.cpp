@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+// Certificate authentication in the engine pair (RFC 7296 §2.15, §3.6-3.8, RFC 7427): every
+// key type, with and without an intermediate CA, mixed certificate/PSK, DN identities and
+// patterns; each failure is AUTHENTICATION_FAILED with its specific reason. Keys and
+// certificates are made by the test (crypto_pki_fixtures.h).
+#include <doctest/doctest.h>
+
+#include "crypto_pki_fixtures.h"
+#include "ike_test_harness.h"
+
+using namespace ike_test;
+using crypto::KeyType;
+
+namespace {
+
+namespace pt = pki_test;
+const std::time_t kNow = std::time(nullptr);  // the engine checks validity at wall time
+
+crypto::PrivateKey parsed(EVP_PKEY* k) {
+  auto key = crypto::PrivateKey::parse(pt::encode(k, pt::Form::Pkcs8Pem));
+  REQUIRE(key);
+  return *key;
+}
+
+pt::Names names(const std::string& cn) { return {{"C", "DE"}, {"O", "Example"}, {"CN", cn}}; }
+
+// A CA (and an intermediate under it) issuing Alice's and Bob's certificates.
+struct Pki {
+  pt::Pkey ca_key = pt::generate(KeyType::EcP256);
+  pt::X509Ptr ca = ca_at(names("Example CA"), ca_key.get(), nullptr, nullptr, 1);
+  pt::Pkey sub_key = pt::generate(KeyType::EcP384);
+  pt::X509Ptr sub = ca_at(names("Example Sub CA"), sub_key.get(), ca.get(), ca_key.get(), 2);
+
+  static pt::X509Ptr ca_at(pt::Names subject, EVP_PKEY* k, X509* issuer, EVP_PKEY* issuer_key,
+                           long serial) {
+    pt::CertSpec spec;
+    spec.subject = std::move(subject);
+    spec.key = k;
+    spec.issuer = issuer;
+    spec.issuer_key = issuer_key;
+    spec.ca = true;
+    spec.serial = serial;
+    spec.not_before = kNow - 86400;
+    spec.not_after = kNow + 30 * 86400;
+    if (issuer == nullptr) spec.issuer_key = nullptr;
+    return pt::make_cert(spec);
+  }
+
+  // `name`'s certificate ("alice": SAN DNS:alice.example, subject C=DE, O=Example,
+  // CN=alice, serial 100 + name length), valid from..until (seconds from now).
+  pt::X509Ptr leaf(const std::string& name, EVP_PKEY* k, bool via_sub, long from = -3600,
+                   long until = 30L * 86400) {
+    return pt::leaf_cert(names(name), k, via_sub ? sub.get() : ca.get(),
+                         via_sub ? sub_key.get() : ca_key.get(), "DNS:" + name + ".example",
+                         100 + static_cast<long>(name.size()), kNow + from, kNow + until);
+  }
+};
+
+// Both sides authenticate with certificates issued by `pki`.
+void use_certs(Pair& p, Pki& pki, KeyType alice_type, KeyType bob_type, bool via_sub = false) {
+  for (bool alice : {true, false}) {
+    ConnectionConfig& c = alice ? p.alice_config : p.bob_config;
+    EVP_PKEY* k = pt::key(alice ? alice_type : bob_type);
+    auto cert = pki.leaf(alice ? "alice" : "bob", k, via_sub);
+    c.local_auth = c.remote_auth = AuthMethod::Pubkey;
+    c.psk = SecretBytes();
+    c.certs = {pt::certificate(cert.get())};
+    if (via_sub) c.certs.push_back(pt::certificate(pki.sub.get()));
+    c.key = parsed(k);
+    c.cacerts = {pt::certificate(pki.ca.get())};
+  }
+}
+
+// Alice's certificate replaced by one valid from..until (seconds from now).
+void alice_valid(Pair& p, Pki& pki, long from, long until) {
+  auto cert = pki.leaf("alice", pt::key(KeyType::EcP256), false, from, until);
+  p.alice_config.certs = {pt::certificate(cert.get())};
+}
+
+void check_up(Pair& p, uint64_t spi) {
+  const IkeSa* a = p.alice.find(spi);
+  const IkeSa* b = p.bob_sa();
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  CHECK(a->state == IkeState::Established);
+  CHECK(b->state == IkeState::Established);
+  REQUIRE(!a->children.empty());
+  CHECK(a->children.front().state == ChildState::Installed);
+  CHECK(a->peer_cert_subject == "C=DE, O=Example, CN=bob");
+  CHECK(b->peer_cert_subject == "C=DE, O=Example, CN=alice");
+}
+
+// Bob refused Alice: her SA failed with AUTHENTICATION_FAILED, his with `reason`.
+void check_refused(Pair& p, uint64_t spi, const std::string& reason) {
+  const ClosedSa* a = p.alice.closed(spi);
+  const ClosedSa* b = p.bob_closed();
+  REQUIRE((a && b));
+  CHECK(a->reason == "authentication failed: peer rejected our AUTH");
+  CHECK(b->state == IkeState::Failed);
+  CHECK_MESSAGE(b->reason.find(reason) != std::string::npos, b->reason);
+  CHECK(p.sas(p.bob_kernel).empty());
+  CHECK(p.bob.counters().auth_failed == 1);
+}
+
+}  // namespace
+
+TEST_SUITE("ike cert auth") {
+  TEST_CASE("every key type, both sides, RFC 7427 signatures") {
+    for (KeyType t : {KeyType::Rsa, KeyType::EcP256, KeyType::EcP384, KeyType::EcP521,
+                      KeyType::Ed25519, KeyType::Ed448}) {
+      CAPTURE(crypto::key_type_name(t));
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, t, t);
+      const uint64_t spi = p.start();
+      p.run();
+      check_up(p, spi);
+      // Both announced SHA2-256/384/512 and Identity (RFC 7427 §4).
+      CHECK(p.alice.find(spi)->peer_sig_hashes == std::vector<uint16_t>{2, 3, 4, 5});
+      CHECK(p.bob_sa()->peer_sig_hashes == std::vector<uint16_t>{2, 3, 4, 5});
+    }
+  }
+
+  TEST_CASE("an intermediate CA: sent with the certificate, the chain ends at the root") {
+    Pki pki;
+    Pair p;
+    use_certs(p, pki, KeyType::EcP256, KeyType::Rsa, true);
+    const uint64_t spi = p.start();
+    p.run();
+    check_up(p, spi);
+  }
+
+  TEST_CASE("mixed: Alice signs with her certificate, Bob uses the PSK") {
+    Pki pki;
+    Pair p;
+    const SecretBytes psk = p.alice_config.psk;
+    use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+    p.alice_config.remote_auth = AuthMethod::Psk;
+    p.alice_config.psk = psk;
+    p.bob_config.local_auth = AuthMethod::Psk;
+    p.bob_config.psk = psk;
+    const uint64_t spi = p.start();
+    p.run();
+    const IkeSa* a = p.alice.find(spi);
+    REQUIRE(a != nullptr);
+    CHECK(a->state == IkeState::Established);
+    CHECK(a->peer_cert_subject.empty());
+    CHECK(p.bob_sa()->peer_cert_subject == "C=DE, O=Example, CN=alice");
+  }
+
+  TEST_CASE("DN identities: Alice's subject as her ID, Bob accepts CN=* of the organisation") {
+    Pki pki;
+    Pair p;
+    use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+    auto dn = crypto::dn_from_text("C=DE, O=Example, CN=alice");
+    auto pattern = crypto::dn_from_text("C=DE, O=Example, CN=*");
+    REQUIRE((dn && pattern));
+    p.alice_config.local_id = Identity{wire::IdType::DerAsn1Dn, *dn};
+    p.bob_config.remote_id = IdentityMatch::dn_pattern(*pattern);
+    const uint64_t spi = p.start();
+    p.run();
+    check_up(p, spi);
+    CHECK(p.bob_sa()->peer_id.str() == "dn:C=DE, O=Example, CN=alice");
+  }
+
+  TEST_CASE("failures: AUTHENTICATION_FAILED with the specific reason") {
+    SUBCASE("expired") {
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      alice_valid(p, pki, -7200, -3600);
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi, "certificate has expired");
+    }
+    SUBCASE("not yet valid") {
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      alice_valid(p, pki, 3600, 7200);
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi, "certificate is not yet valid");
+    }
+    SUBCASE("a CA Bob does not trust") {
+      Pki pki, other;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      p.bob_config.cacerts = {pt::certificate(other.ca.get())};
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi, "unable to get local issuer certificate");
+    }
+    SUBCASE("the ID is not in the certificate") {
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      p.alice_config.local_id = Identity::fqdn("mallory.example");
+      p.bob_config.remote_id = IdentityMatch::any();
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi,
+                    "peer ID fqdn:mallory.example is neither the subject \"C=DE, O=Example, "
+                    "CN=alice\" of its certificate nor one of its subjectAltNames "
+                    "[alice.example]");
+    }
+    SUBCASE("revoked by a CRL") {
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      // Alice's serial: 100 + 5.
+      p.bob_config.crls = {
+          pt::make_crl(pki.ca.get(), pki.ca_key.get(), {105}, true, kNow - 60, kNow + 86400)};
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi, "certificate revoked");
+    }
+    SUBCASE("a key that is not the certificate's") {
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      auto other = pt::generate(KeyType::EcP256);
+      p.alice_config.key = parsed(other.get());
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi, "signature of \"C=DE, O=Example, CN=alice\" did not verify");
+    }
+    SUBCASE("no certificate sent (send_cert never) and none known") {
+      Pki pki;
+      Pair p;
+      use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+      p.alice_config.send_cert = SendCert::Never;
+      const uint64_t spi = p.start();
+      p.run();
+      check_refused(p, spi, "no certificate from the peer (no CERT payload)");
+    }
+  }
+}

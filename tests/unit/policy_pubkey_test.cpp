@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+// Certificate authentication in policy files: "auth": "pubkey" with cert, key,
+// key_passphrase_file, send_cert, cacerts, crls; DN identities; every refusal names the
+// file and JSON path. Keys and certificates are made by the test (crypto_pki_fixtures.h).
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "crypto_pki_fixtures.h"
+#include "policy/static_config.h"
+
+using namespace ipsec;
+using namespace ipsec::policy;
+using nlohmann::json;
+namespace fs = std::filesystem;
+using crypto::KeyType;
+
+namespace {
+
+// A private folder with a CA, gw-a's certificate and key, another key, and a CRL.
+class CertDir {
+ public:
+  CertDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ipsec-pubkey-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+    namespace pt = pki_test;
+    const std::time_t now = std::time(nullptr);
+    EVP_PKEY* ca_key = pt::key(KeyType::EcP256);
+    pt::CertSpec ca_spec;
+    ca_spec.subject = {{"C", "DE"}, {"O", "Example"}, {"CN", "Example CA"}};
+    ca_spec.key = ca_key;
+    ca_spec.ca = true;
+    ca_spec.not_before = now - 86400;
+    ca_spec.not_after = now + 86400;
+    auto ca = pt::make_cert(ca_spec);
+    EVP_PKEY* key = pt::key(KeyType::EcP384);
+    auto cert = pt::leaf_cert({{"C", "DE"}, {"O", "Example"}, {"CN", "gw-a"}}, key, ca.get(),
+                              ca_key, "DNS:gw-a.example,IP:192.0.2.1", 7, now - 60, now + 86400);
+    auto other = pt::generate(KeyType::EcP384);
+    auto text = [](const Bytes& b) { return std::string(b.begin(), b.end()); };
+    write("ca.pem", pt::cert_pem(ca.get()), 0644);
+    write("gw-a.pem", pt::cert_pem(cert.get()), 0644);
+    write("gw-a.key", text(pt::encode(key, pt::Form::Pkcs8Pem)), 0600);
+    write("other.key", text(pt::encode(other.get(), pt::Form::Pkcs8Pem)), 0600);
+    write("ca.crl", text(pt::make_crl(ca.get(), ca_key, {9}, true, now - 60, now + 86400)), 0644);
+    fs::create_directory(path_ / "cas");
+    write("cas/ca.pem", pt::cert_pem(ca.get()), 0644);
+  }
+  ~CertDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string dir() const { return path_.string(); }
+  void write(const std::string& name, const std::string& text, mode_t mode) const {
+    fs::path p = path_ / name;
+    std::ofstream(p) << text;
+    REQUIRE(::chmod(p.c_str(), mode) == 0);
+  }
+  LoadResult load(const json& conn) const {
+    return load_text(json{{"connections", {{"site-b", conn}}}}.dump(), "c.json", dir());
+  }
+
+ private:
+  fs::path path_;
+};
+
+json pubkey_connection() {
+  return {
+      {"local",
+       {{"address", "192.0.2.1"}, {"auth", "pubkey"}, {"cert", "gw-a.pem"}, {"key", "gw-a.key"}}},
+      {"remote",
+       {{"address", "192.0.2.2"},
+        {"id", "dn:C=DE, O=Example, CN=*"},
+        {"auth", "pubkey"},
+        {"cacerts", "ca.pem"}}},
+      {"children", {{"lan", json::object()}}}};
+}
+
+std::vector<std::string> errors(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.errors) out.push_back(d.str());
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("policy pubkey") {
+  TEST_CASE("a certificate connection loads: no psk_file, the id defaults to the subject") {
+    CertDir d;
+    auto r = d.load(pubkey_connection());
+    REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
+    const Connection& c = r.config.connections.front();
+    CHECK(c.local.auth == AuthMethod::Pubkey);
+    CHECK(describe(c.local.id) == "dn:C=DE, O=Example, CN=gw-a");
+    CHECK(describe(c.remote.id) == "dn:C=DE, O=Example, CN=*");
+    CHECK(c.remote.id.kind == IdKind::DnPattern);
+    REQUIRE(c.local.certs.size() == 1);
+    CHECK(c.local.key.has_value());
+    CHECK(c.remote.cacerts.size() == 1);
+    CHECK(c.local.send_cert == SendCert::IfAsked);
+  }
+
+  TEST_CASE("ids named by the certificate, a CA folder, CRLs and send_cert") {
+    CertDir d;
+    json c = pubkey_connection();
+    c["local"]["id"] = "fqdn:gw-a.example";
+    c["local"]["send_cert"] = "always";
+    c["remote"]["cacerts"] = json::array({"cas"});
+    c["remote"]["crls"] = json::array({"ca.crl"});
+    auto r = d.load(c);
+    REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
+    CHECK(r.config.connections.front().remote.crls.size() == 1);
+    CHECK(r.config.connections.front().local.send_cert == SendCert::Always);
+    c["local"]["id"] = "192.0.2.1";
+    CHECK(d.load(c).ok());
+  }
+
+  TEST_CASE("refusals name the path and say why") {
+    CertDir d;
+    auto refused = [&](json c) { return errors(d.load(c)); };
+    json c = pubkey_connection();
+    c["local"]["id"] = "fqdn:gw-b.example";
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.local.id: \"fqdn:gw-b.example\" is neither "
+                            "the subject \"C=DE, O=Example, CN=gw-a\" of the certificate nor one "
+                            "of its subjectAltNames [gw-a.example, 192.0.2.1]"});
+    c = pubkey_connection();
+    c["local"]["key"] = "other.key";
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.local.key: the key does not belong to the "
+                            "certificate \"C=DE, O=Example, CN=gw-a\" (cert)"});
+    d.write("open.key", "x", 0640);
+    c = pubkey_connection();
+    c["local"]["key"] = "open.key";
+    auto e = refused(c);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].find("connections.site-b.local.key: ") != std::string::npos);
+    CHECK(e[0].find("readable or writable by its group (mode 0640)") != std::string::npos);
+    c = pubkey_connection();
+    c["remote"]["cacerts"] = "gw-a.pem";
+    e = refused(c);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].find("\"C=DE, O=Example, CN=gw-a\" is not a CA") != std::string::npos);
+    c = pubkey_connection();
+    c["local"]["cacerts"] = "ca.pem";
+    CHECK(refused(c) ==
+          std::vector<std::string>{
+              "c.json: connections.site-b.local.cacerts: belongs to the remote side"});
+    c = pubkey_connection();
+    c["remote"]["auth"] = "psk";
+    e = refused(c);
+    CHECK(std::find(e.begin(), e.end(),
+                    "c.json: connections.site-b.remote.cacerts: only with \"auth\": \"pubkey\"") !=
+          e.end());
+    c = pubkey_connection();
+    c["local"]["id"] = "dn:C=DE, CN=*";
+    e = refused(c);
+    REQUIRE(!e.empty());
+    CHECK(e[0].find("a local identity is one identity") != std::string::npos);
+  }
+
+  TEST_CASE("a FIFO given as a certificate is refused, not waited on") {
+    CertDir d;
+    REQUIRE(::mkfifo((d.dir() + "/fifo.pem").c_str(), 0644) == 0);
+    json c = pubkey_connection();
+    c["local"]["cert"] = "fifo.pem";
+    auto e = errors(d.load(c));
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].find("is not a regular file") != std::string::npos);
+  }
+}
