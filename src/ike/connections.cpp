@@ -61,11 +61,13 @@ Connections::Ptr Connections::by_address(const Endpoint& local, const Endpoint& 
 }
 
 Connections::Ptr Connections::by_identity(const Endpoint& local, const Endpoint& remote,
-                                          const Identity& peer,
-                                          const Identity* wanted_local) const {
+                                          const Identity& peer, const Identity* wanted_local,
+                                          const Identity* cert_subject) const {
   Ptr best;
   for (const auto& c : all_) {
-    if (!addresses_fit(*c, local, remote) || !c->remote_id.matches(peer)) continue;
+    const bool by_cert = cert_subject != nullptr && c->remote_auth == AuthMethod::Pubkey &&
+                         c->remote_id.matches(*cert_subject);
+    if (!addresses_fit(*c, local, remote) || !(c->remote_id.matches(peer) || by_cert)) continue;
     if (wanted_local != nullptr && !(*wanted_local == c->local_id)) continue;
     if (best == nullptr || c->remote_id.specificity() > best->remote_id.specificity()) best = c;
   }

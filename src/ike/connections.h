@@ -30,8 +30,12 @@ class Connections {
   // IKE_AUTH: among the connections whose addresses fit, the one whose remote id matches
   // the peer's IDi best (an exact id over a domain or prefix over any; on a tie the first).
   // `wanted_local`: the IDr the peer asked for, if any (§3.5); it must be ours.
+  // `cert_subject`: the subject DN of the certificate the peer sent, if any: a connection
+  // authenticating its peer by certificate may match it instead of the IDi (as strongSwan
+  // matches a remote id against the certificate); the authenticator then verifies it.
   Ptr by_identity(const Endpoint& local, const Endpoint& remote, const Identity& peer,
-                  const Identity* wanted_local) const;
+                  const Identity* wanted_local = nullptr,
+                  const Identity* cert_subject = nullptr) const;
 
  private:
   std::vector<Ptr> all_;

@@ -163,6 +163,30 @@ TEST_SUITE("ike cert auth") {
     CHECK(p.bob_sa()->peer_id.str() == "dn:C=DE, O=Example, CN=alice");
   }
 
+  TEST_CASE("a DN pattern as remote id matches the certificate's subject, whatever the IDi") {
+    Pki pki;
+    Pair p;
+    use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+    auto pattern = crypto::dn_from_text("C=DE, O=Example, CN=*");
+    REQUIRE(pattern);
+    p.bob_config.remote_id = IdentityMatch::dn_pattern(*pattern);  // Alice sends fqdn:
+    uint64_t spi = p.start();
+    p.run();
+    check_up(p, spi);
+    CHECK(p.bob_sa()->peer_id.str() == "fqdn:alice.example");
+    // A pattern neither her IDi nor her subject fits: refused.
+    Pair q;
+    use_certs(q, pki, KeyType::EcP256, KeyType::EcP256);
+    auto other = crypto::dn_from_text("C=DE, O=Other, CN=*");
+    REQUIRE(other);
+    q.bob_config.remote_id = IdentityMatch::dn_pattern(*other);
+    spi = q.start();
+    q.run();
+    check_refused(q, spi,
+                  "peer identity fqdn:alice.example is not the expected "
+                  "dn:C=DE, O=Other, CN=*");
+  }
+
   TEST_CASE("failures: AUTHENTICATION_FAILED with the specific reason") {
     SUBCASE("expired") {
       Pki pki;

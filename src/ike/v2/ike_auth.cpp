@@ -26,13 +26,33 @@ Result<wire::AuthPayload> own_auth(const Context& ctx, const IkeSa& sa) {
   return (*a)->build(sa);
 }
 
+// The subject of the peer's certificate (its first CERT), not verified yet: a remote id may
+// match it instead of the IDi; the signature authenticator verifies that very certificate.
+std::optional<Identity> cert_subject(const std::vector<wire::Payload>& message) {
+  const auto* cert = find_payload<wire::CertPayload>(message);
+  if (cert == nullptr) return std::nullopt;
+  auto c = crypto::Certificate::parse(cert->data);
+  if (!c || c->size() != 1) return std::nullopt;
+  return Identity{wire::IdType::DerAsn1Dn, c->front().subject()};
+}
+
+// The connection's remote id matches the IDi, or (certificate authentication) the subject
+// of the peer's certificate.
+bool remote_id_fits(const ConnectionConfig& c, const Identity& peer_id,
+                    const std::vector<wire::Payload>& message) {
+  if (c.remote_id.matches(peer_id)) return true;
+  if (c.remote_auth != AuthMethod::Pubkey) return false;
+  const auto subject = cert_subject(message);
+  return subject && c.remote_id.matches(*subject);
+}
+
 // Checks the peer's ID and AUTH (with its CERT payloads); an empty string means
 // authenticated.
 std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
                         const std::vector<wire::Payload>& message) {
   const auto* auth = find_payload<wire::AuthPayload>(message);
   if (auth == nullptr) return "authentication failed: no AUTH payload";
-  if (!sa.config->remote_id.matches(peer_id))
+  if (!remote_id_fits(*sa.config, peer_id, message))
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
            sa.config->remote_id.str();
   auto a = make_authenticator(sa, ctx.connections->credentials(), false, auth->method);
@@ -49,9 +69,12 @@ std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
 // peer's IDi serves this IKE SA (IKE_SA_INIT only knew the addresses). An empty string:
 // sa.config is that connection now.
 std::string pick_connection(const Context& ctx, IkeSa& sa, const Identity& peer_id,
-                            const wire::IdRPayload* idr) {
+                            const std::vector<wire::Payload>& message) {
+  const auto* idr = find_payload<wire::IdRPayload>(message);
   const Identity wanted = idr ? identity_of(idr->id_type, idr->data) : Identity{};
-  auto c = ctx.connections->by_identity(sa.local, sa.remote, peer_id, idr ? &wanted : nullptr);
+  const auto subject = cert_subject(message);
+  auto c = ctx.connections->by_identity(sa.local, sa.remote, peer_id, idr ? &wanted : nullptr,
+                                        subject ? &*subject : nullptr);
   if (c == nullptr)  // named after the candidate IKE_SA_INIT found by address
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
            sa.config->remote_id.str() + " (connection " + sa.config->name +
@@ -192,7 +215,7 @@ void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {
   follow_peer(ctx, sa, in.local, in.remote);
   const auto* idi = find_payload<wire::IdIPayload>(*inner);
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
-  std::string why = pick_connection(ctx, sa, peer_id, find_payload<wire::IdRPayload>(*inner));
+  std::string why = pick_connection(ctx, sa, peer_id, *inner);
   if (why.empty()) why = verify_peer(ctx, sa, peer_id, *inner);
   if (!why.empty()) {
     ++ctx.counters.auth_failed;
