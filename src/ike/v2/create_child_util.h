@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the CREATE_CHILD_SA files share (create_child.cpp: new CHILD SAs and CHILD SA rekeys;
-// ike_rekey.cpp: IKE SA rekeys, RFC 7296 §1.3, §2.18): notify and SPI helpers, the nonce
-// order of §2.8, error responses.
+// What the CREATE_CHILD_SA files share (create_child.cpp: the exchange for new CHILD SAs
+// and CHILD SA rekeys; child_rekey.cpp: what only a CHILD SA rekey needs; ike_rekey.cpp:
+// IKE SA rekeys; RFC 7296 §1.3, §2.18): notify and SPI helpers, the nonce order of §2.8,
+// error responses.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,32 @@ bool offered_group(const std::vector<EspProposalConfig>& ps, uint16_t g);
 // Refuses a CREATE_CHILD_SA request with one error Notify, logging why.
 void respond_create_error(Context& ctx, IkeSa& sa, uint32_t mid, wire::NotifyPayload n,
                           const std::string& why);
+
+// child_rekey.cpp
+// §1.3.3: a rekey names the SPI the exchange's initiator receives on: our outbound SPI.
+// The index of that CHILD SA, sa.children.size() for a new one; nullopt: refused (answered).
+std::optional<size_t> rekey_target(Context& ctx, IkeSa& sa, uint32_t mid,
+                                   const std::vector<wire::Payload>& in);
+// §2.8.1: both sides rekeyed `old` at once; true: ours (made with nonce `p.nonce` and the
+// peer's `nr`) stands.
+bool won_collision(const IkeSa& sa, const ChildSa& old, const PendingCreate& p, ByteView nr);
+// After our new CHILD SA is installed: a rekey's old SA goes (Delete), or, having lost a
+// collision, ours goes and the peer's stands.
+void settle_rekey(Context& ctx, IkeSa& sa, uint32_t new_spi, uint32_t old_spi, uint32_t peer_new,
+                  bool won);
+
+// child_rekey.cpp
+// §1.3.3: a rekey names the SPI the exchange's initiator receives on: our outbound SPI.
+// The index of that CHILD SA, sa.children.size() for a new one; nullopt: refused (answered).
+std::optional<size_t> rekey_target(Context& ctx, IkeSa& sa, uint32_t mid,
+                                   const std::vector<wire::Payload>& in);
+// §2.8.1: both sides rekeyed `old` at once; true: ours (made with nonce `p.nonce` and the
+// peer's `nr`) stands.
+bool won_collision(const IkeSa& sa, const ChildSa& old, const PendingCreate& p, ByteView nr);
+// After our new CHILD SA is installed: a rekey's old SA goes (Delete), or, having lost a
+// collision, ours goes and the peer's stands.
+void settle_rekey(Context& ctx, IkeSa& sa, uint32_t new_spi, uint32_t old_spi, uint32_t peer_new,
+                  bool won);
 
 // ike_rekey.cpp
 //   HDR, SK {SA, Ni, KEi}  -->  <--  HDR, SK {SA, Nr, KEr}
