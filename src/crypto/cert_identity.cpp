@@ -32,9 +32,9 @@ bool certificate_names(const Certificate& c, uint8_t id_type, ByteView id_data) 
 
 std::string subject_alt_names(const Certificate& c) {
   std::string out;
-  auto add = [&out](std::string_view s) {
+  auto add = [&out](std::string_view s) {  // from a file or a packet: printable
     if (!out.empty()) out += ", ";
-    out += s;
+    out += printable(s);
   };
   for (const auto& n : c.dns_names()) add(n);
   for (const auto& n : c.emails()) add(n);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -145,6 +146,44 @@ void do_list_conns(Context& ctx, const ControlOptions& o) {
                 start_text(c).c_str());
     std::printf("  %s\n", format_conn_settings(c).c_str());
   }
+}
+
+// One certificate in words; the warning when it expires within 30 days.
+void print_cert(const nlohmann::json& c) {
+  auto str = [&](const char* k) { return c.value(k, std::string()); };
+  std::string roles, conns;
+  for (const auto& r : c.value("roles", nlohmann::json::array()))
+    roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
+  for (const auto& n : c.value("connections", nlohmann::json::array()))
+    conns += (conns.empty() ? "" : ", ") + n.get<std::string>();
+  std::printf("%s\n  %s of %s\n  issuer %s\n", str("subject").c_str(), roles.c_str(), conns.c_str(),
+              str("issuer").c_str());
+  if (!str("subject_alt_names").empty())
+    std::printf("  subjectAltNames %s\n", str("subject_alt_names").c_str());
+  const int64_t days = c.value("days_left", int64_t{0});
+  std::printf("  key %s, valid %s .. %s (%" PRId64 " days left)%s\n", str("key").c_str(),
+              str("not_before").c_str(), str("not_after").c_str(), days,
+              c.value("expiring", false) ? "  WARNING: expires within 30 days" : "");
+}
+
+void do_list_certs(Context& ctx, const ControlOptions& o) {
+  auto r = run(ctx, o, control::Request{"list-certs", "", {}});
+  if (!r) return;
+  if (o.json) {
+    std::printf("%s\n", r->data.dump(2).c_str());
+    return;
+  }
+  const nlohmann::json& d = r->data;
+  const auto certs =
+      d.is_object() ? d.value("certificates", nlohmann::json::array()) : nlohmann::json::array();
+  if (certs.empty()) std::printf("no certificates loaded\n");
+  for (const auto& c : certs)
+    if (c.is_object()) print_cert(c);
+  for (const auto& crl :
+       d.is_object() ? d.value("crls", nlohmann::json::array()) : nlohmann::json::array())
+    if (crl.is_object())
+      std::printf("CRLs of %s: %zu\n", crl.value("connection", std::string()).c_str(),
+                  crl.value("count", size_t{0}));
 }
 
 void print_down(const ControlOptions& o, const nlohmann::json& d) {
@@ -315,6 +354,13 @@ void setup_list_conns(CLI::App& sub, Context& ctx) {
   add_socket_option(sub, *o);
   sub.add_flag("--json", o->json, "Print the daemon's answer as JSON, unchanged");
   sub.callback([&ctx, o] { do_list_conns(ctx, *o); });
+}
+
+void setup_list_certs(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<ControlOptions>();
+  add_socket_option(sub, *o);
+  sub.add_flag("--json", o->json, "Print the daemon's answer as JSON, unchanged");
+  sub.callback([&ctx, o] { do_list_certs(ctx, *o); });
 }
 
 void setup_up(CLI::App& sub, Context& ctx) {

@@ -26,6 +26,7 @@ void report_daemon_error(Context& ctx, const std::string& socket, const Error& e
 
 void setup_status(CLI::App& sub, Context& ctx);
 void setup_list_conns(CLI::App& sub, Context& ctx);
+void setup_list_certs(CLI::App& sub, Context& ctx);
 void setup_up(CLI::App& sub, Context& ctx);
 void setup_down(CLI::App& sub, Context& ctx);
 void setup_restart(CLI::App& sub, Context& ctx);

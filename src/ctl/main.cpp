@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
     {"status", "Show ipsecd's IKE and CHILD SAs and recent failures", setup_status},
     {"load", "Replace ipsecd's connections with those of policy files", setup_load},
     {"list-conns", "List the connections ipsecd has loaded", setup_list_conns},
+    {"list-certs", "List the certificates, CAs and CRLs ipsecd's connections use",
+     setup_list_certs},
     {"up", "Ask ipsecd to initiate a connection", setup_up},
     {"down", "Ask ipsecd to delete a connection's IKE SAs (or every one: --all)", setup_down},
     {"restart", "Ask ipsecd to delete a connection's IKE SAs and bring it up again", setup_restart},

@@ -64,6 +64,7 @@ const Daemon::Command Daemon::kCommands[] = {
     // name, handler, refused while stopping, names a connection
     {"status", &Daemon::status, false, false},
     {"list-conns", &Daemon::list_conns, false, false},
+    {"list-certs", &Daemon::list_certs, false, false},
     {"up", &Daemon::up, true, true},
     {"down", &Daemon::down, false, false},  // a name or --all: checked by the handler
     {"restart", &Daemon::restart, true, true},

@@ -88,6 +88,7 @@ class Daemon {
   control::Response handle(const control::Request& r, const Peer& peer);
   control::Response status(const control::Request& r, const Peer& peer);
   control::Response list_conns(const control::Request& r, const Peer& peer);
+  control::Response list_certs(const control::Request& r, const Peer& peer);  // certs.cpp
   control::Response up(const control::Request& r, const Peer& peer);
   control::Response down(const control::Request& r, const Peer& peer);
   control::Response down_one(const std::string& name);

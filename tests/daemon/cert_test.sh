@@ -43,6 +43,13 @@ peer() { ctl "$1" status --json | jq -r '.ike_sas[] | select(.state == "establis
 ctl a status | grep -q "peer .*fqdn:right.example (pubkey, certificate C=DE, O=Example, CN=right.example)" \
   && ok "status text shows the peer line" || bad "status: $(ctl a status)"
 
+certs=$(ctl a list-certs --json | jq -r '.certificates[] | "\(.subject)|\(.roles | join(","))|\(.connections | join(","))|\(.expiring)"' | sort)
+want=$'C=DE, O=Example, CN=Example CA|trusted CA|to-right|false\nC=DE, O=Example, CN=left.example|local certificate|to-right|false'
+[ "$certs" = "$want" ] && ok "list-certs shows left's certificate and the trusted CA" \
+  || bad "list-certs: [$certs]"
+ctl a list-certs | grep -q "key ecdsa-p256 256 bits, valid .* (36[45] days left)" \
+  && ok "list-certs text: key and days left" || bad "list-certs text: $(ctl a list-certs)"
+
 # Right now trusts another CA only: left's next IKE SA is refused.
 sed "s|\"ca.pem\"|\"$WORK/other/ca.pem\"|" "$WORK/ex/right.json" >"$WORK/ex/right2.json"
 out=$(ctl b load "$WORK/ex/right2.json") && ok "right loads a file trusting another CA" || bad "load: $out"
