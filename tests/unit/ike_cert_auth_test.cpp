@@ -106,8 +106,13 @@ void check_refused(Pair& p, uint64_t spi, const std::string& reason) {
 
 TEST_SUITE("ike cert auth") {
   TEST_CASE("every key type, both sides, RFC 7427 signatures") {
-    for (KeyType t : {KeyType::Rsa, KeyType::EcP256, KeyType::EcP384, KeyType::EcP521,
-                      KeyType::Ed25519, KeyType::Ed448}) {
+    // The scheme each key signs with when the peer announced every hash: RSA-PSS before
+    // PKCS#1 (RFC 8247), the ECDSA hash of the curve's size.
+    const std::pair<KeyType, const char*> cases[] = {
+        {KeyType::Rsa, "rsa-pss-sha256"},  {KeyType::EcP256, "ecdsa-sha256"},
+        {KeyType::EcP384, "ecdsa-sha384"}, {KeyType::EcP521, "ecdsa-sha512"},
+        {KeyType::Ed25519, "ed25519"},     {KeyType::Ed448, "ed448"}};
+    for (const auto& [t, scheme] : cases) {
       CAPTURE(crypto::key_type_name(t));
       Pki pki;
       Pair p;
@@ -118,6 +123,8 @@ TEST_SUITE("ike cert auth") {
       // Both announced SHA2-256/384/512 and Identity (RFC 7427 §4).
       CHECK(p.alice.find(spi)->peer_sig_hashes == std::vector<uint16_t>{2, 3, 4, 5});
       CHECK(p.bob_sa()->peer_sig_hashes == std::vector<uint16_t>{2, 3, 4, 5});
+      CHECK(p.bob_sa()->peer_auth_text ==
+            "certificate \"C=DE, O=Example, CN=alice\" (" + std::string(scheme) + ")");
     }
   }
 

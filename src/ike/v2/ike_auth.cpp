@@ -8,6 +8,7 @@
 #include "ike/v2/contributors.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
+#include "ike/v2/sig_auth.h"
 #include "ike/v2/sk_message.h"
 #include "wire/names.h"
 
@@ -59,9 +60,14 @@ std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
   if (!a) return "authentication failed: " + a.error().message;
   if (auto r = (*a)->verify(sa, peer_id, *auth, message); !r)
     return "authentication failed: " + r.error().message;
-  if (const auto* cert = find_payload<wire::CertPayload>(message))
-    if (auto c = crypto::Certificate::parse(cert->data); c && !c->empty())
-      sa.peer_cert_subject = c->front().subject_text();
+  sa.peer_auth_text = "PSK";
+  if (sa.config->remote_auth == AuthMethod::Pubkey) {
+    if (const auto* cert = find_payload<wire::CertPayload>(message))
+      if (auto c = crypto::Certificate::parse(cert->data); c && !c->empty())
+        sa.peer_cert_subject = c->front().subject_text();
+    sa.peer_auth_text =
+        "certificate \"" + sa.peer_cert_subject + "\" (" + signature_text(*auth) + ")";
+  }
   return {};
 }
 
@@ -114,7 +120,8 @@ void established(Context& ctx, IkeSa& sa, const Identity& peer_id) {
   ++ctx.counters.ike_established;
   arm_keepalive(ctx, sa);
   arm_ike_lifetime(ctx, sa);
-  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with PSK");
+  log::info(label(sa) + ": IKE_AUTH done, peer " + peer_id.str() + " authenticated with " +
+            sa.peer_auth_text);
   if (ctx.engine) {
     EngineEvent e;
     e.kind = EventKind::IkeUp;

@@ -219,6 +219,7 @@ struct IkeSa {
   bool peer_certreq = false;
   std::vector<Bytes> peer_certreq_cas;
   std::string peer_cert_subject;
+  std::string peer_auth_text;  // for the log: "PSK", "certificate CN=... (ecdsa-sha256)"
 
   uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
 };

@@ -148,6 +148,24 @@ class PeerSignature final : public Authenticator {
   const crypto::TrustStore& trust_;
 };
 
+}  // namespace
+
+std::string signature_text(const wire::AuthPayload& auth) {
+  if (auth.method == kDigitalSignature) {
+    if (auto split = split_digital_signature(auth.data))
+      return std::string(crypto::scheme_name(split->first));
+  } else if (auth.method == 1) {
+    return std::string(crypto::scheme_name(SignatureScheme::RsaPkcs1Sha1));
+  } else if (auth.method >= 9 && auth.method <= 11) {
+    const SignatureScheme s[] = {SignatureScheme::EcdsaSha256, SignatureScheme::EcdsaSha384,
+                                 SignatureScheme::EcdsaSha512};
+    return std::string(crypto::scheme_name(s[auth.method - 9])) + " (r|s)";
+  }
+  return "method " + std::to_string(auth.method);
+}
+
+namespace {
+
 bool signature_method(uint8_t m) { return m == 1 || m == 9 || m == 10 || m == 11 || m == 14; }
 
 }  // namespace
