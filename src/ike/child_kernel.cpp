@@ -60,8 +60,8 @@ kernel::PolicyParams policy(const PolicyShape& shape, kernel::Selector sel, kern
 }
 
 Result<std::vector<kernel::PolicyParams>> policies_for(
-    const PolicyShape& shape, const std::vector<wire::TrafficSelector>& local,
-    const std::vector<wire::TrafficSelector>& remote) {
+    const PolicyShape& shape, std::span<const wire::TrafficSelector> local,
+    std::span<const wire::TrafficSelector> remote) {
   const bool transport = shape.transport;
   std::vector<kernel::PolicyParams> out;
   for (const auto& l : local)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,8 @@ struct ChildKernelSa {
   IpAddress local, remote;           // the outer addresses (IKE SA's)
   uint32_t spi_in = 0, spi_out = 0;
   bool transport = false;
-  std::vector<wire::TrafficSelector> local_ts, remote_ts;
+  // The negotiated selectors, viewed (the engine's CHILD SA owns them).
+  std::span<const wire::TrafficSelector> local_ts, remote_ts;
   kernel::Lifetime lifetime;
   std::optional<kernel::Encap> encap_in, encap_out;  // RFC 3948, as each direction sends
 };

@@ -208,8 +208,9 @@ inline X509Ptr self_signed(Names subject, EVP_PKEY* k, Signing signing = {}) {
   return make_cert(spec);
 }
 
-inline X509Ptr ca_cert(Names subject, EVP_PKEY* k, X509* issuer, EVP_PKEY* issuer_key,
-                       long serial) {
+inline X509Ptr ca_cert(Names subject, EVP_PKEY* k, X509* issuer, EVP_PKEY* issuer_key, long serial,
+                       std::time_t not_before = kT0 - kDay,
+                       std::time_t not_after = kT0 + 3650 * kDay) {
   CertSpec spec;
   spec.subject = std::move(subject);
   spec.key = k;
@@ -217,6 +218,8 @@ inline X509Ptr ca_cert(Names subject, EVP_PKEY* k, X509* issuer, EVP_PKEY* issue
   spec.issuer_key = issuer_key;
   spec.ca = true;
   spec.serial = serial;
+  spec.not_before = not_before;
+  spec.not_after = not_after;
   return make_cert(spec);
 }
 

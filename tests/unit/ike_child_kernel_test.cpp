@@ -20,6 +20,8 @@ struct Fixture {
   kernel::MemoryKernel kern;
   PolicyRefs refs;
   ConnectionConfig conn = connection(true);
+  std::vector<wire::TrafficSelector> local_ts = to_ts(conn.children.front().local_ts);
+  std::vector<wire::TrafficSelector> remote_ts = to_ts(conn.children.front().remote_ts);
   SecretBytes ein{Bytes(36, 0x11)}, iin{}, eout{Bytes(36, 0x22)}, iout{};
   EspAlgorithms gcm{"aes-gcm-16", "", 36, 0, false};
   uint64_t errors = 0;
@@ -31,8 +33,8 @@ struct Fixture {
     c.remote = conn.remote.addr;
     c.spi_in = spi_in;
     c.spi_out = spi_in + 0x100;
-    c.local_ts = to_ts(conn.children.front().local_ts);
-    c.remote_ts = to_ts(conn.children.front().remote_ts);
+    c.local_ts = local_ts;
+    c.remote_ts = remote_ts;
     return c;
   }
   size_t sas() { return kern.dump_sas()->size(); }

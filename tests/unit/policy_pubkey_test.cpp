@@ -31,13 +31,8 @@ class CertDir {
     namespace pt = pki_test;
     const std::time_t now = std::time(nullptr);
     EVP_PKEY* ca_key = pt::key(KeyType::EcP256);
-    pt::CertSpec ca_spec;
-    ca_spec.subject = {{"C", "DE"}, {"O", "Example"}, {"CN", "Example CA"}};
-    ca_spec.key = ca_key;
-    ca_spec.ca = true;
-    ca_spec.not_before = now - 86400;
-    ca_spec.not_after = now + 86400;
-    auto ca = pt::make_cert(ca_spec);
+    auto ca = pt::ca_cert({{"C", "DE"}, {"O", "Example"}, {"CN", "Example CA"}}, ca_key, nullptr,
+                          nullptr, 1, now - 86400, now + 86400);
     EVP_PKEY* key = pt::key(KeyType::EcP384);
     auto cert = pt::leaf_cert({{"C", "DE"}, {"O", "Example"}, {"CN", "gw-a"}}, key, ca.get(),
                               ca_key, "DNS:gw-a.example,IP:192.0.2.1", 7, now - 60, now + 86400);

@@ -40,11 +40,9 @@ std::optional<Identity> cert_subject(const std::vector<wire::Payload>& message) 
 // The connection's remote id matches the IDi, or (certificate authentication) the subject
 // of the peer's certificate.
 bool remote_id_fits(const ConnectionConfig& c, const Identity& peer_id,
-                    const std::vector<wire::Payload>& message) {
+                    const std::optional<Identity>& subject) {
   if (c.remote_id.matches(peer_id)) return true;
-  if (c.remote_auth != AuthMethod::Pubkey) return false;
-  const auto subject = cert_subject(message);
-  return subject && c.remote_id.matches(*subject);
+  return c.remote_auth == AuthMethod::Pubkey && subject && c.remote_id.matches(*subject);
 }
 
 // Checks the peer's ID and AUTH (with its CERT payloads); an empty string means
@@ -53,7 +51,8 @@ std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
                         const std::vector<wire::Payload>& message) {
   const auto* auth = find_payload<wire::AuthPayload>(message);
   if (auth == nullptr) return "authentication failed: no AUTH payload";
-  if (!remote_id_fits(*sa.config, peer_id, message))
+  const auto subject = cert_subject(message);
+  if (!remote_id_fits(*sa.config, peer_id, subject))
     return "authentication failed: peer identity " + peer_id.str() + " is not the expected " +
            sa.config->remote_id.str();
   auto a = make_authenticator(sa, ctx.connections->credentials(), false, auth->method);
@@ -62,9 +61,8 @@ std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
     return "authentication failed: " + r.error().message;
   sa.peer_auth_text = "PSK";
   if (sa.config->remote_auth == AuthMethod::Pubkey) {
-    if (const auto* cert = find_payload<wire::CertPayload>(message))
-      if (auto c = crypto::Certificate::parse(cert->data); c && !c->empty())
-        sa.peer_cert_subject = c->front().subject_text();
+    // The authenticator verified this very certificate (the first CERT).
+    if (subject) sa.peer_cert_subject = crypto::dn_to_text(subject->data);
     sa.peer_auth_text =
         "certificate \"" + sa.peer_cert_subject + "\" (" + signature_text(*auth) + ")";
   }
