@@ -39,7 +39,11 @@ nlohmann::json counters_json(const ike::Counters& c) {
                         {"initial_contact_closed", c.initial_contact_closed},
                         {"nat_detected", c.nat_detected},
                         {"natd_ignored", c.natd_ignored},
-                        {"nat_keepalives", c.nat_keepalives}};
+                        {"nat_keepalives", c.nat_keepalives},
+                        {"fragments_sent", c.fragments_sent},
+                        {"fragments_received", c.fragments_received},
+                        {"fragments_reassembled", c.fragments_reassembled},
+                        {"fragments_dropped", c.fragments_dropped}};
 }
 
 // The kernel's view of one of the CHILD SA's ESP SAs; nullopt (logged at debug) if the

@@ -201,6 +201,11 @@ struct ConnectionConfig {
   // every CHILD SA's dpd_action applies. 0: no DPD.
   std::chrono::seconds dpd_delay{0};
   std::chrono::seconds dpd_timeout{30};
+  // IKE fragmentation (RFC 7383): announced in IKE_SA_INIT; when both sides did, an
+  // encrypted message whose datagram would exceed fragment_size bytes (IP and UDP headers
+  // included) goes out as SKF fragments of at most that size.
+  bool fragmentation = true;
+  unsigned fragment_size = 1280;
   bool operator==(const ConnectionConfig&) const = default;
 
   const ChildConfig* child(std::string_view child_name) const;

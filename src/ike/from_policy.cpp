@@ -157,6 +157,8 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection& c) {
   for (const auto& p : c.proposals) out.proposals.push_back(ike_proposal(p));
   for (const auto& ch : c.children) out.children.push_back(child_of(ch));
   out.force_encap = c.encap;
+  out.fragmentation = c.fragmentation;
+  out.fragment_size = c.fragment_size;
   out.version = c.version == 1 ? IkeVersion::V1 : IkeVersion::V2;
   out.ike_lifetime = ike_lifetime_of(c.lifetime);
   out.dpd_delay = c.dpd_delay;

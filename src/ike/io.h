@@ -59,6 +59,13 @@ struct Counters {
   uint64_t nat_detected = 0;            // IKE SAs that found a NAT (or faked one) in IKE_SA_INIT
   uint64_t natd_ignored = 0;            // NAT_DETECTION_* notifies of the wrong length
   uint64_t nat_keepalives = 0;          // keepalives sent (RFC 3948 §2.3)
+  // IKE fragmentation (RFC 7383): SKF datagrams we sent (retransmissions included), the
+  // peer's that verified and were kept, messages put together, and fragments dropped
+  // (integrity, limits, duplicates, fragmentation off).
+  uint64_t fragments_sent = 0;
+  uint64_t fragments_received = 0;
+  uint64_t fragments_reassembled = 0;
+  uint64_t fragments_dropped = 0;
 };
 
 }  // namespace ipsec::ike

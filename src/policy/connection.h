@@ -133,6 +133,8 @@ struct Connection {
   std::vector<Child> children;  // in file order
   bool allow_insecure = false;
   bool encap = false;  // force UDP encapsulation (NAT-T) even without a NAT, as strongSwan's encap
+  bool fragmentation = true;     // IKE fragmentation (RFC 7383) announced and used
+  unsigned fragment_size = 1280;  // largest IKE datagram we send, IP and UDP headers included
   IkeLifetime lifetime;
   std::chrono::seconds dpd_delay{0};     // dead peer detection interval; 0: off
   std::chrono::seconds dpd_timeout{30};  // > 0 when dpd_delay is

@@ -302,7 +302,7 @@ std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::
   if (!r.object(j, path,
                 {"version", "local", "remote", "psk_file", "proposals", "children",
                  "allow_insecure", "encap", "rekey_time", "reauth_time", "over_time", "rand_time",
-                 "dpd_delay", "dpd_timeout"}))
+                 "dpd_delay", "dpd_timeout", "fragmentation", "fragment_size"}))
     return std::nullopt;
   size_t before = r.error_count();
   Connection c;
@@ -310,6 +310,10 @@ std::optional<Connection> parse_connection(Reader& r, const Json& j, const std::
   check_name(r, path, name, "connection");
   c.allow_insecure = r.opt_boolean(j, path, "allow_insecure").value_or(false);
   c.encap = r.opt_boolean(j, path, "encap").value_or(false);
+  c.fragmentation = r.opt_boolean(j, path, "fragmentation").value_or(true);
+  // RFC 7383 §2.5.1: IPv4 hosts accept 576-byte datagrams; no IKE datagram exceeds 65535.
+  c.fragment_size = static_cast<unsigned>(
+      r.opt_integer(j, path, "fragment_size", 576, 65535).value_or(c.fragment_size));
   parse_version(r, j, path);
   auto local = parse_peer(r, j, path, "local");
   auto remote = parse_peer(r, j, path, "remote");

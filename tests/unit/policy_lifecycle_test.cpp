@@ -418,3 +418,21 @@ TEST_CASE("lifecycle: ESP proposals may carry key exchange groups (PFS)") {
         Lines{kLan + "esp_proposals[0]: \"modp1024\" in \"aes256gcm16-modp1024\" is insecure; "
                      "set \"allow_insecure\": true on the connection to accept it"});
 }
+
+TEST_CASE("fragmentation: on at 1280 bytes by default; off, or another size, per connection") {
+  Connection c = loaded(base_connection());
+  CHECK(c.fragmentation);
+  CHECK(c.fragment_size == 1280);
+  json conn = base_connection();
+  conn.update({{"fragmentation", false}, {"fragment_size", 1400}});
+  c = loaded(conn);
+  CHECK_FALSE(c.fragmentation);
+  CHECK(c.fragment_size == 1400);
+  conn = base_connection();
+  conn.update({{"fragment_size", 500}, {"fragmentation", "yes"}});
+  auto e = errors(conn);
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].find(kConn + "fragmentation: ") == 0);
+  CHECK(e[1].find(kConn + "fragment_size: ") == 0);
+  CHECK(e[1].find("576") != std::string::npos);
+}

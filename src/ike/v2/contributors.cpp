@@ -51,6 +51,20 @@ void take_initial_contact(Context& ctx, IkeSa& sa, const Inbound& in) {
   if (ctx.engine) ctx.engine->initial_contact(sa);
 }
 
+// RFC 7383 §2.3: IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT, in our response only when
+// the request had it; fragmentation is on for the SA when both sides sent it.
+Result<void> add_fragmentation(Context&, const IkeSa& sa, bool response,
+                               std::vector<wire::Payload>& out) {
+  if (sa.config->fragmentation && (!response || sa.fragmentation))
+    out.push_back(make_notify(NotifyType::Ikev2FragmentationSupported));
+  return ok();
+}
+
+void take_fragmentation(Context&, IkeSa& sa, const Inbound& in) {
+  sa.fragmentation = sa.config->fragmentation &&
+                     has_notify(in.outer.payloads, NotifyType::Ikev2FragmentationSupported);
+}
+
 bool pubkey(const IkeSa& sa) {
   return sa.config->local_auth == AuthMethod::Pubkey ||
          sa.config->remote_auth == AuthMethod::Pubkey;
@@ -125,6 +139,8 @@ void take_nothing(Context&, IkeSa&, const Inbound&) {}  // CERT: read by the aut
 
 const Contributor kContributors[] = {
     {"NAT detection", ExchangeType::IkeSaInit, add_natd, take_natd},
+    {"IKEV2_FRAGMENTATION_SUPPORTED", ExchangeType::IkeSaInit, add_fragmentation,
+     take_fragmentation},
     {"SIGNATURE_HASH_ALGORITHMS", ExchangeType::IkeSaInit, add_sig_hashes, take_sig_hashes},
     {"CERTREQ", ExchangeType::IkeSaInit, add_certreq_init, take_certreq},
     {"CERT", ExchangeType::IkeAuth, add_cert, take_nothing},

@@ -205,13 +205,9 @@ Result<void> start_auth(Context& ctx, IkeSa& sa) {
   inner.push_back(wire::TsIPayload{ts_i});
   inner.push_back(wire::TsRPayload{ts_r});
   if (auto r = contribute(ctx, sa, ExchangeType::IkeAuth, false, inner); !r) return r;
-  auto bytes = seal_message(make_header(sa, ExchangeType::IkeAuth, false, sa.next_request_mid),
-                            inner, *sa.out_cipher);
-  if (!bytes) return fail(bytes.error());
   sa.state = IkeState::AuthSent;
   sa.in_flight = {Request::Auth, 0};
-  send_request(ctx, sa, std::move(*bytes));
-  return ok();
+  return send_sk_request(ctx, sa, ExchangeType::IkeAuth, inner);
 }
 
 void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {

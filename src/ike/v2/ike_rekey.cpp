@@ -39,6 +39,7 @@ Result<std::unique_ptr<IkeSa>> rekeyed_ike_sa(Context& ctx, const IkeSa& old, bo
   n.ni = std::move(ni);
   n.nr = std::move(nr);
   n.nat = old.nat;
+  n.fragmentation = old.fragmentation;  // RFC 7383 §2.5.1
   n.peer_id = old.peer_id;
   n.next_keepalive = old.next_keepalive;
   n.created = ctx.clock.now();

@@ -80,17 +80,22 @@ wire::Header make_header(const IkeSa& sa, wire::ExchangeType exchange, bool resp
   return h;
 }
 
-void send_request(Context& ctx, IkeSa& sa, Bytes datagram) {
+void send_datagrams(Context& ctx, const IkeSa& sa, const std::vector<Bytes>& datagrams) {
+  if (datagrams.size() > 1) ctx.counters.fragments_sent += datagrams.size();
+  for (const auto& d : datagrams) ctx.sender.send(sa.local, sa.remote, d);
+}
+
+void send_request(Context& ctx, IkeSa& sa, std::vector<Bytes> datagrams) {
   // DPD bounds every request of an established IKE SA, not only liveness checks.
   sa.dpd_give_up = sa.state == IkeState::Established && sa.config->dpd_delay.count() > 0
                        ? ctx.clock.now() + Millis(sa.config->dpd_timeout)
                        : Millis{0};
-  sa.pending_request = std::move(datagram);
+  sa.pending_request = std::move(datagrams);
   sa.awaiting_response = true;
   sa.retransmits = 0;
   sa.deadline = ctx.clock.now() + ctx.retransmit.initial;
   ++sa.next_request_mid;
-  ctx.sender.send(sa.local, sa.remote, sa.pending_request);
+  send_datagrams(ctx, sa, sa.pending_request);
 }
 
 ChildSa* IkeSa::child(uint32_t spi_in) {
@@ -103,12 +108,12 @@ const ChildSa* IkeSa::child(uint32_t spi_in) const {
   return const_cast<IkeSa*>(this)->child(spi_in);
 }
 
-void send_response(Context& ctx, IkeSa& sa, uint32_t message_id, Bytes datagram) {
+void send_response(Context& ctx, IkeSa& sa, uint32_t message_id, std::vector<Bytes> datagrams) {
   sa.last_peer_message = ctx.clock.now();  // we answer only requests that verified
   sa.cached_response_mid = message_id;
-  sa.cached_response = std::move(datagram);
+  sa.cached_response = std::move(datagrams);
   sa.expected_request_mid = message_id + 1;
-  ctx.sender.send(sa.local, sa.remote, sa.cached_response);
+  send_datagrams(ctx, sa, sa.cached_response);
 }
 
 void on_retransmit_timer(Context& ctx, IkeSa& sa, Millis now) {
@@ -141,7 +146,7 @@ void on_retransmit_timer(Context& ctx, IkeSa& sa, Millis now) {
   sa.deadline = now + ctx.retransmit.initial * (1u << sa.retransmits);
   if (sa.dpd_give_up.count() != 0) sa.deadline = std::min(sa.deadline, sa.dpd_give_up);
   log::debug(label(sa) + ": retransmission " + std::to_string(sa.retransmits));
-  ctx.sender.send(sa.local, sa.remote, sa.pending_request);
+  send_datagrams(ctx, sa, sa.pending_request);
 }
 
 void fail_sa(IkeSa& sa, std::string reason) {
@@ -151,20 +156,38 @@ void fail_sa(IkeSa& sa, std::string reason) {
   log::error(label(sa) + ": " + sa.failure);
 }
 
+namespace {
+
+// RFC 7383 §2.5.1: what one datagram of ours may hold, with fragmentation negotiated; 0
+// (never fragment) without.
+size_t fragment_budget(const Context& ctx, const IkeSa& sa) {
+  if (!sa.fragmentation) return 0;
+  const bool marker = ctx.nat.port != 0 && sa.local.port == ctx.nat.port;
+  return std::max<size_t>(
+      ike_message_budget(sa.config->fragment_size, sa.remote.addr.family == Family::V6, marker), 1);
+}
+
+Result<std::vector<Bytes>> seal_for_peer(Context& ctx, IkeSa& sa, const wire::Header& h,
+                                         const std::vector<wire::Payload>& payloads) {
+  return seal_fragments(h, payloads, *sa.out_cipher, fragment_budget(ctx, sa));
+}
+
+}  // namespace
+
 Result<void> send_sk_request(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
                              const std::vector<wire::Payload>& payloads) {
-  auto bytes =
-      seal_message(make_header(sa, exchange, false, sa.next_request_mid), payloads, *sa.out_cipher);
-  if (!bytes) return fail(bytes.error());
-  send_request(ctx, sa, std::move(*bytes));
+  auto datagrams =
+      seal_for_peer(ctx, sa, make_header(sa, exchange, false, sa.next_request_mid), payloads);
+  if (!datagrams) return fail(datagrams.error());
+  send_request(ctx, sa, std::move(*datagrams));
   return ok();
 }
 
 Result<void> send_sk_response(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
                               uint32_t message_id, const std::vector<wire::Payload>& payloads) {
-  auto bytes = seal_message(make_header(sa, exchange, true, message_id), payloads, *sa.out_cipher);
-  if (!bytes) return fail(bytes.error());
-  send_response(ctx, sa, message_id, std::move(*bytes));
+  auto datagrams = seal_for_peer(ctx, sa, make_header(sa, exchange, true, message_id), payloads);
+  if (!datagrams) return fail(datagrams.error());
+  send_response(ctx, sa, message_id, std::move(*datagrams));
   return ok();
 }
 

@@ -20,6 +20,7 @@
 #include "ike/events.h"
 #include "ike/io.h"
 #include "ike/policy_refs.h"
+#include "ike/v2/fragments.h"
 #include "ike/v2/proposals.h"
 #include "kernel/kernel.h"
 #include "wire/message.h"
@@ -148,14 +149,20 @@ struct IkeSa {
 
   uint32_t next_request_mid = 0;      // our next request (§2.2)
   uint32_t expected_request_mid = 0;  // the peer's next request
-  Bytes pending_request;              // sent, unanswered: retransmitted on the timer
+  // Sent, unanswered: retransmitted on the timer (every fragment, RFC 7383 §2.6.1).
+  std::vector<Bytes> pending_request;
   bool awaiting_response = false;
   QueuedRequest in_flight{Request::SaInit, 0};  // what pending_request asks
   std::vector<QueuedRequest> queued;            // INFORMATIONAL requests waiting for the window
   unsigned retransmits = 0;
   Millis deadline{0};
   std::optional<uint32_t> cached_response_mid;
-  Bytes cached_response;
+  std::vector<Bytes> cached_response;  // one datagram, or its fragments
+  // RFC 7383: both sides announced IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT (a rekeyed
+  // IKE SA inherits it), so our large encrypted messages go out as SKF fragments; and the
+  // peer's fragments of the message we expect, each verified before it is kept.
+  bool fragmentation = false;
+  Reassembly reassembly;
 
   // Every CHILD SA of this IKE SA: the first (IKE_AUTH), others from CREATE_CHILD_SA,
   // and during a rekey the old and the new one side by side.
@@ -277,17 +284,21 @@ std::string label(const IkeSa& sa);
 wire::Header make_header(const IkeSa& sa, wire::ExchangeType exchange, bool response,
                          uint32_t message_id);
 
-// Sends a request and arms its retransmission; bumps next_request_mid.
-void send_request(Context& ctx, IkeSa& sa, Bytes datagram);
+// Sends a request (one datagram, or its fragments) and arms its retransmission; bumps
+// next_request_mid.
+void send_request(Context& ctx, IkeSa& sa, std::vector<Bytes> datagrams);
 // Sends a response and keeps it for duplicates of the request (§2.1).
-void send_response(Context& ctx, IkeSa& sa, uint32_t message_id, Bytes datagram);
+void send_response(Context& ctx, IkeSa& sa, uint32_t message_id, std::vector<Bytes> datagrams);
+// Sends each datagram of a message to the peer, counting fragments.
+void send_datagrams(Context& ctx, const IkeSa& sa, const std::vector<Bytes>& datagrams);
 // Retransmits or gives up if the deadline has passed.
 void on_retransmit_timer(Context& ctx, IkeSa& sa, Millis now);
 // Marks the SA failed with an operator-readable reason and logs it.
 void fail_sa(IkeSa& sa, std::string reason);
 
-// Protects `payloads` in an SK payload and sends them as a request (armed for
-// retransmission) or as the response to `message_id`.
+// Protects `payloads` in an SK payload (or SKF fragments when fragmentation was negotiated
+// and the message would exceed the connection's fragment_size) and sends them as a
+// request (armed for retransmission) or as the response to `message_id`.
 Result<void> send_sk_request(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,
                              const std::vector<wire::Payload>& payloads);
 Result<void> send_sk_response(Context& ctx, IkeSa& sa, wire::ExchangeType exchange,

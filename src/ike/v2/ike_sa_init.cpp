@@ -144,7 +144,7 @@ void send_init_request(Context& ctx, IkeSa& sa) {
   sa.init_request = wire::encode(m);
   sa.state = IkeState::SaInitSent;
   sa.in_flight = {Request::SaInit, 0};
-  send_request(ctx, sa, sa.init_request);
+  send_request(ctx, sa, {sa.init_request});
 }
 
 namespace {
@@ -228,7 +228,7 @@ std::unique_ptr<IkeSa> respond_sa_init(Context& ctx, std::shared_ptr<const Conne
   }
   sa->state = IkeState::SaInitDone;
   sa->created = ctx.clock.now();
-  send_response(ctx, *sa, 0, sa->init_response);
+  send_response(ctx, *sa, 0, {sa->init_response});
   log::info(label(*sa) + ": IKE_SA_INIT done, " + algorithms_line(*sa));
   return sa;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The engine's one receive path (RFC 7296 §2.1, §3.1): parse and outer payload rules,
 // find the IKE SA, answer retransmitted requests, pick the exchange from a table,
-// reassemble fragments (RFC 7383, not yet: SKF is refused by the rules), verify and
-// decrypt the SK payload once, inner payload rules, then hand the exchange an Inbound.
+// verify and decrypt the SK payload once (or each SKF fragment, reassembled per RFC 7383
+// §2.6), inner payload rules, then hand the exchange an Inbound.
 // Every message dropped on the way bumps a named counter.
 #include <algorithm>
 
@@ -47,6 +47,29 @@ const Route* route(const IkeSa& sa, const wire::Header& h) {
   return nullptr;
 }
 
+// A fragment that verified into the SA's reassembly (RFC 7383 §2.6); true once the
+// message is complete, with its plaintext in `plain` and first payload type in `first`.
+bool reassemble(IkeSa& sa, Counters& counters, Millis now, const Inbound& in,
+                const wire::SkfPayload& skf, Bytes& plain, wire::PayloadType& first) {
+  ++counters.fragments_received;
+  const auto verdict =
+      sa.reassembly.add(in.message_id(), in.header().response, skf, std::move(plain), now);
+  if (verdict == Reassembly::Verdict::Dropped) {
+    ++counters.fragments_dropped;
+    log::debug(label(sa) + ": " + wire::exchange_name(in.header().exchange) +
+               " fragment dropped: " + sa.reassembly.why());
+    return false;
+  }
+  if (verdict == Reassembly::Verdict::Kept) return false;
+  ++counters.fragments_reassembled;
+  auto [type, whole] = sa.reassembly.take();
+  first = type;
+  plain = std::move(whole);
+  log::debug(label(sa) + ": " + wire::exchange_name(in.header().exchange) + " reassembled from " +
+             std::to_string(skf.total_fragments) + " fragments");
+  return true;
+}
+
 }  // namespace
 
 void Engine::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView datagram) {
@@ -85,6 +108,8 @@ IkeSa* Engine::sa_for(const wire::Header& h) {
 // Verifies and decrypts the SK payload with the SA's inbound keys, then parses the inner
 // chain and checks it against the exchange's rules. A message that does not verify is
 // dropped without an answer (§2.21.2: it may be forged); the request stays in flight.
+// An SKF fragment is verified on its own and kept until its message is complete (RFC 7383
+// §2.6); false until then.
 bool Engine::open(IkeSa& sa, Inbound& in) {
   if (in.header().exchange == ExchangeType::IkeSaInit) return true;  // nothing protected
   // Only for the log line of a drop: not built for every message.
@@ -93,22 +118,35 @@ bool Engine::open(IkeSa& sa, Inbound& in) {
            (in.header().response ? " response" : " request");
   };
   const auto* sk = in.outer.find<wire::SkPayload>();
-  if (sk == nullptr || sa.in_cipher == nullptr) {
+  const auto* skf = in.outer.find<wire::SkfPayload>();
+  if ((sk == nullptr && skf == nullptr) || sa.in_cipher == nullptr) {
     ++counters_.dropped_malformed;
     log::warn(label(sa) + ": " + what() + " dropped: no SK payload");
     return false;
   }
+  if (skf != nullptr && !sa.config->fragmentation) {
+    // RFC 7383 §2.5: only after we announced support.
+    ++counters_.fragments_dropped;
+    log::warn(label(sa) + ": " + what() + " fragment dropped: IKE fragmentation is off");
+    return false;
+  }
   // The strict parse guarantees the SK payload is last and fills the datagram; the
-  // header and SK generic header before it are the associated data (RFC 5282 §5.1).
-  const size_t aad_size = in.datagram.size() - sk->data.size();
-  auto plain = sa.in_cipher->open(in.datagram.first(aad_size), sk->data);
+  // header and SK generic header before it are the associated data (RFC 5282 §5.1), for
+  // SKF with the fragment's number and total (RFC 7383 §2.5).
+  const ByteView sealed = sk != nullptr ? ByteView(sk->data) : ByteView(skf->data);
+  const size_t aad_size = in.datagram.size() - sealed.size();
+  auto plain = sa.in_cipher->open(in.datagram.first(aad_size), sealed);
   if (!plain) {
     ++counters_.dropped_integrity;
-    log::warn(label(sa) + ": " + what() +
+    if (skf != nullptr) ++counters_.fragments_dropped;
+    log::warn(label(sa) + ": " + what() + (skf ? " fragment" : "") +
               " dropped: SK payload did not verify: " + plain.error().message);
     return false;
   }
-  auto inner = wire::parse_payloads(sk->inner_first, *plain, aad_size);
+  auto first = sk != nullptr ? sk->inner_first : wire::PayloadType::None;
+  if (skf != nullptr && !reassemble(sa, counters_, ctx_.clock.now(), in, *skf, *plain, first))
+    return false;
+  auto inner = wire::parse_payloads(first, *plain, aad_size);
   Result<void> rules = inner ? wire::check_rules(in.header(), *inner, wire::Layer::Inner)
                              : Result<void>(fail(inner.error()));
   if (!rules) {
@@ -146,9 +184,11 @@ void Engine::on_request(Inbound& in) {
   IkeSa& sa = *found;
   if (sa.cached_response_mid == h.message_id) {
     // §2.1: a retransmitted request is answered with the same response, not
-    // reprocessed.
+    // reprocessed; when fragmented, only on its first fragment (RFC 7383 §2.6.1).
+    const auto* skf = in.outer.find<wire::SkfPayload>();
+    if (skf != nullptr && skf->fragment_number != 1) return;
     ++counters_.duplicates_answered;
-    return ctx_.sender.send(sa.local, sa.remote, sa.cached_response);
+    return send_datagrams(ctx_, sa, sa.cached_response);
   }
   if (h.message_id != sa.expected_request_mid) return void(++counters_.dropped_unexpected);
   const Route* r = route(sa, h);
@@ -163,7 +203,7 @@ void Engine::on_sa_init_request(const Inbound& in) {
     if (ByteView(sa->init_request).size() == in.datagram.size() &&
         std::equal(in.datagram.begin(), in.datagram.end(), sa->init_request.begin())) {
       ++counters_.duplicates_answered;
-      ctx_.sender.send(sa->local, sa->remote, sa->cached_response);
+      send_datagrams(ctx_, *sa, sa->cached_response);
     } else {
       ++counters_.dropped_unexpected;
     }
