@@ -13,10 +13,12 @@ constexpr size_t kIpv4Header = 20, kIpv6Header = 40, kUdpHeader = 8, kNonEspMark
 // The IKE header, and the SKF payload's generic header with its two numbers.
 constexpr size_t kIkeHeader = 28, kSkfHeader = 8;
 
-// Seals one SK or SKF payload with `plain` inside: the lengths are final before sealing
-// (encoded with a placeholder body), so the associated data is exactly what goes out.
-Result<Bytes> seal_one(const wire::Header& header, wire::Payload envelope, ByteView plain,
-                       crypto::SkCipher& cipher) {
+}  // namespace
+
+// The lengths are final before sealing (encoded with a placeholder body), so the
+// associated data is exactly what goes out.
+Result<Bytes> seal_envelope(const wire::Header& header, wire::Payload envelope, ByteView plain,
+                            crypto::SkCipher& cipher) {
   const size_t sealed_size = cipher.sealed_size(plain.size());
   std::visit(
       [&](auto& p) {
@@ -31,6 +33,8 @@ Result<Bytes> seal_one(const wire::Header& header, wire::Payload envelope, ByteV
   std::copy(sealed->begin(), sealed->end(), out.begin() + static_cast<long>(aad_size));
   return out;
 }
+
+namespace {
 
 // The most plaintext one fragment can carry within `budget` bytes (0 if none).
 size_t fragment_capacity(const crypto::SkCipher& cipher, size_t budget) {
@@ -56,7 +60,7 @@ Result<std::vector<Bytes>> seal_fragments(const wire::Header& header,
   const auto first = inner.empty() ? wire::PayloadType::None : wire::payload_type(inner.front());
   const size_t whole = kIkeHeader + 4 + cipher.sealed_size(plain.size());
   if (budget == 0 || whole <= budget) {
-    auto one = seal_one(header, wire::SkPayload{first, {}}, plain, cipher);
+    auto one = seal_envelope(header, wire::SkPayload{first, {}}, plain, cipher);
     if (!one) return fail(one.error());
     return std::vector<Bytes>{std::move(*one)};
   }
@@ -77,7 +81,7 @@ Result<std::vector<Bytes>> seal_fragments(const wire::Header& header,
     const ByteView chunk = all.subspan(at, std::min(capacity, all.size() - at));
     wire::SkfPayload f{i == 0 ? first : wire::PayloadType::None, static_cast<uint16_t>(i + 1),
                        static_cast<uint16_t>(total), {}};
-    auto sealed = seal_one(header, std::move(f), chunk, cipher);
+    auto sealed = seal_envelope(header, std::move(f), chunk, cipher);
     if (!sealed) return fail(sealed.error());
     out.push_back(std::move(*sealed));
   }

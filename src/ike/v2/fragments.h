@@ -36,6 +36,11 @@ Result<std::vector<Bytes>> seal_fragments(const wire::Header& header,
                                           const std::vector<wire::Payload>& inner,
                                           crypto::SkCipher& cipher, size_t budget);
 
+// One SK or SKF payload (`envelope`, its data replaced) sealed around `plain`, with the
+// final lengths in the associated data: the datagram as it goes out.
+Result<Bytes> seal_envelope(const wire::Header& header, wire::Payload envelope, ByteView plain,
+                            crypto::SkCipher& cipher);
+
 // The peer's fragments of one message at a time (RFC 7383 §2.6). The engine hands it only
 // fragments of the message it expects that verified; a fragment of another message, or
 // one arriving after kReassemblyTimeout, starts anew.

@@ -34,8 +34,23 @@
 #   failed) and its log say "unable to get local issuer certificate"; as initiator,
 #   ipsecd deletes the IKE SA charon had completed (charon and gwB's kernel end up
 #   empty); as responder, charon is told AUTHENTICATION_FAILED.
+# Sub-case 4, IKE fragmentation (RFC 7383): gw-a-big and gw-b-big are RSA-4096 end
+#   entities (one key for both) under two intermediates (test CA -> Intermediate 1 ->
+#   Intermediate 2, RSA 2048), so each IKE_AUTH (three certificates, a 512-byte signature) exceeds 1280 bytes.
+#   4a, ipsecd <-> ipsecd (before charon starts), with nftables on both gateways dropping
+#   30% of the IKE datagrams whose first payload is SKF: the tunnel comes up (traffic and
+#   counters as in sub-case 1), both sides' status counters show fragments sent and
+#   messages reassembled, and the captures (both gateways' wan, analysed by
+#   tools/ike_pcap.py) show IKE_AUTH in SKF fragments both ways and no IKE datagram over
+#   1280 bytes. 4b, ipsecd <-> charon (charon: gw-b-big with the intermediates in
+#   x509ca/, fragmentation = yes and fragment_size 1280 by default), ipsecd as initiator
+#   and as responder: up with traffic on both sides; the captures show SKF both ways
+#   within 1280 bytes; charon's log says it split its IKE_AUTH into fragments, reassembled
+#   ours and received our intermediates; ipsecd's counters show fragments sent and a
+#   message reassembled.
 # Evidence in the job folder: ipsecd-*.log, charon.log, status-*.json, swanctl-*.txt,
-# certs/ (the certificates, no keys).
+# frag-*.pcap (with their ike_pcap.py summaries, frag-*.txt), certs/ (the
+# certificates, no keys).
 # vm-run: requires IPSECCTL
 # vm-run: requires IPSECD
 . "$(dirname "$(realpath "$0")")/../lib.sh"
@@ -86,6 +101,8 @@ genkey() {
         ecdsa)   out=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$2" 2>&1);;
         rsa)     out=$(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$2" 2>&1);;
         ed25519) out=$(openssl genpkey -algorithm ED25519 -out "$2" 2>&1);;
+        rsa4096) out=$(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out "$2" 2>&1);;
+        big)     out=$(cp "$PKI/big.key" "$2" 2>&1);;  # the RSA-4096 key made once
     esac || { printf '%s\n' "$out"; fail "openssl genpkey ($1) for $2"; }
     chmod 600 "$2"
 }
@@ -111,6 +128,17 @@ mkleaf() {
     cp "$PKI/$n.pem" "$E2E_OUT/certs/"
 }
 subject_of() { printf 'C=DE, O=Example, CN=%s' "$1"; }
+# mkint ISSUER NAME SUBJECT: an intermediate CA (RSA 2048), NAME.key and NAME.pem
+mkint() {
+    local n=$2
+    genkey rsa "$PKI/$n.key"
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$PKI/$n.ext"
+    { openssl req -new -key "$PKI/$n.key" -subj "$(slash "$3")" -out "$PKI/$n.csr" &&
+      openssl x509 -req -in "$PKI/$n.csr" -CA "$PKI/$1.pem" -CAkey "$PKI/$1.key" \
+          -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$PKI/$n.ext" -out "$PKI/$n.pem"
+    } > "$PKI/$n.err" 2>&1 || { cat "$PKI/$n.err"; fail "openssl: intermediate CA $n"; }
+    cp "$PKI/$n.pem" "$E2E_OUT/certs/"
+}
 
 step "PKI: the test CA, gw-a-TYPE and gw-b-TYPE for ${TYPES[*]}; a rogue CA and gw-b-rogue (openssl $(openssl version | cut -d' ' -f2))"
 t0=$EPOCHSECONDS
@@ -122,6 +150,16 @@ for t in "${TYPES[@]}"; do
     mkleaf ca "gw-b-$t" "$t" "$(subject_of "gw-b-$t")" gw-b.example
 done
 mkleaf rogue gw-b-rogue ecdsa "$(subject_of gw-b-rogue)" gw-b.example
+mkint ca int1 'C=DE, O=Example, CN=ipsecctl e2e Intermediate 1'
+mkint int1 int2 'C=DE, O=Example, CN=ipsecctl e2e Intermediate 2'
+# one RSA-4096 key for both (key generation under the guest's TCG takes about a minute)
+genkey rsa4096 "$PKI/big.key"
+for g in a b; do
+    mkleaf int2 "gw-$g-big" big "$(subject_of "gw-$g-big")" "gw-$g.example"
+    # ipsecd's cert file: the end entity, then its intermediates
+    cat "$PKI/gw-$g-big.pem" "$PKI/int2.pem" "$PKI/int1.pem" > "$PKI/gw-$g-bigchain.pem"
+    cp "$PKI/gw-$g-big.key" "$PKI/gw-$g-bigchain.key" && chmod 600 "$PKI/gw-$g-bigchain.key"
+done
 for n in ca rogue gw-a-ecdsa gw-b-rsa gw-b-ed25519 gw-b-rogue; do
     log "$n: $(openssl x509 -in "$PKI/$n.pem" -noout -subject -issuer -ext subjectAltName 2>/dev/null | grep -v 'Subject Alternative' | tr -s ' \n' ' ')"
 done
@@ -244,6 +282,73 @@ traffic 1 "$PAIR_OUT" "$PAIR_IN"
 ipsecd_pair_down a b to-b gwA gwB
 ipsecd_stop a b
 RESULTS+=("1 ipsecd<->ipsecd ecdsa: PASS")
+
+# ------------------------------------------------------------------ fragmentation helpers
+# frag_capture LABEL: capture what both gateways send on wan (IKE only)
+frag_capture() {
+    capture_start "frag-$1" gwA wan udp port 500 or udp port 4500
+    capture_start "frag-$1" gwB wan udp port 500 or udp port 4500
+}
+# frag_wire LABEL: after capture_stop, the IKE datagrams each gateway sent
+# (tools/ike_pcap.py): IKE_AUTH went in SKF fragments both ways, none over 1280 bytes of IP
+frag_wire() {
+    local f sum skf max dir
+    for f in $(capture_files "frag-$1"); do
+        dir=$(basename "$f" .pcap); dir=${dir##*.}
+        python3 "$E2E_DIR/tools/ike_pcap.py" "$f" > "${f%.pcap}.txt" || fail "ike_pcap.py $f"
+        sed "s/^/    [$dir sent] /" "${f%.pcap}.txt" | head -n 24
+        sum=$(tail -n 1 "${f%.pcap}.txt")
+        skf=$(sed -n 's/.*skf=\([0-9]*\).*/\1/p' <<< "$sum")
+        max=$(sed -n 's/.*max_ip=\([0-9]*\).*/\1/p' <<< "$sum")
+        assert_ge "[$1] IKE_AUTH datagrams $dir sent as SKF fragments (capture)" 2 \
+            "$(grep -c ' IKE_AUTH [IR] 53 ' "${f%.pcap}.txt")"
+        (( ${max:-99999} <= 1280 )) || fail "[$1] $dir sent an IKE datagram of $max bytes (> 1280)"
+        log "ok: [$1] $dir: $skf SKF datagrams, the largest IKE datagram $max bytes <= 1280"
+    done
+}
+# frag_counters NAME LABEL: ipsecd's fragment counters (status --json): fragments sent
+# and a message reassembled
+frag_counters() {
+    local c fs fr
+    c=$(lc_status "$1" | jq -r '.counters | "\(.fragments_sent) \(.fragments_received) \(.fragments_reassembled) \(.fragments_dropped)"')
+    log "[$2] ipsecd $1 fragments sent/received/reassembled/dropped: $c"
+    read -r fs _ fr _ <<< "$c"
+    assert_ge "[$2] ipsecd $1: fragments sent" 2 "$fs"
+    assert_ge "[$2] ipsecd $1: messages reassembled" 1 "$fr"
+}
+
+# ================================================================== sub-case 4a
+step "4a: ipsecd <-> ipsecd, RSA-4096 under two intermediates, 30% of the SKF fragments dropped"
+for m in nf_tables nft_numgen; do modprobe "$m" || fail "cannot load kernel module $m"; done
+for ns in gwA gwB; do
+    printf '%s\n' 'table inet e2e_fragloss {' '    chain out {' \
+        '        type filter hook output priority 0; policy accept;' \
+        '        udp dport 500 @th,192,8 53 numgen random mod 100 < 30 counter drop' '    }' '}' |
+        ip netns exec "$ns" nft -f - || fail "nft: fragment loss on $ns"
+done
+conf_a "$W/fa.json" gw-a-bigchain start
+conf_b "$W/fb.json" gw-b-bigchain none
+frag_capture 4a
+CUR_IPSECD=fb; ipsecd_start gwB fb "$W/fb.json"
+CUR_IPSECD=fa; ipsecd_start gwA fa "$W/fa.json"
+ipsecd_pair_up fa fb to-b tunnel 4a-gwA 4a-gwB
+capture_stop
+lost=0
+for ns in gwA gwB; do
+    c=$(ip netns exec "$ns" nft list chain inet e2e_fragloss out | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+    log "[4a] nft on $ns dropped ${c:-?} SKF datagrams"
+    lost=$(( lost + ${c:-0} ))
+    ip netns exec "$ns" nft delete table inet e2e_fragloss || fail "nft delete table on $ns"
+done
+check_ours fa 4a-gwA gw-b.example "$(subject_of gw-b-big)"
+check_ours fb 4a-gwB gw-a.example "$(subject_of gw-a-big)"
+frag_wire 4a
+frag_counters fa 4a
+frag_counters fb 4a
+traffic 4a "$PAIR_OUT" "$PAIR_IN"
+ipsecd_pair_down fa fb to-b gwA gwB
+ipsecd_stop fa fb
+RESULTS+=("4a ipsecd<->ipsecd rsa4096 + 2 intermediates, fragmented, $lost SKF datagrams lost: PASS")
 
 # ================================================================== sub-case 2
 step "2: ipsecd (gwA) <-> charon (gwB)"
@@ -429,6 +534,51 @@ for role in initiator responder; do
     ipsecd_stop "c$n"
     RESULTS+=("$label: PASS")
 done
+
+# ================================================================== sub-case 4b
+step "4b: ipsecd <-> charon, RSA-4096 under two intermediates: IKE_AUTH fragmented both ways"
+cp "$PKI/int1.pem" "$PKI/int2.pem" "$SWD/conf/x509ca/" || fail "copy the intermediates into charon's x509ca/"
+sw_conf gw-b-big
+[ -n "$SW_KEY_LOADED" ] || fail "charon did not load gw-b-big.key"
+for role in initiator responder; do
+    n=$(( n + 1 ))
+    label="4b-$role"
+    step "4b (ipsecd $role): gw-a-bigchain in ipsecd, gw-b-big in charon"
+    conf_a "$W/c$n.json" gw-a-bigchain none
+    CUR_IPSECD=c$n
+    ipsecd_start gwA "c$n" "$W/c$n.json"
+    frag_capture "$label"
+    l0=$(wc -l < "$SW_LOG")
+    if [ "$role" = initiator ]; then
+        run ipsecd_ctl "c$n" up to-b || log "up: exit $?"
+    else
+        log "+ [gwB] swanctl --initiate --child net"
+        sw --initiate --child net --timeout 30 > "$E2E_OUT/swanctl-initiate-$label.txt" 2>&1 ||
+            { sed 's/^/    /' "$E2E_OUT/swanctl-initiate-$label.txt" | tail -n 20; fail "[$label] swanctl --initiate failed"; }
+    fi
+    wait_ours "c$n" to-ipsecd || fail "[$label] no CHILD SA on both sides"
+    capture_stop
+    check_ours "c$n" "$label" gw-b.example "$(subject_of gw-b-big)"
+    read -r s_st s_i s_r _ <<< "$(sw_view to-ipsecd)"
+    assert_eq "[$label] charon: IKE SA state and SPIs (swanctl --list-sas)" \
+        "ESTABLISHED $V_SPI_I $V_SPI_R" "$s_st 0x$s_i 0x$s_r"
+    cl=$(charon_log_since "$l0")
+    printf '%s\n' "$cl" | grep -E 'fragment|issuer cert|end entity cert' | sed 's/^/    [charon.log] /'
+    assert_ge "[$label] charon split its IKE_AUTH into fragments" 1 \
+        "$(grep -cE 'splitting IKE message \([0-9]+ bytes\) into [0-9]+ fragments' <<< "$cl")"
+    assert_ge "[$label] charon reassembled ipsecd's fragmented IKE_AUTH" 1 \
+        "$(grep -cE 'reassembled fragmented IKE message' <<< "$cl")"
+    assert_ge "[$label] charon received ipsecd's intermediates" 1 \
+        "$(grep -cF 'received issuer cert "C=DE, O=Example, CN=ipsecctl e2e Intermediate 2"' <<< "$cl")"
+    frag_wire "$label"
+    frag_counters "c$n" "$label"
+    traffic "$label" "$V_OUT" "$V_IN"
+    run ipsecd_ctl "c$n" down to-b || fail "[$label] ipsecctl down"
+    clean_wait gwA gwB
+    ipsecd_stop "c$n"
+    RESULTS+=("$label: PASS")
+done
+rm -f "$SWD/conf/x509ca/int1.pem" "$SWD/conf/x509ca/int2.pem"
 
 step "stop charon"
 sw_stop
