@@ -94,6 +94,12 @@ bool same_connection(const DaemonConnection& a, const DaemonConnection& b) {
   return x == y && a.file_reqids == b.file_reqids;
 }
 
+bool same_but_crls(const DaemonConnection& a, const DaemonConnection& b) {
+  DaemonConnection x = a;
+  x.config.crls = b.config.crls;
+  return same_connection(x, b);
+}
+
 ConfigDiff diff(const std::vector<DaemonConnection>& running,
                 const std::vector<DaemonConnection>& next) {
   std::map<std::string, const DaemonConnection*> old;
@@ -107,12 +113,16 @@ ConfigDiff diff(const std::vector<DaemonConnection>& running,
       d.added.push_back(c.config.name);
     else if (same_connection(*it->second, c))
       d.unchanged.push_back(c.config.name);
-    else
+    else if (same_but_crls(*it->second, c)) {
+      d.unchanged.push_back(c.config.name);
+      d.new_crls.push_back(c.config.name);
+    } else
       d.changed.push_back(c.config.name);
   }
   for (const auto& [name, c] : old)
     if (!seen.count(name)) d.removed.push_back(name);
-  for (auto* v : {&d.added, &d.removed, &d.changed, &d.unchanged}) std::sort(v->begin(), v->end());
+  for (auto* v : {&d.added, &d.removed, &d.changed, &d.unchanged, &d.new_crls})
+    std::sort(v->begin(), v->end());
   return d;
 }
 
@@ -139,6 +149,7 @@ void changed_by_reqids(ConfigDiff& d, const std::vector<DaemonConnection>& runni
       continue;
     }
     d.changed.insert(std::upper_bound(d.changed.begin(), d.changed.end(), *it), *it);
+    std::erase(d.new_crls, *it);  // re-added whole
     it = d.unchanged.erase(it);
   }
 }

@@ -47,10 +47,15 @@ void assign_reqids(std::vector<DaemonConnection>& next,
 // lifetimes, DPD and the CHILD SA's actions too; key material compared in constant time;
 // the allocated reqid is not compared, the file's is).
 bool same_connection(const DaemonConnection& a, const DaemonConnection& b);
+// The same but for their CRLs.
+bool same_but_crls(const DaemonConnection& a, const DaemonConnection& b);
 
 // By connection name, each list sorted.
 struct ConfigDiff {
   std::vector<std::string> added, removed, changed, unchanged;
+  // Among `unchanged`: those whose CRLs differ and nothing else. Their SAs stay; their
+  // trust stores take the new CRLs (a CRL refresh must not disturb tunnels).
+  std::vector<std::string> new_crls;
 };
 ConfigDiff diff(const std::vector<DaemonConnection>& running,
                 const std::vector<DaemonConnection>& next);

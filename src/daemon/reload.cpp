@@ -61,7 +61,8 @@ control::Response Daemon::load_files(const std::vector<std::string>& files, cons
   changed_by_reqids(d, connections_, next.connections);
   std::vector<std::string> problems = apply(d, std::move(next.connections));
   log::info("load: added " + joined(d.added) + "; changed " + joined(d.changed) + "; removed " +
-            joined(d.removed) + "; unchanged " + joined(d.unchanged));
+            joined(d.removed) + "; unchanged " + joined(d.unchanged) +
+            (d.new_crls.empty() ? "" : "; new CRLs for " + joined(d.new_crls)));
   control::Response resp;
   resp.data = control::to_json(control::LoadSummary{d.added, d.changed, d.unchanged, d.removed});
   resp.details = std::move(problems);
@@ -82,9 +83,11 @@ std::vector<std::string> Daemon::apply(const ConfigDiff& d, std::vector<DaemonCo
     std::lock_guard lock(w->mutex());
     for (const auto* names : {&d.removed, &d.changed})
       for (const std::string& name : *names) w->engine().remove_connection(name);
-    for (const DaemonConnection& c : next)
+    for (const DaemonConnection& c : next) {
       if (contains(d.added, c.config.name) || contains(d.changed, c.config.name))
         w->engine().add_connection(c.config);
+      if (contains(d.new_crls, c.config.name)) w->engine().replace_crls(c.config.name, c.config.crls);
+    }
     w->wake();
   }
   connections_ = std::move(next);

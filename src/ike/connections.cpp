@@ -23,24 +23,40 @@ bool addresses_fit(const ConnectionConfig& c, const Endpoint& local, const Endpo
 
 }  // namespace
 
+namespace {
+
+std::shared_ptr<const crypto::TrustStore> trust_store(const std::string& connection,
+                                                      const std::vector<crypto::Certificate>& cas,
+                                                      const std::vector<Bytes>& crls) {
+  auto trust = std::make_shared<crypto::TrustStore>();
+  for (const auto& ca : cas) trust->add_anchor(ca);
+  for (const auto& crl : crls)
+    if (auto r = trust->add_crl(crl); !r)  // the policy loader checked them
+      log::warn("connection " + connection + ": CRL ignored: " + r.error().message);
+  return trust;
+}
+
+}  // namespace
+
 void Connections::add(ConnectionConfig config) {
   credentials_.set_psk(config.name, std::move(config.psk));
   config.psk = SecretBytes();
   if (config.key || !config.certs.empty() || !config.cacerts.empty()) {
     PubkeyCredentials pk{std::move(config.key), std::move(config.certs), nullptr};
-    if (!config.cacerts.empty()) {
-      auto trust = std::make_shared<crypto::TrustStore>();
-      for (const auto& ca : config.cacerts) trust->add_anchor(ca);
-      for (const auto& crl : config.crls)
-        if (auto r = trust->add_crl(crl); !r)  // the policy loader checked them
-          log::warn("connection " + config.name + ": CRL ignored: " + r.error().message);
-      pk.trust = std::move(trust);
-    }
+    if (!config.cacerts.empty()) pk.trust = trust_store(config.name, config.cacerts, config.crls);
     credentials_.set_pubkey(config.name, std::move(pk));
     config.key.reset();
     config.certs.clear();
   }
   all_.push_back(std::make_shared<const ConnectionConfig>(std::move(config)));
+}
+
+void Connections::replace_crls(std::string_view name, const std::vector<Bytes>& crls) {
+  const PubkeyCredentials* old = credentials_.pubkey(name);
+  if (old == nullptr || !old->trust) return;
+  PubkeyCredentials pk = *old;
+  pk.trust = trust_store(std::string(name), old->trust->anchors(), crls);
+  credentials_.set_pubkey(name, std::move(pk));
 }
 
 void Connections::remove(std::string_view name) {

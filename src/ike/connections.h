@@ -21,6 +21,9 @@ class Connections {
   // Its PSK goes into the credential store; the shared connection holds none.
   void add(ConnectionConfig config);
   void remove(std::string_view name);
+  // New CRLs for a connection's trust store (a reload that changed nothing else): the next
+  // authentication checks against them; IKE SAs up already stay.
+  void replace_crls(std::string_view name, const std::vector<Bytes>& crls);
   Ptr find(std::string_view name) const;
   const std::vector<Ptr>& all() const { return all_; }
   const Credentials& credentials() const { return credentials_; }

@@ -27,6 +27,9 @@ void Ike::add_connection(ConnectionConfig config) {
   v2_->add_connection(std::move(config));
 }
 void Ike::remove_connection(std::string_view name) { v2_->remove_connection(name); }
+void Ike::replace_crls(std::string_view name, const std::vector<Bytes>& crls) {
+  v2_->replace_crls(name, crls);
+}
 Result<void> Ike::install_trap(std::string_view c) { return v2_->install_trap(c); }
 void Ike::remove_trap(std::string_view c) { v2_->remove_trap(c); }
 bool Ike::trapped(std::string_view c) const { return v2_->trapped(c); }

@@ -44,6 +44,7 @@ class Ike {
 
   void add_connection(ConnectionConfig config);
   void remove_connection(std::string_view name);
+  void replace_crls(std::string_view name, const std::vector<Bytes>& crls);
   Result<void> install_trap(std::string_view connection);
   void remove_trap(std::string_view connection);
   bool trapped(std::string_view connection) const;

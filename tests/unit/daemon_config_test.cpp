@@ -118,6 +118,21 @@ TEST_CASE("diff: by name, sorted; any difference in what the engine uses is a ch
   CHECK(!daemon::same_connection(conn("x"), e));
 }
 
+TEST_CASE("diff: new CRLs alone keep a connection unchanged, listed in new_crls") {
+  std::vector<daemon::DaemonConnection> running{conn("crl"), conn("both")};
+  daemon::assign_reqids(running);
+  std::vector<daemon::DaemonConnection> next = running;
+  next[0].config.crls = {Bytes{1, 2, 3}};
+  next[1].config.crls = {Bytes{1, 2, 3}};
+  next[1].config.force_encap = true;
+  daemon::ConfigDiff d = daemon::diff(running, next);
+  CHECK(d.unchanged == std::vector<std::string>{"crl"});
+  CHECK(d.new_crls == std::vector<std::string>{"crl"});
+  CHECK(d.changed == std::vector<std::string>{"both"});
+  CHECK(daemon::same_but_crls(running[0], next[0]));
+  CHECK_FALSE(daemon::same_connection(running[0], next[0]));
+}
+
 TEST_CASE("changed_by_reqids: an unchanged connection whose reqid moved is changed") {
   std::vector<daemon::DaemonConnection> running{conn("a"), conn("b"), conn("c")};
   daemon::assign_reqids(running);  // a 1, b 2, c 3

@@ -227,4 +227,31 @@ TEST_SUITE("ike cert auth") {
     p.run();
     check_refused(p, spi, reason);
   }
+
+  TEST_CASE("new CRLs on reload: SAs up stay, the next authentication checks them") {
+    Pki pki;
+    Pair p;
+    use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+    p.bob_config.crls = {
+        pt::make_crl(pki.ca.get(), pki.ca_key.get(), {}, true, kNow - 60, kNow + 86400)};
+    const uint64_t spi = p.start();
+    p.run();
+    check_up(p, spi);
+    // Alice (serial 105) is revoked now.
+    p.bob.replace_crls(p.bob_config.name, {pt::make_crl(pki.ca.get(), pki.ca_key.get(), {105},
+                                                        true, kNow - 30, kNow + 86400)});
+    CHECK(p.bob_sa()->state == IkeState::Established);
+    auto again = p.alice.initiate(p.alice_config.name);
+    REQUIRE(again);
+    p.run();
+    const ClosedSa* a = p.alice.closed(*again);
+    REQUIRE(a != nullptr);
+    CHECK(a->reason == "authentication failed: peer rejected our AUTH");
+    REQUIRE(p.bob_closed() != nullptr);
+    CHECK_MESSAGE(p.bob_closed()->reason.find("certificate revoked") != std::string::npos,
+                  p.bob_closed()->reason);
+    // The first IKE SA is still up on both sides.
+    CHECK(p.alice.find(spi)->state == IkeState::Established);
+    CHECK(p.bob.sas().size() == 1);
+  }
 }

@@ -65,6 +65,11 @@ class Engine {
   // Forgets a connection (a reload); its IKE SAs keep the config they share until they go.
   // Its trap policies, if this engine installed them, are removed.
   void remove_connection(std::string_view name);
+  // A reload that changed only a connection's CRLs: its SAs stay, the next authentication
+  // checks against the new ones.
+  void replace_crls(std::string_view name, const std::vector<Bytes>& crls) {
+    connections_.replace_crls(name, crls);
+  }
 
   // On-demand (StartAction::Trap, also dpd/close action Trap): installs the policies of the
   // connection's children from their configured traffic selectors with no SA behind them,
