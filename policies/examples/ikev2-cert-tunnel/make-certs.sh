@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Makes this example's test CA and the two gateways' certificates and keys with openssl, in
 # this folder (or in the folder given): ca.pem, left.pem + left.key, right.pem + right.key.
-# ECDSA P-256; the keys are 0600. For trying the example only: the CA key is thrown away.
-#   sh make-certs.sh [FOLDER]
+# ECDSA P-256; the keys are 0600. For trying the example only: the CA key is thrown away
+# unless KEEP_CA_KEY=1 (then ca.key, 0600, beside them: to sign CRLs).
+#   [KEEP_CA_KEY=1] sh make-certs.sh [FOLDER]
 set -eu
 dir=${1:-$(dirname "$0")}
 tmp=$(mktemp -d)
@@ -25,5 +26,6 @@ for side in left right; do
     -set_serial "$serial" -days 365 -extfile "$tmp/$side.ext" -out "$dir/$side.pem" 2>/dev/null
 done
 chmod 644 "$dir/ca.pem" "$dir/left.pem" "$dir/right.pem"
+if [ "${KEEP_CA_KEY:-0}" = 1 ]; then cp "$tmp/ca.key" "$dir/ca.key" && chmod 600 "$dir/ca.key"; fi
 chmod 600 "$dir/left.key" "$dir/right.key"
 echo "made ca.pem, left.pem, left.key, right.pem, right.key in $dir"
