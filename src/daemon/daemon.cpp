@@ -78,7 +78,11 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
   for (uint32_t i = 0; i < options_.workers; ++i) {
     auto k = kernels();
     if (!k) return fail("kernel: " + k.error().message);
-    auto w = Worker::create(i, options_.workers, std::move(*k), clock_, policies_);
+    ike::EngineLimits limits;
+    limits.half_open_timeout = options_.half_open_timeout;
+    limits.cookie_threshold = options_.cookie_threshold;
+    limits.half_open_per_source = options_.half_open_per_source;
+    auto w = Worker::create(i, options_.workers, std::move(*k), clock_, policies_, limits);
     if (!w) return fail(w.error());
     ike::Ike& engine = (*w)->engine();
     engine.set_nat(ike::NatConfig{options_.natt_port, options_.natt_keepalive});

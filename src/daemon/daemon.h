@@ -33,6 +33,10 @@ struct DaemonOptions {
   // NAT traversal (RFC 7296 §2.23): a NAT-T socket beside every IKE socket; 0: none.
   uint16_t natt_port = 4500;
   ike::Millis natt_keepalive{20000};  // 0: no keepalives
+  // Half-open responder SAs: timeout, COOKIE threshold, per-source limit (ike::EngineLimits).
+  ike::Millis half_open_timeout{30000};
+  size_t cookie_threshold = 128;
+  size_t half_open_per_source = 32;
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;

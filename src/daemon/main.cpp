@@ -30,6 +30,9 @@ struct Options {
   uint16_t port = 500;
   int natt_port = -1;            // -1: port + 4000 (4500 for 500); 0: no NAT traversal
   unsigned natt_keepalive = 20;  // seconds; 0: none
+  unsigned half_open_timeout = 30;    // seconds
+  unsigned cookie_threshold = 128;    // half-open SAs; 0: always ask for a COOKIE
+  unsigned half_open_per_source = 32;  // 0: no limit
   uint32_t workers = 0;          // 0: one per online CPU
   std::string log_level = "info";
   std::string pid_file;
@@ -113,6 +116,9 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   }
   dopts.natt_port = static_cast<uint16_t>(natt);
   dopts.natt_keepalive = ike::Millis(1000ull * o.natt_keepalive);
+  dopts.half_open_timeout = ike::Millis(1000ull * o.half_open_timeout);
+  dopts.cookie_threshold = o.cookie_threshold;
+  dopts.half_open_per_source = o.half_open_per_source;
   // Signals belong to the daemon's signalfd: blocked before any thread starts (the
   // memory kernel's clock below inherits the mask; Daemon::create blocks the same set).
   sigset_t mask;
@@ -154,6 +160,20 @@ int main(int argc, char** argv) {
   app.add_option("--natt-keepalive", o.natt_keepalive,
                  "Seconds between NAT keepalives while behind a NAT; 0: none")
       ->check(CLI::Range(0u, 3600u))
+      ->capture_default_str();
+  app.add_option("--half-open-timeout", o.half_open_timeout,
+                 "Seconds a responder IKE SA may wait for IKE_AUTH after IKE_SA_INIT")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
+  app.add_option("--cookie-threshold", o.cookie_threshold,
+                 "Half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (RFC 7296 §2.6); "
+                 "0: always")
+      ->check(CLI::Range(0u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--half-open-per-source", o.half_open_per_source,
+                 "Half-open IKE SAs one peer address may hold; more IKE_SA_INIT requests "
+                 "from it are dropped; 0: no limit")
+      ->check(CLI::Range(0u, 1000000u))
       ->capture_default_str();
   app.add_option("--workers", o.workers,
                  "Worker threads, each with its own IKE engine and kernel socket; the kernel "

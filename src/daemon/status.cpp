@@ -34,6 +34,7 @@ nlohmann::json counters_json(const ike::Counters& c) {
                         {"child_deleted", c.child_deleted},
                         {"liveness_answered", c.liveness_answered},
                         {"half_open_expired", c.half_open_expired},
+                        {"dropped_half_open_limit", c.dropped_half_open_limit},
                         {"cookies_sent", c.cookies_sent},
                         {"cookies_invalid", c.cookies_invalid},
                         {"initial_contact_closed", c.initial_contact_closed},

@@ -29,8 +29,8 @@ Error sys_error(const std::string& what) {
 Result<std::unique_ptr<Worker>> Worker::create(uint32_t index, uint32_t count,
                                                std::unique_ptr<kernel::Kernel> kernel,
                                                const ike::Clock& clock,
-                                               std::shared_ptr<ike::PolicyRefs> policies) {
-  ike::EngineLimits limits;
+                                               std::shared_ptr<ike::PolicyRefs> policies,
+                                               ike::EngineLimits limits) {
   limits.shard = ike::SpiShard{index, count};
   std::unique_ptr<Worker> w(
       new Worker(index, std::move(kernel), clock, limits, std::move(policies)));

@@ -26,7 +26,8 @@ class Worker {
   static Result<std::unique_ptr<Worker>> create(uint32_t index, uint32_t count,
                                                 std::unique_ptr<kernel::Kernel> kernel,
                                                 const ike::Clock& clock,
-                                                std::shared_ptr<ike::PolicyRefs> policies);
+                                                std::shared_ptr<ike::PolicyRefs> policies,
+                                                ike::EngineLimits limits = {});
   ~Worker();  // stops the thread
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -251,6 +251,9 @@ struct EngineLimits {
   // From this many half-open SAs on, IKE_SA_INIT requests without a valid COOKIE are
   // answered with N(COOKIE) and no state. 0: always.
   size_t cookie_threshold = 128;
+  // At most this many half-open responder SAs per peer address: IKE_SA_INIT requests
+  // beyond are dropped (counted), so one source cannot fill the table (0: no limit).
+  size_t half_open_per_source = 32;
   // The cookie secret is replaced this often; cookies of the previous secret stay valid.
   std::chrono::milliseconds cookie_secret_lifetime{120000};
   SpiShard shard;  // every IKE SPI this engine generates (ours: SPIi or SPIr)

@@ -52,6 +52,7 @@ struct Counters {
   uint64_t child_deleted = 0;           // CHILD SAs removed by a Delete, ours or the peer's
   uint64_t liveness_answered = 0;       // empty INFORMATIONAL requests answered
   uint64_t half_open_expired = 0;       // responder SAs that never saw IKE_AUTH
+  uint64_t dropped_half_open_limit = 0;  // IKE_SA_INIT over EngineLimits::half_open_per_source
   uint64_t dropped_unsupported = 0;     // requests of exchanges we do not implement
   uint64_t cookies_sent = 0;            // IKE_SA_INIT answered with N(COOKIE)
   uint64_t cookies_invalid = 0;         // IKE_SA_INIT with a COOKIE we did not make

@@ -150,6 +150,19 @@ void Engine::add_connection(ConnectionConfig config) { connections_.add(std::mov
 void Engine::remove_connection(std::string_view name) {
   remove_trap(name);
   connections_.remove(name);
+  // An IKE SA of it still being set up would go on retransmitting (or waiting for IKE_AUTH)
+  // for a connection that is gone: it ends here. Established ones are the caller's to
+  // delete (a reload sends the peer a Delete first).
+  for (auto& [spi, sa] : sas_) {
+    if (sa->config->name != name || sa->state == IkeState::Established ||
+        sa->state == IkeState::Deleting || sa->state == IkeState::Closed ||
+        sa->state == IkeState::Failed)
+      continue;
+    sa->awaiting_response = false;
+    fail_sa(*sa, "connection " + std::string(name) + " removed before the IKE SA was set up");
+    sas_.touch(spi);
+  }
+  reap();
 }
 
 Result<void> Engine::create_child_sa(uint64_t local_spi, std::string_view child) {
@@ -306,9 +319,14 @@ size_t Engine::half_open_count() const { return sas_.half_open().size(); }
 void Engine::expire_half_open(IkeSa& sa, Millis now) {
   if (sa.initiator || sa.state != IkeState::SaInitDone) return;
   if (now < sa.created + ctx_.limits.half_open_timeout) return;
+  // Counted, and logged at debug only: anyone may send IKE_SA_INIT, and the journal is not
+  // theirs to flood.
   ++counters_.half_open_expired;
-  fail_sa(sa, "half-open IKE SA expired: no IKE_AUTH within " +
-                  std::to_string(ctx_.limits.half_open_timeout.count()) + " ms");
+  sa.state = IkeState::Failed;
+  sa.failure = "half-open IKE SA expired: no IKE_AUTH within " +
+               std::to_string(ctx_.limits.half_open_timeout.count()) + " ms";
+  sa.ke.reset();
+  log::debug(label(sa) + ": " + sa.failure);
 }
 
 void Engine::on_timer(Millis now) {

@@ -139,9 +139,12 @@ class Engine {
   // §2.6: true when the request may create state; otherwise it was answered
   // with N(COOKIE).
   bool cookie_ok(const Endpoint& local, const Endpoint& remote, const wire::Message& m);
-  IkeSa* half_open(const Endpoint& remote, uint64_t spi_i);
+  IkeSa* half_open(const Endpoint& remote, uint64_t spi_i, size_t& from_source);
   // The receive path (receive.cpp).
   void on_request(Inbound& in);
+  void answer_unparsable(const Endpoint& local, const Endpoint& remote, ByteView datagram,
+                         const Error& e);
+  void refuse_critical(IkeSa& sa, const Inbound& in, const Error& e);
   void on_response(Inbound& in);
   void on_sa_init_request(const Inbound& in);
   // Verifies, decrypts and checks the SK payload once for every exchange: fills in.inner,

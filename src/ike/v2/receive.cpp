@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "ike/v2/create_child_util.h"
 #include "ike/v2/engine.h"
 #include "ike/v2/exchanges.h"
 #include "wire/names.h"
@@ -77,6 +78,7 @@ void Engine::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView
   if (!m) {
     ++counters_.dropped_malformed;
     log::debug("datagram from " + remote.str() + " dropped: " + m.error().message);
+    answer_unparsable(local, remote, datagram, m.error());
     return;
   }
   if (auto r = wire::check_rules(*m); !r) {
@@ -90,6 +92,39 @@ void Engine::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView
   else
     on_request(in);
   reap();
+}
+
+// A request we cannot parse still gets the unauthenticated answer the RFC asks for when the
+// reason is one it names: INVALID_MAJOR_VERSION for another major version (§2.5, §1.5,
+// the header of our answer saying 2.0), UNSUPPORTED_CRITICAL_PAYLOAD with the payload's
+// type for an IKE_SA_INIT request carrying a critical payload we do not know (§2.5).
+// Nothing else: a response, or any other fault, is only dropped.
+void Engine::answer_unparsable(const Endpoint& local, const Endpoint& remote, ByteView d,
+                               const Error& e) {
+  if (d.size() < 28 || (d[19] & 0x20) != 0) return;  // too short, or a response
+  auto u64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v = v << 8 | d[at + i];
+    return v;
+  };
+  wire::Header h;
+  h.spi_i = u64(0);
+  h.spi_r = u64(8);
+  h.exchange = static_cast<ExchangeType>(d[18]);
+  h.message_id = static_cast<uint32_t>(d[20] << 24 | d[21] << 16 | d[22] << 8 | d[23]);
+  h.response = true;
+  if (h.spi_i == 0) return;
+  const wire::WireFault f = wire::wire_fault(e);
+  wire::NotifyPayload n;
+  n.type = f.notify;
+  if (f.notify == wire::NotifyType::UnsupportedCriticalPayload) {
+    if (h.exchange != ExchangeType::IkeSaInit || h.spi_r != 0 || h.message_id != 0) return;
+    n.data = {static_cast<uint8_t>(f.payload)};
+  } else if (f.notify != wire::NotifyType::InvalidMajorVersion) {
+    return;
+  }
+  log::debug("answering " + remote.str() + " with " + wire::notify_name(n.type));
+  ctx_.sender.send(local, remote, wire::encode(wire::Message{h, {n}}));
 }
 
 // §3.1: the I flag names the original initiator of the IKE SA, whichever side
@@ -147,6 +182,7 @@ bool Engine::open(IkeSa& sa, Inbound& in) {
   if (skf != nullptr && !reassemble(sa, counters_, ctx_.clock.now(), in, *skf, *plain, first))
     return false;
   auto inner = wire::parse_payloads(first, *plain, aad_size);
+  if (!inner) refuse_critical(sa, in, inner.error());
   Result<void> rules = inner ? wire::check_rules(in.header(), *inner, wire::Layer::Inner)
                              : Result<void>(fail(inner.error()));
   if (!rules) {
@@ -156,6 +192,23 @@ bool Engine::open(IkeSa& sa, Inbound& in) {
   }
   in.inner = std::move(*inner);
   return true;
+}
+
+// §2.5: a request whose SK payload holds a critical payload we do not know is answered
+// with UNSUPPORTED_CRITICAL_PAYLOAD (protected) instead of being processed; an IKE_AUTH
+// request so refused ends the half-open SA.
+void Engine::refuse_critical(IkeSa& sa, const Inbound& in, const Error& e) {
+  const wire::WireFault f = wire::wire_fault(e);
+  if (in.header().response || f.notify != wire::NotifyType::UnsupportedCriticalPayload) return;
+  const auto type = static_cast<uint8_t>(f.payload);
+  auto r = send_sk_response(
+      ctx_, sa, in.header().exchange, in.message_id(),
+      {make_notify(wire::NotifyType::UnsupportedCriticalPayload, wire::ProtocolId::None, {},
+                   Bytes{type})});
+  if (!r) log::warn(label(sa) + ": " + r.error().message);
+  if (in.header().exchange == ExchangeType::IkeAuth && !sa.initiator)
+    fail_sa(sa, "IKE_AUTH request with an unsupported critical payload (type " +
+                    std::to_string(type) + ")");
 }
 
 void Engine::on_response(Inbound& in) {
@@ -176,7 +229,9 @@ void Engine::on_response(Inbound& in) {
 void Engine::on_request(Inbound& in) {
   const wire::Header& h = in.header();
   if (h.exchange == ExchangeType::IkeSaInit) {
-    if (!h.initiator || h.spi_r != 0) return void(++counters_.dropped_unexpected);
+    // §3.1, §2.2: the initiator's SPI is never zero, the first message ID is zero.
+    if (!h.initiator || h.spi_r != 0 || h.spi_i == 0 || h.message_id != 0)
+      return void(++counters_.dropped_unexpected);
     return on_sa_init_request(in);
   }
   IkeSa* found = sa_for(h);
@@ -199,7 +254,8 @@ void Engine::on_request(Inbound& in) {
 
 void Engine::on_sa_init_request(const Inbound& in) {
   const wire::Message& m = in.outer;
-  if (IkeSa* sa = half_open(in.remote, m.header.spi_i)) {
+  size_t from_source = 0;
+  if (IkeSa* sa = half_open(in.remote, m.header.spi_i, from_source)) {
     if (ByteView(sa->init_request).size() == in.datagram.size() &&
         std::equal(in.datagram.begin(), in.datagram.end(), sa->init_request.begin())) {
       ++counters_.duplicates_answered;
@@ -207,6 +263,12 @@ void Engine::on_sa_init_request(const Inbound& in) {
     } else {
       ++counters_.dropped_unexpected;
     }
+    return;
+  }
+  if (ctx_.limits.half_open_per_source != 0 && from_source >= ctx_.limits.half_open_per_source) {
+    ++counters_.dropped_half_open_limit;
+    log::debug("IKE_SA_INIT from " + in.remote.str() + " dropped: " + std::to_string(from_source) +
+               " half-open IKE SAs from that address already");
     return;
   }
   if (!cookie_ok(in.local, in.remote, m)) return;
@@ -245,15 +307,20 @@ bool Engine::cookie_ok(const Endpoint& local, const Endpoint& remote, const wire
   return false;
 }
 
-// Among the half-open SAs only (at most about the COOKIE threshold of them).
-IkeSa* Engine::half_open(const Endpoint& remote, uint64_t spi_i) {
+// Among the half-open SAs only (at most about the COOKIE threshold of them); counts those
+// from the same address on the way (the per-source limit).
+IkeSa* Engine::half_open(const Endpoint& remote, uint64_t spi_i, size_t& from_source) {
+  from_source = 0;
+  IkeSa* found = nullptr;
   for (uint64_t spi : sas_.half_open()) {
     auto it = sas_.find(spi);
     if (it == sas_.end()) continue;
     IkeSa& sa = *it->second;
-    if (!sa.initiator && sa.spi_i == spi_i && sa.remote == remote) return &sa;
+    if (sa.initiator || sa.state != IkeState::SaInitDone || sa.remote.addr != remote.addr) continue;
+    ++from_source;
+    if (sa.spi_i == spi_i && sa.remote == remote) found = &sa;
   }
-  return nullptr;
+  return found;
 }
 
 }  // namespace ipsec::ike::v2
