@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto_pki_fixtures.h"
+#include "ike/from_policy.h"
 #include "policy/static_config.h"
 
 using namespace ipsec;
@@ -172,6 +173,10 @@ TEST_SUITE("policy pubkey") {
     CHECK(conn.local.signature_schemes == std::vector<S>{S::EcdsaSha384, S::EcdsaSha256});
     CHECK(conn.remote.signature_schemes ==
           std::vector<S>{S::RsaPssSha256, S::Ed25519, S::EcdsaSha512, S::RsaPkcs1Sha1});
+    auto engine = ike::to_engine_config(conn);  // what ipsecd's engine gets
+    REQUIRE(engine);
+    CHECK(engine->local_signature_schemes == conn.local.signature_schemes);
+    CHECK(engine->remote_signature_schemes == conn.remote.signature_schemes);
     REQUIRE(r.warnings.size() == 1);  // SHA-1, as prfsha1
     CHECK(r.warnings[0].str() ==
           "c.json: connections.site-b.remote.signature_schemes[3]: rsa-pkcs1-sha1 is legacy "
