@@ -125,12 +125,7 @@ void take_certreq(Context&, IkeSa& sa, const Inbound& in) {
   const auto& payloads =
       in.header().exchange == ExchangeType::IkeSaInit ? in.outer.payloads : in.inner;
   for (const auto& p : payloads)
-    if (const auto* r = std::get_if<wire::CertReqPayload>(&p)) {
-      sa.peer_certreq = true;
-      for (size_t i = 0; i + 20 <= r->data.size() && sa.peer_certreq_cas.size() < 64; i += 20)
-        sa.peer_certreq_cas.emplace_back(r->data.begin() + static_cast<long>(i),
-                                         r->data.begin() + static_cast<long>(i + 20));
-    }
+    if (const auto* r = std::get_if<wire::CertReqPayload>(&p)) take_certreq_payload(sa, *r);
 }
 
 // Our certificate, then its intermediates: always, never, or when the peer sent a CERTREQ.
@@ -158,6 +153,13 @@ const Contributor kContributors[] = {
 };
 
 }  // namespace
+
+void take_certreq_payload(IkeSa& sa, const wire::CertReqPayload& req) {
+  sa.peer_certreq = true;
+  for (size_t i = 0; i + 20 <= req.data.size() && sa.peer_certreq_cas.size() < 64; i += 20)
+    sa.peer_certreq_cas.emplace_back(req.data.begin() + static_cast<long>(i),
+                                     req.data.begin() + static_cast<long>(i + 20));
+}
 
 Result<void> contribute(Context& ctx, const IkeSa& sa, ExchangeType exchange, bool response,
                         std::vector<wire::Payload>& payloads) {
