@@ -41,6 +41,13 @@ enum class SignatureScheme : uint8_t {
   Ed448,
 };
 std::string_view scheme_name(SignatureScheme s);  // "rsa-pss-sha256", "ecdsa-sha384", ...
+// The scheme scheme_name() calls `name`; nullopt when none does.
+std::optional<SignatureScheme> scheme_from_name(std::string_view name);
+// Every scheme, in the order of the enumeration (for lists of accepted names).
+std::span<const SignatureScheme> all_schemes();
+// Whether a key of `type` signs with `s` (RFC 7427: any ECDSA hash with any curve; EdDSA
+// only its own scheme).
+bool scheme_fits(KeyType type, SignatureScheme s);
 
 // RFC 7427 §4 / IANA "IKEv2 Hash Algorithms": 1 SHA1, 2 SHA2-256, 3 SHA2-384, 4 SHA2-512,
 // 5 Identity (EdDSA).

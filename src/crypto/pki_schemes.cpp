@@ -184,6 +184,21 @@ const char* digest_name(SignatureScheme s) { return row(s).digest; }
 }  // namespace pki
 
 std::string_view scheme_name(SignatureScheme s) { return row(s).name; }
+
+std::optional<SignatureScheme> scheme_from_name(std::string_view name) {
+  for (const auto& r : kSchemes)
+    if (r.name == name) return r.scheme;
+  return std::nullopt;
+}
+
+std::span<const SignatureScheme> all_schemes() {
+  static constexpr auto kAll = [] {
+    std::array<SignatureScheme, std::size(kSchemes)> out{};
+    for (size_t i = 0; i < out.size(); ++i) out[i] = kSchemes[i].scheme;
+    return out;
+  }();
+  return kAll;
+}
 uint16_t signature_hash(SignatureScheme s) { return row(s).hash; }
 
 Bytes algorithm_identifier(SignatureScheme s) {

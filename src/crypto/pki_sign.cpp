@@ -28,6 +28,12 @@ bool key_fits(KeyType type, SignatureScheme s) {
   return false;
 }
 
+}  // namespace
+
+bool scheme_fits(KeyType type, SignatureScheme s) { return key_fits(type, s); }
+
+namespace {
+
 Result<void> check_key(KeyType type, SignatureScheme s) {
   if (key_fits(type, s)) return ok();
   return fail(std::string(scheme_name(s)) + ": not a scheme for an " +

@@ -185,6 +185,14 @@ struct ConnectionConfig {
   // remote_auth Pubkey: the CAs the peer's chain must end at, and CRLs (DER or PEM).
   std::vector<crypto::Certificate> cacerts;
   std::vector<Bytes> crls;
+  // Signature schemes (RFC 7427; methods 1 and 9/10/11 count as the scheme they sign with):
+  // local, those we may sign with, in preference order; remote, those the peer's AUTH may
+  // use. Empty: any (ours: RSA-PSS first, the ECDSA hash of the curve's size).
+  std::vector<crypto::SignatureScheme> local_signature_schemes, remote_signature_schemes;
+  // false leaves N(SIGNATURE_HASH_ALGORITHMS) out of IKE_SA_INIT: a peer without RFC 7427,
+  // which makes the other side fall back to AUTH methods 1 and 9/10/11. For tests; no
+  // policy field sets it.
+  bool announce_signature_hashes = true;
   std::vector<IkeProposalConfig> proposals;
   // At least one. The first to come up rides IKE_AUTH, the others follow in
   // CREATE_CHILD_SA (§1.3.1); each has its own selectors, mode, proposals, start action,

@@ -121,6 +121,9 @@ struct Peer {
   // folders) and the CRLs to check it against ("crls": files, DER or PEM).
   std::vector<crypto::Certificate> cacerts;
   std::vector<Bytes> crls;
+  // auth "pubkey", "signature_schemes": local, the schemes we may sign with, in preference
+  // order; remote, those we accept from the peer. Empty: any.
+  std::vector<crypto::SignatureScheme> signature_schemes;
 };
 
 struct Connection {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Certificate authentication in policy files: a side's "auth": "pubkey" with its fields
-// (local: cert, key, key_passphrase_file, send_cert; remote: cacerts, crls), and
+// (local: cert, key, key_passphrase_file, send_cert; remote: cacerts, crls; both:
+// signature_schemes), and
 // distinguished-name identities ("dn:C=DE, O=Example, CN=gw-b", as remote pattern with "*"
 // values). Files are read bounded and refused unless regular; a private key also unless
 // private to its owner. Everything is parsed here, so that `ipsecctl validate` refuses what
@@ -140,6 +141,48 @@ void parse_remote(Reader& r, const Json& j, const std::string& path, Peer& p) {
   }
 }
 
+std::string scheme_list(std::span<const crypto::SignatureScheme> schemes) {
+  std::string out;
+  for (auto s : schemes) out += (out.empty() ? "" : ", ") + std::string(crypto::scheme_name(s));
+  return out;
+}
+
+// "signature_schemes": scheme names, each once (local: in preference order). RSA PKCS#1 with
+// SHA-1 (AUTH method 1) is legacy, accepted with a warning as prfsha1 is.
+void parse_signature_schemes(Reader& r, const Json& j, const std::string& path, Peer& p) {
+  const Json* list = Reader::field(j, "signature_schemes");
+  if (list == nullptr) return;
+  const std::string lpath = join(path, "signature_schemes");
+  if (!r.array(*list, lpath)) return;
+  if (list->empty()) r.error(lpath, "empty list; leave the field out to allow every scheme");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string* name = r.string((*list)[i], join(lpath, i));
+    if (name == nullptr) continue;
+    auto s = crypto::scheme_from_name(*name);
+    if (!s) {
+      r.error(join(lpath, i), quote(*name) + " is not a signature scheme; accepted: " +
+                                  scheme_list(crypto::all_schemes()));
+    } else if (std::find(p.signature_schemes.begin(), p.signature_schemes.end(), *s) !=
+               p.signature_schemes.end()) {
+      r.error(join(lpath, i), quote(*name) + " is listed twice");
+    } else {
+      if (*s == crypto::SignatureScheme::RsaPkcs1Sha1)
+        r.warn(join(lpath, i), "rsa-pkcs1-sha1 is legacy (SHA-1); prefer a SHA-2 scheme");
+      p.signature_schemes.push_back(*s);
+    }
+  }
+}
+
+// Our list must leave our key something to sign with.
+void check_local_schemes(Reader& r, const std::string& path, const Peer& p) {
+  if (!p.key || p.signature_schemes.empty()) return;
+  for (auto s : p.signature_schemes)
+    if (crypto::scheme_fits(p.key->type(), s)) return;
+  r.error(join(path, "signature_schemes"),
+          "none of [" + scheme_list(p.signature_schemes) + "] can sign with the " +
+              std::string(crypto::key_type_name(p.key->type())) + " key (key)");
+}
+
 }  // namespace
 
 Result<Identity> parse_dn_identity(std::string_view text, bool pattern_ok) {
@@ -166,11 +209,16 @@ void parse_peer_pubkey(Reader& r, const Json& j, const std::string& path, std::s
     if (Reader::field(j, f) && (local || p.auth != AuthMethod::Pubkey))
       r.error(join(path, std::string(f)),
               local ? "belongs to the remote side" : "only with \"auth\": \"pubkey\"");
+  if (Reader::field(j, "signature_schemes") && p.auth != AuthMethod::Pubkey)
+    r.error(join(path, "signature_schemes"), "only with \"auth\": \"pubkey\"");
   if (p.auth != AuthMethod::Pubkey) return;
-  if (local)
+  parse_signature_schemes(r, j, path, p);
+  if (local) {
     parse_local(r, j, path, p);
-  else
+    check_local_schemes(r, path, p);
+  } else {
     parse_remote(r, j, path, p);
+  }
 }
 
 void check_local_id(Reader& r, const std::string& path, bool id_given, Peer& p) {

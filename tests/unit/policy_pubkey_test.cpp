@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto_pki_fixtures.h"
+#include "ike/from_policy.h"
 #include "policy/static_config.h"
 
 using namespace ipsec;
@@ -157,6 +158,63 @@ TEST_SUITE("policy pubkey") {
     e = refused(c);
     REQUIRE(!e.empty());
     CHECK(e[0].find("a local identity is one identity") != std::string::npos);
+  }
+
+  TEST_CASE("signature_schemes: names, order kept, each refusal names its path") {
+    CertDir d;
+    json c = pubkey_connection();
+    c["local"]["signature_schemes"] = json::array({"ecdsa-sha384", "ecdsa-sha256"});
+    c["remote"]["signature_schemes"] =
+        json::array({"rsa-pss-sha256", "ed25519", "ecdsa-sha512", "rsa-pkcs1-sha1"});
+    auto r = d.load(c);
+    REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
+    using S = crypto::SignatureScheme;
+    const Connection& conn = r.config.connections.front();
+    CHECK(conn.local.signature_schemes == std::vector<S>{S::EcdsaSha384, S::EcdsaSha256});
+    CHECK(conn.remote.signature_schemes ==
+          std::vector<S>{S::RsaPssSha256, S::Ed25519, S::EcdsaSha512, S::RsaPkcs1Sha1});
+    auto engine = ike::to_engine_config(conn);  // what ipsecd's engine gets
+    REQUIRE(engine);
+    CHECK(engine->local_signature_schemes == conn.local.signature_schemes);
+    CHECK(engine->remote_signature_schemes == conn.remote.signature_schemes);
+    REQUIRE(r.warnings.size() == 1);  // SHA-1, as prfsha1
+    CHECK(r.warnings[0].str() ==
+          "c.json: connections.site-b.remote.signature_schemes[3]: rsa-pkcs1-sha1 is legacy "
+          "(SHA-1); prefer a SHA-2 scheme");
+    auto refused = [&](json x) { return errors(d.load(x)); };
+    c = pubkey_connection();
+    c["remote"]["signature_schemes"] = json::array({"ecdsa-sha256", "ecdsa", "ecdsa-sha256"});
+    CHECK(refused(c) ==
+          std::vector<std::string>{
+              "c.json: connections.site-b.remote.signature_schemes[1]: \"ecdsa\" is not a "
+              "signature scheme; accepted: rsa-pkcs1-sha1, rsa-pkcs1-sha256, rsa-pkcs1-sha384, "
+              "rsa-pkcs1-sha512, rsa-pss-sha256, rsa-pss-sha384, rsa-pss-sha512, ecdsa-sha256, "
+              "ecdsa-sha384, ecdsa-sha512, ed25519, ed448",
+              "c.json: connections.site-b.remote.signature_schemes[2]: \"ecdsa-sha256\" is "
+              "listed twice"});
+    c = pubkey_connection();
+    c["local"]["signature_schemes"] = json::array({"rsa-pss-sha256", "ed25519"});  // P-384 key
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.local.signature_schemes: none of "
+                            "[rsa-pss-sha256, ed25519] can sign with the ecdsa-p384 key (key)"});
+    c = pubkey_connection();
+    c["local"]["signature_schemes"] = json::array();
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.local.signature_schemes: empty list; "
+                            "leave the field out to allow every scheme"});
+    c = pubkey_connection();
+    c["remote"]["signature_schemes"] = "ed25519";
+    CHECK(refused(c) ==
+          std::vector<std::string>{"c.json: connections.site-b.remote.signature_schemes: "
+                                   "expected an array, got a string"});
+    c = pubkey_connection();
+    c["remote"]["auth"] = "psk";
+    c["remote"].erase("cacerts");
+    c["remote"]["signature_schemes"] = json::array({"ed25519"});
+    auto e = refused(c);
+    CHECK(std::find(e.begin(), e.end(),
+                    "c.json: connections.site-b.remote.signature_schemes: only with \"auth\": "
+                    "\"pubkey\"") != e.end());
   }
 
   TEST_CASE("a FIFO given as a certificate is refused, not waited on") {

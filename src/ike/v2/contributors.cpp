@@ -2,6 +2,8 @@
 // The table of payload contributors (contributors.h), in the order their payloads go out.
 #include "ike/v2/contributors.h"
 
+#include <algorithm>
+
 #include "ike/v2/create_child_util.h"
 #include "ike/v2/exchanges.h"
 #include "ike/v2/nat.h"
@@ -70,13 +72,36 @@ bool pubkey(const IkeSa& sa) {
          sa.config->remote_auth == AuthMethod::Pubkey;
 }
 
-// RFC 7427 §4: the hashes we verify and sign with (SHA2-256/384/512, Identity for EdDSA),
-// announced when either side uses certificates; in a response only when the request had it.
+// RFC 7427 §4: the hashes we verify (SHA2-256/384/512, Identity for EdDSA); with a remote
+// signature_schemes list, only its hashes, so that the peer picks a scheme we accept (SHA-1
+// never: RFC 8247 §3.2; a list of rsa-pkcs1-sha1 alone announces nothing and so asks for
+// method 1).
+Bytes sig_hashes(const ConnectionConfig& c) {
+  std::vector<uint16_t> hashes{2, 3, 4, 5};
+  if (c.remote_auth == AuthMethod::Pubkey && !c.remote_signature_schemes.empty()) {
+    hashes.clear();
+    for (auto s : c.remote_signature_schemes) {
+      const uint16_t h = crypto::signature_hash(s);
+      if (h != 1 && std::find(hashes.begin(), hashes.end(), h) == hashes.end()) hashes.push_back(h);
+    }
+    std::sort(hashes.begin(), hashes.end());
+  }
+  Bytes out;
+  for (uint16_t h : hashes)
+    out.insert(out.end(), {static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h & 0xff)});
+  return out;
+}
+
+// Announced when either side uses certificates; in a response only when the request had it.
 Result<void> add_sig_hashes(Context&, const IkeSa& sa, bool response,
                             std::vector<wire::Payload>& out) {
-  if (!pubkey(sa) || (response && sa.peer_sig_hashes.empty())) return ok();
+  if (!pubkey(sa) || !sa.config->announce_signature_hashes ||
+      (response && sa.peer_sig_hashes.empty()))
+    return ok();
+  Bytes hashes = sig_hashes(*sa.config);
+  if (hashes.empty()) return ok();
   out.push_back(make_notify(NotifyType::SignatureHashAlgorithms, wire::ProtocolId::None, {},
-                            Bytes{0, 2, 0, 3, 0, 4, 0, 5}));
+                            std::move(hashes)));
   return ok();
 }
 
@@ -114,12 +139,7 @@ void take_certreq(Context&, IkeSa& sa, const Inbound& in) {
   const auto& payloads =
       in.header().exchange == ExchangeType::IkeSaInit ? in.outer.payloads : in.inner;
   for (const auto& p : payloads)
-    if (const auto* r = std::get_if<wire::CertReqPayload>(&p)) {
-      sa.peer_certreq = true;
-      for (size_t i = 0; i + 20 <= r->data.size() && sa.peer_certreq_cas.size() < 64; i += 20)
-        sa.peer_certreq_cas.emplace_back(r->data.begin() + static_cast<long>(i),
-                                         r->data.begin() + static_cast<long>(i + 20));
-    }
+    if (const auto* r = std::get_if<wire::CertReqPayload>(&p)) take_certreq_payload(sa, *r);
 }
 
 // Our certificate, then its intermediates: always, never, or when the peer sent a CERTREQ.
@@ -149,6 +169,13 @@ const Contributor kContributors[] = {
 };
 
 }  // namespace
+
+void take_certreq_payload(IkeSa& sa, const wire::CertReqPayload& req) {
+  sa.peer_certreq = true;
+  for (size_t i = 0; i + 20 <= req.data.size() && sa.peer_certreq_cas.size() < 64; i += 20)
+    sa.peer_certreq_cas.emplace_back(req.data.begin() + static_cast<long>(i),
+                                     req.data.begin() + static_cast<long>(i + 20));
+}
 
 Result<void> contribute(Context& ctx, const IkeSa& sa, ExchangeType exchange, bool response,
                         std::vector<wire::Payload>& payloads) {

@@ -24,4 +24,8 @@ Result<void> contribute(Context& ctx, const IkeSa& sa, wire::ExchangeType exchan
 // contributor of its exchange: recorded in the SA.
 void take_contributions(Context& ctx, IkeSa& sa, const Inbound& in);
 
+// §3.7: the peer sent a CERTREQ; its data is a list of SHA-1 hashes of CA public keys (20
+// octets each, a partial one ignored), recorded up to a bound.
+void take_certreq_payload(IkeSa& sa, const wire::CertReqPayload& req);
+
 }  // namespace ipsec::ike::v2

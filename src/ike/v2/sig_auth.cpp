@@ -4,6 +4,7 @@
 // connection's CAs (and CRLs), that the certificate names the peer's ID, and the signature.
 #include "ike/v2/sig_auth.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "crypto/cert_identity.h"
@@ -39,6 +40,40 @@ Result<Bytes> octets(const IkeSa& sa, bool ours, const Identity& id) {
                         mine_first ? sa.keys.sk_pi : sa.keys.sk_pr, id});
 }
 
+bool listed(std::span<const SignatureScheme> list, SignatureScheme s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+// "[ecdsa-sha256, ed25519]"
+std::string scheme_list(std::span<const SignatureScheme> list) {
+  std::string out;
+  for (auto s : list) out += (out.empty() ? "" : ", ") + std::string(crypto::scheme_name(s));
+  return "[" + out + "]";
+}
+
+// RFC 7427 §4 hash numbers by name: "[sha256, sha384, identity]".
+std::string hash_list(std::span<const uint16_t> hashes) {
+  constexpr const char* kNames[] = {"sha1", "sha256", "sha384", "sha512", "identity"};
+  std::string out;
+  for (auto h : hashes)
+    out += (out.empty() ? "" : ", ") +
+           (h >= 1 && h <= 5 ? std::string(kNames[h - 1]) : std::to_string(h));
+  return "[" + out + "]";
+}
+
+// The RFC 7427 schemes our key may sign with, best first: the key's own preference (RSA-PSS
+// first, the ECDSA hash of the curve's size) filtered by the peer's hashes, or, with a
+// local signature_schemes list, that list's order kept to what the key and peer allow.
+std::vector<SignatureScheme> own_schemes(const IkeSa& sa, crypto::KeyType type) {
+  auto schemes = crypto::schemes_for(type, sa.peer_sig_hashes);
+  const auto& allowed = sa.config->local_signature_schemes;
+  if (allowed.empty()) return schemes;
+  std::vector<SignatureScheme> out;
+  for (auto s : allowed)
+    if (listed(schemes, s)) out.push_back(s);
+  return out;
+}
+
 class OwnSignature final : public Authenticator {
  public:
   explicit OwnSignature(const crypto::PrivateKey& key) : key_(key) {}
@@ -47,17 +82,19 @@ class OwnSignature final : public Authenticator {
   Result<wire::AuthPayload> build(const IkeSa& sa) const override {
     auto data = octets(sa, true, sa.config->local_id);
     if (!data) return fail(data.error());
+    // RFC 7427 §4: a peer that announced no hashes may not know method 14.
     const auto legacy = legacy_method(key_.type());
+    const auto& allowed = sa.config->local_signature_schemes;
     if (sa.peer_sig_hashes.empty() && legacy) {
       auto scheme = crypto::scheme_for_method(*legacy, key_.type());
-      auto sig = key_.sign(*scheme, *data, true);
-      if (!sig) return fail(sig.error());
-      return wire::AuthPayload{*legacy, std::move(*sig)};
+      if (allowed.empty() || listed(allowed, *scheme)) {
+        auto sig = key_.sign(*scheme, *data, true);
+        if (!sig) return fail(sig.error());
+        return wire::AuthPayload{*legacy, std::move(*sig)};
+      }
     }
-    const auto schemes = crypto::schemes_for(key_.type(), sa.peer_sig_hashes);
-    if (schemes.empty())
-      return fail("the peer's SIGNATURE_HASH_ALGORITHMS has no hash our " +
-                  std::string(crypto::key_type_name(key_.type())) + " key can sign with");
+    const auto schemes = own_schemes(sa, key_.type());
+    if (schemes.empty()) return fail(nothing_to_sign_with(sa));
     auto sig = key_.sign(schemes.front(), *data);
     if (!sig) return fail(sig.error());
     const Bytes alg = crypto::algorithm_identifier(schemes.front());
@@ -73,6 +110,15 @@ class OwnSignature final : public Authenticator {
   }
 
  private:
+  std::string nothing_to_sign_with(const IkeSa& sa) const {
+    const std::string key = std::string(crypto::key_type_name(key_.type())) + " key";
+    const auto& allowed = sa.config->local_signature_schemes;
+    if (allowed.empty())
+      return "the peer's SIGNATURE_HASH_ALGORITHMS has no hash our " + key + " can sign with";
+    return "signature_schemes " + scheme_list(allowed) + " leaves our " + key +
+           " no scheme the peer's SIGNATURE_HASH_ALGORITHMS " + hash_list(sa.peer_sig_hashes) +
+           " allows";
+  }
   const crypto::PrivateKey& key_;
 };
 
@@ -128,6 +174,7 @@ class PeerSignature final : public Authenticator {
     if (auth.method == kDigitalSignature) {
       auto split = split_digital_signature(auth.data);
       if (!split) return fail(split.error());
+      if (auto r = scheme_allowed(sa, split->first); !r) return r;
       return signature_checked(key.verify(split->first, *data, split->second), leaf);
     }
     auto scheme = crypto::scheme_for_method(auth.method, key.type());
@@ -135,10 +182,17 @@ class PeerSignature final : public Authenticator {
       return fail("AUTH method " + std::to_string(auth.method) + " does not fit the " +
                   std::string(crypto::key_type_name(key.type())) + " key of \"" +
                   leaf.subject_text() + "\"");
+    if (auto r = scheme_allowed(sa, *scheme); !r) return r;
     return signature_checked(key.verify(*scheme, *data, auth.data, true), leaf);
   }
 
  private:
+  static Result<void> scheme_allowed(const IkeSa& sa, SignatureScheme s) {
+    const auto& allowed = sa.config->remote_signature_schemes;
+    if (allowed.empty() || listed(allowed, s)) return ok();
+    return fail("peer signed with " + std::string(crypto::scheme_name(s)) +
+                ", not allowed by signature_schemes " + scheme_list(allowed));
+  }
   static Result<void> signature_checked(Result<void> r, const crypto::Certificate& leaf) {
     if (!r)
       return fail("signature of \"" + leaf.subject_text() +
