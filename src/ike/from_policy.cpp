@@ -154,6 +154,8 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection& c) {
                                                                  : SendCert::IfAsked;
   out.cacerts = c.remote.cacerts;
   out.crls = c.remote.crls;
+  out.ocsp = c.remote.ocsp;
+  out.ocsp_uri = c.remote.ocsp_uri;
   for (const auto& p : c.proposals) out.proposals.push_back(ike_proposal(p));
   for (const auto& ch : c.children) out.children.push_back(child_of(ch));
   out.force_encap = c.encap;

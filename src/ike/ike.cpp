@@ -18,6 +18,7 @@ void Ike::set_limits(EngineLimits limits) { v2_->set_limits(limits); }
 void Ike::set_nat(NatConfig nat) { v2_->set_nat(nat); }
 void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::move(handler)); }
 void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
+void Ike::set_ocsp(crypto::OcspClient& client) { v2_->set_ocsp(client); }
 void Ike::add_connection(ConnectionConfig config) {
   if (config.version != IkeVersion::V2) {  // the policy reader refuses it before this
     log::error("connection " + config.name + ": IKE version " +

@@ -22,6 +22,14 @@ crypto::PrivateKey parsed(EVP_PKEY* k) {
   return *key;
 }
 
+std::string utc_date(std::time_t t) {
+  char text[16];
+  struct tm tm {};
+  REQUIRE(gmtime_r(&t, &tm) != nullptr);
+  std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+  return text;
+}
+
 pt::Names names(const std::string& cn) { return {{"C", "DE"}, {"O", "Example"}, {"CN", cn}}; }
 
 // A CA (and an intermediate under it) issuing Alice's and Bob's certificates.
@@ -189,11 +197,11 @@ TEST_SUITE("ike cert auth") {
     std::string reason;
     SUBCASE("expired") {
       alice_valid(p, pki, -7200, -3600);
-      reason = "certificate has expired";
+      reason = "certificate C=DE, O=Example, CN=alice expired on " + utc_date(kNow - 3600);
     }
     SUBCASE("not yet valid") {
       alice_valid(p, pki, 3600, 7200);
-      reason = "certificate is not yet valid";
+      reason = "certificate C=DE, O=Example, CN=alice is not valid before " + utc_date(kNow + 3600);
     }
     SUBCASE("a CA Bob does not trust") {
       Pki other;
@@ -211,7 +219,8 @@ TEST_SUITE("ike cert auth") {
       // Alice's serial: 100 + 5.
       p.bob_config.crls = {
           pt::make_crl(pki.ca.get(), pki.ca_key.get(), {105}, true, kNow - 60, kNow + 86400)};
-      reason = "certificate revoked";
+      reason = "certificate C=DE, O=Example, CN=alice revoked on " + utc_date(kNow - 60) +
+               ", by CRL of C=DE, O=Example, CN=Example CA";
     }
     SUBCASE("a key that is not the certificate's") {
       auto other = pt::generate(KeyType::EcP256);

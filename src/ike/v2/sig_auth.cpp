@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Signature authenticators (RFC 7296 §2.15, §3.8; RFC 7427): ours signs the signed octets
 // with the connection's private key, the peer's verifies its certificate chain against the
-// connection's CAs (and CRLs), that the certificate names the peer's ID, and the signature.
+// connection's CAs (and CRLs) and its revocation by OCSP under the connection's policy, that
+// the certificate names the peer's ID, and the signature.
 #include "ike/v2/sig_auth.h"
 
 #include <ctime>
@@ -105,7 +106,8 @@ Result<std::pair<SignatureScheme, ByteView>> split_digital_signature(ByteView da
 
 class PeerSignature final : public Authenticator {
  public:
-  explicit PeerSignature(const crypto::TrustStore& trust) : trust_(trust) {}
+  PeerSignature(const crypto::TrustStore& trust, crypto::OcspClient* ocsp)
+      : trust_(trust), ocsp_(ocsp) {}
   wire::AuthMethod method() const override { return wire::AuthMethod::DigitalSignature; }
   Result<wire::AuthPayload> build(const IkeSa&) const override {
     return fail("not our authenticator");
@@ -118,6 +120,11 @@ class PeerSignature final : public Authenticator {
     const crypto::Certificate& leaf = certs->front();
     auto chain = trust_.verify(leaf, std::span(*certs).subspan(1), std::time(nullptr));
     if (!chain) return fail(chain.error());
+    // After the chain: only a certificate we would otherwise accept costs a fetch.
+    if (auto r = crypto::check_revocation(ocsp_, trust_, *chain, sa.config->ocsp,
+                                          sa.config->ocsp_uri);
+        !r)
+      return r;
     if (!crypto::certificate_names(leaf, static_cast<uint8_t>(peer_id.type), peer_id.data))
       return fail("peer ID " + peer_id.str() + " is neither the subject \"" + leaf.subject_text() +
                   "\" of its certificate nor one of its subjectAltNames [" +
@@ -146,6 +153,7 @@ class PeerSignature final : public Authenticator {
     return ok();
   }
   const crypto::TrustStore& trust_;
+  crypto::OcspClient* ocsp_;
 };
 
 }  // namespace
@@ -181,7 +189,7 @@ Result<std::unique_ptr<Authenticator>> make_signature_authenticator(const IkeSa&
   if (!signature_method(method))
     return fail("peer used auth method " + std::to_string(method) + ", we expect a signature");
   if (pk == nullptr || !pk->trust) return fail("connection " + sa.config->name + " trusts no CA");
-  return std::unique_ptr<Authenticator>(new PeerSignature(*pk->trust));
+  return std::unique_ptr<Authenticator>(new PeerSignature(*pk->trust, credentials.ocsp()));
 }
 
 }  // namespace ipsec::ike::v2
