@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Certificate authentication in the engine pair (RFC 7296 §2.15, §3.6-3.8, RFC 7427): every
 // key type, with and without an intermediate CA, mixed certificate/PSK, DN identities and
-// patterns; each failure is AUTHENTICATION_FAILED with its specific reason. Keys and
-// certificates are made by the test (crypto_pki_fixtures.h).
+// patterns; OCSP through an injected responder; each failure is AUTHENTICATION_FAILED with
+// its specific reason. Keys and certificates are made by the test (crypto_pki_fixtures.h,
+// crypto_ocsp_fixtures.h).
 #include <doctest/doctest.h>
 
+#include "crypto_ocsp_fixtures.h"
 #include "crypto_pki_fixtures.h"
 #include "ike_test_harness.h"
 
@@ -235,5 +237,67 @@ TEST_SUITE("ike cert auth") {
     const uint64_t spi = p.start();
     p.run();
     check_refused(p, spi, reason);
+  }
+
+  TEST_CASE("OCSP: Bob asks the responder Alice's certificate names; revoked is refused") {
+    // Alice's certificate names the responder in its AIA; the CA signs the answers itself.
+    Pki pki;
+    pt::CertSpec spec;
+    spec.subject = names("alice");
+    spec.key = pt::key(KeyType::EcP256);
+    spec.issuer = pki.ca.get();
+    spec.issuer_key = pki.ca_key.get();
+    spec.san = "DNS:alice.example";
+    spec.serial = 105;
+    spec.not_before = kNow - 3600;
+    spec.not_after = kNow + 30 * 86400;
+    spec.ocsp_uri = "http://192.0.2.9/";
+    auto alice_cert = pt::make_cert(spec);
+    ocsp_test::Responder responder;
+    responder.signer = pki.ca.get();
+    responder.signer_key = pki.ca_key.get();
+    responder.this_update = kNow - 60;
+    responder.next_update = kNow + 3600;
+    ocsp_test::Transport transport{responder};
+    crypto::OcspClient client{transport};
+    std::string reason;
+    bool up = false;
+    SUBCASE("good") {
+      responder.serials[105] = ocsp_test::Entry{};
+      up = true;
+    }
+    SUBCASE("revoked") {
+      responder.serials[105] = ocsp_test::Entry{V_OCSP_CERTSTATUS_REVOKED, kNow - 86400,
+                                                OCSP_REVOKED_STATUS_KEYCOMPROMISE};
+      reason = "certificate C=DE, O=Example, CN=alice revoked on " + utc_date(kNow - 86400) +
+               " (keyCompromise), by OCSP responder http://192.0.2.9/";
+    }
+    SUBCASE("unknown to the responder") {
+      reason = "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ does "
+               "not know it (status unknown)";
+    }
+    SUBCASE("the responder does not answer") {
+      transport.down = true;
+      reason = "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ did not "
+               "answer (Connection refused)";
+    }
+    SUBCASE("\"ocsp\": \"never\" does not ask") {
+      transport.down = true;
+      up = true;
+    }
+    Pair p;
+    use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+    p.alice_config.certs = {pt::certificate(alice_cert.get())};
+    if (up && transport.down) p.bob_config.ocsp = crypto::OcspPolicy::Never;
+    p.bob.set_ocsp(client);
+    const uint64_t spi = p.start();
+    p.run();
+    if (up) {
+      check_up(p, spi);
+      CHECK(transport.uris.size() == (transport.down ? 0u : 1u));
+    } else {
+      check_refused(p, spi, reason);
+      CHECK(transport.uris == std::vector<std::string>{"http://192.0.2.9/"});
+    }
   }
 }
