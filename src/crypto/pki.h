@@ -172,6 +172,15 @@ class TrustStore {
   std::shared_ptr<Impl> impl_;
 };
 
+// What a CRL says about itself (for `ipsecctl list-certs`): its issuer, thisUpdate,
+// nextUpdate (0: none) and how many certificates it lists.
+struct CrlInfo {
+  std::string issuer;
+  std::time_t last_update = 0, next_update = 0;
+  size_t revoked = 0;
+};
+Result<CrlInfo> describe_crl(ByteView pem_or_der);
+
 // "certificate C=DE, O=Example, CN=gw-b revoked on 2026-11-02 (keyCompromise), by <by>"
 // (`reason`: RFC 5280 §5.3.1 CRLReason, -1 when none was given: no parenthesis).
 std::string revoked_text(std::string_view subject, std::time_t when, long reason,

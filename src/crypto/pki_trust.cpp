@@ -234,6 +234,16 @@ bool TrustStore::has_crl_of(const Certificate& issuer) const {
   });
 }
 
+Result<CrlInfo> describe_crl(ByteView pem_or_der) {
+  auto crl = parse_crl(pem_or_der);
+  if (!crl) return fail(crl.error());
+  const STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl->get());
+  return CrlInfo{dn_to_text(pki::to_der(X509_CRL_get_issuer(crl->get()), i2d_X509_NAME)),
+                 pki::time_of(X509_CRL_get0_lastUpdate(crl->get())),
+                 pki::time_of(X509_CRL_get0_nextUpdate(crl->get())),
+                 revoked ? static_cast<size_t>(sk_X509_REVOKED_num(revoked)) : 0};
+}
+
 std::string revoked_text(std::string_view subject, std::time_t when, long reason,
                          std::string_view by) {
   std::string text = "certificate " + std::string(subject) + " revoked on " + pki::utc_date(when);

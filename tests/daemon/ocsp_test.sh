@@ -98,6 +98,10 @@ retry_with() { ctl a load "$(left_json "$1")" >/dev/null && ctl a restart to-rig
 poll up && ok "a good certificate naming the responder: the tunnel is up" \
   || { bad "no CHILD SA: $(ctl a status) $(tail -5 "$WORK/b.log")"; finish; exit; }
 
+line=$(ctl b list-certs | grep "^revocation of")
+[ "$line" = "revocation of from-left: OCSP ifuri (responder from the certificate's AIA), 0 CRL(s)" ] \
+  && ok "list-certs: $line" || bad "list-certs: $(ctl b list-certs)"
+
 REVOKED="certificate C=DE, O=Example, CN=left.example revoked on $REV_DAY (keyCompromise), by OCSP responder $URI"
 retry_with left-revoked
 poll closed "$REVOKED" && ok "a revoked certificate is refused: $(reason "$REVOKED")" \

@@ -242,6 +242,18 @@ TEST_SUITE("crypto pki") {
           "unable to get certificate CRL (C=DE, O=Example, CN=gw-b, depth 0)");
   }
 
+  TEST_CASE("a CRL describes itself: issuer, updates, entries") {
+    Chain c;
+    auto info = describe_crl(make_crl(c.inter.get(), c.inter_key.get(), {7, 8}, false, kT0,
+                                      kT0 + 10 * kDay));
+    REQUIRE(info);
+    CHECK(info->issuer == "C=DE, O=Example, CN=Example Issuing CA");
+    CHECK(info->last_update == kT0);
+    CHECK(info->next_update == kT0 + 10 * kDay);
+    CHECK(info->revoked == 2);
+    CHECK_FALSE(describe_crl(Bytes{1, 2, 3}));
+  }
+
   TEST_CASE("trust store: a CRL not signed by its anchor, or not a CRL, is refused") {
     Chain c;
     Pkey impostor = generate(KeyType::EcP256);
