@@ -4,7 +4,7 @@
 #include "crypto/ocsp.h"
 
 #include <openssl/err.h>
-#include <openssl/http.h>
+#include <openssl/http.h>  // OSSL_HTTP_parse_url
 #include <openssl/ocsp.h>
 
 #include "crypto/pki_internal.h"
@@ -90,61 +90,6 @@ Result<OcspAnswer> find_status(OCSP_BASICRESP* basic, const OcspRequest& request
   a.next_update = pki::time_of(next_update);
   return a;
 }
-
-// "did not answer (Connection refused)": the reasons OpenSSL's HTTP client queued.
-std::string http_errors() {
-  std::string out;
-  const char* data = nullptr;
-  int flags = 0;
-  while (unsigned long code = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) {
-    std::string one;
-    if (const char* r = ERR_reason_error_string(code)) one = r;
-    if ((flags & ERR_TXT_STRING) && data && *data) one += std::string(one.empty() ? "" : ": ") + data;
-    if (one.empty() || out.find(one) != std::string::npos) continue;
-    out += (out.empty() ? "" : "; ") + one;
-  }
-  return out.empty() ? "no response" : out;
-}
-
-class HttpTransport final : public OcspTransport {
- public:
-  HttpTransport(std::chrono::seconds timeout, size_t max_response)
-      : timeout_(timeout), max_response_(max_response) {}
-
-  Result<Bytes> post(const std::string& uri, ByteView request) override {
-    char *host = nullptr, *port = nullptr, *path = nullptr;
-    int ssl = 0;
-    if (OSSL_HTTP_parse_url(uri.c_str(), &ssl, nullptr, &host, &port, nullptr, &path, nullptr,
-                            nullptr) != 1 ||
-        ssl) {
-      OPENSSL_free(host), OPENSSL_free(port), OPENSSL_free(path);
-      ERR_clear_error();
-      return fail("OCSP responder " + uri + ": not an http:// URI");
-    }
-    ossl::BioPtr req = ossl::mem_bio(request);
-    // proxy "": never a proxy, whatever http_proxy says.
-    ossl::BioPtr resp(OSSL_HTTP_transfer(
-        nullptr, host, port, path, 0, "", nullptr, nullptr, nullptr, nullptr, nullptr, 0,
-        nullptr, "application/ocsp-request", req.get(), "application/ocsp-response", 1,
-        max_response_, static_cast<int>(timeout_.count()), 0));
-    OPENSSL_free(host), OPENSSL_free(port), OPENSSL_free(path);
-    if (!resp) return fail("OCSP responder " + uri + " did not answer (" + http_errors() + ")");
-    Bytes out;
-    unsigned char buf[4096];
-    int n = 0;
-    while ((n = BIO_read(resp.get(), buf, sizeof buf)) > 0 && out.size() <= max_response_)
-      out.insert(out.end(), buf, buf + n);
-    ERR_clear_error();
-    if (out.size() > max_response_)
-      return fail("OCSP responder " + uri + ": response longer than " +
-                  std::to_string(max_response_) + " bytes");
-    return out;
-  }
-
- private:
-  std::chrono::seconds timeout_;
-  size_t max_response_;
-};
 
 std::time_t system_wall_clock() { return std::time(nullptr); }
 
@@ -240,11 +185,6 @@ Result<OcspAnswer> check_ocsp_response(ByteView response, const OcspRequest& req
   if (auto r = check_window(*answer, now); !r) return fail(r.error());
   ERR_clear_error();
   return answer;
-}
-
-std::unique_ptr<OcspTransport> http_ocsp_transport(std::chrono::seconds timeout,
-                                                   size_t max_response) {
-  return std::make_unique<HttpTransport>(timeout, max_response);
 }
 
 OcspClient::OcspClient(OcspTransport& transport, WallClock clock)

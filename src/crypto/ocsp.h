@@ -83,8 +83,9 @@ class OcspTransport {
   // The DER response from `uri`; an error when none came ("did not answer (...)").
   virtual Result<Bytes> post(const std::string& uri, ByteView request) = 0;
 };
-// HTTP POST over OpenSSL's client: the whole exchange bounded by `timeout`, the response
-// by `max_response` bytes; never through a proxy (the environment's http_proxy is ignored).
+// HTTP POST over OpenSSL's client (ocsp_http.cpp) on a connection of its own: the connect
+// and the exchange bounded by `timeout` (a host name is resolved first, unbounded), the
+// response by `max_response` bytes; never through a proxy (http_proxy is ignored).
 std::unique_ptr<OcspTransport> http_ocsp_transport(std::chrono::seconds timeout = kOcspTimeout,
                                                    size_t max_response = kOcspMaxResponse);
 

@@ -111,7 +111,7 @@ grep -qF "$REVOKED" "$WORK/b.log" && ok "right's log says so" || bad "right's lo
 kill "$RESPONDER" && wait "$RESPONDER" 2>/dev/null
 ok "the responder is stopped"
 out=$(ctl b load "$(right_json strict)") && ok "right loads \"ocsp\": \"strict\"" || bad "load: $out"
-NOANSWER="certificate C=DE, O=Example, CN=left.example: OCSP responder $URI did not answer"
+NOANSWER="certificate C=DE, O=Example, CN=left.example: OCSP responder $URI did not answer (Connection refused)"
 retry_with left-fresh
 poll closed "$NOANSWER" && ok "strict, responder down: refused: $(reason "$NOANSWER")" \
   || bad "right's status: $(ctl b status) $(tail -5 "$WORK/b.log")"

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // ocsp.h: requests (CertID, nonce), responses made in-process by OpenSSL (good, revoked,
 // unknown, bad nonce, wrong signer, refused, out of date), the cache under an injected
-// clock, and the revocation policy over a verified chain (ifuri, strict, never, CRL
-// fallback), with the operator-readable reasons.
+// clock, the revocation policy over a verified chain (ifuri, strict, never, CRL fallback)
+// with the operator-readable reasons, and the HTTP transport's failures on loopback.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include "crypto_ocsp_fixtures.h"
 
@@ -301,5 +307,57 @@ TEST_SUITE("crypto ocsp") {
     CHECK(r.error().message ==
           "certificate C=DE, O=Example, CN=gw-b revoked on 2023-11-14, by OCSP responder "
           "http://192.0.2.9/");
+  }
+}
+
+namespace {
+
+// A TCP port on 127.0.0.1 that listens (never answering) while the socket is open, and
+// refuses once it is closed.
+struct LocalPort {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  uint16_t port = 0;
+  LocalPort() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port = ntohs(a.sin_port);
+  }
+  ~LocalPort() { close(); }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  std::string uri() const { return "http://127.0.0.1:" + std::to_string(port) + "/"; }
+};
+
+}  // namespace
+
+TEST_SUITE("crypto ocsp") {
+  TEST_CASE("HTTP transport: a refused connection fails at once, a silent responder in time") {
+    auto http = http_ocsp_transport(std::chrono::seconds(1));
+    const Bytes request{0x30, 0x00};
+    LocalPort silent;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = http->post(silent.uri(), request);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(
+        r.error().message.starts_with("OCSP responder " + silent.uri() + " did not answer ("),
+        r.error().message);
+    CHECK(waited >= std::chrono::milliseconds(900));
+    CHECK(waited < std::chrono::seconds(3));
+    silent.close();
+    r = http->post(silent.uri(), request);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message ==
+          "OCSP responder " + silent.uri() + " did not answer (Connection refused)");
+    r = http->post("https://127.0.0.1/", request);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "OCSP responder https://127.0.0.1/: not an http:// URI");
   }
 }
