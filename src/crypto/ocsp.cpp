@@ -196,14 +196,24 @@ Result<OcspAnswer> OcspClient::status(const Certificate& cert, const Certificate
   if (!request) return fail(request.error());
   const std::time_t now = clock_();
   if (auto it = cache_.find(request->cert_id); it != cache_.end()) {
-    if (it->second.until > now) return it->second.answer;
+    if (it->second.until > now) {
+      ++counters_.cache_hits;
+      return it->second.answer;
+    }
     cache_.erase(it);
   }
-  ++fetches_;
+  ++counters_.requests;
   auto der = transport_.post(uri, request->der);
-  if (!der) return fail(der.error());
+  if (!der) {
+    ++counters_.failed;
+    return fail(der.error());
+  }
   auto answer = check_ocsp_response(*der, *request, issuer, trust, now);
-  if (!answer) return fail("OCSP responder " + uri + ": " + answer.error().message);
+  if (!answer) {
+    ++counters_.failed;
+    return fail("OCSP responder " + uri + ": " + answer.error().message);
+  }
+  if (answer->status == CertStatus::Revoked) ++counters_.revoked;
   if (answer->status != CertStatus::Unknown) remember(request->cert_id, *answer, now);
   return answer;
 }

@@ -89,6 +89,14 @@ class OcspTransport {
 std::unique_ptr<OcspTransport> http_ocsp_transport(std::chrono::seconds timeout = kOcspTimeout,
                                                    size_t max_response = kOcspMaxResponse);
 
+// What an OcspClient did (ipsecctl status shows them as ocsp_* counters).
+struct OcspCounters {
+  uint64_t requests = 0;    // sent to a responder
+  uint64_t cache_hits = 0;  // answered from the cache
+  uint64_t failed = 0;      // no usable answer: no connection, refused, bad signature, ...
+  uint64_t revoked = 0;     // "revoked" answers received
+};
+
 // Asks responders and remembers their good and revoked answers (by CertID) until their
 // nextUpdate, or kOcspDefaultCacheTime without one. One per engine: not thread-safe. The
 // wall clock is injectable for tests.
@@ -103,7 +111,7 @@ class OcspClient {
                             const std::string& uri, const TrustStore& trust);
   std::time_t now() const { return clock_(); }
   size_t cached() const { return cache_.size(); }
-  uint64_t fetches() const { return fetches_; }  // requests sent
+  const OcspCounters& counters() const { return counters_; }
 
  private:
   struct Entry {
@@ -115,7 +123,7 @@ class OcspClient {
   OcspTransport& transport_;
   WallClock clock_;
   std::map<Bytes, Entry> cache_;
-  uint64_t fetches_ = 0;
+  OcspCounters counters_;
 };
 
 // Revocation of a chain `trust` verified (leaf first, anchor last) by OCSP under `policy`:

@@ -39,7 +39,11 @@ nlohmann::json counters_json(const ike::Counters& c) {
                         {"initial_contact_closed", c.initial_contact_closed},
                         {"nat_detected", c.nat_detected},
                         {"natd_ignored", c.natd_ignored},
-                        {"nat_keepalives", c.nat_keepalives}};
+                        {"nat_keepalives", c.nat_keepalives},
+                        {"ocsp_requests", c.ocsp_requests},
+                        {"ocsp_cache_hits", c.ocsp_cache_hits},
+                        {"ocsp_failed", c.ocsp_failed},
+                        {"ocsp_revoked", c.ocsp_revoked}};
 }
 
 // The kernel's view of one of the CHILD SA's ESP SAs; nullopt (logged at debug) if the

@@ -59,6 +59,11 @@ struct Counters {
   uint64_t nat_detected = 0;            // IKE SAs that found a NAT (or faked one) in IKE_SA_INIT
   uint64_t natd_ignored = 0;            // NAT_DETECTION_* notifies of the wrong length
   uint64_t nat_keepalives = 0;          // keepalives sent (RFC 3948 §2.3)
+  // OCSP for peers' certificates (crypto::OcspCounters of the engine's client).
+  uint64_t ocsp_requests = 0;    // sent to a responder
+  uint64_t ocsp_cache_hits = 0;  // answered from the cache
+  uint64_t ocsp_failed = 0;      // no usable answer
+  uint64_t ocsp_revoked = 0;     // "revoked" answers
 };
 
 }  // namespace ipsec::ike

@@ -107,6 +107,9 @@ retry_with left-revoked
 poll closed "$REVOKED" && ok "a revoked certificate is refused: $(reason "$REVOKED")" \
   || bad "right's status: $(ctl b status) $(tail -5 "$WORK/b.log")"
 grep -qF "$REVOKED" "$WORK/b.log" && ok "right's log says so" || bad "right's log: $(tail -5 "$WORK/b.log")"
+counters=$(ctl b status --json | jq -r '.counters | "\(.ocsp_requests) \(.ocsp_revoked) \(.ocsp_failed)"')
+[ "$counters" = "2 1 0" ] && ok "right's counters: 2 OCSP requests, 1 revoked, 0 failed" \
+  || bad "counters (requests revoked failed): $counters"
 
 kill "$RESPONDER" && wait "$RESPONDER" 2>/dev/null
 ok "the responder is stopped"

@@ -207,28 +207,28 @@ TEST_SUITE("crypto ocsp") {
     auto a = s.client.status(certificate(s.leaf.get()), s.issuer(), kUri, s.trust);
     REQUIRE(a);
     CHECK(s.client.status(certificate(s.leaf.get()), s.issuer(), kUri, s.trust));
-    CHECK(s.client.fetches() == 1);
+    CHECK(s.client.counters().requests == 1);
     CHECK(s.client.cached() == 1);
     s.clock = kNow + 3601;  // past nextUpdate: asked again
     CHECK(s.client.status(certificate(s.leaf.get()), s.issuer(), kUri, s.trust));
-    CHECK(s.client.fetches() == 2);
+    CHECK(s.client.counters().requests == 2);
     s.r.serials.erase(11);  // unknown: asked every time
     for (int i = 0; i < 2; ++i) {
       a = s.client.status(certificate(s.bare.get()), s.issuer(), kUri, s.trust);
       REQUIRE(a);
       CHECK(a->status == CertStatus::Unknown);
     }
-    CHECK(s.client.fetches() == 4);
+    CHECK(s.client.counters().requests == 4);
     s.r.next_update = 0;  // no nextUpdate: kept for the default time
     s.clock = kNow + 7200;
     s.r.this_update = s.clock;
     CHECK(s.client.status(certificate(s.leaf.get()), s.issuer(), kUri, s.trust));
     s.clock += kOcspDefaultCacheTime - 1;
     CHECK(s.client.status(certificate(s.leaf.get()), s.issuer(), kUri, s.trust));
-    CHECK(s.client.fetches() == 5);
+    CHECK(s.client.counters().requests == 5);
     s.clock += 1;
     CHECK(s.client.status(certificate(s.leaf.get()), s.issuer(), kUri, s.trust));
-    CHECK(s.client.fetches() == 6);
+    CHECK(s.client.counters().requests == 6);
     // A failure of the check names the responder.
     s.r.nonce = Nonce::Wrong;
     a = s.client.status(certificate(s.bare.get()), s.issuer(), kUri, s.trust);
