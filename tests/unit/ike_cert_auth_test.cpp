@@ -262,6 +262,8 @@ TEST_SUITE("ike cert auth") {
     crypto::OcspClient client{transport};
     std::string reason;
     bool up = false;
+    bool asked = true;
+    std::optional<crypto::PrivateKey> forged;
     SUBCASE("good") {
       responder.serials[105] = ocsp_test::Entry{};
       up = true;
@@ -284,20 +286,27 @@ TEST_SUITE("ike cert auth") {
     SUBCASE("\"ocsp\": \"never\" does not ask") {
       transport.down = true;
       up = true;
+      asked = false;
+    }
+    SUBCASE("a signature that does not verify: refused before asking (certificates are public)") {
+      auto other = pt::generate(KeyType::EcP256);
+      forged = parsed(other.get());
+      reason = "signature of \"C=DE, O=Example, CN=alice\" did not verify";
+      asked = false;
     }
     Pair p;
     use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
     p.alice_config.certs = {pt::certificate(alice_cert.get())};
     if (up && transport.down) p.bob_config.ocsp = crypto::OcspPolicy::Never;
+    if (forged) p.alice_config.key = forged;
     p.bob.set_ocsp(client);
     const uint64_t spi = p.start();
     p.run();
-    if (up) {
+    if (up)
       check_up(p, spi);
-      CHECK(transport.uris.size() == (transport.down ? 0u : 1u));
-    } else {
+    else
       check_refused(p, spi, reason);
-      CHECK(transport.uris == std::vector<std::string>{"http://192.0.2.9/"});
-    }
+    CHECK(transport.uris ==
+          (asked ? std::vector<std::string>{"http://192.0.2.9/"} : std::vector<std::string>{}));
   }
 }

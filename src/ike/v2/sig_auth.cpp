@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Signature authenticators (RFC 7296 §2.15, §3.8; RFC 7427): ours signs the signed octets
 // with the connection's private key, the peer's verifies its certificate chain against the
-// connection's CAs (and CRLs) and its revocation by OCSP under the connection's policy, that
-// the certificate names the peer's ID, and the signature.
+// connection's CAs (and CRLs), that the certificate names the peer's ID, the signature, and
+// last the chain's revocation by OCSP under the connection's policy.
 #include "ike/v2/sig_auth.h"
 
 #include <ctime>
@@ -120,32 +120,34 @@ class PeerSignature final : public Authenticator {
     const crypto::Certificate& leaf = certs->front();
     auto chain = trust_.verify(leaf, std::span(*certs).subspan(1), std::time(nullptr));
     if (!chain) return fail(chain.error());
-    // After the chain: only a certificate we would otherwise accept costs a fetch.
-    if (auto r = crypto::check_revocation(ocsp_, trust_, *chain, sa.config->ocsp,
-                                          sa.config->ocsp_uri);
-        !r)
-      return r;
     if (!crypto::certificate_names(leaf, static_cast<uint8_t>(peer_id.type), peer_id.data))
       return fail("peer ID " + peer_id.str() + " is neither the subject \"" + leaf.subject_text() +
                   "\" of its certificate nor one of its subjectAltNames [" +
                   crypto::subject_alt_names(leaf) + "]");
     auto data = octets(sa, false, peer_id);
     if (!data) return fail(data.error());
+    if (auto r = signature(auth, *data, leaf); !r) return r;
+    // Last: only a peer that proved it holds the certificate's key makes this worker wait
+    // on a responder (anyone can replay a certificate, it is public).
+    return crypto::check_revocation(ocsp_, trust_, *chain, sa.config->ocsp, sa.config->ocsp_uri);
+  }
+
+ private:
+  static Result<void> signature(const wire::AuthPayload& auth, ByteView data,
+                                const crypto::Certificate& leaf) {
     const crypto::PublicKey key = leaf.public_key();
     if (auth.method == kDigitalSignature) {
       auto split = split_digital_signature(auth.data);
       if (!split) return fail(split.error());
-      return signature_checked(key.verify(split->first, *data, split->second), leaf);
+      return signature_checked(key.verify(split->first, data, split->second), leaf);
     }
     auto scheme = crypto::scheme_for_method(auth.method, key.type());
     if (!scheme)
       return fail("AUTH method " + std::to_string(auth.method) + " does not fit the " +
                   std::string(crypto::key_type_name(key.type())) + " key of \"" +
                   leaf.subject_text() + "\"");
-    return signature_checked(key.verify(*scheme, *data, auth.data, true), leaf);
+    return signature_checked(key.verify(*scheme, data, auth.data, true), leaf);
   }
-
- private:
   static Result<void> signature_checked(Result<void> r, const crypto::Certificate& leaf) {
     if (!r)
       return fail("signature of \"" + leaf.subject_text() +
