@@ -131,7 +131,8 @@ Result<void> check_ocsp_uri(std::string_view uri) {
   OPENSSL_free(host);
   ERR_clear_error();
   if (!parsed || !has_host) return fail("\"" + text + "\" is not an http://host[:port]/path URI");
-  if (ssl) return fail("\"" + text + "\": https is not supported (OCSP answers are signed: use http)");
+  if (ssl)
+    return fail("\"" + text + "\": https is not supported (OCSP answers are signed: use http)");
   return ok();
 }
 

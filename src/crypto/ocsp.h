@@ -36,9 +36,9 @@ enum class OcspPolicy : uint8_t {
 };
 std::string_view ocsp_policy_name(OcspPolicy p);  // "ifuri", "strict", "never"
 
-constexpr std::chrono::seconds kOcspTimeout{3};      // a whole HTTP exchange
-constexpr size_t kOcspMaxResponse = 64 * 1024;       // bytes of an OCSPResponse
-constexpr std::time_t kOcspSkew = 5 * 60;            // clock difference tolerated
+constexpr std::chrono::seconds kOcspTimeout{3};        // a whole HTTP exchange
+constexpr size_t kOcspMaxResponse = 64 * 1024;         // bytes of an OCSPResponse
+constexpr std::time_t kOcspSkew = 5 * 60;              // clock difference tolerated
 constexpr std::time_t kOcspDefaultCacheTime = 5 * 60;  // an answer without nextUpdate
 constexpr size_t kOcspCacheEntries = 1024;
 

@@ -85,7 +85,8 @@ std::string http_errors() {
   while (unsigned long code = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) {
     std::string one;
     if (const char* r = ERR_reason_error_string(code)) one = r;
-    if ((flags & ERR_TXT_STRING) && data && *data) one += (one.empty() ? "" : ": ") + std::string(data);
+    if ((flags & ERR_TXT_STRING) && data && *data)
+      one += (one.empty() ? "" : ": ") + std::string(data);
     if (one.empty() || out.find(one) != std::string::npos) continue;
     out += (out.empty() ? "" : "; ") + one;
   }
@@ -113,11 +114,11 @@ class HttpTransport final : public OcspTransport {
     ossl::BioPtr req = ossl::mem_bio(request);
     // Our connection, also as rbio: OpenSSL then neither connects (a socket BIO cannot) nor
     // looks at http_proxy (proxy must be null with a BIO).
-    ossl::BioPtr resp(OSSL_HTTP_transfer(
-        nullptr, url->host.c_str(), url->port.c_str(), url->path.c_str(), 0, nullptr, nullptr,
-        conn.get(), conn.get(), nullptr, nullptr, 0, nullptr, "application/ocsp-request",
-        req.get(), "application/ocsp-response", 1, max_response_,
-        static_cast<int>(std::max<int64_t>(1, left.count())), 0));
+    ossl::BioPtr resp(
+        OSSL_HTTP_transfer(nullptr, url->host.c_str(), url->port.c_str(), url->path.c_str(), 0,
+                           nullptr, nullptr, conn.get(), conn.get(), nullptr, nullptr, 0, nullptr,
+                           "application/ocsp-request", req.get(), "application/ocsp-response", 1,
+                           max_response_, static_cast<int>(std::max<int64_t>(1, left.count())), 0));
     if (!resp) return fail("OCSP responder " + uri + " did not answer (" + http_errors() + ")");
     return read_all(uri, resp.get());
   }

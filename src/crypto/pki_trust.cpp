@@ -101,10 +101,9 @@ std::string crl_revocation(const TrustStore::Impl& impl, X509* cert) {
       reason = ASN1_ENUMERATED_get(r);
       ASN1_ENUMERATED_free(r);
     }
-    return revoked_text(subject_of(cert),
-                        pki::time_of(X509_REVOKED_get0_revocationDate(entry)), reason,
-                        "CRL of " + dn_to_text(pki::to_der(X509_CRL_get_issuer(crl.get()),
-                                                           i2d_X509_NAME)));
+    return revoked_text(
+        subject_of(cert), pki::time_of(X509_REVOKED_get0_revocationDate(entry)), reason,
+        "CRL of " + dn_to_text(pki::to_der(X509_CRL_get_issuer(crl.get()), i2d_X509_NAME)));
   }
   return {};
 }
@@ -143,8 +142,8 @@ Error verify_error(const TrustStore::Impl& impl, X509_STORE_CTX* ctx, X509* leaf
            ")";
   } else if (err == X509_V_ERR_CRL_NOT_YET_VALID && crl) {
     text = "CRL of " + crl_issuer + " is not valid before " +
-           pki::utc_date(pki::time_of(X509_CRL_get0_lastUpdate(crl))) + " (checking " +
-           subject + ")";
+           pki::utc_date(pki::time_of(X509_CRL_get0_lastUpdate(crl))) + " (checking " + subject +
+           ")";
   }
   if (text.empty())
     text = std::string(X509_verify_cert_error_string(err)) + " (" + subject + ", depth " +

@@ -174,7 +174,8 @@ void print_revocation(const nlohmann::json& conn) {
   const std::string ocsp = str(conn, "ocsp");
   std::string responder;
   if (ocsp != "never")
-    responder = uri.empty() ? " (responder from the certificate's AIA)" : " (responder " + uri + ")";
+    responder =
+        uri.empty() ? " (responder from the certificate's AIA)" : " (responder " + uri + ")";
   std::printf("revocation of %s: OCSP %s%s, %zu CRL(s)\n", str(conn, "connection").c_str(),
               ocsp.c_str(), responder.c_str(), conn.value("count", size_t{0}));
   for (const auto& crl : conn.value("crls", nlohmann::json::array())) {

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "common/result.h"
+#include "crypto/ocsp.h"
 #include "daemon/fd.h"
 #include "daemon/udp.h"
-#include "crypto/ocsp.h"
 #include "ike/ike.h"
 #include "kernel/kernel.h"
 

@@ -54,8 +54,8 @@ struct Responder {
       const Entry e = it != serials.end() ? it->second : Entry{V_OCSP_CERTSTATUS_UNKNOWN};
       std::unique_ptr<ASN1_TIME, Free<ASN1_TIME_free>> t_rev(
           e.status == V_OCSP_CERTSTATUS_REVOKED ? ASN1_TIME_set(nullptr, e.revoked_at) : nullptr);
-      REQUIRE(OCSP_basic_add1_status(basic.get(), id, e.status, e.reason, t_rev.get(),
-                                     t_this.get(), t_next.get()) != nullptr);
+      REQUIRE(OCSP_basic_add1_status(basic.get(), id, e.status, e.reason, t_rev.get(), t_this.get(),
+                                     t_next.get()) != nullptr);
     }
     if (nonce == Nonce::Echo) REQUIRE(OCSP_copy_nonce(basic.get(), req.get()) == 1);
     if (nonce == Nonce::Wrong) REQUIRE(OCSP_basic_add1_nonce(basic.get(), nullptr, 32) == 1);

@@ -46,8 +46,8 @@ struct Setup {
   Pkey ca_key = generate(KeyType::EcP256);
   X509Ptr ca = ca_cert(names("Example CA"), ca_key.get(), nullptr, nullptr, 1);
   Pkey responder_key = generate(KeyType::EcP256);
-  X509Ptr responder = issued("Example OCSP", responder_key.get(), ca.get(), ca_key.get(), 20, {},
-                             "OCSPSigning");
+  X509Ptr responder =
+      issued("Example OCSP", responder_key.get(), ca.get(), ca_key.get(), 20, {}, "OCSPSigning");
   X509Ptr leaf = issued("gw-b", key(KeyType::EcP256), ca.get(), ca_key.get(), 10, kUri);
   X509Ptr bare = issued("gw-c", key(KeyType::EcP256), ca.get(), ca_key.get(), 11);
   TrustStore trust;
@@ -128,8 +128,8 @@ TEST_SUITE("crypto ocsp") {
 
   TEST_CASE("revoked with date and reason; unknown") {
     Setup s;
-    s.r.serials[10] = Entry{V_OCSP_CERTSTATUS_REVOKED, kT0 + 2 * kDay,
-                            OCSP_REVOKED_STATUS_KEYCOMPROMISE};
+    s.r.serials[10] =
+        Entry{V_OCSP_CERTSTATUS_REVOKED, kT0 + 2 * kDay, OCSP_REVOKED_STATUS_KEYCOMPROMISE};
     auto a = s.ask(s.leaf.get());
     REQUIRE(a);
     CHECK(a->status == CertStatus::Revoked);
@@ -156,8 +156,9 @@ TEST_SUITE("crypto ocsp") {
     X509Ptr other = ca_cert(names("Other CA"), other_key.get(), nullptr, nullptr, 1);
     s.r.signer = other.get();
     s.r.signer_key = other_key.get();
-    CHECK(s.refused(s.leaf.get()).starts_with(
-        "response not signed by C=DE, O=Example, CN=Example CA or a responder it delegated to"));
+    CHECK(s.refused(s.leaf.get())
+              .starts_with("response not signed by C=DE, O=Example, CN=Example CA or a responder "
+                           "it delegated to"));
     // gw-c's own certificate: issued by the CA, but without id-kp-OCSPSigning.
     s.r.signer = s.bare.get();
     s.r.signer_key = key(KeyType::EcP256);
@@ -243,8 +244,8 @@ TEST_SUITE("crypto ocsp") {
     CHECK(s.transport.uris == std::vector<std::string>{kUri});
     CHECK(s.check(s.bare.get(), OcspPolicy::IfUri));  // no AIA: not asked
     CHECK(s.transport.uris.size() == 1);
-    s.r.serials[10] = Entry{V_OCSP_CERTSTATUS_REVOKED, kT0 + 2 * kDay,
-                            OCSP_REVOKED_STATUS_KEYCOMPROMISE};
+    s.r.serials[10] =
+        Entry{V_OCSP_CERTSTATUS_REVOKED, kT0 + 2 * kDay, OCSP_REVOKED_STATUS_KEYCOMPROMISE};
     s.clock = kNow + 3601;  // past the cached good answer
     s.r.this_update = s.clock;
     s.r.next_update = s.clock + 3600;

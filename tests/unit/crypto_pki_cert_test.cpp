@@ -193,7 +193,8 @@ TEST_SUITE("crypto pki") {
     CHECK(missing.error().message ==
           "unable to get local issuer certificate (C=DE, O=Example, CN=gw-b, depth 0)");
     // kT0 is 2023-11-14 22:13:20 UTC; the leaf is valid from a day before for 365 days.
-    CHECK(verify_error(c, kT0 + 400 * kDay) == "certificate C=DE, O=Example, CN=gw-b expired on 2024-11-13");
+    CHECK(verify_error(c, kT0 + 400 * kDay) ==
+          "certificate C=DE, O=Example, CN=gw-b expired on 2024-11-13");
     CHECK(verify_error(c, kT0 - 2 * kDay) ==
           "certificate C=DE, O=Example, CN=Example Root CA is not valid before 2023-11-13");
     Chain other;
@@ -244,8 +245,8 @@ TEST_SUITE("crypto pki") {
 
   TEST_CASE("a CRL describes itself: issuer, updates, entries") {
     Chain c;
-    auto info = describe_crl(make_crl(c.inter.get(), c.inter_key.get(), {7, 8}, false, kT0,
-                                      kT0 + 10 * kDay));
+    auto info = describe_crl(
+        make_crl(c.inter.get(), c.inter_key.get(), {7, 8}, false, kT0, kT0 + 10 * kDay));
     REQUIRE(info);
     CHECK(info->issuer == "C=DE, O=Example, CN=Example Issuing CA");
     CHECK(info->last_update == kT0);

@@ -269,8 +269,8 @@ inline ipsec::crypto::Certificate certificate(X509* x) {
 // A CRL of `issuer` listing `revoked` serials (revoked at `last`, with CRLReason `reason`
 // unless -1), valid from `last` to `next`.
 inline Bytes make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<long>& revoked,
-                      bool pem = true, std::time_t last = kT0,
-                      std::time_t next = kT0 + 1825 * kDay, long reason = -1) {
+                      bool pem = true, std::time_t last = kT0, std::time_t next = kT0 + 1825 * kDay,
+                      long reason = -1) {
   std::unique_ptr<X509_CRL, Free<X509_CRL_free>> crl(X509_CRL_new());
   std::unique_ptr<ASN1_TIME, Free<ASN1_TIME_free>> t_last(ASN1_TIME_set(nullptr, last));
   std::unique_ptr<ASN1_TIME, Free<ASN1_TIME_free>> t_next(ASN1_TIME_set(nullptr, next));

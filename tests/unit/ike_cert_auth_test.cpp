@@ -275,13 +275,15 @@ TEST_SUITE("ike cert auth") {
                " (keyCompromise), by OCSP responder http://192.0.2.9/";
     }
     SUBCASE("unknown to the responder") {
-      reason = "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ does "
-               "not know it (status unknown)";
+      reason =
+          "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ does "
+          "not know it (status unknown)";
     }
     SUBCASE("the responder does not answer") {
       transport.down = true;
-      reason = "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ did not "
-               "answer (Connection refused)";
+      reason =
+          "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ did not "
+          "answer (Connection refused)";
     }
     SUBCASE("\"ocsp\": \"never\" does not ask") {
       transport.down = true;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Certificate authentication in policy files: "auth": "pubkey" with cert, key,
-// key_passphrase_file, send_cert, cacerts, crls, ocsp, ocsp_uri; DN identities; every refusal names the
-// file and JSON path. Keys and certificates are made by the test (crypto_pki_fixtures.h).
+// key_passphrase_file, send_cert, cacerts, crls, ocsp, ocsp_uri; DN identities; every refusal names
+// the file and JSON path. Keys and certificates are made by the test (crypto_pki_fixtures.h).
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -201,13 +201,13 @@ TEST_SUITE("policy pubkey") {
                             "are signed: use http)"});
     c["remote"]["ocsp_uri"] = "http://ocsp.example.org/";
     c["remote"]["ocsp"] = "never";
-    CHECK(refused(c) == std::vector<std::string>{
-                            "c.json: connections.site-b.remote.ocsp_uri: a responder with "
-                            "\"ocsp\": \"never\""});
+    CHECK(refused(c) ==
+          std::vector<std::string>{"c.json: connections.site-b.remote.ocsp_uri: a responder with "
+                                   "\"ocsp\": \"never\""});
     c = pubkey_connection();
     c["local"]["ocsp"] = "strict";
-    CHECK(refused(c) ==
-          std::vector<std::string>{"c.json: connections.site-b.local.ocsp: belongs to the remote side"});
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.local.ocsp: belongs to the remote side"});
     c = pubkey_connection();
     c["remote"]["auth"] = "psk";
     c["remote"]["ocsp_uri"] = "http://ocsp.example.org/";
