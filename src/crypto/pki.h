@@ -155,9 +155,12 @@ class TrustStore {
   // A CRL (PEM or DER); refused unless signed by one of the anchors (or an intermediate
   // passed to verify, checked then).
   Result<void> add_crl(ByteView pem_or_der);
-  // The chain from `leaf` to an anchor, leaf first, anchor last; the error names the
-  // OpenSSL verify error ("certificate has expired", "certificate revoked", ...) and the
-  // subject it concerns: "certificate revoked (C=DE, O=Example, CN=gw-b, depth 0)".
+  // The chain from `leaf` to an anchor, leaf first, anchor last. The error says what an
+  // operator acts on: "certificate C=DE, O=Example, CN=gw-b revoked on 2026-11-02
+  // (keyCompromise), by CRL of C=DE, O=Example, CN=Example CA", "certificate ... expired
+  // on 2026-01-31", "... is not valid before ...", "CRL of ... expired on ..."; else the
+  // OpenSSL verify error and the subject it concerns: "unable to get local issuer
+  // certificate (C=DE, O=Example, CN=gw-b, depth 0)".
   // With CRLs held, every certificate is checked against its issuer's CRL; the leaf's
   // issuer must have one here, a CA certificate whose issuer has none passes.
   Result<std::vector<Certificate>> verify(const Certificate& leaf,
@@ -166,11 +169,28 @@ class TrustStore {
   // SHA-1 of each anchor's SubjectPublicKeyInfo (our CERTREQ).
   std::vector<Bytes> anchor_key_hashes() const;
   const std::vector<Certificate>& anchors() const;
+  // Whether a CRL of `issuer` (by its subject) is held: the revocation status of what it
+  // issued is then known without OCSP.
+  bool has_crl_of(const Certificate& issuer) const;
 
   struct Impl;
 
  private:
   std::shared_ptr<Impl> impl_;
 };
+
+// What a CRL says about itself (for `ipsecctl list-certs`): its issuer, thisUpdate,
+// nextUpdate (0: none) and how many certificates it lists.
+struct CrlInfo {
+  std::string issuer;
+  std::time_t last_update = 0, next_update = 0;
+  size_t revoked = 0;
+};
+Result<CrlInfo> describe_crl(ByteView pem_or_der);
+
+// "certificate C=DE, O=Example, CN=gw-b revoked on 2026-11-02 (keyCompromise), by <by>"
+// (`reason`: RFC 5280 §5.3.1 CRLReason, -1 when none was given: no parenthesis).
+std::string revoked_text(std::string_view subject, std::time_t when, long reason,
+                         std::string_view by);
 
 }  // namespace ipsec::crypto

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // X.509 certificates: PEM bundles and DER, names, subjectAltName, basicConstraints, validity.
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "crypto/pki_internal.h"
@@ -50,12 +52,6 @@ Result<std::vector<Certificate>> parse_pem(ByteView pem) {
   return certs;
 }
 
-std::time_t to_time_t(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return timegm(&tm);
-}
-
 // The subjectAltName entries of one GENERAL_NAME type.
 template <class F>
 void for_each_san(X509* x509, int type, F&& f) {
@@ -88,6 +84,26 @@ Result<Certificate> certificate_of(X509* x509) {
 }
 
 X509* x509_of(const Certificate& c) { return c.impl().x509.get(); }
+
+std::time_t time_of(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return timegm(&tm);
+}
+
+std::string utc_date(std::time_t t) {
+  struct tm tm {};
+  char text[32];
+  if (!gmtime_r(&t, &tm) || std::strftime(text, sizeof text, "%Y-%m-%d", &tm) == 0) return "?";
+  return text;
+}
+
+std::string reason_name(long reason) {
+  // OCSP_crl_reason_str's table is RFC 5280's names; value 7 is unused.
+  if (reason < 0) return {};
+  const std::string name = OCSP_crl_reason_str(reason);
+  return name == "(UNKNOWN)" ? "reason " + std::to_string(reason) : name;
+}
 
 }  // namespace pki
 
@@ -141,10 +157,10 @@ bool Certificate::is_ca() const {
 }
 
 std::time_t Certificate::not_before() const {
-  return to_time_t(X509_get0_notBefore(impl_->x509.get()));
+  return pki::time_of(X509_get0_notBefore(impl_->x509.get()));
 }
 std::time_t Certificate::not_after() const {
-  return to_time_t(X509_get0_notAfter(impl_->x509.get()));
+  return pki::time_of(X509_get0_notAfter(impl_->x509.get()));
 }
 
 }  // namespace ipsec::crypto

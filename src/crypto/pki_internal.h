@@ -74,6 +74,13 @@ Result<Certificate> certificate_of(X509* x509);
 // The X509 behind a Certificate (still owned by it).
 X509* x509_of(const Certificate& c);
 
+// An ASN1_TIME as seconds since the epoch (0 when absent or malformed), and a time as the
+// UTC date operators read in messages: "2026-11-02".
+std::time_t time_of(const ASN1_TIME* t);
+std::string utc_date(std::time_t t);
+// RFC 5280 §5.3.1 CRLReason as named there ("keyCompromise"); "" for -1 (none given).
+std::string reason_name(long reason);
+
 // i2d of any OpenSSL object into Bytes; empty on failure.
 template <class T, class F>
 Bytes to_der(const T* obj, F i2d) {

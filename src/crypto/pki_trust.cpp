@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <string>
 
 #include "crypto/pki_internal.h"
@@ -82,8 +83,35 @@ Result<void> configure(X509_STORE_CTX* ctx, bool crls, std::time_t at) {
   return ok();
 }
 
-// "certificate has expired (C=DE, O=Example, CN=gw-b, depth 0)".
-Error verify_error(X509_STORE_CTX* ctx, X509* leaf) {
+std::string subject_of(const X509* cert) {
+  return dn_to_text(pki::to_der(X509_get_subject_name(cert), i2d_X509_NAME));
+}
+
+// RFC 5280 §5.3: the entry of `cert` in the CRL of its issuer held here, for the date and
+// reason of its revocation: "certificate C=DE, O=Example, CN=gw-b revoked on 2026-11-02
+// (keyCompromise), by CRL of C=DE, O=Example, CN=Example CA"; "" when none lists it.
+std::string crl_revocation(const TrustStore::Impl& impl, X509* cert) {
+  for (const auto& crl : impl.crls) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_issuer_name(cert)) != 0) continue;
+    X509_REVOKED* entry = nullptr;
+    if (X509_CRL_get0_by_cert(crl.get(), &entry, cert) != 1 || entry == nullptr) continue;
+    long reason = -1;
+    if (auto* r = static_cast<ASN1_ENUMERATED*>(
+            X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr))) {
+      reason = ASN1_ENUMERATED_get(r);
+      ASN1_ENUMERATED_free(r);
+    }
+    return revoked_text(
+        subject_of(cert), pki::time_of(X509_REVOKED_get0_revocationDate(entry)), reason,
+        "CRL of " + dn_to_text(pki::to_der(X509_CRL_get_issuer(crl.get()), i2d_X509_NAME)));
+  }
+  return {};
+}
+
+// What an operator needs to act on: revocation with date, reason and source; expiry with
+// the date; a CRL out of date; else OpenSSL's verify error and the subject it concerns:
+// "unable to get local issuer certificate (C=DE, O=Example, CN=gw-b, depth 0)".
+Error verify_error(const TrustStore::Impl& impl, X509_STORE_CTX* ctx, X509* leaf) {
   const int err = X509_STORE_CTX_get_error(ctx);
   const int depth = X509_STORE_CTX_get_error_depth(ctx);
   X509* cert = X509_STORE_CTX_get_current_cert(ctx);
@@ -91,11 +119,37 @@ Error verify_error(X509_STORE_CTX* ctx, X509* leaf) {
   if (!cert && chain && depth >= 0 && depth < sk_X509_num(chain))
     cert = sk_X509_value(chain, depth);
   if (!cert) cert = leaf;
-  std::string subject = dn_to_text(pki::to_der(X509_get_subject_name(cert), i2d_X509_NAME));
+  const std::string subject = subject_of(cert);
+  // The CRL being checked is gone from the context by now: the one of the cert's issuer.
+  const X509_CRL* crl = X509_STORE_CTX_get0_current_crl(ctx);
+  for (size_t i = 0; !crl && i < impl.crls.size(); ++i)
+    if (X509_NAME_cmp(X509_CRL_get_issuer(impl.crls[i].get()), X509_get_issuer_name(cert)) == 0)
+      crl = impl.crls[i].get();
+  const std::string crl_issuer =
+      crl ? dn_to_text(pki::to_der(X509_CRL_get_issuer(crl), i2d_X509_NAME)) : std::string();
+  std::string text;
+  if (err == X509_V_ERR_CERT_REVOKED) {
+    text = crl_revocation(impl, cert);
+  } else if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
+    text = "certificate " + subject + " expired on " +
+           pki::utc_date(pki::time_of(X509_get0_notAfter(cert)));
+  } else if (err == X509_V_ERR_CERT_NOT_YET_VALID) {
+    text = "certificate " + subject + " is not valid before " +
+           pki::utc_date(pki::time_of(X509_get0_notBefore(cert)));
+  } else if (err == X509_V_ERR_CRL_HAS_EXPIRED && crl) {
+    text = "CRL of " + crl_issuer + " expired on " +
+           pki::utc_date(pki::time_of(X509_CRL_get0_nextUpdate(crl))) + " (checking " + subject +
+           ")";
+  } else if (err == X509_V_ERR_CRL_NOT_YET_VALID && crl) {
+    text = "CRL of " + crl_issuer + " is not valid before " +
+           pki::utc_date(pki::time_of(X509_CRL_get0_lastUpdate(crl))) + " (checking " + subject +
+           ")";
+  }
+  if (text.empty())
+    text = std::string(X509_verify_cert_error_string(err)) + " (" + subject + ", depth " +
+           std::to_string(depth) + ")";
   ERR_clear_error();
-  return Error{std::string(X509_verify_cert_error_string(err)) + " (" + subject + ", depth " +
-                   std::to_string(depth) + ")",
-               0};
+  return Error{std::move(text), 0};
 }
 
 Result<std::vector<Certificate>> chain_of(X509_STORE_CTX* ctx) {
@@ -159,7 +213,7 @@ Result<std::vector<Certificate>> TrustStore::verify(const Certificate& leaf,
     return ossl::fail_openssl("certificate verification: cannot start");
   }
   if (auto r = configure(ctx.get(), !impl_->crls.empty(), at); !r) return fail(r.error());
-  if (X509_verify_cert(ctx.get()) != 1) return fail(verify_error(ctx.get(), x509));
+  if (X509_verify_cert(ctx.get()) != 1) return fail(verify_error(*impl_, ctx.get(), x509));
   ERR_clear_error();  // what the tolerated missing CRLs may have queued
   return chain_of(ctx.get());
 }
@@ -171,5 +225,29 @@ std::vector<Bytes> TrustStore::anchor_key_hashes() const {
 }
 
 const std::vector<Certificate>& TrustStore::anchors() const { return impl_->anchors; }
+
+bool TrustStore::has_crl_of(const Certificate& issuer) const {
+  const X509_NAME* name = X509_get_subject_name(pki::x509_of(issuer));
+  return std::any_of(impl_->crls.begin(), impl_->crls.end(), [&](const ossl::X509CrlPtr& crl) {
+    return X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), name) == 0;
+  });
+}
+
+Result<CrlInfo> describe_crl(ByteView pem_or_der) {
+  auto crl = parse_crl(pem_or_der);
+  if (!crl) return fail(crl.error());
+  const STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl->get());
+  return CrlInfo{dn_to_text(pki::to_der(X509_CRL_get_issuer(crl->get()), i2d_X509_NAME)),
+                 pki::time_of(X509_CRL_get0_lastUpdate(crl->get())),
+                 pki::time_of(X509_CRL_get0_nextUpdate(crl->get())),
+                 revoked ? static_cast<size_t>(sk_X509_REVOKED_num(revoked)) : 0};
+}
+
+std::string revoked_text(std::string_view subject, std::time_t when, long reason,
+                         std::string_view by) {
+  std::string text = "certificate " + std::string(subject) + " revoked on " + pki::utc_date(when);
+  if (reason >= 0) text += " (" + pki::reason_name(reason) + ")";
+  return text + ", by " + std::string(by);
+}
 
 }  // namespace ipsec::crypto

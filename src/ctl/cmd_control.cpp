@@ -166,6 +166,28 @@ void print_cert(const nlohmann::json& c) {
               c.value("expiring", false) ? "  WARNING: expires within 30 days" : "");
 }
 
+// "revocation of to-right: OCSP ifuri (responder from the certificate's AIA), 1 CRL" and
+// one line per CRL.
+void print_revocation(const nlohmann::json& conn) {
+  auto str = [&](const nlohmann::json& j, const char* k) { return j.value(k, std::string()); };
+  const std::string uri = str(conn, "ocsp_uri");
+  const std::string ocsp = str(conn, "ocsp");
+  std::string responder;
+  if (ocsp != "never")
+    responder =
+        uri.empty() ? " (responder from the certificate's AIA)" : " (responder " + uri + ")";
+  std::printf("revocation of %s: OCSP %s%s, %zu CRL(s)\n", str(conn, "connection").c_str(),
+              ocsp.c_str(), responder.c_str(), conn.value("count", size_t{0}));
+  for (const auto& crl : conn.value("crls", nlohmann::json::array())) {
+    if (!crl.is_object()) continue;
+    const std::string next = str(crl, "next_update");
+    std::printf("  CRL of %s: %zu revoked, updated %s, next update %s%s\n",
+                str(crl, "issuer").c_str(), crl.value("revoked", size_t{0}),
+                str(crl, "last_update").c_str(), next.empty() ? "none" : next.c_str(),
+                crl.value("stale", false) ? "  WARNING: out of date" : "");
+  }
+}
+
 void do_list_certs(Context& ctx, const ControlOptions& o) {
   auto r = run(ctx, o, control::Request{"list-certs", "", {}});
   if (!r) return;
@@ -179,11 +201,9 @@ void do_list_certs(Context& ctx, const ControlOptions& o) {
   if (certs.empty()) std::printf("no certificates loaded\n");
   for (const auto& c : certs)
     if (c.is_object()) print_cert(c);
-  for (const auto& crl :
+  for (const auto& conn :
        d.is_object() ? d.value("crls", nlohmann::json::array()) : nlohmann::json::array())
-    if (crl.is_object())
-      std::printf("CRLs of %s: %zu\n", crl.value("connection", std::string()).c_str(),
-                  crl.value("count", size_t{0}));
+    if (conn.is_object()) print_revocation(conn);
 }
 
 void print_down(const ControlOptions& o, const nlohmann::json& d) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `list-certs`: every certificate the loaded connections use (ours and the CAs we trust),
-// once each, with the connections that use it, its validity and days left, and the CRLs.
+// once each, with the connections that use it, its validity and days left, the CRLs (issuer,
+// updates, entries) and each connection's OCSP policy.
 #include <algorithm>
 #include <ctime>
 #include <map>
@@ -59,14 +60,27 @@ nlohmann::json describe(const Entry& e, std::time_t now) {
 control::Response Daemon::list_certs(const control::Request&, const Peer&) {
   std::map<Bytes, Entry> all;
   nlohmann::json crls = nlohmann::json::array();
+  const std::time_t now = std::time(nullptr);
   for (const DaemonConnection& d : connections_) {
     const ike::ConnectionConfig& c = d.config;
     for (size_t i = 0; i < c.certs.size(); ++i)
       add(all, c.certs[i], i == 0 ? "local certificate" : "intermediate CA", c.name);
     for (const auto& ca : c.cacerts) add(all, ca, "trusted CA", c.name);
-    if (!c.crls.empty()) crls.push_back({{"connection", c.name}, {"count", c.crls.size()}});
+    if (c.remote_auth != ike::AuthMethod::Pubkey) continue;
+    nlohmann::json list = nlohmann::json::array();
+    for (const Bytes& der : c.crls)
+      if (auto info = crypto::describe_crl(der))
+        list.push_back({{"issuer", info->issuer},
+                        {"last_update", utc(info->last_update)},
+                        {"next_update", info->next_update ? utc(info->next_update) : ""},
+                        {"stale", info->next_update != 0 && info->next_update < now},
+                        {"revoked", info->revoked}});
+    crls.push_back({{"connection", c.name},
+                    {"count", c.crls.size()},
+                    {"crls", list},
+                    {"ocsp", std::string(crypto::ocsp_policy_name(c.ocsp))},
+                    {"ocsp_uri", c.ocsp_uri}});
   }
-  const std::time_t now = std::time(nullptr);
   nlohmann::json certs = nlohmann::json::array();
   for (const auto& [der, e] : all) certs.push_back(describe(e, now));
   control::Response resp;

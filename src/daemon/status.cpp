@@ -44,7 +44,11 @@ nlohmann::json counters_json(const ike::Counters& c) {
                         {"fragments_sent", c.fragments_sent},
                         {"fragments_received", c.fragments_received},
                         {"fragments_reassembled", c.fragments_reassembled},
-                        {"fragments_dropped", c.fragments_dropped}};
+                        {"fragments_dropped", c.fragments_dropped},
+                        {"ocsp_requests", c.ocsp_requests},
+                        {"ocsp_cache_hits", c.ocsp_cache_hits},
+                        {"ocsp_failed", c.ocsp_failed},
+                        {"ocsp_revoked", c.ocsp_revoked}};
 }
 
 // The kernel's view of one of the CHILD SA's ESP SAs; nullopt (logged at debug) if the

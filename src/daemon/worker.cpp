@@ -44,7 +44,9 @@ Worker::Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike
       clock_(clock),
       kernel_(std::move(kernel)),
       engine_(std::make_unique<ike::Ike>(sender_, *kernel_, clock_, ike::RetransmitConfig{}, limits,
-                                         std::move(policies))) {}
+                                         std::move(policies))) {
+  engine_->set_ocsp(ocsp_);
+}
 
 Worker::~Worker() { stop(); }
 

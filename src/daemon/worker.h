@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "crypto/ocsp.h"
 #include "daemon/fd.h"
 #include "daemon/udp.h"
 #include "ike/ike.h"
@@ -63,6 +64,10 @@ class Worker {
   std::unique_ptr<kernel::Kernel> kernel_;
   std::vector<UdpSocket> sockets_;
   UdpSender sender_{sockets_};
+  // OCSP over HTTP for the peers' certificates, with this worker's own cache (the engine is
+  // single-threaded; a fetch blocks this worker for at most crypto::kOcspTimeout).
+  std::unique_ptr<crypto::OcspTransport> ocsp_transport_ = crypto::http_ocsp_transport();
+  crypto::OcspClient ocsp_{*ocsp_transport_};
   std::unique_ptr<ike::Ike> engine_;
   Fd epoll_, timer_, wake_;
   std::mutex mutex_;

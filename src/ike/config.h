@@ -13,6 +13,7 @@
 #include "common/bytes.h"
 #include "common/ip.h"
 #include "common/secret.h"
+#include "crypto/ocsp.h"
 #include "crypto/pki.h"
 #include "kernel/types.h"
 #include "wire/types.h"
@@ -193,6 +194,10 @@ struct ConnectionConfig {
   // which makes the other side fall back to AUTH methods 1 and 9/10/11. For tests; no
   // policy field sets it.
   bool announce_signature_hashes = true;
+  // remote_auth Pubkey: OCSP for the peer's chain (RFC 6960; crypto/ocsp.h) and the
+  // responder asked about its certificate (empty: the one its AIA names).
+  crypto::OcspPolicy ocsp = crypto::OcspPolicy::IfUri;
+  std::string ocsp_uri;
   std::vector<IkeProposalConfig> proposals;
   // At least one. The first to come up rides IKE_AUTH, the others follow in
   // CREATE_CHILD_SA (§1.3.1); each has its own selectors, mode, proposals, start action,

@@ -27,6 +27,7 @@ class Connections {
   Ptr find(std::string_view name) const;
   const std::vector<Ptr>& all() const { return all_; }
   const Credentials& credentials() const { return credentials_; }
+  void set_ocsp(crypto::OcspClient* client) { credentials_.set_ocsp(client); }
 
   // IKE_SA_INIT: the first connection whose addresses fit (an unspecified one fits any).
   Ptr by_address(const Endpoint& local, const Endpoint& remote) const;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The engine's one credential store, by connection name: pre-shared keys, and for
 // certificate authentication our private key and certificate chain and the trust store
-// the peer's chain is verified against. IKE SAs reference it through their connection; no secret is
-// copied into an SA, and a key is wiped when its connection goes (SecretBytes).
+// the peer's chain is verified against, and the OCSP client (with its cache) that checks
+// the peer's chain for revocation. IKE SAs reference it through their connection; no secret
+// is copied into an SA, and a key is wiped when its connection goes (SecretBytes).
 #pragma once
 
 #include <map>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/secret.h"
+#include "crypto/ocsp.h"
 #include "crypto/pki.h"
 
 namespace ipsec::ike {
@@ -32,8 +34,13 @@ class Credentials {
   void remove(std::string_view connection);
   // nullptr when the connection has none.
   const SecretBytes* psk(std::string_view connection) const;
+  // The engine's OCSP client (not owned; nullptr: none, every responder is unreachable).
+  // Mutable through a const store: asking a responder fills its cache, no credential.
+  void set_ocsp(crypto::OcspClient* client) { ocsp_ = client; }
+  crypto::OcspClient* ocsp() const { return ocsp_; }
 
  private:
+  crypto::OcspClient* ocsp_ = nullptr;
   std::map<std::string, SecretBytes, std::less<>> psks_;
   std::map<std::string, PubkeyCredentials, std::less<>> pubkeys_;
 };

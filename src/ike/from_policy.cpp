@@ -156,6 +156,8 @@ Result<ConnectionConfig> to_engine_config(const policy::Connection& c) {
   out.crls = c.remote.crls;
   out.local_signature_schemes = c.local.signature_schemes;
   out.remote_signature_schemes = c.remote.signature_schemes;
+  out.ocsp = c.remote.ocsp;
+  out.ocsp_uri = c.remote.ocsp_uri;
   for (const auto& p : c.proposals) out.proposals.push_back(ike_proposal(p));
   for (const auto& ch : c.children) out.children.push_back(child_of(ch));
   out.force_encap = c.encap;

@@ -18,6 +18,10 @@ void Ike::set_limits(EngineLimits limits) { v2_->set_limits(limits); }
 void Ike::set_nat(NatConfig nat) { v2_->set_nat(nat); }
 void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::move(handler)); }
 void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
+void Ike::set_ocsp(crypto::OcspClient& client) {
+  v2_->set_ocsp(client);
+  ocsp_ = &client;
+}
 void Ike::add_connection(ConnectionConfig config) {
   if (config.version != IkeVersion::V2) {  // the policy reader refuses it before this
     log::error("connection " + config.name + ": IKE version " +
@@ -62,6 +66,13 @@ Counters Ike::counters() const {
   Counters c = v2_->counters();
   c.dropped_unsupported += own_.dropped_unsupported;
   c.dropped_malformed += own_.dropped_malformed;
+  if (ocsp_ != nullptr) {
+    const crypto::OcspCounters& o = ocsp_->counters();
+    c.ocsp_requests = o.requests;
+    c.ocsp_cache_hits = o.cache_hits;
+    c.ocsp_failed = o.failed;
+    c.ocsp_revoked = o.revoked;
+  }
   return c;
 }
 

@@ -41,6 +41,7 @@ class Ike {
   void set_nat(NatConfig nat);
   void set_event_handler(EventHandler handler);
   void set_random(crypto::RandomSource& source);
+  void set_ocsp(crypto::OcspClient& client);  // as v2::Engine::set_ocsp; counted in counters()
 
   void add_connection(ConnectionConfig config);
   void remove_connection(std::string_view name);
@@ -68,6 +69,7 @@ class Ike {
  private:
   std::unique_ptr<v2::Engine> v2_;
   Counters own_;  // messages the facade itself dropped
+  const crypto::OcspClient* ocsp_ = nullptr;
 };
 
 }  // namespace ipsec::ike

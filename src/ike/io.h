@@ -67,6 +67,11 @@ struct Counters {
   uint64_t fragments_received = 0;
   uint64_t fragments_reassembled = 0;
   uint64_t fragments_dropped = 0;
+  // OCSP for peers' certificates (crypto::OcspCounters of the engine's client).
+  uint64_t ocsp_requests = 0;    // sent to a responder
+  uint64_t ocsp_cache_hits = 0;  // answered from the cache
+  uint64_t ocsp_failed = 0;      // no usable answer
+  uint64_t ocsp_revoked = 0;     // "revoked" answers
 };
 
 }  // namespace ipsec::ike

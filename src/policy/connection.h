@@ -10,6 +10,7 @@
 #include "common/bytes.h"
 #include "common/ip.h"
 #include "common/secret.h"
+#include "crypto/ocsp.h"
 #include "crypto/pki.h"
 #include "kernel/types.h"
 
@@ -118,12 +119,16 @@ struct Peer {
   std::optional<crypto::PrivateKey> key;
   SendCert send_cert = SendCert::IfAsked;
   // remote, auth "pubkey": the CAs the peer's chain must end at ("cacerts": files or
-  // folders) and the CRLs to check it against ("crls": files, DER or PEM).
+  // folders) and the CRLs to check it against ("crls": files, DER or PEM); OCSP ("ocsp":
+  // "ifuri", "strict", "never") and the responder for the peer's certificate ("ocsp_uri";
+  // empty: the certificate's AIA).
   std::vector<crypto::Certificate> cacerts;
   std::vector<Bytes> crls;
   // auth "pubkey", "signature_schemes": local, the schemes we may sign with, in preference
   // order; remote, those we accept from the peer. Empty: any.
   std::vector<crypto::SignatureScheme> signature_schemes;
+  crypto::OcspPolicy ocsp = crypto::OcspPolicy::IfUri;
+  std::string ocsp_uri;
 };
 
 struct Connection {

@@ -113,7 +113,8 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
   std::string path = join(conn_path, side);
   if (j == nullptr || !r.object(*j, path,
                                 {"address", "id", "auth", "cert", "key", "key_passphrase_file",
-                                 "send_cert", "cacerts", "crls", "signature_schemes"}))
+                                 "send_cert", "cacerts", "crls", "signature_schemes", "ocsp",
+                                 "ocsp_uri"}))
     return std::nullopt;
   size_t before = r.error_count();
   Peer p;

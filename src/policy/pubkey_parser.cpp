@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Certificate authentication in policy files: a side's "auth": "pubkey" with its fields
-// (local: cert, key, key_passphrase_file, send_cert; remote: cacerts, crls; both:
-// signature_schemes), and
+// (local: cert, key, key_passphrase_file, send_cert; remote: cacerts, crls, ocsp, ocsp_uri;
+// both: signature_schemes), and
 // distinguished-name identities ("dn:C=DE, O=Example, CN=gw-b", as remote pattern with "*"
 // values). Files are read bounded and refused unless regular; a private key also unless
 // private to its owner. Everything is parsed here, so that `ipsecctl validate` refuses what
@@ -110,7 +110,30 @@ void parse_local(Reader& r, const Json& j, const std::string& path, Peer& p) {
       p.send_cert = *v;
 }
 
+// "ocsp": when the peer's chain is checked by OCSP; "ocsp_uri": the responder for its
+// certificate, http only (answers are signed; OpenSSL's client here has no TLS).
+void parse_ocsp(Reader& r, const Json& j, const std::string& path, Peer& p) {
+  if (const Json* o = Reader::field(j, "ocsp"))
+    if (auto v = r.keyword<crypto::OcspPolicy>(*o, join(path, "ocsp"),
+                                               {{"ifuri", crypto::OcspPolicy::IfUri},
+                                                {"strict", crypto::OcspPolicy::Strict},
+                                                {"never", crypto::OcspPolicy::Never}}))
+      p.ocsp = *v;
+  const Json* u = Reader::field(j, "ocsp_uri");
+  if (u == nullptr) return;
+  const std::string u_path = join(path, "ocsp_uri");
+  if (const std::string* s = r.string(*u, u_path)) {
+    if (auto valid = crypto::check_ocsp_uri(*s); !valid)
+      r.error(u_path, valid.error().message);
+    else if (p.ocsp == crypto::OcspPolicy::Never)
+      r.error(u_path, "a responder with \"ocsp\": \"never\"");
+    else
+      p.ocsp_uri = *s;
+  }
+}
+
 void parse_remote(Reader& r, const Json& j, const std::string& path, Peer& p) {
+  parse_ocsp(r, j, path, p);
   const Json* ca = r.required(j, path, "cacerts");
   const std::string ca_path = join(path, "cacerts");
   if (ca != nullptr)
@@ -196,7 +219,8 @@ Result<Identity> parse_dn_identity(std::string_view text, bool pattern_ok) {
 
 const std::initializer_list<std::string_view> kPubkeyLocalFields = {
     "cert", "key", "key_passphrase_file", "send_cert"};
-const std::initializer_list<std::string_view> kPubkeyRemoteFields = {"cacerts", "crls"};
+const std::initializer_list<std::string_view> kPubkeyRemoteFields = {"cacerts", "crls", "ocsp",
+                                                                     "ocsp_uri"};
 
 void parse_peer_pubkey(Reader& r, const Json& j, const std::string& path, std::string_view side,
                        Peer& p) {

@@ -192,9 +192,11 @@ TEST_SUITE("crypto pki") {
     REQUIRE_FALSE(missing);
     CHECK(missing.error().message ==
           "unable to get local issuer certificate (C=DE, O=Example, CN=gw-b, depth 0)");
+    // kT0 is 2023-11-14 22:13:20 UTC; the leaf is valid from a day before for 365 days.
     CHECK(verify_error(c, kT0 + 400 * kDay) ==
-          "certificate has expired (C=DE, O=Example, CN=gw-b, depth 0)");
-    CHECK(verify_error(c, kT0 - 2 * kDay).find("certificate is not yet valid") == 0);
+          "certificate C=DE, O=Example, CN=gw-b expired on 2024-11-13");
+    CHECK(verify_error(c, kT0 - 2 * kDay) ==
+          "certificate C=DE, O=Example, CN=Example Root CA is not valid before 2023-11-13");
     Chain other;
     auto foreign = other.store.verify(certificate(c.leaf.get()), c.intermediates(), kNow);
     REQUIRE_FALSE(foreign);
@@ -206,7 +208,23 @@ TEST_SUITE("crypto pki") {
     // The intermediate's CRL (passed in at verify time) revokes serial 7, the leaf. The root
     // published no CRL: the intermediate's status is not required (CRL_CHECK_ALL leniency).
     REQUIRE(c.store.add_crl(make_crl(c.inter.get(), c.inter_key.get(), {7})));
-    CHECK(verify_error(c) == "certificate revoked (C=DE, O=Example, CN=gw-b, depth 0)");
+    CHECK(verify_error(c) ==
+          "certificate C=DE, O=Example, CN=gw-b revoked on 2023-11-14, by CRL of C=DE, O=Example, "
+          "CN=Example Issuing CA");
+
+    Chain reason;  // the CRL entry says why
+    REQUIRE(reason.store.add_crl(make_crl(reason.inter.get(), reason.inter_key.get(), {7}, true,
+                                          kT0 + kDay, kT0 + 90 * kDay, 1)));
+    CHECK(verify_error(reason) ==
+          "certificate C=DE, O=Example, CN=gw-b revoked on 2023-11-15 (keyCompromise), by CRL of "
+          "C=DE, O=Example, CN=Example Issuing CA");
+
+    Chain stale;  // a CRL past its nextUpdate
+    REQUIRE(stale.store.add_crl(
+        make_crl(stale.inter.get(), stale.inter_key.get(), {}, true, kT0, kT0 + 10 * kDay)));
+    CHECK(verify_error(stale) ==
+          "CRL of C=DE, O=Example, CN=Example Issuing CA expired on 2023-11-24 (checking C=DE, "
+          "O=Example, CN=gw-b)");
 
     Chain fine;  // same shape, the CRL (DER this time) revokes another serial
     REQUIRE(fine.store.add_crl(make_crl(fine.inter.get(), fine.inter_key.get(), {8}, false)));
@@ -216,12 +234,25 @@ TEST_SUITE("crypto pki") {
     REQUIRE(inter.store.add_crl(make_crl(inter.root.get(), inter.root_key.get(), {2})));
     REQUIRE(inter.store.add_crl(make_crl(inter.inter.get(), inter.inter_key.get(), {})));
     CHECK(verify_error(inter) ==
-          "certificate revoked (C=DE, O=Example, CN=Example Issuing CA, depth 1)");
+          "certificate C=DE, O=Example, CN=Example Issuing CA revoked on 2023-11-14, by CRL of "
+          "C=DE, O=Example, CN=Example Root CA");
 
     Chain strict;  // CRLs are held, but none from the leaf's issuer
     REQUIRE(strict.store.add_crl(make_crl(strict.root.get(), strict.root_key.get(), {})));
     CHECK(verify_error(strict) ==
           "unable to get certificate CRL (C=DE, O=Example, CN=gw-b, depth 0)");
+  }
+
+  TEST_CASE("a CRL describes itself: issuer, updates, entries") {
+    Chain c;
+    auto info = describe_crl(
+        make_crl(c.inter.get(), c.inter_key.get(), {7, 8}, false, kT0, kT0 + 10 * kDay));
+    REQUIRE(info);
+    CHECK(info->issuer == "C=DE, O=Example, CN=Example Issuing CA");
+    CHECK(info->last_update == kT0);
+    CHECK(info->next_update == kT0 + 10 * kDay);
+    CHECK(info->revoked == 2);
+    CHECK_FALSE(describe_crl(Bytes{1, 2, 3}));
   }
 
   TEST_CASE("trust store: a CRL not signed by its anchor, or not a CRL, is refused") {

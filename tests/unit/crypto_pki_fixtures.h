@@ -147,6 +147,8 @@ struct CertSpec {
   std::time_t not_before = kT0 - kDay;
   std::time_t not_after = kT0 + 3650 * kDay;
   Signing signing;
+  std::string ocsp_uri;  // AIA: "OCSP;URI:<ocsp_uri>"
+  std::string eku;       // extendedKeyUsage: "OCSPSigning"
 };
 
 inline void add_ext(X509* x, X509* issuer, int nid, const std::string& value) {
@@ -194,6 +196,9 @@ inline X509Ptr make_cert(const CertSpec& spec) {
     add_ext(x.get(), spec.issuer, NID_key_usage, "critical,digitalSignature");
   }
   if (!spec.san.empty()) add_ext(x.get(), spec.issuer, NID_subject_alt_name, spec.san);
+  if (!spec.ocsp_uri.empty())
+    add_ext(x.get(), spec.issuer, NID_info_access, "OCSP;URI:" + spec.ocsp_uri);
+  if (!spec.eku.empty()) add_ext(x.get(), spec.issuer, NID_ext_key_usage, spec.eku);
   sign_with(x.get(), spec.issuer ? spec.issuer_key : spec.key, spec.signing);
   return x;
 }
@@ -261,10 +266,11 @@ inline ipsec::crypto::Certificate certificate(X509* x) {
   return certs->front();
 }
 
-// A CRL of `issuer` listing `revoked` serials, valid from `last` to `next`.
+// A CRL of `issuer` listing `revoked` serials (revoked at `last`, with CRLReason `reason`
+// unless -1), valid from `last` to `next`.
 inline Bytes make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<long>& revoked,
-                      bool pem = true, std::time_t last = kT0,
-                      std::time_t next = kT0 + 1825 * kDay) {
+                      bool pem = true, std::time_t last = kT0, std::time_t next = kT0 + 1825 * kDay,
+                      long reason = -1) {
   std::unique_ptr<X509_CRL, Free<X509_CRL_free>> crl(X509_CRL_new());
   std::unique_ptr<ASN1_TIME, Free<ASN1_TIME_free>> t_last(ASN1_TIME_set(nullptr, last));
   std::unique_ptr<ASN1_TIME, Free<ASN1_TIME_free>> t_next(ASN1_TIME_set(nullptr, next));
@@ -278,6 +284,11 @@ inline Bytes make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<long
     ASN1_INTEGER_set(s.get(), serial);
     REQUIRE(X509_REVOKED_set_serialNumber(r, s.get()) == 1);
     REQUIRE(X509_REVOKED_set_revocationDate(r, t_last.get()) == 1);
+    if (reason >= 0) {
+      std::unique_ptr<ASN1_ENUMERATED, Free<ASN1_ENUMERATED_free>> e(ASN1_ENUMERATED_new());
+      REQUIRE(ASN1_ENUMERATED_set(e.get(), reason) == 1);
+      REQUIRE(X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, e.get(), 0, 0) == 1);
+    }
     REQUIRE(X509_CRL_add0_revoked(crl.get(), r) == 1);
   }
   X509_CRL_sort(crl.get());

@@ -1,16 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 // Certificate authentication in the engine pair (RFC 7296 §2.15, §3.6-3.8, RFC 7427): every
 // key type, with and without an intermediate CA, mixed certificate/PSK, DN identities and
-// patterns; each failure is AUTHENTICATION_FAILED with its specific reason. Keys and
-// certificates are made by the test (crypto_pki_fixtures.h).
+// patterns; OCSP through an injected responder; each failure is AUTHENTICATION_FAILED with
+// its specific reason. Keys and certificates are made by the test (crypto_pki_fixtures.h,
+// crypto_ocsp_fixtures.h).
 #include <doctest/doctest.h>
 
+#include "crypto_ocsp_fixtures.h"
 #include "ike_cert_harness.h"
 
 using namespace ike_test;
 using namespace ike_cert_test;
 using crypto::KeyType;
 namespace pt = pki_test;
+
+namespace {
+
+std::string utc_date(std::time_t t) {
+  char text[16];
+  struct tm tm {};
+  REQUIRE(gmtime_r(&t, &tm) != nullptr);
+  std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+  return text;
+}
+
+}  // namespace
 
 TEST_SUITE("ike cert auth") {
   TEST_CASE("every key type, both sides, RFC 7427 signatures") {
@@ -110,11 +124,11 @@ TEST_SUITE("ike cert auth") {
     std::string reason;
     SUBCASE("expired") {
       alice_valid(p, pki, -7200, -3600);
-      reason = "certificate has expired";
+      reason = "certificate C=DE, O=Example, CN=alice expired on " + utc_date(kNow - 3600);
     }
     SUBCASE("not yet valid") {
       alice_valid(p, pki, 3600, 7200);
-      reason = "certificate is not yet valid";
+      reason = "certificate C=DE, O=Example, CN=alice is not valid before " + utc_date(kNow + 3600);
     }
     SUBCASE("a CA Bob does not trust") {
       Pki other;
@@ -132,7 +146,8 @@ TEST_SUITE("ike cert auth") {
       // Alice's serial: 100 + 5.
       p.bob_config.crls = {
           pt::make_crl(pki.ca.get(), pki.ca_key.get(), {105}, true, kNow - 60, kNow + 86400)};
-      reason = "certificate revoked";
+      reason = "certificate C=DE, O=Example, CN=alice revoked on " + utc_date(kNow - 60) +
+               ", by CRL of C=DE, O=Example, CN=Example CA";
     }
     SUBCASE("a key that is not the certificate's") {
       auto other = pt::generate(KeyType::EcP256);
@@ -169,10 +184,84 @@ TEST_SUITE("ike cert auth") {
     REQUIRE(a != nullptr);
     CHECK(a->reason == "authentication failed: peer rejected our AUTH");
     REQUIRE(p.bob_closed() != nullptr);
-    CHECK_MESSAGE(p.bob_closed()->reason.find("certificate revoked") != std::string::npos,
+    CHECK_MESSAGE(p.bob_closed()->reason.find("revoked on " + utc_date(kNow - 30)) !=
+                      std::string::npos,
                   p.bob_closed()->reason);
     // The first IKE SA is still up on both sides.
     CHECK(p.alice.find(spi)->state == IkeState::Established);
     CHECK(p.bob.sas().size() == 1);
+  }
+
+  TEST_CASE("OCSP: Bob asks the responder Alice's certificate names; revoked is refused") {
+    // Alice's certificate names the responder in its AIA; the CA signs the answers itself.
+    Pki pki;
+    pt::CertSpec spec;
+    spec.subject = names("alice");
+    spec.key = pt::key(KeyType::EcP256);
+    spec.issuer = pki.ca.get();
+    spec.issuer_key = pki.ca_key.get();
+    spec.san = "DNS:alice.example";
+    spec.serial = 105;
+    spec.not_before = kNow - 3600;
+    spec.not_after = kNow + 30 * 86400;
+    spec.ocsp_uri = "http://192.0.2.9/";
+    auto alice_cert = pt::make_cert(spec);
+    ocsp_test::Responder responder;
+    responder.signer = pki.ca.get();
+    responder.signer_key = pki.ca_key.get();
+    responder.this_update = kNow - 60;
+    responder.next_update = kNow + 3600;
+    ocsp_test::Transport transport{responder};
+    crypto::OcspClient client{transport};
+    std::string reason;
+    bool up = false;
+    bool asked = true;
+    std::optional<crypto::PrivateKey> forged;
+    SUBCASE("good") {
+      responder.serials[105] = ocsp_test::Entry{};
+      up = true;
+    }
+    SUBCASE("revoked") {
+      responder.serials[105] = ocsp_test::Entry{V_OCSP_CERTSTATUS_REVOKED, kNow - 86400,
+                                                OCSP_REVOKED_STATUS_KEYCOMPROMISE};
+      reason = "certificate C=DE, O=Example, CN=alice revoked on " + utc_date(kNow - 86400) +
+               " (keyCompromise), by OCSP responder http://192.0.2.9/";
+    }
+    SUBCASE("unknown to the responder") {
+      reason =
+          "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ does "
+          "not know it (status unknown)";
+    }
+    SUBCASE("the responder does not answer") {
+      transport.down = true;
+      reason =
+          "certificate C=DE, O=Example, CN=alice: OCSP responder http://192.0.2.9/ did not "
+          "answer (Connection refused)";
+    }
+    SUBCASE("\"ocsp\": \"never\" does not ask") {
+      transport.down = true;
+      up = true;
+      asked = false;
+    }
+    SUBCASE("a signature that does not verify: refused before asking (certificates are public)") {
+      auto other = pt::generate(KeyType::EcP256);
+      forged = parsed(other.get());
+      reason = "signature of \"C=DE, O=Example, CN=alice\" did not verify";
+      asked = false;
+    }
+    Pair p;
+    use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+    p.alice_config.certs = {pt::certificate(alice_cert.get())};
+    if (up && transport.down) p.bob_config.ocsp = crypto::OcspPolicy::Never;
+    if (forged) p.alice_config.key = forged;
+    p.bob.set_ocsp(client);
+    const uint64_t spi = p.start();
+    p.run();
+    if (up)
+      check_up(p, spi);
+    else
+      check_refused(p, spi, reason);
+    CHECK(transport.uris ==
+          (asked ? std::vector<std::string>{"http://192.0.2.9/"} : std::vector<std::string>{}));
   }
 }

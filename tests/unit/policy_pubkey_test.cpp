@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Certificate authentication in policy files: "auth": "pubkey" with cert, key,
-// key_passphrase_file, send_cert, cacerts, crls; DN identities; every refusal names the
-// file and JSON path. Keys and certificates are made by the test (crypto_pki_fixtures.h).
+// key_passphrase_file, send_cert, cacerts, crls, ocsp, ocsp_uri; DN identities; every refusal names
+// the file and JSON path. Keys and certificates are made by the test (crypto_pki_fixtures.h).
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -215,6 +215,64 @@ TEST_SUITE("policy pubkey") {
     CHECK(std::find(e.begin(), e.end(),
                     "c.json: connections.site-b.remote.signature_schemes: only with \"auth\": "
                     "\"pubkey\"") != e.end());
+  }
+
+  TEST_CASE("ocsp: ifuri by default, strict or never; ocsp_uri an http URI") {
+    CertDir d;
+    json c = pubkey_connection();
+    auto r = d.load(c);
+    REQUIRE(r.ok());
+    CHECK(r.config.connections.front().remote.ocsp == crypto::OcspPolicy::IfUri);
+    CHECK(r.config.connections.front().remote.ocsp_uri.empty());
+    c["remote"]["ocsp"] = "strict";
+    c["remote"]["ocsp_uri"] = "http://192.0.2.9:8080/ocsp";
+    r = d.load(c);
+    REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? "" : r.errors.front().str()));
+    CHECK(r.config.connections.front().remote.ocsp == crypto::OcspPolicy::Strict);
+    CHECK(r.config.connections.front().remote.ocsp_uri == "http://192.0.2.9:8080/ocsp");
+    c = pubkey_connection();
+    c["remote"]["ocsp"] = "never";
+    r = d.load(c);
+    REQUIRE(r.ok());
+    CHECK(r.config.connections.front().remote.ocsp == crypto::OcspPolicy::Never);
+  }
+
+  TEST_CASE("ocsp refusals: unknown value, bad or https URI, a URI with never, wrong side") {
+    CertDir d;
+    auto refused = [&](json c) { return errors(d.load(c)); };
+    json c = pubkey_connection();
+    c["remote"]["ocsp"] = "always";
+    auto e = refused(c);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].starts_with("c.json: connections.site-b.remote.ocsp: "));
+    CHECK(e[0].find("\"always\"") != std::string::npos);
+    CHECK(e[0].find("ifuri") != std::string::npos);
+    c = pubkey_connection();
+    c["remote"]["ocsp_uri"] = "ocsp.example.org";
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.remote.ocsp_uri: \"ocsp.example.org\" is "
+                            "not an http://host[:port]/path URI"});
+    c["remote"]["ocsp_uri"] = "https://ocsp.example.org/";
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.remote.ocsp_uri: "
+                            "\"https://ocsp.example.org/\": https is not supported (OCSP answers "
+                            "are signed: use http)"});
+    c["remote"]["ocsp_uri"] = "http://ocsp.example.org/";
+    c["remote"]["ocsp"] = "never";
+    CHECK(refused(c) ==
+          std::vector<std::string>{"c.json: connections.site-b.remote.ocsp_uri: a responder with "
+                                   "\"ocsp\": \"never\""});
+    c = pubkey_connection();
+    c["local"]["ocsp"] = "strict";
+    CHECK(refused(c) == std::vector<std::string>{
+                            "c.json: connections.site-b.local.ocsp: belongs to the remote side"});
+    c = pubkey_connection();
+    c["remote"]["auth"] = "psk";
+    c["remote"]["ocsp_uri"] = "http://ocsp.example.org/";
+    e = refused(c);
+    CHECK(std::find(e.begin(), e.end(),
+                    "c.json: connections.site-b.remote.ocsp_uri: only with \"auth\": \"pubkey\"") !=
+          e.end());
   }
 
   TEST_CASE("a FIFO given as a certificate is refused, not waited on") {

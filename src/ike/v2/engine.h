@@ -55,6 +55,11 @@ class Engine {
   // Where nonces, SPIs, key exchange private keys and jitter come from (default: the
   // system's DRBG). `source` must outlive the engine.
   void set_random(crypto::RandomSource& source) { ctx_.random = &source; }
+  // Who answers OCSP questions about peers' certificates (RFC 6960), synchronously inside
+  // IKE_AUTH: its transport bounds each fetch (crypto::kOcspTimeout). Without one, a
+  // certificate that needs OCSP under its connection's policy fails. `client` must outlive
+  // the engine.
+  void set_ocsp(crypto::OcspClient& client) { connections_.set_ocsp(&client); }
 
   // Every event (up, rekeyed, down, DPD failure, ACQUIRE) goes here, on the engine's thread.
   void set_event_handler(EventHandler handler);

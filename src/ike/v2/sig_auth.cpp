@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Signature authenticators (RFC 7296 §2.15, §3.8; RFC 7427): ours signs the signed octets
 // with the connection's private key, the peer's verifies its certificate chain against the
-// connection's CAs (and CRLs), that the certificate names the peer's ID, and the signature.
+// connection's CAs (and CRLs), that the certificate names the peer's ID, the signature, and
+// last the chain's revocation by OCSP under the connection's policy.
 #include "ike/v2/sig_auth.h"
 
 #include <algorithm>
@@ -151,7 +152,8 @@ Result<std::pair<SignatureScheme, ByteView>> split_digital_signature(ByteView da
 
 class PeerSignature final : public Authenticator {
  public:
-  explicit PeerSignature(const crypto::TrustStore& trust) : trust_(trust) {}
+  PeerSignature(const crypto::TrustStore& trust, crypto::OcspClient* ocsp)
+      : trust_(trust), ocsp_(ocsp) {}
   wire::AuthMethod method() const override { return wire::AuthMethod::DigitalSignature; }
   Result<wire::AuthPayload> build(const IkeSa&) const override {
     return fail("not our authenticator");
@@ -170,12 +172,21 @@ class PeerSignature final : public Authenticator {
                   crypto::subject_alt_names(leaf) + "]");
     auto data = octets(sa, false, peer_id);
     if (!data) return fail(data.error());
+    if (auto r = signature(sa, auth, *data, leaf); !r) return r;
+    // Last: only a peer that proved it holds the certificate's key makes this worker wait
+    // on a responder (anyone can replay a certificate, it is public).
+    return crypto::check_revocation(ocsp_, trust_, *chain, sa.config->ocsp, sa.config->ocsp_uri);
+  }
+
+ private:
+  static Result<void> signature(const IkeSa& sa, const wire::AuthPayload& auth, ByteView data,
+                                const crypto::Certificate& leaf) {
     const crypto::PublicKey key = leaf.public_key();
     if (auth.method == kDigitalSignature) {
       auto split = split_digital_signature(auth.data);
       if (!split) return fail(split.error());
       if (auto r = scheme_allowed(sa, split->first); !r) return r;
-      return signature_checked(key.verify(split->first, *data, split->second), leaf);
+      return signature_checked(key.verify(split->first, data, split->second), leaf);
     }
     auto scheme = crypto::scheme_for_method(auth.method, key.type());
     if (!scheme)
@@ -183,10 +194,8 @@ class PeerSignature final : public Authenticator {
                   std::string(crypto::key_type_name(key.type())) + " key of \"" +
                   leaf.subject_text() + "\"");
     if (auto r = scheme_allowed(sa, *scheme); !r) return r;
-    return signature_checked(key.verify(*scheme, *data, auth.data, true), leaf);
+    return signature_checked(key.verify(*scheme, data, auth.data, true), leaf);
   }
-
- private:
   static Result<void> scheme_allowed(const IkeSa& sa, SignatureScheme s) {
     const auto& allowed = sa.config->remote_signature_schemes;
     if (allowed.empty() || listed(allowed, s)) return ok();
@@ -200,6 +209,7 @@ class PeerSignature final : public Authenticator {
     return ok();
   }
   const crypto::TrustStore& trust_;
+  crypto::OcspClient* ocsp_;
 };
 
 }  // namespace
@@ -235,7 +245,7 @@ Result<std::unique_ptr<Authenticator>> make_signature_authenticator(const IkeSa&
   if (!signature_method(method))
     return fail("peer used auth method " + std::to_string(method) + ", we expect a signature");
   if (pk == nullptr || !pk->trust) return fail("connection " + sa.config->name + " trusts no CA");
-  return std::unique_ptr<Authenticator>(new PeerSignature(*pk->trust));
+  return std::unique_ptr<Authenticator>(new PeerSignature(*pk->trust, credentials.ocsp()));
 }
 
 }  // namespace ipsec::ike::v2
