@@ -136,6 +136,11 @@ Error verify_error(const TrustStore::Impl& impl, X509_STORE_CTX* ctx, X509* leaf
   } else if (err == X509_V_ERR_CERT_NOT_YET_VALID) {
     text = "certificate " + subject + " is not valid before " +
            pki::utc_date(pki::time_of(X509_get0_notBefore(cert)));
+  } else if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+             err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) {
+    text = "no trusted CA for issuer " +
+           dn_to_text(pki::to_der(X509_get_issuer_name(cert), i2d_X509_NAME)) + " (certificate " +
+           subject + ": " + X509_verify_cert_error_string(err) + ")";
   } else if (err == X509_V_ERR_CRL_HAS_EXPIRED && crl) {
     text = "CRL of " + crl_issuer + " expired on " +
            pki::utc_date(pki::time_of(X509_CRL_get0_nextUpdate(crl))) + " (checking " + subject +

@@ -80,8 +80,8 @@ poll revoked && ok "right refuses left's next IKE SA: $(grep -o 'authentication 
 sed "s|\"ca.pem\"|\"$WORK/other/ca.pem\"|" "$WORK/ex/right.json" >"$WORK/ex/right2.json"
 out=$(ctl b load "$WORK/ex/right2.json") && ok "right loads a file trusting another CA" || bad "load: $out"
 ctl a restart to-right >/dev/null
-refused() { grep -q "unable to get local issuer certificate (C=DE, O=Example, CN=left.example, depth 0)" "$WORK/b.log"; }
-poll refused && ok "right refuses left's certificate: unable to get local issuer certificate" \
+refused() { grep -q "no trusted CA for issuer C=DE, O=Example, CN=Example CA (certificate C=DE, O=Example, CN=left.example: unable to get local issuer certificate)" "$WORK/b.log"; }
+poll refused && ok "right refuses left's certificate: no trusted CA for issuer C=DE, O=Example, CN=Example CA" \
   || bad "right's log: $(tail -5 "$WORK/b.log")"
 failed() { ctl b status --json | jq -e '.closed[] | select(.reason | contains("unable to get local issuer certificate"))' >/dev/null; }
 poll failed && ok "right's status lists the refusal" || bad "right's status: $(ctl b status)"

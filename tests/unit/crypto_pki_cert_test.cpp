@@ -191,7 +191,8 @@ TEST_SUITE("crypto pki") {
     auto missing = c.store.verify(certificate(c.leaf.get()), {}, kNow);
     REQUIRE_FALSE(missing);
     CHECK(missing.error().message ==
-          "unable to get local issuer certificate (C=DE, O=Example, CN=gw-b, depth 0)");
+          "no trusted CA for issuer C=DE, O=Example, CN=Example Issuing CA (certificate "
+          "C=DE, O=Example, CN=gw-b: unable to get local issuer certificate)");
     // kT0 is 2023-11-14 22:13:20 UTC; the leaf is valid from a day before for 365 days.
     CHECK(verify_error(c, kT0 + 400 * kDay) ==
           "certificate C=DE, O=Example, CN=gw-b expired on 2024-11-13");
