@@ -11,6 +11,7 @@
 #include "ike/v2/engine.h"
 #include "ike/v2/exchanges.h"
 #include "wire/names.h"
+#include "wire/reader.h"
 #include "wire/rules.h"
 
 namespace ipsec::ike::v2 {
@@ -102,16 +103,14 @@ void Engine::on_datagram(const Endpoint& local, const Endpoint& remote, ByteView
 void Engine::answer_unparsable(const Endpoint& local, const Endpoint& remote, ByteView d,
                                const Error& e) {
   if (d.size() < 28 || (d[19] & 0x20) != 0) return;  // too short, or a response
-  auto u64 = [&](size_t at) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; ++i) v = v << 8 | d[at + i];
-    return v;
-  };
+  wire::Reader r(d);
   wire::Header h;
-  h.spi_i = u64(0);
-  h.spi_r = u64(8);
-  h.exchange = static_cast<ExchangeType>(d[18]);
-  h.message_id = static_cast<uint32_t>(d[20] << 24 | d[21] << 16 | d[22] << 8 | d[23]);
+  h.spi_i = r.u64();
+  h.spi_r = r.u64();
+  r.skip(2);  // Next Payload, Version
+  h.exchange = static_cast<ExchangeType>(r.u8());
+  r.skip(1);  // Flags
+  h.message_id = r.u32();
   h.response = true;
   if (h.spi_i == 0) return;
   const wire::WireFault f = wire::wire_fault(e);

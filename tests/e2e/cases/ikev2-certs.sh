@@ -416,6 +416,18 @@ charon_log_since() { tail -n +"$(( $1 + 1 ))" "$SW_LOG"; }
 # scheme TYPE: how charon names the signature scheme of ipsecd's AUTH (RFC 7427)
 scheme() { case $1 in ecdsa) echo 'ECDSA_WITH_SHA256_DER';; rsa) echo 'RSA_EMSA_PSS_SHA2_256';; ed25519) echo 'ED25519';; esac; }
 
+# initiate_as ROLE NAME LABEL: ipsecd NAME initiates ('ipsecctl up'), or charon does
+# (ROLE responder: 'swanctl --initiate', which must succeed)
+initiate_as() {
+    if [ "$1" = initiator ]; then
+        run ipsecd_ctl "$2" up to-b || log "up: exit $?"
+        return
+    fi
+    log "+ [gwB] swanctl --initiate --child net"
+    sw --initiate --child net --timeout 30 > "$E2E_OUT/swanctl-initiate-$3.txt" 2>&1 ||
+        { sed 's/^/    /' "$E2E_OUT/swanctl-initiate-$3.txt" | tail -n 20; fail "[$3] swanctl --initiate failed"; }
+}
+
 n=0
 for t in "${TYPES[@]}"; do
     for role in initiator responder; do
@@ -433,13 +445,7 @@ for t in "${TYPES[@]}"; do
         CUR_IPSECD=c$n
         ipsecd_start gwA "c$n" "$W/c$n.json"
         l0=$(wc -l < "$SW_LOG")
-        if [ "$role" = initiator ]; then
-            run ipsecd_ctl "c$n" up to-b || log "up: exit $?"
-        else
-            log "+ [gwB] swanctl --initiate --child net"
-            sw --initiate --child net --timeout 30 > "$E2E_OUT/swanctl-initiate-$label.txt" 2>&1 ||
-                { sed 's/^/    /' "$E2E_OUT/swanctl-initiate-$label.txt" | tail -n 20; fail "[$label] swanctl --initiate failed"; }
-        fi
+        initiate_as "$role" "c$n" "$label"
         wait_ours "c$n" to-ipsecd || fail "[$label] no CHILD SA on both sides"
         check_ours "c$n" "$label" gw-b.example "$(subject_of "gw-b-$t")"
         sw --list-sas > "$E2E_OUT/swanctl-list-sas-$label.txt" 2>&1
@@ -549,13 +555,7 @@ for role in initiator responder; do
     ipsecd_start gwA "c$n" "$W/c$n.json"
     frag_capture "$label"
     l0=$(wc -l < "$SW_LOG")
-    if [ "$role" = initiator ]; then
-        run ipsecd_ctl "c$n" up to-b || log "up: exit $?"
-    else
-        log "+ [gwB] swanctl --initiate --child net"
-        sw --initiate --child net --timeout 30 > "$E2E_OUT/swanctl-initiate-$label.txt" 2>&1 ||
-            { sed 's/^/    /' "$E2E_OUT/swanctl-initiate-$label.txt" | tail -n 20; fail "[$label] swanctl --initiate failed"; }
-    fi
+    initiate_as "$role" "c$n" "$label"
     wait_ours "c$n" to-ipsecd || fail "[$label] no CHILD SA on both sides"
     capture_stop
     check_ours "c$n" "$label" gw-b.example "$(subject_of gw-b-big)"
