@@ -7,6 +7,8 @@
 #include <openssl/http.h>  // OSSL_HTTP_parse_url
 #include <openssl/ocsp.h>
 
+#include <optional>
+
 #include "crypto/pki_internal.h"
 
 namespace ipsec::crypto {
@@ -203,19 +205,60 @@ Result<OcspAnswer> OcspClient::status(const Certificate& cert, const Certificate
     }
     cache_.erase(it);
   }
+  if (fetcher_ != nullptr) return fetch_later(*request, issuer, uri, trust);
   ++counters_.requests;
-  auto der = transport_.post(uri, request->der);
+  return checked(transport_.post(uri, request->der), *request, issuer, uri, trust, now);
+}
+
+Result<OcspAnswer> OcspClient::fetch_later(const OcspRequest& request, const Certificate& issuer,
+                                           const std::string& uri, const TrustStore& trust) {
+  const auto key = std::make_pair(request.cert_id, uri);
+  if (auto it = fetches_.find(key); it != fetches_.end()) {
+    if (it->second.done_at == 0) return fail("OCSP responder " + uri + " asked", kOcspPending);
+    Fetch f = std::move(it->second);
+    fetches_.erase(it);
+    return checked(std::move(f.der), f.request, issuer, uri, trust, clock_());
+  }
+  if (fetches_.size() >= kOcspMaxPending) {
+    ++counters_.failed;
+    return fail("OCSP responder " + uri + " not asked: " + std::to_string(kOcspMaxPending) +
+                " requests are under way");
+  }
+  ++counters_.requests;
+  const uint64_t id = next_id_++;
+  fetches_.emplace(key, Fetch{id, request, 0, fail("not fetched")});
+  fetcher_->fetch(id, uri, request.der);
+  return fail("OCSP responder " + uri + " asked", kOcspPending);
+}
+
+void OcspClient::complete(uint64_t id, Result<Bytes> der) {
+  const std::time_t now = clock_();
+  // Outcomes nobody asked for again (the IKE SA went away) do not pile up.
+  std::erase_if(fetches_, [&](const auto& e) {
+    return e.second.done_at != 0 && e.second.done_at + kOcspOutcomeTime < now;
+  });
+  for (auto& [key, f] : fetches_) {
+    if (f.id != id || f.done_at != 0) continue;
+    f.done_at = now;
+    f.der = std::move(der);
+    return;
+  }
+}
+
+Result<OcspAnswer> OcspClient::checked(Result<Bytes> der, const OcspRequest& request,
+                                       const Certificate& issuer, const std::string& uri,
+                                       const TrustStore& trust, std::time_t now) {
   if (!der) {
     ++counters_.failed;
-    return fail(der.error());
+    return fail(der.error().message);
   }
-  auto answer = check_ocsp_response(*der, *request, issuer, trust, now);
+  auto answer = check_ocsp_response(*der, request, issuer, trust, now);
   if (!answer) {
     ++counters_.failed;
     return fail("OCSP responder " + uri + ": " + answer.error().message);
   }
   if (answer->status == CertStatus::Revoked) ++counters_.revoked;
-  if (answer->status != CertStatus::Unknown) remember(request->cert_id, *answer, now);
+  if (answer->status != CertStatus::Unknown) remember(request.cert_id, *answer, now);
   return answer;
 }
 
@@ -247,6 +290,7 @@ Result<void> check_one(OcspClient* client, const TrustStore& trust, const Certif
     auto a = client ? client->status(cert, issuer, uri, trust)
                     : Result<OcspAnswer>(fail("OCSP responder " + uri + " not asked"));
     if (!a) {
+      if (ocsp_pending(a.error())) return fail(a.error());  // this responder first
       last = a.error();
       continue;
     }
@@ -265,16 +309,20 @@ Result<void> check_revocation(OcspClient* client, const TrustStore& trust,
                               std::span<const Certificate> chain, OcspPolicy policy,
                               const std::string& leaf_uri) {
   if (policy == OcspPolicy::Never) return ok();
-  // The anchor (last) is trusted as configured, not asked about.
+  // The anchor (last) is trusted as configured, not asked about. Answers still being
+  // fetched do not stop the others from being sent for: the chain waits once.
+  std::optional<Error> pending;
   for (size_t i = 0; i + 1 < chain.size(); ++i) {
     const bool leaf = i == 0;
     const std::vector<std::string> uris =
         leaf && !leaf_uri.empty() ? std::vector<std::string>{leaf_uri} : ocsp_uris(chain[i]);
-    if (auto r = check_one(client, trust, chain[i], chain[i + 1], uris,
-                           leaf && policy == OcspPolicy::Strict);
-        !r)
-      return r;
+    auto r = check_one(client, trust, chain[i], chain[i + 1], uris,
+                       leaf && policy == OcspPolicy::Strict);
+    if (r) continue;
+    if (!ocsp_pending(r.error())) return r;
+    if (!pending) pending = r.error();
   }
+  if (pending) return fail(*pending);
   return ok();
 }
 

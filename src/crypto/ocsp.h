@@ -6,8 +6,13 @@
 // App. A.1) uses OpenSSL's HTTP client, bounded in time and size. No OpenSSL type here.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -89,6 +94,52 @@ class OcspTransport {
 std::unique_ptr<OcspTransport> http_ocsp_transport(std::chrono::seconds timeout = kOcspTimeout,
                                                    size_t max_response = kOcspMaxResponse);
 
+// Runs OCSP exchanges away from the engine's thread, so that a slow or silent responder
+// never stalls IKE: fetch() hands one over and returns at once; the engine's thread later
+// hands each outcome to OcspClient::complete.
+class OcspFetcher {
+ public:
+  virtual ~OcspFetcher() = default;
+  virtual void fetch(uint64_t id, const std::string& uri, Bytes request) = 0;
+};
+
+// An OcspFetcher on a few threads of its own over `transport` (which must be usable from
+// them: the HTTP one opens a connection per exchange). `notify` runs on a fetch thread after
+// each outcome is ready for take(); the owner then takes them on its own thread.
+class ThreadedOcspFetcher final : public OcspFetcher {
+ public:
+  struct Outcome {
+    uint64_t id = 0;
+    Result<Bytes> der = fail("not fetched");
+  };
+  static constexpr size_t kThreads = 4;  // exchanges under way at once
+
+  ThreadedOcspFetcher(OcspTransport& transport, std::function<void()> notify);
+  ~ThreadedOcspFetcher() override;  // waits for the exchanges under way (each is bounded)
+  ThreadedOcspFetcher(const ThreadedOcspFetcher&) = delete;
+  ThreadedOcspFetcher& operator=(const ThreadedOcspFetcher&) = delete;
+
+  void fetch(uint64_t id, const std::string& uri, Bytes request) override;
+  std::vector<Outcome> take();
+
+ private:
+  struct Job {
+    uint64_t id;
+    std::string uri;
+    Bytes request;
+  };
+  void run();
+
+  OcspTransport& transport_;
+  std::function<void()> notify_;
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::deque<Job> jobs_;
+  std::vector<Outcome> done_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false;
+};
+
 // What an OcspClient did (ipsecctl status shows them as ocsp_* counters).
 struct OcspCounters {
   uint64_t requests = 0;    // sent to a responder
@@ -97,13 +148,30 @@ struct OcspCounters {
   uint64_t revoked = 0;     // "revoked" answers received
 };
 
+// The error code of an answer not there yet (an OcspFetcher is fetching it): ask again
+// once OcspClient::complete has been called.
+constexpr int kOcspPending = EINPROGRESS;
+inline bool ocsp_pending(const Error& e) { return e.code == kOcspPending; }
+constexpr size_t kOcspMaxPending = 256;   // exchanges under way or not yet asked for again
+constexpr std::time_t kOcspOutcomeTime = 10;  // a fetched outcome waits this long for its asker
+
 // Asks responders and remembers their good and revoked answers (by CertID) until their
 // nextUpdate, or kOcspDefaultCacheTime without one. One per engine: not thread-safe. The
 // wall clock is injectable for tests.
+//
+// With an OcspFetcher (set_fetcher), status() never waits: an answer not cached is fetched
+// by the fetcher and status() fails with kOcspPending until complete() has its outcome; the
+// next status() for that certificate and responder then checks and returns it (an outcome
+// not asked for within kOcspOutcomeTime is dropped). Without one, status() asks the
+// transport itself and blocks for as long as the exchange takes.
 class OcspClient {
  public:
   using WallClock = std::function<std::time_t()>;
   explicit OcspClient(OcspTransport& transport, WallClock clock = nullptr);
+
+  void set_fetcher(OcspFetcher* fetcher) { fetcher_ = fetcher; }
+  // The outcome of the fetch `id` (from the fetcher, on this client's thread).
+  void complete(uint64_t id, Result<Bytes> der);
 
   // The checked answer for `cert` from the responder at `uri`, cached or fetched now; the
   // error says why there is none ("OCSP responder http://... did not answer (...)").
@@ -111,6 +179,7 @@ class OcspClient {
                             const std::string& uri, const TrustStore& trust);
   std::time_t now() const { return clock_(); }
   size_t cached() const { return cache_.size(); }
+  size_t pending() const { return fetches_.size(); }
   const OcspCounters& counters() const { return counters_; }
 
  private:
@@ -118,11 +187,26 @@ class OcspClient {
     OcspAnswer answer;
     std::time_t until = 0;
   };
+  // A fetch by the fetcher, by CertID and responder.
+  struct Fetch {
+    uint64_t id = 0;
+    OcspRequest request;
+    std::time_t done_at = 0;  // 0: under way
+    Result<Bytes> der = fail("not fetched");
+  };
+  Result<OcspAnswer> fetch_later(const OcspRequest& request, const Certificate& issuer,
+                                 const std::string& uri, const TrustStore& trust);
+  Result<OcspAnswer> checked(Result<Bytes> der, const OcspRequest& request,
+                             const Certificate& issuer, const std::string& uri,
+                             const TrustStore& trust, std::time_t now);
   void remember(const Bytes& cert_id, const OcspAnswer& answer, std::time_t now);
 
   OcspTransport& transport_;
   WallClock clock_;
+  OcspFetcher* fetcher_ = nullptr;
   std::map<Bytes, Entry> cache_;
+  std::map<std::pair<Bytes, std::string>, Fetch> fetches_;
+  uint64_t next_id_ = 1;
   OcspCounters counters_;
 };
 
@@ -131,7 +215,9 @@ class OcspClient {
 // error names the certificate and says why: "certificate C=DE, O=Example, CN=gw-b revoked
 // on 2026-11-02 (keyCompromise), by OCSP responder http://192.0.2.9/", "certificate
 // C=DE, O=Example, CN=gw-b: OCSP responder http://192.0.2.9/ did not answer (...)".
-// `client` nullptr: no responder can be reached (every fetch fails).
+// `client` nullptr: no responder can be reached (every fetch fails). With a fetcher, the
+// certificates whose answers are not there yet are all sent for, and the error then has
+// code kOcspPending.
 Result<void> check_revocation(OcspClient* client, const TrustStore& trust,
                               std::span<const Certificate> chain, OcspPolicy policy,
                               const std::string& leaf_uri);

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "crypto/ocsp.h"
 #include "crypto/pki_internal.h"
@@ -146,6 +147,53 @@ class HttpTransport final : public OcspTransport {
 std::unique_ptr<OcspTransport> http_ocsp_transport(std::chrono::seconds timeout,
                                                    size_t max_response) {
   return std::make_unique<HttpTransport>(timeout, max_response);
+}
+
+ThreadedOcspFetcher::ThreadedOcspFetcher(OcspTransport& transport, std::function<void()> notify)
+    : transport_(transport), notify_(std::move(notify)) {}
+
+ThreadedOcspFetcher::~ThreadedOcspFetcher() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    jobs_.clear();
+  }
+  work_.notify_all();
+  for (std::thread& t : threads_) t.join();
+}
+
+// The threads start with the first fetches: a daemon that never asks a responder has none.
+void ThreadedOcspFetcher::fetch(uint64_t id, const std::string& uri, Bytes request) {
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(Job{id, uri, std::move(request)});
+    if (threads_.size() < kThreads)
+      threads_.emplace_back([this] { run(); });
+  }
+  work_.notify_one();
+}
+
+std::vector<ThreadedOcspFetcher::Outcome> ThreadedOcspFetcher::take() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(done_, {});
+}
+
+void ThreadedOcspFetcher::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+    if (stop_) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    Result<Bytes> der = transport_.post(job.uri, job.request);  // bounded by the transport
+    lock.lock();
+    if (stop_) return;
+    done_.push_back(Outcome{job.id, std::move(der)});
+    lock.unlock();
+    notify_();
+    lock.lock();
+  }
 }
 
 }  // namespace ipsec::crypto

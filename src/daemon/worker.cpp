@@ -45,10 +45,16 @@ Worker::Worker(uint32_t index, std::unique_ptr<kernel::Kernel> kernel, const ike
       kernel_(std::move(kernel)),
       engine_(std::make_unique<ike::Ike>(sender_, *kernel_, clock_, ike::RetransmitConfig{}, limits,
                                          std::move(policies))) {
+  ocsp_fetcher_ =
+      std::make_unique<crypto::ThreadedOcspFetcher>(*ocsp_transport_, [this] { wake(); });
+  ocsp_.set_fetcher(ocsp_fetcher_.get());
   engine_->set_ocsp(ocsp_);
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+  ocsp_fetcher_.reset();  // its threads wake this worker: gone before the eventfd
+}
 
 Result<void> Worker::setup() {
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
@@ -115,10 +121,18 @@ void Worker::dispatch(int fd) {
     if (::read(fd, &count, sizeof count) < 0 && errno != EAGAIN)
       log::warn(sys_error("worker timerfd/eventfd read").message);
     if (fd == timer_.get()) engine_->on_timer(clock_.now());
+    if (fd == wake_.get()) on_ocsp_answers();
     return;
   }
   for (const UdpSocket& s : sockets_)
     if (s.fd.get() == fd) return on_udp(s);
+}
+
+void Worker::on_ocsp_answers() {
+  auto answers = ocsp_fetcher_->take();
+  if (answers.empty()) return;
+  for (auto& a : answers) ocsp_.complete(a.id, std::move(a.der));
+  engine_->resume();
 }
 
 void Worker::on_udp(const UdpSocket& s) {

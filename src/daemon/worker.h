@@ -64,10 +64,13 @@ class Worker {
   std::unique_ptr<kernel::Kernel> kernel_;
   std::vector<UdpSocket> sockets_;
   UdpSender sender_{sockets_};
-  // OCSP over HTTP for the peers' certificates, with this worker's own cache (the engine is
-  // single-threaded; a fetch blocks this worker for at most crypto::kOcspTimeout).
+  void on_ocsp_answers();
+  // OCSP over HTTP for the peers' certificates, with this worker's own cache. The exchanges
+  // run on the fetcher's threads, which wake the worker when an answer is in; meanwhile
+  // the IKE_AUTH messages that wait for them are kept by the engine, and the worker goes on.
   std::unique_ptr<crypto::OcspTransport> ocsp_transport_ = crypto::http_ocsp_transport();
   crypto::OcspClient ocsp_{*ocsp_transport_};
+  std::unique_ptr<crypto::ThreadedOcspFetcher> ocsp_fetcher_;
   std::unique_ptr<ike::Ike> engine_;
   Fd epoll_, timer_, wake_;
   std::mutex mutex_;

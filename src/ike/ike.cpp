@@ -18,6 +18,8 @@ void Ike::set_limits(EngineLimits limits) { v2_->set_limits(limits); }
 void Ike::set_nat(NatConfig nat) { v2_->set_nat(nat); }
 void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::move(handler)); }
 void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
+void Ike::resume() { v2_->resume(); }
+
 void Ike::set_ocsp(crypto::OcspClient& client) {
   v2_->set_ocsp(client);
   ocsp_ = &client;

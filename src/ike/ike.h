@@ -42,6 +42,7 @@ class Ike {
   void set_event_handler(EventHandler handler);
   void set_random(crypto::RandomSource& source);
   void set_ocsp(crypto::OcspClient& client);  // as v2::Engine::set_ocsp; counted in counters()
+  void resume();  // as v2::Engine::resume: after OCSP answers came
 
   void add_connection(ConnectionConfig config);
   void remove_connection(std::string_view name);

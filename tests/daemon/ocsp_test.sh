@@ -7,7 +7,8 @@
 # checks them. A good certificate brings the tunnel up; a revoked one is refused with the
 # date, reason and responder in right's log and status; with the responder stopped, "strict"
 # refuses a certificate it cannot ask about ("did not answer"), "ifuri" accepts one without
-# AIA, and "strict" refuses one without AIA and without a CRL.
+# AIA, and "strict" refuses one without AIA and without a CRL. A responder that accepts and
+# never answers does not stall right: its status answers at once while the fetch waits.
 set -u
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { echo "SKIPPED: openssl is not installed (tests/run deps)"; exit 77; }
@@ -84,7 +85,7 @@ for f in "$(left_json left-good)" "$(right_json ifuri)" "$(right_json strict)"; 
   out=$("$IPSECCTL" validate "$f" 2>&1) && ok "ipsecctl validate: $out" || bad "validate: $out"
 done
 
-start_ipsecd "$NSB" b --config "$(right_json ifuri)"
+start_ipsecd "$NSB" b --config "$(right_json ifuri)" --workers 1
 start_ipsecd "$NSA" a --config "$(left_json left-good)"
 wait_socket "$WORK/a.sock" && wait_socket "$WORK/b.sock" \
   || { bad "ipsecd did not start: $(cat "$WORK"/*.log)"; finish; exit; }
@@ -127,4 +128,36 @@ out=$(ctl b load "$(right_json ifuri)") && ok "right loads \"ocsp\": \"ifuri\"" 
 retry_with left-noaia
 poll up && ok "ifuri, responder down, a certificate without AIA: the tunnel is up" \
   || bad "no CHILD SA: $(ctl a status) $(tail -5 "$WORK/b.log")"
+
+# A responder that accepts the connection and never answers (bounded: it exits by itself).
+ip netns exec "$NSB" python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.9", 80)); s.listen(8); s.settimeout(1)
+held, end = [], time.time() + 30
+while time.time() < end:
+    try: held.append(s.accept()[0])
+    except OSError: pass
+' >"$WORK/silent.log" 2>&1 &
+PIDS+=("$!")
+poll listening && ok "a silent responder listens on $URI" || bad "silent responder: $(cat "$WORK/silent.log")"
+out=$(ctl b load "$(right_json strict)") && ok "right loads \"ocsp\": \"strict\"" || bad "load: $out"
+asked() { ctl b status --json | jq -e '.counters.ocsp_requests >= 4' >/dev/null; }
+retry_with left-fresh
+if poll asked; then
+  # The exchange takes the transport's whole timeout (3 s); right's one worker goes on.
+  t0=$(date +%s%N)
+  ctl b status >/dev/null
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ "$ms" -lt 1000 ] && ok "while right waits for the silent responder, its status answers in $ms ms" \
+    || bad "status took $ms ms while the OCSP fetch was under way"
+else
+  bad "right did not ask the silent responder: $(ctl b status --json | jq -c .counters)"
+fi
+SILENT="certificate C=DE, O=Example, CN=left.example: OCSP responder $URI did not answer"
+timed_out() { ctl b status --json | jq -e --arg r "$SILENT" '.closed[] | .reason
+  | select(contains($r) and (contains("Connection refused") | not))' >/dev/null; }
+poll timed_out && ok "strict, silent responder: refused after the timeout: $(ctl b status --json \
+  | jq -r --arg r "$SILENT" '[.closed[].reason | select(contains($r))][0]')" \
+  || bad "right's status: $(ctl b status) $(tail -5 "$WORK/b.log")"
 finish

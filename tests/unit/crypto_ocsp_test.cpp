@@ -361,4 +361,77 @@ TEST_SUITE("crypto ocsp") {
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "OCSP responder https://127.0.0.1/: not an http:// URI");
   }
+
+  TEST_CASE("with a fetcher the client never waits: pending, then the answer, asked once") {
+    struct Held final : ipsec::crypto::OcspFetcher {
+      void fetch(uint64_t id, const std::string& uri, Bytes request) override {
+        jobs.push_back({id, uri, std::move(request)});
+      }
+      std::vector<std::tuple<uint64_t, std::string, Bytes>> jobs;
+    } held;
+    Setup s;
+    s.client.set_fetcher(&held);
+    auto r = s.check(s.leaf.get(), OcspPolicy::IfUri);
+    REQUIRE_FALSE(r);
+    CHECK(ipsec::crypto::ocsp_pending(r.error()));
+    REQUIRE(held.jobs.size() == 1);
+    CHECK(std::get<1>(held.jobs[0]) == kUri);
+    CHECK(s.transport.uris.empty());  // nothing on this thread
+    // Asked again before the answer: still pending, not sent twice.
+    r = s.check(s.leaf.get(), OcspPolicy::IfUri);
+    CHECK((!r && ipsec::crypto::ocsp_pending(r.error())));
+    CHECK(held.jobs.size() == 1);
+    CHECK(s.client.pending() == 1);
+    auto [id, uri, request] = held.jobs[0];
+    s.client.complete(id, s.transport.post(uri, request));
+    r = s.check(s.leaf.get(), OcspPolicy::IfUri);
+    CHECK_MESSAGE(r, r.error().message);
+    CHECK(s.client.pending() == 0);
+    CHECK(s.client.counters().requests == 1);
+    // Cached now: answered at once, no fetch.
+    CHECK(s.check(s.leaf.get(), OcspPolicy::IfUri));
+    CHECK(held.jobs.size() == 1);
+    CHECK(s.client.counters().cache_hits == 1);
+
+    SUBCASE("a revoked answer that came in is the outcome") {
+      s.r.serials[11] = Entry{V_OCSP_CERTSTATUS_REVOKED, kNow - kDay, -1};
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, kUri);
+      REQUIRE(held.jobs.size() == 2);
+      auto [id2, uri2, request2] = held.jobs[1];
+      s.client.complete(id2, s.transport.post(uri2, request2));
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, kUri);
+      REQUIRE_FALSE(r);
+      CHECK_MESSAGE(r.error().message.find("revoked") != std::string::npos, r.error().message);
+    }
+    SUBCASE("a responder that did not answer fails that one check, then is asked again") {
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, kUri);
+      REQUIRE(held.jobs.size() == 2);
+      s.client.complete(std::get<0>(held.jobs[1]), ipsec::fail("did not answer (timeout)"));
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, kUri);
+      REQUIRE_FALSE(r);
+      CHECK_FALSE(ipsec::crypto::ocsp_pending(r.error()));
+      CHECK(r.error().message == "certificate C=DE, O=Example, CN=gw-c: did not answer (timeout)");
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, kUri);
+      CHECK((!r && ipsec::crypto::ocsp_pending(r.error())));
+      CHECK(held.jobs.size() == 3);
+    }
+    SUBCASE("an outcome nobody asks for again is dropped after a while") {
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, kUri);
+      REQUIRE(held.jobs.size() == 2);
+      s.client.complete(std::get<0>(held.jobs[1]), ipsec::fail("did not answer"));
+      CHECK(s.client.pending() == 1);
+      s.clock += ipsec::crypto::kOcspOutcomeTime + 1;
+      s.client.complete(999, ipsec::fail("no such fetch"));
+      CHECK(s.client.pending() == 0);
+    }
+    SUBCASE("at most kOcspMaxPending under way; beyond, a check fails at once") {
+      for (size_t i = 0; s.client.pending() < ipsec::crypto::kOcspMaxPending; ++i)
+        (void)s.check(s.bare.get(), OcspPolicy::IfUri, kUri + std::to_string(i));
+      r = s.check(s.bare.get(), OcspPolicy::IfUri, "http://192.0.2.10/");
+      REQUIRE_FALSE(r);
+      CHECK_FALSE(ipsec::crypto::ocsp_pending(r.error()));
+      CHECK_MESSAGE(r.error().message.find("requests are under way") != std::string::npos,
+                    r.error().message);
+    }
+  }
 }

@@ -24,6 +24,39 @@ std::string utc_date(std::time_t t) {
   return text;
 }
 
+// An OcspFetcher that keeps every fetch until the test hands its outcome over, as the
+// daemon's fetch threads would after the exchange.
+struct HeldFetcher final : crypto::OcspFetcher {
+  struct Job {
+    uint64_t id;
+    std::string uri;
+    Bytes request;
+  };
+  void fetch(uint64_t id, const std::string& uri, Bytes request) override {
+    jobs.push_back({id, uri, std::move(request)});
+  }
+  // Every fetch so far answered through `transport`.
+  void answer(crypto::OcspClient& client, crypto::OcspTransport& transport) {
+    for (Job& j : std::exchange(jobs, {})) client.complete(j.id, transport.post(j.uri, j.request));
+  }
+  std::vector<Job> jobs;
+};
+
+// `name`'s certificate (serial 105) naming the responder at http://192.0.2.9/ in its AIA.
+pt::X509Ptr cert_with_aia(Pki& pki, const std::string& name, KeyType t) {
+  pt::CertSpec spec;
+  spec.subject = names(name);
+  spec.key = pt::key(t);
+  spec.issuer = pki.ca.get();
+  spec.issuer_key = pki.ca_key.get();
+  spec.san = "DNS:" + name + ".example";
+  spec.serial = 105;
+  spec.not_before = kNow - 3600;
+  spec.not_after = kNow + 30 * 86400;
+  spec.ocsp_uri = "http://192.0.2.9/";
+  return pt::make_cert(spec);
+}
+
 }  // namespace
 
 TEST_SUITE("ike cert auth") {
@@ -263,5 +296,73 @@ TEST_SUITE("ike cert auth") {
       check_refused(p, spi, reason);
     CHECK(transport.uris ==
           (asked ? std::vector<std::string>{"http://192.0.2.9/"} : std::vector<std::string>{}));
+  }
+
+  TEST_CASE("OCSP without waiting: the IKE_AUTH message is kept until the answer is in") {
+    // With a fetcher (the daemon's fetch threads), the engine never waits on a responder: the
+    // side that checks the certificate keeps the peer's IKE_AUTH message, goes on with other
+    // work, and processes it when the answer is in. Either role may be the one waiting.
+    for (const bool bob_checks : {true, false}) {
+      CAPTURE(bob_checks);
+      for (const bool revoked : {false, true}) {
+        CAPTURE(revoked);
+        Pki pki;
+        ocsp_test::Responder responder;
+        responder.signer = pki.ca.get();
+        responder.signer_key = pki.ca_key.get();
+        responder.this_update = kNow - 60;
+        responder.next_update = kNow + 3600;
+        responder.serials[105] =
+            revoked ? ocsp_test::Entry{V_OCSP_CERTSTATUS_REVOKED, kNow - 86400,
+                                       OCSP_REVOKED_STATUS_KEYCOMPROMISE}
+                    : ocsp_test::Entry{};
+        ocsp_test::Transport transport{responder};
+        crypto::OcspClient client{transport};
+        HeldFetcher fetcher;
+        client.set_fetcher(&fetcher);
+        Pair p;
+        use_certs(p, pki, KeyType::EcP256, KeyType::EcP256);
+        const std::string checked = bob_checks ? "alice" : "bob";
+        auto cert = cert_with_aia(pki, checked, KeyType::EcP256);
+        (bob_checks ? p.alice_config : p.bob_config).certs = {pt::certificate(cert.get())};
+        Engine& checker = bob_checks ? p.bob : p.alice;
+        checker.set_ocsp(client);
+        const uint64_t spi = p.start();
+        p.run();
+        // Asked once, nobody answered yet: the message waits, nothing was decided.
+        REQUIRE(fetcher.jobs.size() == 1);
+        CHECK(fetcher.jobs[0].uri == "http://192.0.2.9/");
+        CHECK(transport.uris.empty());
+        CHECK(checker.waiting() == 1);
+        CHECK(p.alice.find(spi)->state == IkeState::AuthSent);
+        if (bob_checks) CHECK(p.bob_sa()->state == IkeState::SaInitDone);
+        // Alice's retransmission (and Bob's cached answer to it) is judged again: still
+        // waiting, and not asked for twice.
+        p.advance(Millis(1000));
+        p.run();
+        CHECK(fetcher.jobs.size() == 1);
+        CHECK(checker.waiting() == 1);
+        CHECK(client.counters().requests == 1);
+        fetcher.answer(client, transport);
+        checker.resume();
+        p.run();
+        CHECK(checker.waiting() == 0);
+        CHECK(client.pending() == 0);
+        if (!revoked) {
+          check_up(p, spi);
+          continue;
+        }
+        const std::string why = "certificate C=DE, O=Example, CN=" + checked + " revoked on " +
+                                utc_date(kNow - 86400) +
+                                " (keyCompromise), by OCSP responder http://192.0.2.9/";
+        if (bob_checks) {
+          check_refused(p, spi, why);
+        } else {
+          const ClosedSa* a = p.alice.closed(spi);
+          REQUIRE(a != nullptr);
+          CHECK_MESSAGE(a->reason.find(why) != std::string::npos, a->reason);
+        }
+      }
+    }
   }
 }

@@ -55,11 +55,17 @@ class Engine {
   // Where nonces, SPIs, key exchange private keys and jitter come from (default: the
   // system's DRBG). `source` must outlive the engine.
   void set_random(crypto::RandomSource& source) { ctx_.random = &source; }
-  // Who answers OCSP questions about peers' certificates (RFC 6960), synchronously inside
-  // IKE_AUTH: its transport bounds each fetch (crypto::kOcspTimeout). Without one, a
-  // certificate that needs OCSP under its connection's policy fails. `client` must outlive
-  // the engine.
+  // Who answers OCSP questions about peers' certificates (RFC 6960). Without a fetcher the
+  // client asks inside IKE_AUTH (bounded by its transport, crypto::kOcspTimeout); with one,
+  // an IKE_AUTH message whose answers are not cached is kept (the request unanswered, our
+  // own request still retransmitted) until resume(). Without a client, a certificate that
+  // needs OCSP under its connection's policy fails. `client` must outlive the engine.
   void set_ocsp(crypto::OcspClient& client) { connections_.set_ocsp(&client); }
+  // Processes again the IKE_AUTH messages kept while OCSP answers were fetched (after
+  // OcspClient::complete); one that still lacks answers is kept again.
+  void resume();
+  size_t waiting() const { return parked_.size(); }
+  static constexpr size_t kMaxParked = 1024;  // beyond it the oldest waits for a retransmission
 
   // Every event (up, rekeyed, down, DPD failure, ACQUIRE) goes here, on the engine's thread.
   void set_event_handler(EventHandler handler);
@@ -151,6 +157,12 @@ class Engine {
                          const Error& e);
   void refuse_critical(IkeSa& sa, const Inbound& in, const Error& e);
   void on_response(Inbound& in);
+  // After open(): the handler of a request the SA expects, the task of our request in
+  // flight for a response; a message the handler cannot judge yet (sa.auth_waiting) kept.
+  void handle_request(IkeSa& sa, const Inbound& in);
+  void handle_response(IkeSa& sa, const Inbound& in);
+  bool response_expected(const IkeSa& sa, const wire::Header& h) const;
+  void park(const IkeSa& sa, const Inbound& in);
   void on_sa_init_request(const Inbound& in);
   // Verifies, decrypts and checks the SK payload once for every exchange: fills in.inner,
   // or counts the drop and returns false.
@@ -213,6 +225,13 @@ class Engine {
   Connections connections_;
   SaTable<IkeSa> sas_;           // by our SPI, with their timers and the half-open ones
   std::deque<ClosedSa> closed_;  // newest first
+  struct Parked {  // an opened message whose IKE_AUTH waits for OCSP answers
+    uint64_t spi = 0;
+    Bytes datagram;
+    Endpoint local, remote;
+    std::vector<wire::Payload> inner;
+  };
+  std::deque<Parked> parked_;
 };
 
 }  // namespace ipsec::ike::v2

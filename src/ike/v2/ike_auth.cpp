@@ -2,6 +2,7 @@
 // IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) and the first CHILD SA (§1.2, §2.9,
 // §2.17).
 #include "common/log.h"
+#include "crypto/ocsp.h"
 #include "ike/traffic_selectors.h"
 #include "ike/v2/authenticator.h"
 #include "ike/v2/child_negotiation.h"
@@ -57,8 +58,13 @@ std::string verify_peer(const Context& ctx, IkeSa& sa, const Identity& peer_id,
            sa.config->remote_id.str();
   auto a = make_authenticator(sa, ctx.connections->credentials(), false, auth->method);
   if (!a) return "authentication failed: " + a.error().message;
-  if (auto r = (*a)->verify(sa, peer_id, *auth, message); !r)
+  if (auto r = (*a)->verify(sa, peer_id, *auth, message); !r) {
+    if (crypto::ocsp_pending(r.error())) {
+      sa.auth_waiting = true;
+      return "waiting: " + r.error().message;
+    }
     return "authentication failed: " + r.error().message;
+  }
   sa.peer_auth_text = "PSK";
   if (sa.config->remote_auth == AuthMethod::Pubkey) {
     // The authenticator verified this very certificate (the first CERT).
@@ -218,6 +224,7 @@ void respond_auth(Context& ctx, IkeSa& sa, const Inbound& in) {
   const Identity peer_id = idi ? identity_of(idi->id_type, idi->data) : Identity{};
   std::string why = pick_connection(ctx, sa, peer_id, *inner);
   if (why.empty()) why = verify_peer(ctx, sa, peer_id, *inner);
+  if (sa.auth_waiting) return;  // no answer yet: the engine keeps the request
   if (!why.empty()) {
     ++ctx.counters.auth_failed;
     send_encrypted_response(ctx, sa, mid, {notify(NotifyType::AuthenticationFailed)});
@@ -281,7 +288,9 @@ Step process_auth_response(Context& ctx, IkeSa& sa, const Inbound& in) {
     return Step::Failed;
   }
   const Identity peer_id = idr ? identity_of(idr->id_type, idr->data) : Identity{};
-  if (auto why = verify_peer(ctx, sa, peer_id, *inner); !why.empty()) {
+  auto why = verify_peer(ctx, sa, peer_id, *inner);
+  if (sa.auth_waiting) return Step::Waiting;
+  if (!why.empty()) {
     // §2.21.2: the responder considers the IKE SA up; tell it with a Delete.
     ++ctx.counters.auth_failed;
     for (auto& c : sa.children) release_child_spi(ctx, sa, c);

@@ -227,6 +227,9 @@ struct IkeSa {
   std::vector<Bytes> peer_certreq_cas;
   std::string peer_cert_subject;
   std::string peer_auth_text;  // for the log: "PSK", "certificate CN=... (ecdsa-sha256)"
+  // IKE_AUTH: the peer's authentication waits for OCSP answers being fetched; the engine
+  // keeps the message and processes it again when they come (Engine::resume).
+  bool auth_waiting = false;
 
   uint64_t local_spi() const { return initiator ? spi_i : spi_r; }
 };

@@ -215,14 +215,58 @@ void Engine::on_response(Inbound& in) {
   IkeSa* found = sa_for(h);
   if (found == nullptr) return void(++counters_.dropped_unknown_spi);
   IkeSa& sa = *found;
-  const bool expected = sa.awaiting_response && h.message_id + 1 == sa.next_request_mid;
-  if (!expected) return void(++counters_.dropped_unexpected);
-  if (task_for(sa.in_flight.kind).exchange != h.exchange)
-    return void(++counters_.dropped_unexpected);
+  if (!response_expected(sa, h)) return void(++counters_.dropped_unexpected);
   if (!open(sa, in)) return;  // keep retransmitting: a forged response must not end it
+  handle_response(sa, in);
+}
+
+bool Engine::response_expected(const IkeSa& sa, const wire::Header& h) const {
+  return sa.awaiting_response && h.message_id + 1 == sa.next_request_mid &&
+         task_for(sa.in_flight.kind).exchange == h.exchange;
+}
+
+void Engine::handle_response(IkeSa& sa, const Inbound& in) {
+  sa.auth_waiting = false;
   on_task_response(ctx_, sa, in);
+  if (sa.auth_waiting) return park(sa, in);
   // DPD: a response that verified (the request is no longer awaited).
   if (!sa.awaiting_response) sa.last_peer_message = ctx_.clock.now();
+}
+
+void Engine::handle_request(IkeSa& sa, const Inbound& in) {
+  const Route* r = route(sa, in.header());
+  if (r == nullptr) return void(++counters_.dropped_unexpected);
+  sa.auth_waiting = false;
+  r->handle(ctx_, sa, in);
+  if (sa.auth_waiting) park(sa, in);
+}
+
+// The latest message of each SA is kept: a retransmission replaces the one before.
+void Engine::park(const IkeSa& sa, const Inbound& in) {
+  std::erase_if(parked_, [&](const Parked& p) { return p.spi == sa.local_spi(); });
+  if (parked_.size() >= kMaxParked) parked_.pop_front();
+  parked_.push_back(Parked{sa.local_spi(), Bytes(in.datagram.begin(), in.datagram.end()),
+                           in.local, in.remote, in.inner});
+  log::debug(label(sa) + ": IKE_AUTH " + (in.header().response ? "response" : "request") +
+             " kept until OCSP answers come");
+}
+
+// Each kept message again, if its SA still expects it (a retransmission may have been
+// answered meanwhile, the SA may be gone); it is not opened twice.
+void Engine::resume() {
+  std::deque<Parked> parked = std::exchange(parked_, {});
+  for (Parked& p : parked) {
+    auto m = wire::parse(p.datagram);
+    IkeSa* sa = m ? sa_for(m->header) : nullptr;
+    if (sa == nullptr) continue;
+    const wire::Header& h = m->header;
+    Inbound in{*m, p.datagram, p.local, p.remote, std::move(p.inner)};
+    if (h.response && response_expected(*sa, h)) handle_response(*sa, in);
+    if (!h.response && sa->cached_response_mid != h.message_id &&
+        h.message_id == sa->expected_request_mid)
+      handle_request(*sa, in);
+  }
+  reap();
 }
 
 void Engine::on_request(Inbound& in) {
@@ -245,10 +289,9 @@ void Engine::on_request(Inbound& in) {
     return send_datagrams(ctx_, sa, sa.cached_response);
   }
   if (h.message_id != sa.expected_request_mid) return void(++counters_.dropped_unexpected);
-  const Route* r = route(sa, h);
-  if (r == nullptr) return void(++counters_.dropped_unexpected);
+  if (route(sa, h) == nullptr) return void(++counters_.dropped_unexpected);
   if (!open(sa, in)) return;
-  r->handle(ctx_, sa, in);
+  handle_request(sa, in);
 }
 
 void Engine::on_sa_init_request(const Inbound& in) {

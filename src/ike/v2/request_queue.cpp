@@ -64,6 +64,10 @@ void run_task(Context& ctx, IkeSa& sa, QueuedRequest request) {
 void on_task_response(Context& ctx, IkeSa& sa, const Inbound& in) {
   sa.awaiting_response = false;
   const Step step = task_for(sa.in_flight.kind).process(ctx, sa, in);
+  if (step == Step::Waiting) {
+    sa.awaiting_response = true;  // still retransmitted until the response is judged
+    return;
+  }
   if (step != Step::NeedMore) send_queued(ctx, sa);
 }
 

@@ -15,6 +15,8 @@ enum class Step {
   NeedMore,  // the task sent another round of itself and waits for its answer (COOKIE,
              // INVALID_KE_PAYLOAD; EAP rounds and IKE_INTERMEDIATE go here)
   Failed,    // the exchange failed (the IKE SA or the request, as the task said)
+  Waiting,   // the response cannot be judged yet (OCSP answers are being fetched): the
+             // request stays in flight and the engine processes the response again later
 };
 
 struct Task {
