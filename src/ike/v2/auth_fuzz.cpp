@@ -23,8 +23,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "crypto/pki.h"
@@ -266,17 +269,16 @@ Input parse_input(ByteView data) {
   return in;
 }
 
-// kFixtureAuth: [leaf][mode][scheme][tamper: offset hi, lo, xor]. Mode even: method 14
-// with all_schemes()[scheme] (when the key fits it); odd: the key's legacy method.
-std::optional<wire::AuthPayload> fixture_auth(const Input& in, const IkeSa& sa) {
-  const ByteView b = in.fixture_auth;
-  if (b.size() < 3) return std::nullopt;
+// The AUTH payload of leaf `li` for `peer_id`, unspoiled: with the key's legacy method when
+// `legacy`, else method 14 with all_schemes()[scheme]; nullopt when the key does not fit.
+std::optional<wire::AuthPayload> sign_auth(size_t li, bool legacy, size_t scheme,
+                                           const Identity& peer_id, const IkeSa& sa) {
   const Fixture& f = fixture();
-  const Leaf& leaf = f.leaves[b[0] % f.leaves.size()];
-  auto octets = signed_octets(sa.algs.prf, {f.init_request, f.nr, f.sk_pi, in.peer_id});
+  const Leaf& leaf = f.leaves[li];
+  auto octets = signed_octets(sa.algs.prf, {f.init_request, f.nr, f.sk_pi, peer_id});
   if (!octets) return std::nullopt;
   wire::AuthPayload auth;
-  if (b[1] & 1) {
+  if (legacy) {
     const uint8_t methods[] = {1, 9, 10, 11};
     for (uint8_t m : methods)
       if (auto s = crypto::scheme_for_method(m, leaf.type)) {
@@ -285,18 +287,41 @@ std::optional<wire::AuthPayload> fixture_auth(const Input& in, const IkeSa& sa) 
         auth = wire::AuthPayload{m, std::move(*sig)};
       }
     if (auth.data.empty()) return std::nullopt;  // EdDSA: no legacy method
-  } else {
-    const auto all = crypto::all_schemes();
-    const crypto::SignatureScheme s = all[b[2] % all.size()];
-    if (!crypto::scheme_fits(leaf.type, s)) return std::nullopt;
-    auto sig = leaf.key.sign(s, *octets);
-    if (!sig) die("signing failed");
-    const Bytes alg = crypto::algorithm_identifier(s);
-    auth.method = static_cast<uint8_t>(wire::AuthMethod::DigitalSignature);
-    auth.data = {static_cast<uint8_t>(alg.size())};
-    auth.data.insert(auth.data.end(), alg.begin(), alg.end());
-    auth.data.insert(auth.data.end(), sig->begin(), sig->end());
+    return auth;
   }
+  const crypto::SignatureScheme s = crypto::all_schemes()[scheme];
+  if (!crypto::scheme_fits(leaf.type, s)) return std::nullopt;
+  auto sig = leaf.key.sign(s, *octets);
+  if (!sig) die("signing failed");
+  const Bytes alg = crypto::algorithm_identifier(s);
+  auth.method = static_cast<uint8_t>(wire::AuthMethod::DigitalSignature);
+  auth.data = {static_cast<uint8_t>(alg.size())};
+  auth.data.insert(auth.data.end(), alg.begin(), alg.end());
+  auth.data.insert(auth.data.end(), sig->begin(), sig->end());
+  return auth;
+}
+
+// kFixtureAuth: [leaf][mode][scheme][tamper: offset hi, lo, xor]. Mode even: method 14
+// with all_schemes()[scheme] (when the key fits it); odd: the key's legacy method.
+// Signatures are made once per leaf, method, scheme and identity and then reused (they
+// stay valid; signing, RSA above all, would otherwise cost more than the checks fuzzed).
+std::optional<wire::AuthPayload> fixture_auth(const Input& in, const IkeSa& sa) {
+  const ByteView b = in.fixture_auth;
+  if (b.size() < 3) return std::nullopt;
+  const Fixture& f = fixture();
+  const size_t li = b[0] % f.leaves.size();
+  const bool legacy = b[1] & 1;
+  const size_t scheme = legacy ? 0 : b[2] % crypto::all_schemes().size();
+  using Key = std::tuple<size_t, bool, size_t, uint8_t, Bytes>;
+  static std::map<Key, std::optional<wire::AuthPayload>> signatures;
+  Key key{li, legacy, scheme, static_cast<uint8_t>(in.peer_id.type), in.peer_id.data};
+  auto it = signatures.find(key);
+  if (it == signatures.end()) {
+    if (signatures.size() >= 4096) signatures.clear();  // bounded
+    it = signatures.emplace(std::move(key), sign_auth(li, legacy, scheme, in.peer_id, sa)).first;
+  }
+  if (!it->second) return std::nullopt;
+  wire::AuthPayload auth = *it->second;
   spoil(auth.data, b.subspan(3));
   return auth;
 }
