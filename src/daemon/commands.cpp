@@ -94,6 +94,11 @@ control::Response Daemon::status(const control::Request&, const Peer&) {
     merge(all, make_status({e.sas(), e.closed_sas(), e.counters()}, w->kernel(), w->index(),
                            clock_.now(), wall));
   }
+  control::Status own;
+  own.counters = nlohmann::json{{"policies_reinstalled", policies_reinstalled_},
+                                {"policies_restored", policies_restored_},
+                                {"foreign_policies", foreign_policies_}};
+  merge(all, own);
   control::Response resp;
   resp.data = control::to_json(all);
   return resp;

@@ -94,8 +94,10 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
   auto k = kernels();
   if (!k) return fail("kernel: " + k.error().message);
   events_kernel_ = std::move(*k);
-  auto source = events_kernel_->subscribe(kernel::kGroupAcquire | kernel::kGroupExpire);
-  if (!source) return fail("kernel: subscribing to ACQUIRE and EXPIRE: " + source.error().message);
+  // SA and policy changes too: drift repair (drift.cpp).
+  auto source = events_kernel_->subscribe(kernel::kGroupAcquire | kernel::kGroupExpire |
+                                          kernel::kGroupSa | kernel::kGroupPolicy);
+  if (!source) return fail("kernel: subscribing to its XFRM events: " + source.error().message);
   kernel_events_ = std::move(*source);
   if (auto r = watch(kernel_events_->fd()); !r) return r;
   if (auto r = open_sockets(connections_); !r) return r;
@@ -226,7 +228,11 @@ int Daemon::run() {
   notify::ready(summary());
   epoll_event events[kMaxEvents];
   for (;;) {
-    int timeout = -1;
+    int timeout = stopping_ ? -1 : reconcile_timeout();
+    if (timeout == 0) {
+      reconcile();
+      timeout = reconcile_timeout();
+    }
     if (stopping_) {
       int64_t left = (stop_deadline_ - clock_.now()).count();
       if (left <= 0 || shutdown_done()) break;
@@ -291,6 +297,8 @@ void Daemon::on_kernel_events() {
       on_acquire(*a);
     else if (const auto* x = std::get_if<kernel::ExpireEvent>(&e))
       on_expire(*x);
+    else
+      on_kernel_change(e);
   }
 }
 

@@ -37,6 +37,9 @@ struct DaemonOptions {
   ike::Millis half_open_timeout{30000};
   size_t cookie_threshold = 128;
   size_t half_open_per_source = 32;
+  // Drift repair: the kernel's SAs and policies compared with ours this often (also soon
+  // after the kernel announces a deletion, a flush or a policy change); 0: on events only.
+  ike::Millis reconcile_interval{30000};
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;
@@ -73,6 +76,11 @@ class Daemon {
   void on_kernel_events();
   void on_acquire(const kernel::AcquireEvent& e);
   void on_expire(const kernel::ExpireEvent& e);
+  // Drift repair (drift.cpp): an SA or policy event asks for a reconcile soon; reconcile()
+  // dumps the kernel once and has PolicyRefs and every engine repair what is theirs.
+  void on_kernel_change(const kernel::Event& e);
+  void reconcile();
+  int reconcile_timeout();  // ms until the next reconcile is due, for epoll_wait
   void on_engine_events();
   void begin_shutdown();
   bool shutdown_done();
@@ -124,6 +132,10 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   bool stopping_ = false;
   ike::Millis stop_deadline_{0};
+  // Drift repair: when the next reconcile runs (an event may bring it forward), the last
+  // one, and what PolicyRefs repaired so far (status counters).
+  ike::Millis reconcile_at_{0}, last_reconcile_{0};
+  uint64_t policies_reinstalled_ = 0, policies_restored_ = 0, foreign_policies_ = 0;
 };
 
 }  // namespace ipsec::daemon

@@ -31,6 +31,7 @@ struct Options {
   int natt_port = -1;            // -1: port + 4000 (4500 for 500); 0: no NAT traversal
   unsigned natt_keepalive = 20;  // seconds; 0: none
   unsigned half_open_timeout = 30;    // seconds
+  unsigned reconcile_interval = 30;   // seconds; 0: on kernel events only
   unsigned cookie_threshold = 128;    // half-open SAs; 0: always ask for a COOKIE
   unsigned half_open_per_source = 32;  // 0: no limit
   uint32_t workers = 0;          // 0: one per online CPU
@@ -117,6 +118,7 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   dopts.natt_port = static_cast<uint16_t>(natt);
   dopts.natt_keepalive = ike::Millis(1000ull * o.natt_keepalive);
   dopts.half_open_timeout = ike::Millis(1000ull * o.half_open_timeout);
+  dopts.reconcile_interval = ike::Millis(1000ull * o.reconcile_interval);
   dopts.cookie_threshold = o.cookie_threshold;
   dopts.half_open_per_source = o.half_open_per_source;
   // Signals belong to the daemon's signalfd: blocked before any thread starts (the
@@ -164,6 +166,12 @@ int main(int argc, char** argv) {
   app.add_option("--half-open-timeout", o.half_open_timeout,
                  "Seconds a responder IKE SA may wait for IKE_AUTH after IKE_SA_INIT")
       ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
+  app.add_option("--reconcile-interval", o.reconcile_interval,
+                 "Seconds between comparisons of the kernel's SAs and policies with ipsecd's "
+                 "(drift repair; also soon after the kernel reports a deletion or a flush); "
+                 "0: on kernel events only")
+      ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
   app.add_option("--cookie-threshold", o.cookie_threshold,
                  "Half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (RFC 7296 §2.6); "

@@ -28,6 +28,7 @@ nlohmann::json counters_json(const ike::Counters& c) {
                         {"ts_unacceptable", c.ts_unacceptable},
                         {"timeouts", c.timeouts},
                         {"kernel_errors", c.kernel_errors},
+                        {"kernel_sas_missing", c.kernel_sas_missing},
                         {"ike_established", c.ike_established},
                         {"child_installed", c.child_installed},
                         {"ike_deleted", c.ike_deleted},

@@ -94,10 +94,6 @@ uint64_t count_spread(uint64_t soft, uint64_t hard) {
   return hard > soft ? (hard - soft) / 10 : soft / 10;
 }
 
-kernel::SaId sa_id(const IpAddress& dst, uint32_t spi) {
-  return kernel::SaId{dst, spi, kernel::Proto::Esp, {}, {}};
-}
-
 }  // namespace
 
 kernel::SaParams esp_sa_params(const ChildKernelSa& c, const EspAlgorithms& esp,
@@ -169,8 +165,8 @@ std::vector<std::string> remove_child_sas(kernel::Kernel& kernel, PolicyRefs* po
                                           const ChildKernelSa& c, bool outbound_in_kernel,
                                           uint64_t& kernel_errors) {
   std::vector<kernel::Op> ops;
-  if (outbound_in_kernel) ops.push_back(kernel::DeleteSa{sa_id(c.remote, c.spi_out)});
-  ops.push_back(kernel::DeleteSa{sa_id(c.local, c.spi_in)});
+  if (outbound_in_kernel) ops.push_back(kernel::DeleteSa{esp_sa_id(c.remote, c.spi_out)});
+  ops.push_back(kernel::DeleteSa{esp_sa_id(c.local, c.spi_in)});
   std::vector<std::string> errors;
   for (const auto& r : kernel.apply_batch(ops))
     // A hard expiry may have removed one already: XFRM says ESRCH for a missing state.
@@ -181,6 +177,10 @@ std::vector<std::string> remove_child_sas(kernel::Kernel& kernel, PolicyRefs* po
   if (auto wanted = child_policies(c); wanted && policies)
     kernel_errors += policies->release(kernel, *wanted);
   return errors;
+}
+
+kernel::SaId esp_sa_id(const IpAddress& dst, uint32_t spi) {
+  return kernel::SaId{dst, spi, kernel::Proto::Esp, {}, {}};
 }
 
 Result<uint32_t> alloc_child_spi(kernel::Kernel& kernel, const IpAddress& local,
@@ -194,7 +194,7 @@ Result<uint32_t> alloc_child_spi(kernel::Kernel& kernel, const IpAddress& local,
 }
 
 void release_child_spi(kernel::Kernel& kernel, const IpAddress& local, uint32_t spi) {
-  (void)kernel.delete_sa(sa_id(local, spi));
+  (void)kernel.delete_sa(esp_sa_id(local, spi));
 }
 
 kernel::Lifetime child_lifetime(crypto::RandomSource& random, const ChildLifetime& l) {

@@ -83,6 +83,9 @@ kernel::Lifetime child_lifetime(crypto::RandomSource& random, const ChildLifetim
 Millis jittered_deadline(crypto::RandomSource& random, Millis from, std::chrono::seconds period,
                          std::chrono::seconds spread);
 
+// The kernel's identity of a CHILD SA's ESP SA towards `dst` with `spi`.
+kernel::SaId esp_sa_id(const IpAddress& dst, uint32_t spi);
+
 Bytes esp_spi_bytes(uint32_t spi);
 uint32_t esp_spi_value(ByteView spi);
 std::string esp_spi_str(uint32_t spi);  // "0xc0000001"

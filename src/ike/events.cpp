@@ -21,6 +21,8 @@ std::string_view to_string(EventKind k) {
       return "dpd-failed";
     case EventKind::Acquire:
       return "acquire";
+    case EventKind::Repair:
+      return "repair";
   }
   return "?";
 }

@@ -19,6 +19,7 @@ enum class EventKind : uint8_t {
   ChildDown,     // a CHILD SA is gone; reason says why
   DpdFailed,     // the peer did not answer a liveness check within dpd_timeout
   Acquire,       // the kernel asked for a CHILD SA (trap policy hit); detail: the packet
+  Repair,        // kernel state changed behind our back was repaired; detail: what and how
 };
 std::string_view to_string(EventKind k);  // "ike-up", "ike-rekeyed", ..., "acquire"
 

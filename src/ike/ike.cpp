@@ -20,6 +20,10 @@ void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::
 void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
 void Ike::resume() { v2_->resume(); }
 
+size_t Ike::reconcile(const std::unordered_set<std::string>& kernel_sas, Millis taken_at) {
+  return v2_->reconcile(kernel_sas, taken_at);
+}
+
 void Ike::set_ocsp(crypto::OcspClient& client) {
   v2_->set_ocsp(client);
   ocsp_ = &client;

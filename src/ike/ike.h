@@ -8,7 +8,9 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/bytes.h"
@@ -43,6 +45,8 @@ class Ike {
   void set_random(crypto::RandomSource& source);
   void set_ocsp(crypto::OcspClient& client);  // as v2::Engine::set_ocsp; counted in counters()
   void resume();  // as v2::Engine::resume: after OCSP answers came
+  // As v2::Engine::reconcile (drift repair).
+  size_t reconcile(const std::unordered_set<std::string>& kernel_sas, Millis taken_at);
 
   void add_connection(ConnectionConfig config);
   void remove_connection(std::string_view name);

@@ -46,6 +46,8 @@ struct Counters {
   uint64_t ts_unacceptable = 0;
   uint64_t timeouts = 0;  // SAs that gave up retransmitting
   uint64_t kernel_errors = 0;
+  // Drift repair: CHILD SAs whose ESP SAs vanished from the kernel behind our back, rekeyed.
+  uint64_t kernel_sas_missing = 0;
   uint64_t ike_established = 0;
   uint64_t child_installed = 0;
   uint64_t ike_deleted = 0;             // IKE SAs closed by a Delete, ours or the peer's

@@ -7,6 +7,8 @@
 
 #include <map>
 #include <mutex>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "kernel/kernel.h"
@@ -25,9 +27,26 @@ class PolicyRefs {
   // Users of a policy (0: not ours).
   size_t users(const kernel::PolicyId& id) const;
 
+  // What reconcile found and did, each with a line for the log.
+  struct Drift {
+    size_t reinstalled = 0;  // ours, gone from the kernel: added again
+    size_t restored = 0;     // ours, changed behind our back: put back as we installed it
+    size_t foreign = 0;      // someone else's, overlapping one of ours: reported, left alone
+    size_t failed = 0;       // a repair the kernel refused
+    std::vector<std::string> lines;
+  };
+  // Dumps the kernel's policies (under the lock acquire and release take, so that none of
+  // ours is half-way) and repairs ours. A foreign policy is reported once.
+  Drift reconcile(kernel::Kernel& k);
+
  private:
+  struct Use {
+    size_t users = 0;
+    kernel::PolicyParams params;  // as the first user installed it
+  };
   mutable std::mutex mutex_;
-  std::map<std::string, size_t> users_;  // by kernel::identity_key
+  std::map<std::string, Use> users_;  // by kernel::identity_key
+  std::set<std::string> foreign_seen_;
 };
 
 }  // namespace ipsec::ike

@@ -14,6 +14,7 @@
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ike/config.h"
@@ -100,6 +101,13 @@ class Engine {
   // event is not this engine's (the daemon asks every worker).
   bool on_acquire(const kernel::AcquireEvent& event);
   bool on_expire(const kernel::ExpireEvent& event);
+  // Drift repair: `kernel_sas` holds kernel::identity_key of every SA the kernel has (a dump
+  // taken after the events that asked for it). A CHILD SA of ours whose inbound or
+  // outbound ESP SA is not there is rekeyed (CREATE_CHILD_SA: new SAs, the old ones' Delete)
+  // and shows as "missing" until then; each is a warning, a Repair event and
+  // kernel_sas_missing. Returns how many were found.
+  // Only CHILD SAs installed before `taken_at` (when the dump began) are judged.
+  size_t reconcile(const std::unordered_set<std::string>& kernel_sas, Millis taken_at);
 
   // Starts IKE_SA_INIT for a connection; returns our SPI (SPIi) of the new IKE
   // SA.

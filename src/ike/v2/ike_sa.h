@@ -89,6 +89,9 @@ struct ChildSa {
   // We answered the peer's rekey of a CHILD SA we were rekeying ourselves (§2.8.1): it is
   // reported (ChildRekeyed) only once the collision is decided in its favour.
   bool announce_later = false;
+  // Its ESP SAs (one or both) vanished from the kernel behind our back (a flush, an admin's
+  // `ip xfrm state delete`): a rekey replaces it; status no longer calls it installed.
+  bool kernel_gone = false;
 };
 
 // The requests an IKE SA can have in flight (window size 1, RFC 7296 §2.3).

@@ -43,6 +43,10 @@ ChildSummary summarize(const IkeSa& sa, const ChildSa& ch) {
   c.name = ch.cfg ? ch.cfg->name : sa.config->children.front().name;
   c.state = std::string(to_string(ch.state));
   c.in_kernel = child_in_kernel(ch);
+  if (ch.kernel_gone) {  // never "installed" when the kernel does not hold it
+    c.state = "missing";
+    c.in_kernel = false;
+  }
   c.outbound_pending = ch.outbound_pending;
   c.spi_in = ch.spi_in;
   c.spi_out = ch.spi_out;

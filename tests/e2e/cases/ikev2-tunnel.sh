@@ -9,7 +9,12 @@
 # over TCP (sha256 compared on both ends); the four kernel SA counters of the
 # negotiated SPIs grow (the hostA->hostB SA by at least the payload, on both
 # gateways); only ESP (and IKE on UDP 500) crosses the gateways' link, no TCP
-# or ICMP in the clear; 'ipsecctl down' leaves no SA and no policy on either;
+# or ICMP in the clear. Drift repair: 'ip xfrm state flush' on gwA behind ipsecd's
+# back (under a ping every 0.1 s, captured): ipsecd notices from the kernel's events,
+# rekeys the CHILD SA (new SPIs on both gateways, exactly 2 SAs each), counts it
+# (kernel_sas_missing), says so on monitor ("repair"), and no packet of the protected
+# subnets crosses the link in the clear meanwhile (the policies hold it); the loss and
+# the repair time are printed. 'ipsecctl down' leaves no SA and no policy on either;
 # SIGTERM stops both with exit 0.
 # vm-run: requires IPSECCTL
 # vm-run: requires IPSECD
@@ -79,6 +84,43 @@ assert_eq "bare ICMP packets on the link" 0 "$(capture_count "$pcap" "icmp")"
 assert_eq "bare TCP packets on the link" 0 "$(capture_count "$pcap" "tcp")"
 assert_eq "IPv4 packets on the link other than ESP and IKE" 0 \
     "$(capture_count "$pcap" "ip and not ip proto 50 and not udp port 500")"
+
+step "behind ipsecd's back: ip xfrm state flush on gwA, under a ping every 0.1 s"
+MON=$E2E_OUT/drift-events-gwA.txt PING=$E2E_OUT/drift-ping.txt
+lc_monitor_start a "$MON" 60
+capture_start drift gwA wan
+lc_ping_start hostA 203.0.113.10 100 0.1 "$PING"
+sleep 1
+t0=$(lc_now)
+run ip -n gwA xfrm state flush
+# repaired: each daemon lists one installed CHILD SA with new SPIs, crossed, and each
+# kernel holds exactly those two ESP SAs
+repaired() {
+    local a b
+    a=$(lc_installed a) b=$(lc_installed b)
+    [ "$(wc -l <<< "$a")" = 1 ] && [ "$(wc -l <<< "$b")" = 1 ] || return 1
+    read -r ain aout <<< "$a"; read -r bin bout <<< "$b"
+    [ -n "$ain" ] && [ "$ain $aout" = "$bout $bin" ] || return 1
+    [ "$(printf '0x%08x' "$aout")" != "$sab" ] || return 1
+    [ "$(lc_esp_count gwA)" = 2 ] && [ "$(lc_esp_count gwB)" = 2 ]
+}
+lc_wait_until 30 repaired || { dump_state; fail "CHILD SA not repaired within 30 s of the flush"; }
+t1=$(lc_now)
+log "repaired (new SPIs in both kernels) $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the flush (TCG guest)"
+lc_ping_wait "$PING"
+capture_stop
+assert_eq "gwA kernel_sas_missing" 1 "$(lc_status a | jq '.counters.kernel_sas_missing')"
+assert_ge "repair events on gwA's monitor" 1 "$(lc_events "$MON" repair)"
+log "monitor: $(grep -m1 '"repair"' "$MON" | cut -d' ' -f2- | jq -r .detail)"
+log "pings: $LC_PING_TX sent, $LC_PING_RX answered, lost: $(lc_ping_lost "$PING" "$LC_PING_TX")"
+assert_ge "pings answered (the tunnel carries on after the repair)" 40 "$LC_PING_RX"
+assert_eq "packets with an inner address as outer header during the repair" 0 \
+    "$(capture_count drift "net 198.51.100.0/24 or net 203.0.113.0/24")"
+assert_eq "bare ICMP packets on the link during the repair" 0 "$(capture_count drift "icmp")"
+sab=$(printf '0x%08x' "$(lc_installed a | awk '{ print $2 }')")
+sba=$(printf '0x%08x' "$(lc_installed a | awk '{ print $1 }')")
+check_child_kernel gwA tunnel 192.0.2.1 192.0.2.2 198.51.100.0/24 203.0.113.0/24 "$sab" "$sba"
+check_child_kernel gwB tunnel 192.0.2.2 192.0.2.1 203.0.113.0/24 198.51.100.0/24 "$sba" "$sab"
 
 step "ipsecctl down $CONN: no SA, no policy left on either gateway"
 ipsecd_pair_down a b "$CONN" gwA gwB
