@@ -41,8 +41,16 @@ Built build_op(std::span<uint8_t> buf, const kernel::Op& op);
 // Whether building the op puts key material into the buffer.
 bool op_carries_keys(const kernel::Op& op);
 
+// Whether the message at `nlh` lies whole within the `len` bytes left: mnl_nlmsg_ok
+// compares nlmsg_len as a signed int, so a length of 2^31 or more passes it (found by
+// xfrm_fuzz); this compares it unsigned.
+inline bool message_ok(const nlmsghdr* nlh, int len) {
+  return len >= static_cast<int>(sizeof(nlmsghdr)) && nlh->nlmsg_len >= sizeof(nlmsghdr) &&
+         nlh->nlmsg_len <= static_cast<unsigned>(len);
+}
+
 // Parsers take a message whose nlmsg_len has been checked against the bytes
-// received (mnl_nlmsg_ok). They never cast onto the packet: every structure is
+// received (message_ok). They never cast onto the packet: every structure is
 // bounds-checked and copied. Keys land in SecretBytes only.
 
 // XFRM_MSG_NEWSA / UPDSA (dumps, GETSA replies, events).

@@ -43,8 +43,13 @@ inline IpAddress from_xfrm(const xfrm_address_t& a, uint16_t af) {
 
 // Like from_xfrm, but all-zero bytes mean "not given" (transport templates,
 // NAT-OA): unspecified rather than 0.0.0.0.
+// Unspecified when the family's own bytes are zero (the rest of the union is not looked
+// at: an IPv4 0.0.0.0 with garbage after it is still none).
 inline IpAddress from_xfrm_optional(const xfrm_address_t& a, uint16_t af) {
-  return all_zero(a) ? IpAddress{} : from_xfrm(a, af);
+  const IpAddress ip = from_xfrm(a, af);
+  bool zero = true;
+  for (size_t i = 0; i < ip.size(); ++i) zero = zero && ip.bytes[i] == 0;
+  return zero ? IpAddress{} : ip;
 }
 
 // Byte and packet limits: 0 in the model is XFRM_INF in the kernel. Seconds
@@ -101,7 +106,10 @@ inline xfrm_selector to_xfrm(const kernel::Selector& s) {
 // A selector that matches everything: family 0, or /0 with zero addresses and
 // nothing else set.
 inline bool matches_everything(const xfrm_selector& x) {
-  return x.prefixlen_s == 0 && x.prefixlen_d == 0 && all_zero(x.saddr) && all_zero(x.daddr) &&
+  // The addresses as the family reads them (bytes past an IPv4 address do not count).
+  const bool zero_s = from_xfrm_optional(x.saddr, x.family).is_unspec();
+  const bool zero_d = from_xfrm_optional(x.daddr, x.family).is_unspec();
+  return x.prefixlen_s == 0 && x.prefixlen_d == 0 && zero_s && zero_d &&
          x.proto == 0 && x.sport == 0 && x.sport_mask == 0 && x.dport == 0 && x.dport_mask == 0 &&
          x.ifindex == 0 && x.user == 0;
 }

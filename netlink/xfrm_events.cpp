@@ -102,7 +102,7 @@ Result<std::vector<Event>> XfrmEventSource::read() {
 // malformed one is counted and skipped.
 void XfrmEventSource::take(std::span<const uint8_t> datagram, std::vector<Event>& out) {
   int len = static_cast<int>(datagram.size());
-  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); mnl_nlmsg_ok(nlh, len);
+  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data()); message_ok(nlh, len);
        nlh = mnl_nlmsg_next(nlh, &len)) {
     if ((group_of(nlh->nlmsg_type) & groups_) == 0) continue;
     auto ev = parse_event(nlh);

@@ -21,7 +21,7 @@ using namespace ipsec::kernel;
 
 using Attrs = std::array<const nlattr*, XFRMA_MAX + 1>;
 
-Unexpected<Error> malformed(const char* what) {
+Unexpected<Error> malformed(const std::string& what) {
   return fail(std::string("malformed XFRM message: ") + what, EBADMSG);
 }
 
@@ -172,6 +172,19 @@ void read_replay(const Attrs& t, const xfrm_usersa_info& info, SaParams& sa) {
   }
 }
 
+// A selector the kernel could have sent: of no family (any traffic), IPv4 or IPv6, with
+// prefix lengths that fit it (xfrm_user.c verify_newsa_info and verify_newpolicy_info
+// refuse the rest). Anything else would not survive being programmed back (xfrm_fuzz).
+Result<void> check_selector(const xfrm_selector& x) {
+  const unsigned max = x.family == AF_INET ? 32 : x.family == AF_INET6 ? 128 : 0;
+  if (x.family != AF_UNSPEC && max == 0)
+    return fail("selector of address family " + std::to_string(x.family));
+  if (x.family != AF_UNSPEC && (x.prefixlen_s > max || x.prefixlen_d > max))
+    return fail("selector prefix length " + std::to_string(std::max(x.prefixlen_s, x.prefixlen_d)) +
+                " for address family " + std::to_string(x.family));
+  return ok();
+}
+
 void read_usersa(const xfrm_usersa_info& info, SaParams& sa) {
   sa.src = convert::from_xfrm(info.saddr, info.family);
   sa.dst = convert::from_xfrm(info.id.daddr, info.family);
@@ -189,6 +202,7 @@ void read_usersa(const xfrm_usersa_info& info, SaParams& sa) {
 
 // An SA from its usersa_info and the attributes around it.
 Result<SaParams> read_sa(const xfrm_usersa_info& info, const Attrs& t) {
+  if (auto r = check_selector(info.sel); !r) return malformed(r.error().message);
   SaParams sa;
   read_usersa(info, sa);
   read_replay(t, info, sa);
@@ -242,6 +256,7 @@ Result<std::vector<Template>> read_templates(const nlattr* a) {
 
 // Per-socket policies are dumped with dir XFRM_POLICY_MAX + dir.
 Result<PolicyParams> read_policy(const xfrm_userpolicy_info& info, const Attrs& t) {
+  if (auto r = check_selector(info.sel); !r) return malformed(r.error().message);
   PolicyParams p;
   p.sel = convert::from_xfrm(info.sel, false);
   p.lifetime = convert::from_xfrm(info.lft);
@@ -293,6 +308,7 @@ Result<Event> parse_del_policy(const nlmsghdr* nlh) {
   if (!copy_header(nlh, u)) return malformed("short xfrm_userpolicy_id");
   auto t = parse_attrs(nlh, sizeof u);
   if (!t) return fail(std::move(t.error()));
+  if (auto r = check_selector(u.sel); !r) return malformed(r.error().message);
   PolicyId id{convert::from_xfrm(u.sel, false), static_cast<Dir>(u.dir % XFRM_POLICY_MAX),
               read_mark(*t), read_u32(*t, XFRMA_IF_ID)};
   PolicyChangeEvent ev{ChangeKind::Delete, std::nullopt, id};
@@ -313,6 +329,7 @@ Result<Event> parse_acquire(const nlmsghdr* nlh) {
   if (!t) return fail(std::move(t.error()));
   auto policy = read_policy(a.policy, *t);
   if (!policy) return fail(std::move(policy.error()));
+  if (auto r = check_selector(a.sel); !r) return malformed(r.error().message);
   AcquireEvent ev;
   uint16_t family = a.sel.family;
   if (!policy->tmpls.empty()) {

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/secret.h"
+#include "netlink/xfrm_codec.h"
 
 namespace ipsec::netlink {
 
@@ -216,7 +217,7 @@ Result<void> NlSocket::drain(uint32_t seq) {
     if (n < 0) return fail(std::string(), errno);
     int len = static_cast<int>(n);
     bool done = false;
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); mnl_nlmsg_ok(nlh, len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); message_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_seq == seq &&
           (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR))

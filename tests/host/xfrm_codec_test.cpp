@@ -194,6 +194,48 @@ TEST_CASE("codec: truncated and malformed messages are refused, not read past") 
   CHECK(r.error().code == EBADMSG);
 }
 
+TEST_CASE("codec: xfrm_fuzz findings stay fixed") {
+  SaParams sa = esp_cbc_sha256_v4();
+  std::vector<uint8_t> buf(4096);
+  auto msg = netlink::build_sa(buf, sa, false);
+  REQUIRE(msg.has_value());
+  nlmsghdr* nlh = *msg;
+  const int len = static_cast<int>(nlh->nlmsg_len);
+  CHECK(netlink::message_ok(nlh, len));
+  CHECK_FALSE(netlink::message_ok(nlh, len - 1));
+  // A length of 2^31 or more: negative as an int, so libmnl's own check lets it through.
+  const uint32_t full = nlh->nlmsg_len;
+  nlh->nlmsg_len = 0xa0a0a0a0;
+  CHECK_FALSE(netlink::message_ok(nlh, len));
+  nlh->nlmsg_len = full;
+  xfrm_usersa_info info;
+  std::memcpy(&info, NLMSG_DATA(nlh), sizeof info);
+  const xfrm_usersa_info saved = info;
+  auto with = [&](const xfrm_usersa_info& i) {
+    std::memcpy(NLMSG_DATA(nlh), &i, sizeof i);
+    return netlink::parse_sa(nlh);
+  };
+  // A selector of no known family, or a prefix longer than its family's, is refused.
+  info.sel.family = 0x82;
+  auto r = with(info);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == "malformed XFRM message: selector of address family 130");
+  info = saved;
+  info.sel.family = AF_INET;
+  info.sel.prefixlen_s = 200;
+  r = with(info);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == "malformed XFRM message: selector prefix length 200 for address family 2");
+  // Bytes past an IPv4 address in the 16-byte union do not make 0.0.0.0/0 a real selector.
+  info = saved;
+  std::memset(&info.sel, 0, sizeof info.sel);
+  info.sel.family = AF_INET;
+  info.sel.saddr.a6[3] = 0x01020304;
+  r = with(info);
+  REQUIRE(r.has_value());
+  CHECK(r->sel.empty());
+}
+
 TEST_CASE("codec: an extended ack yields the kernel's message") {
   alignas(4) uint8_t buf[256] = {};
   auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
