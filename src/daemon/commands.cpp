@@ -97,7 +97,9 @@ control::Response Daemon::status(const control::Request&, const Peer&) {
   control::Status own;
   own.counters = nlohmann::json{{"policies_reinstalled", policies_reinstalled_},
                                 {"policies_restored", policies_restored_},
-                                {"foreign_policies", foreign_policies_}};
+                                {"foreign_policies", foreign_policies_},
+                                {"leftover_sas_removed", leftover_sas_removed_},
+                                {"leftover_policies_removed", leftover_policies_removed_}};
   merge(all, own);
   control::Response resp;
   resp.data = control::to_json(all);

@@ -223,6 +223,7 @@ int Daemon::run() {
   for (auto& w : workers_) w->start();
   std::vector<std::string> names;
   for (const auto& c : connections_) names.push_back(c.config.name);
+  find_leftovers();
   install_traps(names, nullptr);
   start_connections(names);
   notify::ready(summary());
@@ -350,7 +351,11 @@ void Daemon::on_engine_events() {
   if (dropped != 0)
     log::warn("monitor: " + std::to_string(dropped) + " event(s) dropped, more than " +
               std::to_string(EventQueue::kMaxQueued) + " were waiting");
-  for (const control::Event& e : events) control_->broadcast(control::encode(e) + "\n");
+  for (const control::Event& e : events) {
+    control_->broadcast(control::encode(e) + "\n");
+    // A CHILD SA up may be what leftovers of a previous ipsecd waited for.
+    if (e.event == "child-up" && leftovers_until_ != ike::Millis{0}) reconcile_at_ = clock_.now();
+  }
 }
 
 // Every worker deletes its established IKE SAs (their CHILD SAs leave the kernel at

@@ -40,6 +40,9 @@ struct DaemonOptions {
   // Drift repair: the kernel's SAs and policies compared with ours this often (also soon
   // after the kernel announces a deletion, a flush or a policy change); 0: on events only.
   ike::Millis reconcile_interval{30000};
+  // Crash recovery: how long SAs and policies a previous ipsecd left in the kernel (with
+  // the reqids of our children) are kept, at most, while the connections come up again.
+  ike::Millis leftover_grace{60000};
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;
@@ -81,6 +84,10 @@ class Daemon {
   void on_kernel_change(const kernel::Event& e);
   void reconcile();
   int reconcile_timeout();  // ms until the next reconcile is due, for epoll_wait
+  // Crash recovery (drift.cpp): what a previous ipsecd left, found at start; removed once
+  // the CHILD SA of its reqid is up again here, or after leftover_grace.
+  void find_leftovers();
+  void clean_leftovers();
   void on_engine_events();
   void begin_shutdown();
   bool shutdown_done();
@@ -136,6 +143,9 @@ class Daemon {
   // one, and what PolicyRefs repaired so far (status counters).
   ike::Millis reconcile_at_{0}, last_reconcile_{0};
   uint64_t policies_reinstalled_ = 0, policies_restored_ = 0, foreign_policies_ = 0;
+  std::vector<kernel::SaParams> leftover_sas_;
+  ike::Millis leftovers_until_{0};  // 0: nothing left over (any more)
+  uint64_t leftover_sas_removed_ = 0, leftover_policies_removed_ = 0;
 };
 
 }  // namespace ipsec::daemon

@@ -6,6 +6,8 @@
 // (the engines), a foreign policy overlapping ours is reported and left alone. Every repair
 // is a warning, a monitor event ("repair") and a status counter.
 #include <algorithm>
+#include <cerrno>
+#include <set>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -34,6 +36,82 @@ void Daemon::on_kernel_change(const kernel::Event& e) {
   if (reconcile_at_ == ike::Millis{0} || soon < reconcile_at_) reconcile_at_ = soon;
 }
 
+// At start, before any negotiation: every SA and policy in the kernel with the reqid of one of
+// our children was left by a previous ipsecd (killed, or the machine's power cut while the
+// kernel ran on is not possible, but SIGKILL and OOM are). Policies stay and protect the
+// traffic until our own replace them (same selector: the update takes them over); SAs stay
+// while the peer may still send on them, until the CHILD SA of their reqid is up again.
+void Daemon::find_leftovers() {
+  std::set<uint32_t> ours;
+  for (const DaemonConnection& c : connections_)
+    for (const auto& child : c.config.children) ours.insert(child.reqid);
+  auto sas = events_kernel_->dump_sas();
+  auto pols = events_kernel_->dump_policies();
+  if (!sas || !pols) {
+    log::warn("crash recovery: cannot dump the kernel: " +
+              (!sas ? sas.error().message : pols.error().message));
+    return;
+  }
+  for (const kernel::SaParams& sa : *sas)
+    if (sa.spi != 0 && !sa.larval && ours.count(sa.reqid) != 0) leftover_sas_.push_back(sa);
+  std::vector<kernel::PolicyParams> left;
+  for (const kernel::PolicyParams& p : *pols)
+    if (!p.socket && std::any_of(p.tmpls.begin(), p.tmpls.end(),
+                                 [&](const kernel::Template& t) { return ours.count(t.reqid); }))
+      left.push_back(p);
+  if (leftover_sas_.empty() && left.empty()) return;
+  policies_->add_leftovers(left);
+  leftovers_until_ = clock_.now() + options_.leftover_grace;
+  log::warn("crash recovery: " + std::to_string(leftover_sas_.size()) + " SA(s) and " +
+            std::to_string(left.size()) +
+            " policy(ies) with our reqids were left by a previous ipsecd: kept until their "
+            "connections are up again, at most " +
+            std::to_string(options_.leftover_grace.count() / 1000) + " s");
+}
+
+// The leftover SAs whose child is installed here again (or all, once the grace is over),
+// then, with the grace over, the leftover policies nothing of ours took over.
+void Daemon::clean_leftovers() {
+  if (leftovers_until_ == ike::Millis{0}) return;
+  const bool over = clock_.now() >= leftovers_until_;
+  std::set<std::pair<std::string, std::string>> up;  // connection, child
+  std::set<uint32_t> in_use;                          // SPIs of our CHILD SAs
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex());
+    for (const ike::IkeSaSummary& sa : w->engine().sas(false))
+      for (const ike::ChildSummary& ch : sa.children) {
+        if (ch.in_kernel) up.insert({sa.connection, ch.name});
+        in_use.insert(ch.spi_in);
+        in_use.insert(ch.spi_out);
+      }
+  }
+  size_t removed = 0;
+  std::erase_if(leftover_sas_, [&](const kernel::SaParams& sa) {
+    const DaemonConnection* c = nullptr;
+    const ike::ChildConfig* child = nullptr;
+    for (const DaemonConnection& d : connections_)
+      if (const auto* ch = d.config.child_by_reqid(sa.reqid)) c = &d, child = ch;
+    const bool replaced = c != nullptr && up.count({c->config.name, child->name}) != 0;
+    if (!over && !replaced) return false;
+    if (in_use.count(sa.spi) != 0) return true;  // ours now (never the case: the kernel
+                                                 // does not give out an SPI in use)
+    auto r = events_kernel_->delete_sa(sa.id());
+    if (r || r.error().code == ESRCH || r.error().code == ENOENT) ++removed;
+    else log::warn("crash recovery: removing " + kernel::describe(sa) + ": " + r.error().message);
+    return true;
+  });
+  leftover_sas_removed_ += removed;
+  size_t policies = 0;
+  if (over) {
+    policies = policies_->drop_leftovers(*events_kernel_);
+    leftover_policies_removed_ += policies;
+    leftovers_until_ = ike::Millis{0};
+  }
+  if (removed + policies != 0)
+    log::info("crash recovery: removed " + std::to_string(removed) + " SA(s) and " +
+              std::to_string(policies) + " policy(ies) left by a previous ipsecd");
+}
+
 int Daemon::reconcile_timeout() {
   const ike::Millis now = clock_.now();
   if (options_.reconcile_interval.count() > 0 && last_reconcile_ == ike::Millis{0})
@@ -42,6 +120,8 @@ int Daemon::reconcile_timeout() {
   if (options_.reconcile_interval.count() > 0) due = last_reconcile_ + options_.reconcile_interval;
   if (reconcile_at_ != ike::Millis{0} && (due == ike::Millis{0} || reconcile_at_ < due))
     due = reconcile_at_;
+  if (leftovers_until_ != ike::Millis{0} && (due == ike::Millis{0} || leftovers_until_ < due))
+    due = leftovers_until_;
   if (due == ike::Millis{0}) return -1;
   return static_cast<int>(std::max<int64_t>((due - now).count(), 0));
 }
@@ -50,6 +130,7 @@ void Daemon::reconcile() {
   const ike::Millis taken_at = clock_.now();
   last_reconcile_ = taken_at;
   reconcile_at_ = ike::Millis{0};
+  clean_leftovers();
   ike::PolicyRefs::Drift d = policies_->reconcile(*events_kernel_);
   policies_reinstalled_ += d.reinstalled;
   policies_restored_ += d.restored;

@@ -32,6 +32,7 @@ struct Options {
   unsigned natt_keepalive = 20;  // seconds; 0: none
   unsigned half_open_timeout = 30;    // seconds
   unsigned reconcile_interval = 30;   // seconds; 0: on kernel events only
+  unsigned leftover_grace = 60;       // seconds
   unsigned cookie_threshold = 128;    // half-open SAs; 0: always ask for a COOKIE
   unsigned half_open_per_source = 32;  // 0: no limit
   uint32_t workers = 0;          // 0: one per online CPU
@@ -119,6 +120,7 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   dopts.natt_keepalive = ike::Millis(1000ull * o.natt_keepalive);
   dopts.half_open_timeout = ike::Millis(1000ull * o.half_open_timeout);
   dopts.reconcile_interval = ike::Millis(1000ull * o.reconcile_interval);
+  dopts.leftover_grace = ike::Millis(1000ull * o.leftover_grace);
   dopts.cookie_threshold = o.cookie_threshold;
   dopts.half_open_per_source = o.half_open_per_source;
   // Signals belong to the daemon's signalfd: blocked before any thread starts (the
@@ -172,6 +174,11 @@ int main(int argc, char** argv) {
                  "(drift repair; also soon after the kernel reports a deletion or a flush); "
                  "0: on kernel events only")
       ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
+  app.add_option("--leftover-grace", o.leftover_grace,
+                 "Seconds at most that SAs and policies a previous ipsecd left in the kernel "
+                 "(after a crash) are kept while the connections come up again")
+      ->check(CLI::Range(0u, 3600u))
       ->capture_default_str();
   app.add_option("--cookie-threshold", o.cookie_threshold,
                  "Half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (RFC 7296 §2.6); "

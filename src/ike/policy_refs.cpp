@@ -3,6 +3,7 @@
 #include "ike/policy_refs.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "common/log.h"
 
@@ -33,8 +34,10 @@ Result<void> PolicyRefs::acquire(kernel::Kernel& k,
     return fail(error);
   }
   for (const auto& p : policies) {
-    Use& u = users_[kernel::identity_key(p.id())];
+    const std::string key = kernel::identity_key(p.id());
+    Use& u = users_[key];
     if (u.users++ == 0) u.params = p;
+    leftovers_.erase(key);  // taken over (the update above made it ours)
   }
   return ok();
 }
@@ -110,7 +113,8 @@ PolicyRefs::Drift PolicyRefs::reconcile(kernel::Kernel& k) {
                                    : " was changed in the kernel: restored"));
   }
   for (const auto& [key, p] : held) {
-    if (users_.count(key) != 0 || foreign_seen_.count(key) != 0) continue;
+    if (users_.count(key) != 0 || foreign_seen_.count(key) != 0 || leftovers_.count(key) != 0)
+      continue;
     for (const auto& [ours_key, use] : users_) {
       if (!overlaps(*p, use.params)) continue;
       foreign_seen_.insert(key);
@@ -121,6 +125,34 @@ PolicyRefs::Drift PolicyRefs::reconcile(kernel::Kernel& k) {
     }
   }
   return d;
+}
+
+void PolicyRefs::add_leftovers(const std::vector<kernel::PolicyParams>& policies) {
+  std::lock_guard lock(mutex_);
+  for (const auto& p : policies) {
+    const std::string key = kernel::identity_key(p.id());
+    if (users_.count(key) == 0) leftovers_.emplace(key, p);
+  }
+}
+
+size_t PolicyRefs::drop_leftovers(kernel::Kernel& k) {
+  std::lock_guard lock(mutex_);
+  size_t dropped = 0;
+  for (const auto& [key, p] : leftovers_) {
+    if (users_.count(key) != 0) continue;
+    auto r = k.delete_policy(p.id());
+    if (r || r.error().code == ENOENT) ++dropped;
+    if (!r && r.error().code != ENOENT)
+      log::warn("removing " + kernel::describe(p) + " left by a previous ipsecd: " +
+                r.error().message);
+  }
+  leftovers_.clear();
+  return dropped;
+}
+
+size_t PolicyRefs::leftovers() const {
+  std::lock_guard lock(mutex_);
+  return leftovers_.size();
 }
 
 }  // namespace ipsec::ike

@@ -39,6 +39,13 @@ class PolicyRefs {
   // ours is half-way) and repairs ours. A foreign policy is reported once.
   Drift reconcile(kernel::Kernel& k);
 
+  // Crash recovery: policies a previous ipsecd left in the kernel (our reqids). They stay
+  // (protecting the traffic) and count as ours for reconcile; a user acquiring one takes it
+  // over. drop_leftovers deletes those still unclaimed and returns how many.
+  void add_leftovers(const std::vector<kernel::PolicyParams>& policies);
+  size_t drop_leftovers(kernel::Kernel& k);
+  size_t leftovers() const;
+
  private:
   struct Use {
     size_t users = 0;
@@ -47,6 +54,7 @@ class PolicyRefs {
   mutable std::mutex mutex_;
   std::map<std::string, Use> users_;  // by kernel::identity_key
   std::set<std::string> foreign_seen_;
+  std::map<std::string, kernel::PolicyParams> leftovers_;  // by kernel::identity_key
 };
 
 }  // namespace ipsec::ike
