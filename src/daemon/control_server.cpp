@@ -35,11 +35,35 @@ Result<sockaddr_un> unix_address(const std::string& path) {
   return sun;
 }
 
-// True when a daemon already answers on `path`.
-bool in_use(const sockaddr_un& sun) {
+const char* kind_of(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a socket";
+}
+
+// Makes `path` free for bind(): nothing there, or a stale socket (one nobody answers on,
+// ECONNREFUSED), which is removed. Anything else is refused and left alone: a typo in
+// --control must never delete a file, and a symbolic link is not followed.
+Result<void> clear_stale_socket(const std::string& path, const sockaddr_un& sun) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return ok();
+    return fail(sys_error("control socket " + path));
+  }
+  if (!S_ISSOCK(st.st_mode))
+    return fail("control socket " + path + ": " + kind_of(st.st_mode) +
+                " is there; refusing to replace it (remove it, or give --control another path)");
   Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  return probe.valid() &&
-         ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0;
+  if (!probe.valid()) return fail(sys_error("socket"));
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0)
+    return fail("another ipsecd answers on " + path);
+  if (errno != ECONNREFUSED) return fail(sys_error("control socket " + path));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(sys_error("removing the stale control socket " + path));
+  return ok();
 }
 
 Result<void> make_parent(const std::string& path) {
@@ -74,8 +98,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string& pa
   auto sun = unix_address(path);
   if (!sun) return fail(sun.error());
   if (auto r = make_parent(path); !r) return fail(r.error());
-  if (in_use(*sun)) return fail("another ipsecd answers on " + path);
-  ::unlink(path.c_str());
+  if (auto r = clear_stale_socket(path, *sun); !r) return fail(r.error());
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return fail(sys_error("socket"));
   mode_t old = ::umask(0117);
@@ -84,14 +107,17 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string& pa
   if (rc != 0) return fail(sys_error("bind " + path));
   if (::chmod(path.c_str(), 0660) != 0) return fail(sys_error("chmod " + path));
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return fail(sys_error("stat " + path));
+  if (::lstat(path.c_str(), &st) != 0) return fail(sys_error("stat " + path));
   if (::listen(fd.get(), 16) != 0) return fail(sys_error("listen " + path));
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = fd.get();
   if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd.get(), &ev) != 0) return fail(sys_error("epoll_ctl"));
-  return std::unique_ptr<ControlServer>(
+  auto server = std::unique_ptr<ControlServer>(
       new ControlServer(path, std::move(fd), epoll_fd, st.st_gid, std::move(handler)));
+  server->dev_ = st.st_dev;
+  server->ino_ = st.st_ino;
+  return server;
 }
 
 ControlServer::ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid, Handler handler)
@@ -103,7 +129,11 @@ ControlServer::ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gi
 
 ControlServer::~ControlServer() {
   while (!clients_.empty()) drop(clients_.begin()->first);
-  ::unlink(path_.c_str());
+  // Only our own socket: whatever replaced it meanwhile stays.
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev_ &&
+      st.st_ino == ino_)
+    ::unlink(path_.c_str());
 }
 
 // Root, the daemon's own user, or the socket's group.

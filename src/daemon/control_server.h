@@ -32,7 +32,8 @@ class ControlServer {
   static constexpr size_t kMaxMonitorBacklog = 1 << 20;
 
   // Creates the socket's directory, binds (mode 0660) and listens; clients are
-  // registered with `epoll_fd`. Refuses if another daemon answers on `path`.
+  // registered with `epoll_fd`. Refuses if another daemon answers on `path` or if
+  // something other than a socket is there (never removed); removes a stale socket.
   static Result<std::unique_ptr<ControlServer>> open(const std::string& path, int epoll_fd,
                                                      Handler handler);
   ~ControlServer();
@@ -59,6 +60,8 @@ class ControlServer {
   bool flush(int fd);
 
   std::string path_;
+  dev_t dev_ = 0;  // our socket's inode: the destructor removes nothing else
+  ino_t ino_ = 0;
   Fd listen_;
   int epoll_fd_;
   gid_t gid_;  // the socket's group: its members may connect

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -181,4 +183,101 @@ TEST_CASE("control server: a monitor that does not read is dropped, nobody waits
   h.pump();
   CHECK(read_some(c.get()) == R"({"data":{"command":"status"},"ok":true})"
                               "\n");
+}
+
+namespace {
+
+// ControlServer::open on `path` with a handler that answers ok.
+Result<std::unique_ptr<daemon::ControlServer>> open_at(const std::string& path, int epoll_fd) {
+  return daemon::ControlServer::open(
+      path, epoll_fd,
+      [](const control::Request&, const daemon::Peer&) { return control::Response{}; });
+}
+
+std::string read_file(const std::string& path) {
+  std::string out;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[256];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    out.assign(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("control server: --control never removes what is not a stale socket") {
+  char tmpl[] = "/tmp/ipsecd-cs.XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  daemon::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  auto write = [](const std::string& p) {
+    FILE* f = std::fopen(p.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("keep\n", f);
+    std::fclose(f);
+  };
+
+  SUBCASE("a regular file is refused, named, and kept") {
+    const std::string path = dir + "/config.json";
+    write(path);
+    auto s = open_at(path, epoll.get());
+    REQUIRE(!s);
+    CHECK(s.error().message == "control socket " + path +
+                                   ": a regular file is there; refusing to replace it (remove "
+                                   "it, or give --control another path)");
+    CHECK(read_file(path) == "keep\n");
+  }
+  SUBCASE("a symbolic link is refused, not followed: link and target kept") {
+    const std::string target = dir + "/target", path = dir + "/link.sock";
+    write(target);
+    REQUIRE(::symlink(target.c_str(), path.c_str()) == 0);
+    auto s = open_at(path, epoll.get());
+    REQUIRE(!s);
+    CHECK(s.error().message.find(": a symbolic link is there; refusing") != std::string::npos);
+    struct stat st {};
+    CHECK(::lstat(path.c_str(), &st) == 0);
+    CHECK(S_ISLNK(st.st_mode));
+    CHECK(read_file(target) == "keep\n");
+  }
+  SUBCASE("a directory and a FIFO are refused") {
+    REQUIRE(::mkdir((dir + "/d").c_str(), 0700) == 0);
+    REQUIRE(::mkfifo((dir + "/f").c_str(), 0600) == 0);
+    auto d = open_at(dir + "/d", epoll.get());
+    auto f = open_at(dir + "/f", epoll.get());
+    REQUIRE(!d);
+    REQUIRE(!f);
+    CHECK(d.error().message.find("a directory is there") != std::string::npos);
+    CHECK(f.error().message.find("a FIFO is there") != std::string::npos);
+  }
+  SUBCASE("a live socket is refused; a stale one (nobody answers) is replaced") {
+    const std::string path = dir + "/c.sock";
+    auto first = open_at(path, epoll.get());
+    REQUIRE(first);
+    auto second = open_at(path, epoll.get());
+    REQUIRE(!second);
+    CHECK(second.error().message == "another ipsecd answers on " + path);
+    // A socket file left behind by a daemon that died: bound, then closed.
+    const std::string stale = dir + "/stale.sock";
+    {
+      daemon::Fd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
+      sockaddr_un sun{};
+      sun.sun_family = AF_UNIX;
+      std::memcpy(sun.sun_path, stale.c_str(), stale.size() + 1);
+      REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    }
+    auto replaced = open_at(stale, epoll.get());
+    CHECK(replaced);
+  }
+  SUBCASE("at exit, a file that replaced our socket meanwhile is left alone") {
+    const std::string path = dir + "/c.sock";
+    auto s = open_at(path, epoll.get());
+    REQUIRE(s);
+    REQUIRE(::unlink(path.c_str()) == 0);
+    write(path);
+    s->reset();
+    CHECK(read_file(path) == "keep\n");
+  }
+  std::filesystem::remove_all(dir);
 }
