@@ -130,11 +130,15 @@ Result<T> decode(const char* what, F f) {
   }
 }
 
-json parse_line(std::string_view line) {
-  if (line.size() > kMaxLine) throw BadField("longer than " + std::to_string(kMaxLine) + " bytes");
-  json j = json::parse(line, nullptr, false);
-  if (j.is_discarded()) throw BadField("not valid JSON");
-  return j;
+json parse_line(std::string_view line, size_t limit) {
+  if (line.size() > limit) throw BadField("longer than " + std::to_string(limit) + " bytes");
+  try {
+    return json::parse(line);
+  } catch (const json::out_of_range&) {  // 1e999999: no double holds it
+    throw BadField("not valid JSON: a number is out of range");
+  } catch (const json::exception&) {
+    throw BadField("not valid JSON");
+  }
 }
 
 json child_json(const ChildStatus& c) {
@@ -266,7 +270,7 @@ std::string encode(const Response& r) {
 
 Result<Request> parse_request(std::string_view line) {
   return decode<Request>("bad request", [&] {
-    json j = parse_line(line);
+    json j = parse_line(line, kMaxLine);
     Fields f(j, "");
     Request r;
     r.command = f.str("command");
@@ -283,7 +287,7 @@ Result<Request> parse_request(std::string_view line) {
 
 Result<Response> parse_response(std::string_view line) {
   return decode<Response>("bad response from ipsecd", [&] {
-    json j = parse_line(line);
+    json j = parse_line(line, kMaxLine);
     Fields f(j, "");
     Response r;
     r.ok = f.boolean("ok");
@@ -409,7 +413,7 @@ std::string encode(const Event& e) {
 
 Result<Event> parse_event(std::string_view line) {
   return decode<Event>("bad event from ipsecd", [&] {
-    json j = parse_line(line);
+    json j = parse_line(line, kMaxLine);
     Fields f(j, "");
     Event e;
     e.event = f.str("event");

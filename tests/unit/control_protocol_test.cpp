@@ -411,6 +411,10 @@ TEST_CASE("request decoding is strict") {
   CHECK(err("status") == "bad request: not valid JSON");
   CHECK(err("") == "bad request: not valid JSON");
   CHECK(err(R"({"command":"up","name":"a"} trailing)") == "bad request: not valid JSON");
+  CHECK(err(R"({"command":"status","all":1e999999})") ==
+        "bad request: not valid JSON: a number is out of range");
+  CHECK(err(R"({"command":123456789012345678901234567890})") ==
+        "bad request: command: expected a string, got number");
   CHECK(err("{}") == "bad request: command: missing");
   CHECK(err("[]") == "bad request: the message: expected an object, got array");
   CHECK(err(R"({"command":7})") == "bad request: command: expected a string, got number");
@@ -460,6 +464,8 @@ TEST_CASE("response decoding is strict") {
         "bad response from ipsecd: details[1]: expected a string, got object");
   CHECK(err(R"({"ok":true,"data":{},"details":"one"})") ==
         "bad response from ipsecd: details: expected an array of strings, got string");
+  CHECK(err(R"({"ok":true,"data":{"n":1e999999}})") ==
+        "bad response from ipsecd: not valid JSON: a number is out of range");
   CHECK(err(std::string(kMaxLine + 1, ' ')) ==
         "bad response from ipsecd: longer than " + std::to_string(kMaxLine) + " bytes");
 }

@@ -598,3 +598,25 @@ TEST_CASE("policy: a NUL inside a string is refused, not cut short") {
   sa["dst"] = std::string("192.0.2.2\0junk", 14);
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].dst: contains a NUL character"});
 }
+
+TEST_CASE("policy: a number too large for JSON is a syntax error with its position") {
+  // No double holds 1e999999: refused where it starts, like any other syntax error.
+  auto r = load_text("{\n  \"sas\": [{\"spi\": 1e999999}]\n}\n", "big.json", ".");
+  CHECK(lines(r.errors) == Lines{"big.json: line 2, column 19: number out of range: 1e999999"});
+  const std::string digits(400, '9');
+  r = load_text("{\"sas\": [{\"spi\": " + digits + "e999}]}", "long.json", ".");
+  CHECK(lines(r.errors) == Lines{"long.json: line 1, column 18: number out of range: " +
+                                 digits.substr(0, 32) + "..."});
+  // An integer beyond 64 bits is read as a double: named as such, with its JSON path.
+  json sa = base_sa();
+  r = load_text(R"({"sas": [{"protocol": "esp", "spi": 123456789012345678901234567890,
+                 "src": "192.0.2.1", "dst": "192.0.2.2", "replay_window": -123456789012345678901234567890,
+                 "aead": {"algorithm": "aes-gcm-16", "key": "0x000102030405060708090a0b0c0d0e0f10111213"}}]})",
+                "t.json", ".");
+  CHECK(lines(r.errors) ==
+        Lines{"t.json: sas[0].spi: expected an integer or a \"0x...\" string, got a number too "
+              "large (over 64 bits)",
+              "t.json: sas[0].replay_window: expected an integer, got a number too large (over 64 "
+              "bits)"});
+  CHECK(r.config.sas.empty());
+}
