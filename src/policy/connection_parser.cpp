@@ -80,6 +80,20 @@ Result<Identity> parse_identity(std::string_view s) {
               "\", \"keyid:0x...\" or an address");
 }
 
+// An identity is printable text: a control character (C0, DEL or a C1 control in UTF-8)
+// would reach logs, status and the peer's IDr. nullopt when there is none, else "\x1b at
+// offset 3" (what printable() makes of it).
+std::optional<std::string> control_character(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    const size_t n = c == 0xc2 && next >= 0x80 && next <= 0x9f ? 2 : 1;
+    if (n == 2 || c < 0x20 || c == 0x7f)
+      return printable(s.substr(i, n)) + " at offset " + std::to_string(i);
+  }
+  return std::nullopt;
+}
+
 // Remote id patterns: "any"/"%any", "*.example.org" (also "fqdn:*.example.org"), an address
 // prefix "192.0.2.0/24" (also "ipv4:"/"ipv6:" before it). nullopt: not a pattern.
 std::optional<Result<Identity>> parse_id_pattern(std::string_view s) {
@@ -111,10 +125,10 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
                                std::string_view side) {
   const Json* j = r.required(conn, conn_path, side);
   std::string path = join(conn_path, side);
-  if (j == nullptr || !r.object(*j, path,
-                                {"address", "id", "auth", "cert", "key", "key_passphrase_file",
-                                 "send_cert", "cacerts", "crls", "signature_schemes", "ocsp",
-                                 "ocsp_uri"}))
+  if (j == nullptr ||
+      !r.object(*j, path,
+                {"address", "id", "auth", "cert", "key", "key_passphrase_file", "send_cert",
+                 "cacerts", "crls", "signature_schemes", "ocsp", "ocsp_uri"}))
     return std::nullopt;
   size_t before = r.error_count();
   Peer p;
@@ -127,7 +141,10 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
   parse_peer_pubkey(r, *j, path, side, p);
   p.id = address_identity(p.address);
   if (const Json* id = Reader::field(*j, "id")) {
-    if (const std::string* s = r.string(*id, join(path, "id"))) {
+    const std::string* s = r.string(*id, join(path, "id"));
+    if (auto bad = s != nullptr ? control_character(*s) : std::nullopt) {
+      r.error(join(path, "id"), "contains a control character (" + *bad + ")");
+    } else if (s != nullptr) {
       auto pattern = parse_id_pattern(*s);
       if (pattern && side != "remote")
         pattern =

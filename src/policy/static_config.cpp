@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/bytes.h"
 #include "policy/parser.h"
 #include "policy/reader.h"
 
@@ -24,7 +25,7 @@ std::string Diagnostic::str() const {
     if (!out.empty()) out += ": ";
     out += *part;
   }
-  return out;
+  return printable_line(out);  // names, keys and values from the file: no control characters
 }
 
 namespace {

@@ -522,3 +522,48 @@ TEST_CASE("connection: duplicate names across files; all or nothing") {
   REQUIRE(r.config.connections.size() == 2);
   CHECK(r.config.connections[0].name == "a");
 }
+
+TEST_CASE("connection: control characters are escaped in every error, refused in identities") {
+  TempDir t;
+  // The user's report: a name that colours the terminal and forges an "error:" line.
+  auto r = load_text("{\"connections\":{\"a\\u001b[31mX\\nerror: y\":{}}}", "f.json", t.dir());
+  const std::string shown = "connections.a\\x1b[31mX\\x0aerror: y";
+  CHECK(lines(r.errors) == Lines{"f.json: " + shown +
+                                     ": connection name \"a\\x1b[31mX\\x0aerror: y\" is not 1..64 "
+                                     "letters, digits, '-', '_' or '.'",
+                                 "f.json: " + shown + ": missing required field \"local\"",
+                                 "f.json: " + shown + ": missing required field \"remote\""});
+  // Unknown field names and keyword values; and the file's own name.
+  json c = base_connection();
+  c["children"]["lan"]["mode\r"] = "tunnel";
+  c["children"]["lan"]["start_action"] = "st\x07\nok: art";
+  r = load_text(json{{"connections", {{"site-b", c}}}}.dump(), "f\x1b.json", t.dir());
+  CHECK(lines(r.errors) ==
+        Lines{"f\\x1b.json: connections.site-b.children.lan.mode\\x0d: unknown field",
+              "f\\x1b.json: connections.site-b.children.lan.start_action: expected \"none\", "
+              "\"start\", \"trap\" or \"on-demand\", got \"st\\x07\\x0aok: art\""});
+  // Identities: refused, with the JSON path, whatever their type.
+  const std::pair<std::string, std::string> ids[] = {
+      {"fqdn:gw\x1b[2J.example", "\\x1b at offset 7"},
+      {"gw.example\n", "\\x0a at offset 10"},
+      {"email:a\x7f@example.org", "\\x7f at offset 7"},
+      {"*.exa\tmple.org", "\\x09 at offset 5"},
+      {"fqdn:csi\xc2\x9b"
+       "31m",
+       "\\xc2\\x9b at offset 8"},
+  };
+  for (const auto& [id, where] : ids) {
+    INFO(id);
+    c = base_connection();
+    c["remote"]["id"] = id;
+    CHECK(errors(c) ==
+          Lines{"c.json: connections.site-b.remote.id: contains a control character (" + where +
+                ")"});
+  }
+  c = base_connection();
+  c["local"]["id"] = "fqdn:gw\r";
+  CHECK(errors(c) == Lines{"c.json: connections.site-b.local.id: contains a control character "
+                           "(\\x0d at offset 7)"});
+  c["local"]["id"] = "fqdn:Müller.example";  // UTF-8 is fine
+  CHECK(errors(c).empty());
+}
