@@ -293,12 +293,11 @@ void do_monitor(Context& ctx, const ControlOptions& o) {
   auto fd = connect_to(o.socket);
   if (!fd) return report_daemon_error(ctx, o.socket, fd.error());
   CloseFd guard{*fd};
-  if (auto w = write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n",
-                         kDaemonTimeoutMs);
-      !w)
-    return report_daemon_error(ctx, o.socket, w.error());
+  auto w = write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n",
+                     kDaemonTimeoutMs);
   LineReader reader(*fd);
-  auto first = reader.next(kDaemonTimeoutMs);
+  auto first = reader.next(w ? kDaemonTimeoutMs : 0);  // a refusal's reason, even so
+  if (!w && !(first && *first)) return report_daemon_error(ctx, o.socket, w.error());
   if (!first || !*first) {
     Error e =
         first
@@ -352,8 +351,14 @@ Result<control::Response> ask_daemon(const std::string& socket, const control::R
   auto fd = connect_to(socket);
   if (!fd) return fail(fd.error());
   CloseFd guard{*fd};
-  if (auto w = write_all(*fd, line, timeout_ms); !w) return fail(w.error());
-  auto answer = read_line(*fd, timeout_ms);
+  auto w = write_all(*fd, line, timeout_ms);
+  // A refused client gets the reason as an answer before the daemon closes: read it even
+  // when the close came before our request was written.
+  auto answer = read_line(*fd, w ? timeout_ms : 0);
+  if (!w && answer) {
+    if (auto refused = control::parse_response(*answer); refused && !refused->ok) return refused;
+  }
+  if (!w) return fail(w.error());
   if (!answer) return fail(answer.error());
   return control::parse_response(*answer);
 }

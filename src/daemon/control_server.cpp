@@ -3,12 +3,14 @@
 #include "daemon/control_server.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -20,10 +22,45 @@ namespace ipsec::daemon {
 namespace {
 
 constexpr int kWriteTimeoutMs = 1000;  // a client that does not read is dropped
+#ifndef SO_PEERGROUPS
+constexpr int SO_PEERGROUPS = 59;  // Linux 4.13; older C libraries lack the name
+#endif
 
 Error sys_error(const std::string& what) {
   int err = errno;
   return Error{what + ": " + std::strerror(err), err};
+}
+
+// The group's name, or its number when it has none.
+std::string group_name(gid_t gid) {
+  group g{};
+  group* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getgrgid_r(gid, &g, buf.data(), buf.size(), &found) == 0 && found != nullptr)
+    return std::string(found->gr_name) + " (gid " + std::to_string(gid) + ")";
+  return std::to_string(gid);
+}
+
+// SO_PEERCRED, and the supplementary groups from SO_PEERGROUPS (Linux 4.13): both as the
+// peer had them when it connected.
+Result<Peer> peer_of(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return fail(sys_error("SO_PEERCRED"));
+  Peer p{cred.pid, cred.uid, cred.gid, {}};
+  p.groups.resize(64);
+  for (int tries = 0; tries < 3; ++tries) {
+    len = static_cast<socklen_t>(p.groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p.groups.data(), &len) == 0) {
+      p.groups.resize(len / sizeof(gid_t));
+      return p;
+    }
+    if (errno != ERANGE) break;  // ENOPROTOOPT before 4.13: the primary group only
+    p.groups.resize(len / sizeof(gid_t) + 1);
+  }
+  p.groups.clear();
+  return p;
 }
 
 Result<sockaddr_un> unix_address(const std::string& path) {
@@ -136,31 +173,56 @@ ControlServer::~ControlServer() {
     ::unlink(path_.c_str());
 }
 
-// Root, the daemon's own user, or the socket's group.
+// Root, the daemon's own user, or a member of the socket's group (primary or supplementary).
 bool ControlServer::peer_allowed(const Peer& p) const {
-  return p.uid == 0 || p.uid == ::geteuid() || p.gid == gid_;
+  return p.uid == 0 || p.uid == ::geteuid() || p.gid == gid_ ||
+         std::find(p.groups.begin(), p.groups.end(), gid_) != p.groups.end();
+}
+
+// Why `p` may not use the socket, for the client and the log.
+std::string ControlServer::refusal(const Peer& p) const {
+  std::string who = "uid " + std::to_string(p.uid) + " is not root";
+  if (::geteuid() != 0) who += ", not ipsecd's own uid " + std::to_string(::geteuid());
+  who += " and not in group " + group_name(gid_);
+  return "permission denied: " + who;
 }
 
 void ControlServer::on_accept() {
   for (int i = 0; i < 16; ++i) {  // bounded: the rest on the next wakeup
     int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
+    auto peer = peer_of(fd);
+    std::string why = !peer ? "cannot tell who is connecting: " + peer.error().message
+                      : !peer_allowed(*peer) ? refusal(*peer)
+                      : clients_.size() >= kMaxClients
+                          ? "too many control clients (" + std::to_string(kMaxClients) + ")"
+                          : std::string();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    bool known = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
-    Peer peer{cred.pid, cred.uid, cred.gid};
-    if (clients_.size() >= kMaxClients || !known || !peer_allowed(peer) ||
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      ++refused_;
-      log::warn("control: connection refused (credentials or too many clients)");
-      ::close(fd);
+    if (why.empty() && ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      why = sys_error("epoll_ctl").message;
+    if (!why.empty()) {
+      refuse(fd, why, peer ? peer->pid : 0);
       continue;
     }
-    clients_[fd].peer = peer;  // owned from here; closed in drop()
+    clients_[fd].peer = std::move(*peer);  // owned from here; closed in drop()
   }
+}
+
+// The reason as an error answer (one line: the socket's buffer is empty, so it fits
+// without waiting), what the client sent discarded (closing with unread input would make
+// the client's read fail with ECONNRESET instead of giving it the line), then the close.
+void ControlServer::refuse(int fd, const std::string& why, pid_t pid) {
+  ++refused_;
+  log::warn("control: connection refused (pid " + std::to_string(pid) + "): " + why);
+  const std::string line = control::encode(control::Response::failure(why)) + "\n";
+  (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  char buf[4096];
+  for (int i = 0; i < 64 && ::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; ++i) {
+  }
+  ::close(fd);
 }
 
 void ControlServer::drop(int fd) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "control/protocol.h"
@@ -17,11 +18,12 @@
 
 namespace ipsec::daemon {
 
-// Who is on the other end of a control connection (SO_PEERCRED at accept).
+// Who is on the other end of a control connection (SO_PEERCRED and SO_PEERGROUPS at accept).
 struct Peer {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
 };
 
 class ControlServer {
@@ -53,6 +55,9 @@ class ControlServer {
  private:
   ControlServer(std::string path, Fd listen, int epoll_fd, gid_t gid, Handler handler);
   bool peer_allowed(const Peer& p) const;
+  std::string refusal(const Peer& p) const;
+  // Answers `why` as an error, then closes `fd` (not a client yet).
+  void refuse(int fd, const std::string& why, pid_t pid);
   void drop(int fd);
   bool answer(int fd, const std::string& line);
   // Writes what the monitor client's backlog holds, as far as the socket takes it, and

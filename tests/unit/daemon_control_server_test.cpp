@@ -4,12 +4,14 @@
 // (EPOLLOUT), and one that leaves more than kMaxMonitorBacklog unread is dropped without
 // the daemon ever blocking; other clients are served meanwhile.
 #include <doctest/doctest.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "daemon/control_server.h"
 #include "daemon/fd.h"
@@ -280,4 +283,80 @@ TEST_CASE("control server: --control never removes what is not a stale socket") 
     CHECK(read_file(path) == "keep\n");
   }
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// In a forked child with these credentials: connects to `path`, sends a status request and
+// returns the answer line (or "connect: ERROR"), through a pipe; the parent serves the
+// socket meanwhile.
+std::string ask_as(Harness& h, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) {
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(out[0]);
+    std::string answer;
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(gid) != 0 ||
+        ::setuid(uid) != 0) {
+      answer = "cannot change credentials";
+    } else {
+      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un sun{};
+      sun.sun_family = AF_UNIX;
+      std::memcpy(sun.sun_path, h.path.c_str(), h.path.size() + 1);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+        answer = std::string("connect: ") + std::strerror(errno);
+      } else {
+        const std::string req = "{\"command\":\"status\"}\n";
+        (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        answer = read_some(fd, 5000);
+      }
+    }
+    (void)!::write(out[1], answer.data(), answer.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  int status = 0;
+  for (int i = 0; i < 500 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) h.pump(1);
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) answer.append(buf, size_t(n));
+  ::close(out[0]);
+  return answer;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "control server: members of the socket's group by a supplementary group; others "
+    "told why" *
+    doctest::skip(::geteuid() != 0)) {  // skipped unless root: it changes credentials
+  Harness h;
+  // Anyone may reach the socket, so that the credential check is what decides.
+  REQUIRE(::chmod(h.dir.c_str(), 0711) == 0);
+  REQUIRE(::chmod(h.path.c_str(), 0666) == 0);
+  struct stat st {};
+  REQUIRE(::stat(h.path.c_str(), &st) == 0);
+  const gid_t group = st.st_gid;  // the socket's group: root's, as the test runs as root
+  const uid_t nobody = 65534;
+  const gid_t nogroup = 65534;
+  // Primary group: allowed, as before. Supplementary group only: allowed now.
+  CHECK(ask_as(h, nobody, group, {}) == "{\"data\":{\"command\":\"status\"},\"ok\":true}\n");
+  CHECK(ask_as(h, nobody, nogroup, {nogroup, group}) ==
+        "{\"data\":{\"command\":\"status\"},\"ok\":true}\n");
+  // Neither: a one-line reason before the close, and nothing handled.
+  const int before = h.requests;
+  const uint64_t refused = h.server->refused();
+  const std::string answer = ask_as(h, nobody, nogroup, {nogroup});
+  CHECK(
+      answer.starts_with("{\"error\":\"permission denied: uid 65534 is not root and not in "
+                         "group "));
+  CHECK(answer.find(std::to_string(group)) != std::string::npos);
+  auto parsed = control::parse_response(answer.substr(0, answer.find('\n')));
+  REQUIRE(parsed);
+  CHECK_FALSE(parsed->ok);
+  CHECK(h.requests == before);
+  CHECK(h.server->refused() == refused + 1);
 }
