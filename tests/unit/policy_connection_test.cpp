@@ -567,3 +567,42 @@ TEST_CASE("connection: control characters are escaped in every error, refused in
   c["local"]["id"] = "fqdn:Müller.example";  // UTF-8 is fine
   CHECK(errors(c).empty());
 }
+
+TEST_CASE("connection: selectors that can never match for their address family are refused") {
+  const std::string lan = "c.json: connections.site-b.children.lan.";
+  // IPv4 local and IPv6 remote selectors (and the reverse): no pair of one family.
+  json c = base_connection();
+  c["children"]["lan"] = {
+      {"mode", "tunnel"}, {"local_ts", {"10.1.0.0/16"}}, {"remote_ts", {"2001:db8:2::/48"}}};
+  CHECK(errors(c) ==
+        Lines{lan + "local_ts[0]: \"10.1.0.0/16\" is IPv4 but remote_ts has no IPv4 selector: a "
+                    "local and a remote selector pair only within one family",
+              lan + "remote_ts[0]: \"2001:db8:2::/48\" is IPv6 but local_ts has no IPv6 "
+                    "selector: a local and a remote selector pair only within one family"});
+  c["children"]["lan"]["local_ts"] = {"2001:db8:1::/48"};
+  c["children"]["lan"]["remote_ts"] = {"10.2.0.0/16"};
+  CHECK(errors(c).size() == 2);
+  // A default (the address) against a selector of the other family: the given one is named.
+  c["children"]["lan"].erase("local_ts");
+  c["children"]["lan"]["remote_ts"] = {"2001:db8:2::/48"};
+  CHECK(errors(c) == Lines{lan + "remote_ts[0]: \"2001:db8:2::/48\" is IPv6 but local_ts has no "
+                                 "IPv6 selector: a local and a remote selector pair only within "
+                                 "one family"});
+  // Both families on both sides, and IPv6 inside an IPv4 tunnel: fine.
+  c["children"]["lan"]["local_ts"] = {"10.1.0.0/16", "2001:db8:1::/48"};
+  c["children"]["lan"]["remote_ts"] = {"2001:db8:2::/48", "10.2.0.0/16"};
+  CHECK(errors(c).empty());
+  c["children"]["lan"]["local_ts"] = {"2001:db8:1::/48"};
+  c["children"]["lan"]["remote_ts"] = {"2001:db8:2::/48"};
+  CHECK(errors(c).empty());
+  // Transport mode: the selectors are the addresses' traffic, so of their family.
+  c["children"]["lan"]["mode"] = "transport";
+  CHECK(errors(c) ==
+        Lines{lan + "local_ts[0]: \"2001:db8:1::/48\" is IPv6 but the connection's addresses are "
+                    "IPv4: a transport-mode child protects the traffic between them",
+              lan + "remote_ts[0]: \"2001:db8:2::/48\" is IPv6 but the connection's addresses "
+                    "are IPv4: a transport-mode child protects the traffic between them"});
+  c["children"]["lan"]["local_ts"] = {"dynamic"};
+  c["children"]["lan"]["remote_ts"] = {"192.0.2.2/32"};
+  CHECK(errors(c).empty());
+}

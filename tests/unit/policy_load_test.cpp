@@ -620,3 +620,17 @@ TEST_CASE("policy: a number too large for JSON is a syntax error with its positi
               "bits)"});
   CHECK(r.config.sas.empty());
 }
+
+TEST_CASE("policy: a transport-mode SA with a selector of the other family is refused") {
+  json sa = base_sa();  // transport mode (the default), 192.0.2.1 -> 192.0.2.2
+  sa["selector"] = {{"src", "2001:db8::/64"}, {"dst", "2001:db8:1::/64"}};
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0].selector: src \"2001:db8::/64\" and dst \"2001:db8:1::/64\" are "
+              "IPv6 but the SA's src and dst are IPv4: a transport-mode SA carries the traffic "
+              "between them"});
+  sa["mode"] = "tunnel";  // IPv6 in IPv4: the kernel does it
+  CHECK(sa_errors(sa).empty());
+  sa = base_sa();
+  sa["selector"] = {{"src", "192.0.2.1/32"}, {"dst", "192.0.2.2/32"}, {"proto", "tcp"}};
+  CHECK(sa_errors(sa).empty());
+}
