@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/bytes.h"
 #include "control/protocol.h"
@@ -68,27 +69,36 @@ Result<void> write_all(int fd, const std::string& data, int timeout_ms) {
   return ok();
 }
 
-// Reads one line, bounded in size and time.
+// Reads one answer line, bounded in size (kMaxAnswer) and in time (`timeout_ms` for each
+// chunk: a large answer takes as long as it takes while it keeps coming).
 Result<std::string> read_line(int fd, int timeout_ms) {
   std::string in;
-  char buf[4096];
-  while (in.find('\n') == std::string::npos) {
+  std::vector<char> buf(1 << 16);
+  for (size_t scanned = 0;;) {
+    if (auto nl = in.find('\n', scanned); nl != std::string::npos) {
+      in.resize(nl);
+      return in;
+    }
+    scanned = in.size();  // a newline can only come in what is read next
+    if (in.size() > control::kMaxAnswer)
+      return fail("ipsecd's answer is longer than " + std::to_string(control::kMaxAnswer) +
+                  " bytes");
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0)
       return fail("ipsecd did not answer within " + std::to_string(timeout_ms / 1000) + "s");
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("ipsecd closed the connection without answering");
-    in.append(buf, static_cast<size_t>(n));
-    if (in.size() > control::kMaxLine) return fail("ipsecd's answer is too long");
+    if (n <= 0)
+      return fail(in.empty() ? "ipsecd closed the connection without answering"
+                             : "ipsecd closed the connection in the middle of its answer");
+    in.append(buf.data(), static_cast<size_t>(n));
   }
-  return in.substr(0, in.find('\n'));
 }
 
 // Runs a request; prints errors and sets the exit code. Null when it failed.
-std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o,
-                                       control::Request req) {
-  auto r = ask_daemon(o.socket, req);
+std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o, control::Request req,
+                                       int timeout_ms = kDaemonTimeoutMs) {
+  auto r = ask_daemon(o.socket, req, timeout_ms);
   if (!r) {
     report_daemon_error(ctx, o.socket, r.error());
     return nullptr;
@@ -103,7 +113,7 @@ std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o,
 }
 
 void do_status(Context& ctx, const ControlOptions& o) {
-  auto r = run(ctx, o, control::Request{"status", "", {}});
+  auto r = run(ctx, o, control::Request{"status", "", {}}, kListTimeoutMs);
   if (!r) return;
   if (o.json) {  // as the daemon sent it, new fields included
     std::printf("%s\n", r->data.dump(2).c_str());
@@ -129,7 +139,7 @@ std::string start_text(const control::ConnInfo& c) {
 }
 
 void do_list_conns(Context& ctx, const ControlOptions& o) {
-  auto r = run(ctx, o, control::Request{"list-conns", "", {}});
+  auto r = run(ctx, o, control::Request{"list-conns", "", {}}, kListTimeoutMs);
   if (!r) return;
   if (o.json) {
     std::printf("%s\n", r->data.dump(2).c_str());
@@ -293,8 +303,8 @@ void do_monitor(Context& ctx, const ControlOptions& o) {
   auto fd = connect_to(o.socket);
   if (!fd) return report_daemon_error(ctx, o.socket, fd.error());
   CloseFd guard{*fd};
-  auto w = write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n",
-                     kDaemonTimeoutMs);
+  auto w =
+      write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n", kDaemonTimeoutMs);
   LineReader reader(*fd);
   auto first = reader.next(w ? kDaemonTimeoutMs : 0);  // a refusal's reason, even so
   if (!w && !(first && *first)) return report_daemon_error(ctx, o.socket, w.error());

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct Harness {
   daemon::Fd epoll{::epoll_create1(EPOLL_CLOEXEC)};
   std::unique_ptr<daemon::ControlServer> server;
   int requests = 0;
+  // When set, what the server answers (else {"command": ...}).
+  std::function<control::Response(const control::Request&)> answer_with;
 
   Harness() {
     char tmpl[] = "/tmp/ipsecd-cs.XXXXXX";
@@ -43,6 +46,7 @@ struct Harness {
     auto s = daemon::ControlServer::open(path, epoll.get(),
                                          [this](const control::Request& r, const daemon::Peer&) {
                                            ++requests;
+                                           if (answer_with) return answer_with(r);
                                            control::Response resp;
                                            resp.data = {{"command", r.command}};
                                            return resp;
@@ -359,4 +363,180 @@ TEST_CASE(
   CHECK_FALSE(parsed->ok);
   CHECK(h.requests == before);
   CHECK(h.server->refused() == refused + 1);
+}
+
+namespace {
+
+// Reads one whole line (without its newline) from `fd`, pumping the server meanwhile;
+// what came after it stays in `in` for the next call.
+std::string read_answer(Harness& h, int fd, std::string& in) {
+  std::vector<char> buf(1 << 16);
+  size_t nl = in.find('\n');
+  for (int idle = 0; idle < 200 && nl == std::string::npos;) {
+    h.pump(1);
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n == 0) break;
+    if (n > 0) {
+      const size_t scanned = in.size();  // only what came now can hold the newline
+      in.append(buf.data(), static_cast<size_t>(n));
+      nl = in.find('\n', scanned);
+      idle = 0;
+    } else {
+      ++idle;
+    }
+  }
+  std::string line = in.substr(0, nl);
+  in.erase(0, nl == std::string::npos ? in.size() : nl + 1);
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "control server: an answer longer than a request line is written as the client "
+    "reads, without keeping other clients waiting") {
+  Harness h;
+  const size_t big = 3 * control::kMaxLine;  // far more than a socket buffer
+  h.answer_with = [big](const control::Request& r) {
+    control::Response resp;
+    resp.data = {{"command", r.command}};
+    if (r.command == "list-conns") resp.data["filler"] = std::string(big, 'x');
+    return resp;
+  };
+  daemon::Fd slow = h.connect_client();
+  send_line(slow.get(), R"({"command":"list-conns"})");
+  const auto t0 = std::chrono::steady_clock::now();
+  h.pump();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
+  // While the slow client has not read a byte, another is answered at once.
+  daemon::Fd quick = h.connect_client();
+  send_line(quick.get(), R"({"command":"status"})");
+  h.pump();
+  CHECK(read_some(quick.get()) == R"({"data":{"command":"status"},"ok":true})"
+                                  "\n");
+  // The slow client gets all of it, then a pipelined second request's answer, in order.
+  send_line(slow.get(), R"({"command":"up","name":"a"})");
+  std::string in;
+  const std::string answer = read_answer(h, slow.get(), in);
+  REQUIRE(answer.size() > big);
+  auto r = control::parse_response(answer);
+  REQUIRE(r);
+  CHECK(r->data["filler"].get<std::string>().size() == big);
+  CHECK(read_answer(h, slow.get(), in) == R"({"data":{"command":"up"},"ok":true})");
+  CHECK(h.requests == 3);
+}
+
+TEST_CASE(
+    "control server: a request line over the limit is answered with an error, then "
+    "closed") {
+  Harness h;
+  daemon::Fd c = h.connect_client();
+  const std::string chunk(64 * 1024, 'a');
+  for (size_t sent = 0; sent <= control::kMaxLine; sent += chunk.size()) {
+    if (::send(c.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
+    h.pump(1);
+  }
+  h.pump();
+  std::string in;
+  CHECK(read_answer(h, c.get(), in) == R"({"error":"bad request: longer than )" +
+                                           std::to_string(control::kMaxLine) +
+                                           R"( bytes","ok":false})");
+  CHECK(at_eof(c.get()));
+  CHECK(h.requests == 0);
+  daemon::Fd other = h.connect_client();  // and the server goes on
+  send_line(other.get(), R"({"command":"status"})");
+  h.pump();
+  CHECK(read_some(other.get()) == R"({"data":{"command":"status"},"ok":true})"
+                                  "\n");
+}
+
+TEST_CASE(
+    "control server: a client that stops reading its answer, or never sends, is dropped "
+    "after the client timeout") {
+  Harness h;
+  h.server->set_client_timeout(std::chrono::milliseconds(300));
+  h.answer_with = [](const control::Request& r) {
+    control::Response resp;
+    resp.data = {{"filler", std::string(r.command == "status" ? 4 << 20 : 0, 'x')}};
+    return resp;
+  };
+  daemon::Fd stalled = h.connect_client();
+  send_line(stalled.get(), R"({"command":"status"})");
+  daemon::Fd idle = h.connect_client();
+  h.pump();
+  CHECK(h.server->timeout_ms() >= 0);
+  CHECK(h.server->timeout_ms() <= 300);
+  // The server's loop: epoll_wait bounded by timeout_ms(), then expire().
+  for (int i = 0; i < 30; ++i) {
+    h.pump(1);
+    h.server->expire();
+  }
+  CHECK(!h.server->is_client(stalled.get()));
+  std::string got;
+  for (std::string more; !(more = read_some(stalled.get(), 20)).empty();) got += more;
+  CHECK(got.size() < (4u << 20));  // what the socket took, then the end
+  CHECK(at_eof(idle.get()));
+  CHECK(h.server->timeout_ms() == -1);  // nobody left to time out
+  // A monitor is not timed out: it waits for events.
+  daemon::Fd monitor = h.connect_client();
+  send_line(monitor.get(), R"({"command":"monitor"})");
+  h.pump();
+  read_some(monitor.get());
+  for (int i = 0; i < 20; ++i) {
+    h.pump(1);
+    h.server->expire();
+  }
+  CHECK(h.server->monitors() == 1);
+}
+
+TEST_CASE("control server: the status of 10,000 IKE SAs goes through in one answer") {
+  // Several MiB, far over the 1 MiB request limit. (100,000 SAs, the performance goal, are
+  // some 75 MiB: the daemon writes them in 0.3 s, an -O2 ipsecctl parses them in 4 s; this
+  // Debug build would take ten times as long.)
+  constexpr size_t kSas = 10000;
+  control::Status status;
+  status.ike_sas.reserve(kSas);
+  for (size_t i = 0; i < kSas; ++i) {
+    control::IkeStatus sa;
+    sa.connection = "conn-" + std::to_string(i);
+    sa.state = "established";
+    sa.spi_i = i + 1;
+    sa.spi_r = i + 2;
+    sa.local = "2001:db8::1[500]";
+    sa.remote = "2001:db8:a::" + std::to_string(i % 10000) + "[500]";
+    sa.algorithms = "ENCR_AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519";
+    control::ChildStatus child;
+    child.name = "lan";
+    child.state = "installed";
+    child.spi_in = static_cast<uint32_t>(0xc0000000 + i);
+    child.spi_out = static_cast<uint32_t>(0xc1000000 + i);
+    child.mode = "tunnel";
+    child.local_ts = {"10.1.0.0/16"};
+    child.remote_ts = {"10.2.0.0/16"};
+    child.algorithms = "ENCR_AES_GCM_16_256";
+    sa.children.push_back(std::move(child));
+    status.ike_sas.push_back(std::move(sa));
+  }
+  Harness h;
+  h.answer_with = [&status](const control::Request&) {
+    control::Response resp;
+    resp.data_text = control::encode_status(status);  // as Daemon::status answers
+    return resp;
+  };
+  daemon::Fd c = h.connect_client();
+  const auto t0 = std::chrono::steady_clock::now();
+  send_line(c.get(), R"({"command":"status"})");
+  std::string in;
+  const std::string answer = read_answer(h, c.get(), in);
+  auto r = control::parse_response(answer);
+  REQUIRE(r);
+  auto back = control::status_from_json(r->data);
+  REQUIRE(back);
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("status of " << kSas << " IKE SAs: " << answer.size() / 1024 << " KiB in " << took
+                       << " s (encode, write, read, decode)");
+  CHECK(answer.size() > 4 * control::kMaxLine);
+  REQUIRE(back->ike_sas.size() == kSas);
+  CHECK(back->ike_sas.back().connection == "conn-" + std::to_string(kSas - 1));
+  CHECK(back->ike_sas.back().children.at(0).spi_in == 0xc0000000 + kSas - 1);
 }
