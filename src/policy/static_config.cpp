@@ -294,19 +294,20 @@ std::string directory_of(const std::string& path) {
   return dir.empty() ? "." : dir;
 }
 
-// Reads all of fd into text. Grows by hand so that no unwiped copy of the
-// contents (which may hold keys) is left behind in freed memory.
+// Reads all of fd into text, at most kMaxPolicyBytes + 1 bytes (more is refused: standard
+// input may be /dev/zero). Grows by hand so that no unwiped copy of the contents (which may
+// hold keys) is left behind in freed memory.
 bool read_fd(int fd, std::string& text) {
   std::string buf(64 * 1024, '\0');
   size_t used = 0;
-  for (;;) {
+  while (used <= kMaxPolicyBytes) {
     if (used == buf.size()) {
       std::string bigger(buf.size() * 2, '\0');
       std::memcpy(bigger.data(), buf.data(), used);
       secure_wipe(buf.data(), buf.size());
       buf.swap(bigger);
     }
-    ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
+    ssize_t n = ::read(fd, buf.data() + used, std::min(buf.size(), kMaxPolicyBytes + 1) - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int saved = errno;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: policy files to SaParams/PolicyParams, and every error a user may see.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -633,4 +635,18 @@ TEST_CASE("policy: a transport-mode SA with a selector of the other family is re
   sa = base_sa();
   sa["selector"] = {{"src", "192.0.2.1/32"}, {"dst", "192.0.2.2/32"}, {"proto", "tcp"}};
   CHECK(sa_errors(sa).empty());
+}
+
+TEST_CASE("policy: standard input is read within the size limit (/dev/zero is refused)") {
+  const int saved = ::dup(STDIN_FILENO);
+  const int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  REQUIRE(saved >= 0);
+  REQUIRE(zero >= 0);
+  REQUIRE(::dup2(zero, STDIN_FILENO) == STDIN_FILENO);
+  auto r = load_files({"-"});
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  ::close(zero);
+  CHECK(lines(r.errors) ==
+        Lines{"<stdin>: too large for a policy file (more than 16777216 bytes)"});
 }
