@@ -78,6 +78,7 @@ BAD = {
     "connection without psk_file": connection(psk_file=None),
     "unknown peer field": connection(local={"address": "192.0.2.1", "port": 500}),
     "unknown auth method": connection(local={"address": "192.0.2.1", "auth": "rsasig"}),
+    "control character in an id": connection(remote={"address": "192.0.2.2", "id": "fqdn:gw\x1b[2J"}),
     "pubkey on one side only, without psk_file":
         connection(local={"address": "192.0.2.1", "auth": "pubkey", "cert": "a.pem", "key": "a.key"},
                    psk_file=None),

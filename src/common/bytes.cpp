@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Byte buffers and hex conversion.
+// Byte buffers, hex conversion, and text made safe to print.
 #include "common/bytes.h"
 
 namespace ipsec {
@@ -49,20 +49,37 @@ Result<Bytes> from_hex(std::string_view text) {
   return out;
 }
 
-std::string printable(std::string_view text) {
+namespace {
+
+std::string escape_controls(std::string_view text, bool escape_backslash) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c != 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-      continue;
-    }
+  auto escape = [&out](unsigned char c) {
     out += "\\x";
     out += kHex[c >> 4];
     out += kHex[c & 0xf];
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {  // a C1 control (CSI is U+009B)
+      escape(c);
+      escape(next);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f || (c == '\\' && escape_backslash)) {
+      escape(c);
+    } else {
+      out += static_cast<char>(c);
+    }
   }
   return out;
 }
+
+}  // namespace
+
+std::string printable(std::string_view text) { return escape_controls(text, true); }
+
+std::string printable_line(std::string_view text) { return escape_controls(text, false); }
 
 }  // namespace ipsec

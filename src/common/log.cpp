@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/bytes.h"
+
 namespace ipsec::log {
 
 namespace {
@@ -20,7 +22,7 @@ void write(Level l, std::string_view message) {
   if (l < g_level.load()) return;
   std::string line = kNames[static_cast<int>(l)];
   line += ": ";
-  line += message;
+  line += printable_line(message);  // one line, whatever a name or identity holds
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

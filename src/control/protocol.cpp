@@ -2,6 +2,7 @@
 // The control socket protocol: JSON encoding and strict decoding of its messages.
 #include "control/protocol.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -130,11 +131,15 @@ Result<T> decode(const char* what, F f) {
   }
 }
 
-json parse_line(std::string_view line) {
-  if (line.size() > kMaxLine) throw BadField("longer than " + std::to_string(kMaxLine) + " bytes");
-  json j = json::parse(line, nullptr, false);
-  if (j.is_discarded()) throw BadField("not valid JSON");
-  return j;
+json parse_line(std::string_view line, size_t limit) {
+  if (line.size() > limit) throw BadField("longer than " + std::to_string(limit) + " bytes");
+  try {
+    return json::parse(line);
+  } catch (const json::out_of_range&) {  // 1e999999: no double holds it
+    throw BadField("not valid JSON: a number is out of range");
+  } catch (const json::exception&) {
+    throw BadField("not valid JSON");
+  }
 }
 
 json child_json(const ChildStatus& c) {
@@ -255,6 +260,12 @@ std::string encode(const Request& r) {
 }
 
 std::string encode(const Response& r) {
+  if (r.ok && !r.data_text.empty()) {  // {"data":...,"details":[...],"ok":true}, as dump() has it
+    std::string out = "{\"data\":" + r.data_text;
+    if (!r.details.empty())
+      out += ",\"details\":" + json(r.details).dump(-1, ' ', false, json::error_handler_t::replace);
+    return out + ",\"ok\":true}";
+  }
   json j{{"ok", r.ok}};
   if (r.ok)
     j["data"] = r.data;
@@ -266,7 +277,7 @@ std::string encode(const Response& r) {
 
 Result<Request> parse_request(std::string_view line) {
   return decode<Request>("bad request", [&] {
-    json j = parse_line(line);
+    json j = parse_line(line, kMaxLine);
     Fields f(j, "");
     Request r;
     r.command = f.str("command");
@@ -283,7 +294,7 @@ Result<Request> parse_request(std::string_view line) {
 
 Result<Response> parse_response(std::string_view line) {
   return decode<Response>("bad response from ipsecd", [&] {
-    json j = parse_line(line);
+    json j = parse_line(line, kMaxAnswer);
     Fields f(j, "");
     Response r;
     r.ok = f.boolean("ok");
@@ -304,6 +315,120 @@ json to_json(const Status& s) {
                           {"reason", c.reason},
                           {"child_failure", c.child_failure}});
   return json{{"ike_sas", ike}, {"closed", closed}, {"counters", s.counters}};
+}
+
+namespace {
+
+// Members of one JSON object, written in the order given: callers give them sorted, as
+// nlohmann's objects keep them, so the text equals to_json(...).dump().
+class ObjectText {
+ public:
+  explicit ObjectText(std::string& out) : out_(out) { out_ += '{'; }
+  void end() { out_ += '}'; }
+  std::string& key(std::string_view k) {
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += k;
+    out_ += "\":";
+    return out_;
+  }
+  void str(std::string_view k, const std::string& v) { put(key(k), v); }
+  void u64(std::string_view k, uint64_t v) { key(k) += std::to_string(v); }
+  void i64(std::string_view k, int64_t v) { key(k) += std::to_string(v); }
+  void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
+  void strings(std::string_view k, const std::vector<std::string>& v) {
+    key(k) += '[';
+    for (size_t i = 0; i < v.size(); ++i) put(i == 0 ? out_ : out_ += ',', v[i]);
+    out_ += ']';
+  }
+
+  // A JSON string: printable ASCII as is (nearly every name, address and SPI), anything
+  // else through nlohmann's escaping (control characters, invalid UTF-8 replaced).
+  static void put(std::string& out, const std::string& v) {
+    bool plain = std::all_of(v.begin(), v.end(),
+                             [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (plain)
+      out.append("\"").append(v).append("\"");
+    else
+      out += json(v).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void put_child(std::string& out, const ChildStatus& c) {
+  ObjectText o(out);
+  o.u64("age_seconds", c.age_seconds);
+  o.str("algorithms", c.algorithms);
+  o.u64("bytes_in", c.bytes_in);
+  o.u64("bytes_out", c.bytes_out);
+  o.i64("expire_in_seconds", c.expire_in_seconds);
+  o.str("failure", c.failure);
+  o.i64("last_rekey_seconds_ago", c.last_rekey_seconds_ago);
+  o.strings("local_ts", c.local_ts);
+  o.str("mode", c.mode);
+  o.str("name", c.name);
+  o.u64("packets_in", c.packets_in);
+  o.u64("packets_out", c.packets_out);
+  o.i64("rekey_in_seconds", c.rekey_in_seconds);
+  o.strings("remote_ts", c.remote_ts);
+  o.str("replaces", spi_hex(c.replaces, 8));
+  o.str("spi_in", spi_hex(c.spi_in, 8));
+  o.str("spi_out", spi_hex(c.spi_out, 8));
+  o.str("state", c.state);
+  o.end();
+}
+
+void put_ike(std::string& out, const IkeStatus& s) {
+  ObjectText o(out);
+  o.u64("age_seconds", s.age_seconds);
+  o.str("algorithms", s.algorithms);
+  o.key("children") += '[';
+  for (size_t i = 0; i < s.children.size(); ++i)
+    put_child(i == 0 ? out : out += ',', s.children[i]);
+  out += ']';
+  o.str("connection", s.connection);
+  o.i64("expire_in_seconds", s.expire_in_seconds);
+  o.str("failure", s.failure);
+  o.boolean("initiator", s.initiator);
+  o.i64("last_rekey_seconds_ago", s.last_rekey_seconds_ago);
+  o.str("local", s.local);
+  o.str("peer_auth", s.peer_auth);
+  o.str("peer_cert", s.peer_cert);
+  o.str("peer_id", s.peer_id);
+  o.i64("rekey_in_seconds", s.rekey_in_seconds);
+  o.str("remote", s.remote);
+  o.str("spi_i", spi_hex(s.spi_i, 16));
+  o.str("spi_r", spi_hex(s.spi_r, 16));
+  o.str("state", s.state);
+  o.u64("worker", s.worker);
+  o.end();
+}
+
+}  // namespace
+
+std::string encode_status(const Status& s) {
+  std::string out;
+  out.reserve(1024 + s.ike_sas.size() * 1024);
+  ObjectText o(out);
+  o.key("closed") += '[';
+  for (size_t i = 0; i < s.closed.size(); ++i) {
+    ObjectText c(i == 0 ? out : out += ',');
+    c.str("child_failure", s.closed[i].child_failure);
+    c.str("label", s.closed[i].label);
+    c.str("reason", s.closed[i].reason);
+    c.str("state", s.closed[i].state);
+    c.end();
+  }
+  out += ']';
+  o.key("counters") += s.counters.dump(-1, ' ', false, json::error_handler_t::replace);
+  o.key("ike_sas") += '[';
+  for (size_t i = 0; i < s.ike_sas.size(); ++i) put_ike(i == 0 ? out : out += ',', s.ike_sas[i]);
+  out += ']';
+  o.end();
+  return out;
 }
 
 Result<Status> status_from_json(const json& j) {
@@ -409,7 +534,7 @@ std::string encode(const Event& e) {
 
 Result<Event> parse_event(std::string_view line) {
   return decode<Event>("bad event from ipsecd", [&] {
-    json j = parse_line(line);
+    json j = parse_line(line, kMaxLine);
     Fields f(j, "");
     Event e;
     e.event = f.str("event");

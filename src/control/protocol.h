@@ -14,8 +14,11 @@ namespace ipsec::control {
 
 // Where ipsecd listens unless told otherwise.
 inline constexpr const char* kDefaultSocket = "/run/ipsecd/control.sock";
-// A request or response line longer than this is refused.
+// A request (or event) line longer than this is refused.
 inline constexpr size_t kMaxLine = 1 << 20;
+// A response may be longer (the status of 100,000 SAs is some 100 MiB); one longer than
+// this is refused, by ipsecd (which answers an error instead) and by ipsecctl.
+inline constexpr size_t kMaxAnswer = size_t{256} << 20;
 
 // {"command": "up", "name": "to-right"}
 // {"command": "down", "all": true}
@@ -39,6 +42,9 @@ struct Response {
   // not make the request fail (a load whose trap policies could not be installed).
   std::vector<std::string> details;
   nlohmann::json data = nlohmann::json::object();
+  // When not empty: `data` already written as JSON text (encode_status), used instead of
+  // `data`; the status of 100,000 SAs is written without building a document first.
+  std::string data_text;
 
   static Response failure(std::string message);
 };
@@ -139,6 +145,9 @@ Result<Request> parse_request(std::string_view line);
 Result<Response> parse_response(std::string_view line);
 
 nlohmann::json to_json(const Status& s);
+// The same text as to_json(s).dump() (what encode() writes), written directly: for
+// Response::data_text.
+std::string encode_status(const Status& s);
 Result<Status> status_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const std::vector<ConnInfo>& conns);
 Result<std::vector<ConnInfo>> conns_from_json(const nlohmann::json& j);

@@ -13,7 +13,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/bytes.h"
 #include "control/protocol.h"
 #include "ctl/control_commands.h"
 #include "ctl/status_text.h"
@@ -67,34 +69,43 @@ Result<void> write_all(int fd, const std::string& data, int timeout_ms) {
   return ok();
 }
 
-// Reads one line, bounded in size and time.
+// Reads one answer line, bounded in size (kMaxAnswer) and in time (`timeout_ms` for each
+// chunk: a large answer takes as long as it takes while it keeps coming).
 Result<std::string> read_line(int fd, int timeout_ms) {
   std::string in;
-  char buf[4096];
-  while (in.find('\n') == std::string::npos) {
+  std::vector<char> buf(1 << 16);
+  for (size_t scanned = 0;;) {
+    if (auto nl = in.find('\n', scanned); nl != std::string::npos) {
+      in.resize(nl);
+      return in;
+    }
+    scanned = in.size();  // a newline can only come in what is read next
+    if (in.size() > control::kMaxAnswer)
+      return fail("ipsecd's answer is longer than " + std::to_string(control::kMaxAnswer) +
+                  " bytes");
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0)
       return fail("ipsecd did not answer within " + std::to_string(timeout_ms / 1000) + "s");
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("ipsecd closed the connection without answering");
-    in.append(buf, static_cast<size_t>(n));
-    if (in.size() > control::kMaxLine) return fail("ipsecd's answer is too long");
+    if (n <= 0)
+      return fail(in.empty() ? "ipsecd closed the connection without answering"
+                             : "ipsecd closed the connection in the middle of its answer");
+    in.append(buf.data(), static_cast<size_t>(n));
   }
-  return in.substr(0, in.find('\n'));
 }
 
 // Runs a request; prints errors and sets the exit code. Null when it failed.
-std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o,
-                                       control::Request req) {
-  auto r = ask_daemon(o.socket, req);
+std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o, control::Request req,
+                                       int timeout_ms = kDaemonTimeoutMs) {
+  auto r = ask_daemon(o.socket, req, timeout_ms);
   if (!r) {
     report_daemon_error(ctx, o.socket, r.error());
     return nullptr;
   }
   if (!r->ok) {
-    std::fprintf(stderr, "error: %s\n", r->error.c_str());
-    for (const auto& d : r->details) std::fprintf(stderr, "error: %s\n", d.c_str());
+    std::fprintf(stderr, "error: %s\n", printable_line(r->error).c_str());
+    for (const auto& d : r->details) std::fprintf(stderr, "error: %s\n", printable_line(d).c_str());
     ctx.exit_code = kExitDaemon;
     return nullptr;
   }
@@ -102,7 +113,7 @@ std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o,
 }
 
 void do_status(Context& ctx, const ControlOptions& o) {
-  auto r = run(ctx, o, control::Request{"status", "", {}});
+  auto r = run(ctx, o, control::Request{"status", "", {}}, kListTimeoutMs);
   if (!r) return;
   if (o.json) {  // as the daemon sent it, new fields included
     std::printf("%s\n", r->data.dump(2).c_str());
@@ -128,7 +139,7 @@ std::string start_text(const control::ConnInfo& c) {
 }
 
 void do_list_conns(Context& ctx, const ControlOptions& o) {
-  auto r = run(ctx, o, control::Request{"list-conns", "", {}});
+  auto r = run(ctx, o, control::Request{"list-conns", "", {}}, kListTimeoutMs);
   if (!r) return;
   if (o.json) {
     std::printf("%s\n", r->data.dump(2).c_str());
@@ -140,22 +151,23 @@ void do_list_conns(Context& ctx, const ControlOptions& o) {
     ctx.exit_code = kExitDaemon;
     return;
   }
+  std::string out;  // one write: 10,000 connections are 20,000 lines
   for (const auto& c : *conns) {
-    std::printf("%s: %s (%s) ... %s (%s), child %s, %s\n", c.name.c_str(), c.local.c_str(),
-                c.local_id.c_str(), c.remote.c_str(), c.remote_id.c_str(), c.child.c_str(),
-                start_text(c).c_str());
-    std::printf("  %s\n", format_conn_settings(c).c_str());
+    out += printable_line(c.name + ": " + c.local + " (" + c.local_id + ") ... " + c.remote + " (" +
+                          c.remote_id + "), child " + c.child + ", " + start_text(c));
+    out += "\n  " + format_conn_settings(c) + "\n";
   }
+  std::fputs(out.c_str(), stdout);
 }
 
 // One certificate in words; the warning when it expires within 30 days.
 void print_cert(const nlohmann::json& c) {
-  auto str = [&](const char* k) { return c.value(k, std::string()); };
+  auto str = [&](const char* k) { return printable_line(c.value(k, std::string())); };
   std::string roles, conns;
   for (const auto& r : c.value("roles", nlohmann::json::array()))
-    roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
+    roles += (roles.empty() ? "" : ", ") + printable_line(r.get<std::string>());
   for (const auto& n : c.value("connections", nlohmann::json::array()))
-    conns += (conns.empty() ? "" : ", ") + n.get<std::string>();
+    conns += (conns.empty() ? "" : ", ") + printable_line(n.get<std::string>());
   std::printf("%s\n  %s of %s\n  issuer %s\n", str("subject").c_str(), roles.c_str(), conns.c_str(),
               str("issuer").c_str());
   if (!str("subject_alt_names").empty())
@@ -169,7 +181,9 @@ void print_cert(const nlohmann::json& c) {
 // "revocation of to-right: OCSP ifuri (responder from the certificate's AIA), 1 CRL" and
 // one line per CRL.
 void print_revocation(const nlohmann::json& conn) {
-  auto str = [&](const nlohmann::json& j, const char* k) { return j.value(k, std::string()); };
+  auto str = [&](const nlohmann::json& j, const char* k) {
+    return printable_line(j.value(k, std::string()));
+  };
   const std::string uri = str(conn, "ocsp_uri");
   const std::string ocsp = str(conn, "ocsp");
   std::string responder;
@@ -209,7 +223,7 @@ void do_list_certs(Context& ctx, const ControlOptions& o) {
 void print_down(const ControlOptions& o, const nlohmann::json& d) {
   if (!o.all) {
     size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
-    std::printf("deleting %s: %zu IKE SA(s)\n", o.name.c_str(), n);
+    std::printf("deleting %s: %zu IKE SA(s)\n", printable_line(o.name).c_str(), n);
     return;
   }
   nlohmann::json sas =
@@ -221,8 +235,9 @@ void print_down(const ControlOptions& o, const nlohmann::json& d) {
   std::printf("deleting %zu IKE SA(s)\n", sas.size());
   for (const auto& sa : sas)
     if (sa.is_object())
-      std::printf("  %s %s\n", sa.value("connection", "?").c_str(),
-                  sa.value("ike_spi", "?").c_str());
+      std::printf(
+          "  %s\n",
+          printable_line(sa.value("connection", "?") + " " + sa.value("ike_spi", "?")).c_str());
 }
 
 // Reads newline-framed lines, keeping what follows a line for the next call.
@@ -265,7 +280,8 @@ bool print_event(const ControlOptions& o, const std::string& line) {
   } else {
     auto e = control::parse_event(line);
     if (!e) {
-      std::fprintf(stderr, "warning: %s: %s\n", e.error().message.c_str(), line.c_str());
+      std::fprintf(stderr, "warning: %s: %s\n", printable_line(e.error().message).c_str(),
+                   printable_line(line).c_str());
       return false;
     }
     std::printf("%s\n", format_event(*e).c_str());
@@ -287,12 +303,11 @@ void do_monitor(Context& ctx, const ControlOptions& o) {
   auto fd = connect_to(o.socket);
   if (!fd) return report_daemon_error(ctx, o.socket, fd.error());
   CloseFd guard{*fd};
-  if (auto w = write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n",
-                         kDaemonTimeoutMs);
-      !w)
-    return report_daemon_error(ctx, o.socket, w.error());
+  auto w =
+      write_all(*fd, control::encode(control::Request{"monitor", "", {}}) + "\n", kDaemonTimeoutMs);
   LineReader reader(*fd);
-  auto first = reader.next(kDaemonTimeoutMs);
+  auto first = reader.next(w ? kDaemonTimeoutMs : 0);  // a refusal's reason, even so
+  if (!w && !(first && *first)) return report_daemon_error(ctx, o.socket, w.error());
   if (!first || !*first) {
     Error e =
         first
@@ -302,7 +317,8 @@ void do_monitor(Context& ctx, const ControlOptions& o) {
   }
   auto resp = control::parse_response(**first);
   if (!resp || !resp->ok) {
-    std::fprintf(stderr, "error: %s\n", resp ? resp->error.c_str() : resp.error().message.c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 printable_line(resp ? resp->error : resp.error().message).c_str());
     ctx.exit_code = kExitDaemon;
     return;
   }
@@ -345,14 +361,20 @@ Result<control::Response> ask_daemon(const std::string& socket, const control::R
   auto fd = connect_to(socket);
   if (!fd) return fail(fd.error());
   CloseFd guard{*fd};
-  if (auto w = write_all(*fd, line, timeout_ms); !w) return fail(w.error());
-  auto answer = read_line(*fd, timeout_ms);
+  auto w = write_all(*fd, line, timeout_ms);
+  // A refused client gets the reason as an answer before the daemon closes: read it even
+  // when the close came before our request was written.
+  auto answer = read_line(*fd, w ? timeout_ms : 0);
+  if (!w && answer) {
+    if (auto refused = control::parse_response(*answer); refused && !refused->ok) return refused;
+  }
+  if (!w) return fail(w.error());
   if (!answer) return fail(answer.error());
   return control::parse_response(*answer);
 }
 
 void report_daemon_error(Context& ctx, const std::string& socket, const Error& e) {
-  std::fprintf(stderr, "error: %s\n", e.message.c_str());
+  std::fprintf(stderr, "error: %s\n", printable_line(e.message).c_str());
   if (e.code == ENOENT || e.code == ECONNREFUSED)
     std::fprintf(stderr, "hint: is ipsecd running (systemctl status ipsecd)? %s\n",
                  socket == control::kDefaultSocket ? "Or does it listen elsewhere (--socket)?"
@@ -393,7 +415,7 @@ void setup_up(CLI::App& sub, Context& ctx) {
       std::string spi = d.is_object() && d.contains("spi_i") && d["spi_i"].is_string()
                             ? d["spi_i"].get<std::string>()
                             : "?";
-      std::printf("initiated %s: IKE SA %s\n", o->name.c_str(), spi.c_str());
+      std::printf("%s\n", printable_line("initiated " + o->name + ": IKE SA " + spi).c_str());
     }
   });
 }
@@ -424,12 +446,12 @@ void setup_restart(CLI::App& sub, Context& ctx) {
     if (!r) return;
     const nlohmann::json& d = r->data;
     size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;
+    std::string text = "restarted " + o->name + ": " + std::to_string(n) + " IKE SA(s) deleted, ";
     if (d.is_object() && d.value("trap", false))
-      std::printf("restarted %s: %zu IKE SA(s) deleted, trap policies in place\n", o->name.c_str(),
-                  n);
+      text += "trap policies in place";
     else
-      std::printf("restarted %s: %zu IKE SA(s) deleted, initiated IKE SA %s\n", o->name.c_str(), n,
-                  d.is_object() ? d.value("spi_i", "?").c_str() : "?");
+      text += "initiated IKE SA " + (d.is_object() ? d.value("spi_i", "?") : std::string("?"));
+    std::printf("%s\n", printable_line(text).c_str());
   });
 }
 

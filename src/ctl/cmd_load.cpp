@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "control/protocol.h"
 #include "ctl/control_commands.h"
 #include "ctl/status_text.h"
@@ -40,10 +41,10 @@ bool resolve(const std::vector<std::string>& files, std::vector<std::string>& ou
     char buf[PATH_MAX];
     struct stat st {};
     if (::realpath(f.c_str(), buf) == nullptr || ::stat(buf, &st) != 0) {
-      std::fprintf(stderr, "error: %s: %s\n", f.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "error: %s: %s\n", printable_line(f).c_str(), std::strerror(errno));
       good = false;
     } else if (!S_ISREG(st.st_mode)) {
-      std::fprintf(stderr, "error: %s: not a regular file\n", f.c_str());
+      std::fprintf(stderr, "error: %s: not a regular file\n", printable_line(f).c_str());
       good = false;
     } else {
       out.push_back(buf);
@@ -92,8 +93,9 @@ void do_load(Context& ctx, const LoadOptions& o) {
     // With details, ipsecd refused the files themselves (what it found that
     // the check here could not, e.g. a local address it cannot bind);
     // without, the request (not root, shutting down).
-    for (const auto& d : r->details) std::fprintf(stderr, "error: %s\n", d.c_str());
-    std::fprintf(stderr, "error: %s; ipsecd's connections are as before\n", r->error.c_str());
+    for (const auto& d : r->details) std::fprintf(stderr, "error: %s\n", printable_line(d).c_str());
+    std::fprintf(stderr, "error: %s; ipsecd's connections are as before\n",
+                 printable_line(r->error).c_str());
     ctx.exit_code = r->details.empty() ? kExitDaemon : kExitRefused;
     return;
   }
@@ -105,7 +107,7 @@ void do_load(Context& ctx, const LoadOptions& o) {
   auto summary = control::load_summary_from_json(r->data);
   if (!summary) {
     std::fprintf(stderr, "warning: ipsecd loaded the files, but %s\n",
-                 summary.error().message.c_str());
+                 printable_line(summary.error().message).c_str());
     return;
   }
   std::printf("%s\n", format_load_summary(*summary).c_str());

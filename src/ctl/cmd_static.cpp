@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "ctl/commands.h"
 #include "policy/plan.h"
 #include "policy/static_config.h"
@@ -22,7 +23,7 @@ struct FileOptions {
 
 void print_errors(const char* prefix, const std::vector<Error>& errors) {
   for (size_t i = 0; i < errors.size() && i < kMaxErrorsShown; ++i)
-    std::fprintf(stderr, "%s: %s\n", prefix, errors[i].message.c_str());
+    std::fprintf(stderr, "%s: %s\n", prefix, printable_line(errors[i].message).c_str());
   if (errors.size() > kMaxErrorsShown)
     std::fprintf(stderr, "%s: ... and %zu more\n", prefix, errors.size() - kMaxErrorsShown);
 }

@@ -14,6 +14,9 @@ inline constexpr int kExitDaemon = 6;
 
 // How long each read or write of one exchange may wait.
 inline constexpr int kDaemonTimeoutMs = 5000;
+// The same for status and list-conns, whose answers the daemon takes longer to gather when
+// it has 100,000 SAs (they may be 256 MiB, control::kMaxAnswer).
+inline constexpr int kListTimeoutMs = 30000;
 
 // One request, one answer. An unreachable daemon is an error whose code is
 // connect()'s errno.

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "common/bytes.h"
 #include "ctl/commands.h"
 #include "ctl/control_commands.h"
 #include "netlink/xfrm_kernel.h"
@@ -42,7 +43,7 @@ namespace ipsec::ctl {
 
 void report_kernel_error(Context& ctx, const Error& e, Exit code) {
   bool denied = e.code == EPERM || e.code == EACCES;
-  std::fprintf(stderr, "error: %s%s\n", e.message.c_str(),
+  std::fprintf(stderr, "error: %s%s\n", printable_line(e.message).c_str(),
                denied ? " (changing or reading IPsec state needs CAP_NET_ADMIN: run as root)" : "");
   ctx.exit_code = denied ? kExitNoKernel : code;
 }

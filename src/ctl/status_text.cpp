@@ -9,6 +9,8 @@
 #include <ctime>
 #include <vector>
 
+#include "common/bytes.h"
+
 namespace ipsec::ctl {
 
 namespace {
@@ -16,11 +18,12 @@ namespace {
 constexpr int kValueColumn = 16;       // where values start, at both indents
 constexpr size_t kMaxNamesShown = 10;  // per category in load's summary
 
-// "  label        value\n", with `indent` spaces before the label.
+// "  label        value\n", with `indent` spaces before the label; the value's control
+// characters escaped (names and identities come from files and peers).
 std::string line(int indent, const char* label, const std::string& value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%*s%-*s ", indent, "", kValueColumn - indent - 1, label);
-  return buf + value + "\n";
+  return buf + printable_line(value) + "\n";
 }
 
 std::string two_digits(int64_t v) {
@@ -65,8 +68,9 @@ std::string child_block(const control::ChildStatus& c) {
 }
 
 std::string ike_block(const control::IkeStatus& sa) {
-  std::string out =
-      sa.connection + ": " + sa.state + ", " + (sa.initiator ? "initiator" : "responder") + "\n";
+  std::string out = printable_line(sa.connection + ": " + sa.state + ", " +
+                                   (sa.initiator ? "initiator" : "responder")) +
+                    "\n";
   out += line(2, "local", sa.local);
   out += line(2, "remote", sa.remote);
   out += line(2, "IKE SPIs",
@@ -134,8 +138,9 @@ std::string format_status(const control::Status& s) {
     if (c.state != "failed" && c.child_failure.empty()) continue;
     if (!header) out += "\nrecent failures:\n";
     header = true;
-    out += "failed: " + c.label + ": " + c.reason +
-           (c.child_failure.empty() ? "" : "; child: " + c.child_failure) + "\n";
+    out += printable_line("failed: " + c.label + ": " + c.reason +
+                          (c.child_failure.empty() ? "" : "; child: " + c.child_failure)) +
+           "\n";
   }
   return out;
 }
@@ -174,7 +179,7 @@ std::string format_event(const control::Event& e) {
   if (e.old_spi_in != 0) out += " replaces " + control::spi_hex(e.old_spi_in, 8);
   if (!e.reason.empty()) out += ": " + e.reason;
   if (!e.detail.empty()) out += " (" + e.detail + ")";
-  return out;
+  return printable_line(out);
 }
 
 std::string format_conn_settings(const control::ConnInfo& c) {
@@ -188,7 +193,7 @@ std::string format_conn_settings(const control::ConnInfo& c) {
     out += "; dpd " + limit(c.dpd_delay_seconds) + " (timeout " + limit(c.dpd_timeout_seconds) +
            ", then " + c.dpd_action + ")";
   out += "; close action " + c.close_action;
-  return out;
+  return printable_line(out);
 }
 
 std::string format_load_summary(const control::LoadSummary& s) {
@@ -200,7 +205,7 @@ std::string format_load_summary(const control::LoadSummary& s) {
   if (!s.removed.empty()) parts.push_back(names("removed", s.removed));
   if (!s.unchanged.empty()) parts.push_back(names("unchanged", s.unchanged));
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : ": ") + parts[i];
-  return out;
+  return printable_line(out);
 }
 
 }  // namespace ipsec::ctl

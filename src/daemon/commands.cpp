@@ -102,7 +102,7 @@ control::Response Daemon::status(const control::Request&, const Peer&) {
                                 {"leftover_policies_removed", leftover_policies_removed_}};
   merge(all, own);
   control::Response resp;
-  resp.data = control::to_json(all);
+  resp.data_text = control::encode_status(all);  // no document: 100,000 SAs take ~75 MiB
   return resp;
 }
 

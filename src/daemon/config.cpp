@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "common/bytes.h"
 #include "ike/from_policy.h"
 #include "policy/static_config.h"
 
@@ -25,7 +26,7 @@ LoadedConnections load_connections(const std::vector<std::string>& files, uint16
   for (const policy::Connection& c : r.config.connections) {
     auto cfg = ike::to_engine_config(c);
     if (!cfg) {
-      out.errors.push_back(cfg.error().message);
+      out.errors.push_back(printable_line(cfg.error().message));
       continue;
     }
     cfg->local.port = port;

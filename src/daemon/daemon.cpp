@@ -229,15 +229,17 @@ int Daemon::run() {
   notify::ready(summary());
   epoll_event events[kMaxEvents];
   for (;;) {
-    int timeout = stopping_ ? -1 : reconcile_timeout();
-    if (timeout == 0) {
-      reconcile();
-      timeout = reconcile_timeout();
+    if (!stopping_ && reconcile_timeout() == 0) reconcile();
+    int timeout = control_->timeout_ms();  // control clients that stall are dropped
+    if (!stopping_) {  // drift repair and crash recovery (drift.cpp)
+      const int r = reconcile_timeout();
+      if (r >= 0 && (timeout < 0 || r < timeout)) timeout = r;
     }
     if (stopping_) {
       int64_t left = (stop_deadline_ - clock_.now()).count();
       if (left <= 0 || shutdown_done()) break;
-      timeout = static_cast<int>(std::min(left, kShutdownPollMs));
+      int64_t poll = std::min(left, kShutdownPollMs);
+      timeout = static_cast<int>(timeout < 0 ? poll : std::min<int64_t>(timeout, poll));
     }
     int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) {
@@ -257,6 +259,7 @@ int Daemon::run() {
       else if (control_->is_client(fd))
         control_->on_client(fd, events[i].events);
     }
+    control_->expire();
     events_.set_listening(control_->monitors() != 0);
   }
   // Nothing we installed stays: the IKE SAs took their CHILD SAs with them, the traps go now.

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -28,14 +29,14 @@ struct Options {
   bool memory_kernel = false;
   std::string control_path = control::kDefaultSocket;
   uint16_t port = 500;
-  int natt_port = -1;            // -1: port + 4000 (4500 for 500); 0: no NAT traversal
-  unsigned natt_keepalive = 20;  // seconds; 0: none
-  unsigned half_open_timeout = 30;    // seconds
-  unsigned reconcile_interval = 30;   // seconds; 0: on kernel events only
-  unsigned leftover_grace = 60;       // seconds
-  unsigned cookie_threshold = 128;    // half-open SAs; 0: always ask for a COOKIE
+  int natt_port = -1;                  // -1: port + 4000 (4500 for 500); 0: no NAT traversal
+  unsigned natt_keepalive = 20;        // seconds; 0: none
+  unsigned half_open_timeout = 30;     // seconds
+  unsigned reconcile_interval = 30;    // seconds; 0: on kernel events only
+  unsigned leftover_grace = 60;        // seconds
+  unsigned cookie_threshold = 128;     // half-open SAs; 0: always ask for a COOKIE
   unsigned half_open_per_source = 32;  // 0: no limit
-  uint32_t workers = 0;          // 0: one per online CPU
+  uint32_t workers = 0;                // 0: one per online CPU
   std::string log_level = "info";
   std::string pid_file;
   bool check = false;  // --check: load the files as at start, report, exit
@@ -45,8 +46,8 @@ struct Options {
 bool load(const Options& o, std::vector<daemon::DaemonConnection>& out) {
   if (o.config_files.empty()) return true;
   daemon::LoadedConnections r = daemon::load_connections(o.config_files, o.port, false);
-  for (const auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  for (const auto& e : r.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+  for (const auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", printable_line(w).c_str());
+  for (const auto& e : r.errors) std::fprintf(stderr, "error: %s\n", printable_line(e).c_str());
   if (!r.ok()) return false;
   out = std::move(r.connections);
   daemon::assign_reqids(out);
@@ -132,12 +133,12 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   std::unique_ptr<MemoryKernelClock> ticker;  // holds its own reference to the kernel
   auto d = daemon::Daemon::create(dopts, kernel_factory(o.memory_kernel, ticker), std::move(conns));
   if (!d) {
-    std::fprintf(stderr, "error: %s%s\n", d.error().message.c_str(),
+    std::fprintf(stderr, "error: %s%s\n", printable_line(d.error().message).c_str(),
                  d.error().message.rfind("kernel:", 0) == 0 ? " (try --memory-kernel)" : "");
     return 1;
   }
   if (!o.pid_file.empty() && !write_pid_file(o.pid_file)) {
-    std::fprintf(stderr, "error: cannot write %s\n", o.pid_file.c_str());
+    std::fprintf(stderr, "error: cannot write %s\n", printable_line(o.pid_file).c_str());
     return 1;
   }
   int rc = (*d)->run();

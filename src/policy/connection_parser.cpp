@@ -80,6 +80,20 @@ Result<Identity> parse_identity(std::string_view s) {
               "\", \"keyid:0x...\" or an address");
 }
 
+// An identity is printable text: a control character (C0, DEL or a C1 control in UTF-8)
+// would reach logs, status and the peer's IDr. nullopt when there is none, else "\x1b at
+// offset 3" (what printable() makes of it).
+std::optional<std::string> control_character(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    const size_t n = c == 0xc2 && next >= 0x80 && next <= 0x9f ? 2 : 1;
+    if (n == 2 || c < 0x20 || c == 0x7f)
+      return printable(s.substr(i, n)) + " at offset " + std::to_string(i);
+  }
+  return std::nullopt;
+}
+
 // Remote id patterns: "any"/"%any", "*.example.org" (also "fqdn:*.example.org"), an address
 // prefix "192.0.2.0/24" (also "ipv4:"/"ipv6:" before it). nullopt: not a pattern.
 std::optional<Result<Identity>> parse_id_pattern(std::string_view s) {
@@ -111,10 +125,10 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
                                std::string_view side) {
   const Json* j = r.required(conn, conn_path, side);
   std::string path = join(conn_path, side);
-  if (j == nullptr || !r.object(*j, path,
-                                {"address", "id", "auth", "cert", "key", "key_passphrase_file",
-                                 "send_cert", "cacerts", "crls", "signature_schemes", "ocsp",
-                                 "ocsp_uri"}))
+  if (j == nullptr ||
+      !r.object(*j, path,
+                {"address", "id", "auth", "cert", "key", "key_passphrase_file", "send_cert",
+                 "cacerts", "crls", "signature_schemes", "ocsp", "ocsp_uri"}))
     return std::nullopt;
   size_t before = r.error_count();
   Peer p;
@@ -127,7 +141,10 @@ std::optional<Peer> parse_peer(Reader& r, const Json& conn, const std::string& c
   parse_peer_pubkey(r, *j, path, side, p);
   p.id = address_identity(p.address);
   if (const Json* id = Reader::field(*j, "id")) {
-    if (const std::string* s = r.string(*id, join(path, "id"))) {
+    const std::string* s = r.string(*id, join(path, "id"));
+    if (auto bad = s != nullptr ? control_character(*s) : std::nullopt) {
+      r.error(join(path, "id"), "contains a control character (" + *bad + ")");
+    } else if (s != nullptr) {
       auto pattern = parse_id_pattern(*s);
       if (pattern && side != "remote")
         pattern =
@@ -237,6 +254,42 @@ std::vector<Prefix> parse_ts(Reader& r, const Json& child, const std::string& pa
   return out;
 }
 
+const char* family_name(Family f) { return f == Family::V4 ? "IPv4" : "IPv6"; }
+
+bool has_family(const std::vector<Prefix>& ts, Family f) {
+  return std::any_of(ts.begin(), ts.end(), [f](const Prefix& p) { return p.family() == f; });
+}
+
+// Selectors that can never match a packet: in transport mode, one of another family than
+// the connection's addresses (the traffic is theirs); in either mode, one with no selector
+// of its family on the other side (the kernel pairs them family by family). Reported on
+// the selectors the file gives; `ch`'s lists are complete (no entry refused).
+void check_ts_families(Reader& r, const Json& j, const std::string& path, const Child& ch,
+                       Family addresses) {
+  struct Side {
+    const char* name;
+    const std::vector<Prefix>& ts;
+    const std::vector<Prefix>& other;
+    const char* other_name;
+  };
+  for (const Side& s : {Side{"local_ts", ch.local_ts, ch.remote_ts, "remote_ts"},
+                        Side{"remote_ts", ch.remote_ts, ch.local_ts, "local_ts"}}) {
+    if (Reader::field(j, s.name) == nullptr) continue;  // the address: checked on the other
+    for (size_t i = 0; i < s.ts.size(); ++i) {
+      const Family f = s.ts[i].family();
+      const std::string what = quote(s.ts[i].str()) + " is " + family_name(f);
+      if (ch.mode == kernel::Mode::Transport && f != addresses)
+        r.error(join(join(path, s.name), i),
+                what + " but the connection's addresses are " + family_name(addresses) +
+                    ": a transport-mode child protects the traffic between them");
+      else if (!has_family(s.other, f))
+        r.error(join(join(path, s.name), i),
+                what + " but " + s.other_name + " has no " + family_name(f) +
+                    " selector: a local and a remote selector pair only within one family");
+    }
+  }
+}
+
 std::optional<Child> parse_child(Reader& r, const Json& j, const std::string& path,
                                  const std::string& name, const Connection& c) {
   if (!r.object(
@@ -254,8 +307,10 @@ std::optional<Child> parse_child(Reader& r, const Json& j, const std::string& pa
                    *m, join(path, "mode"),
                    {{"tunnel", kernel::Mode::Tunnel}, {"transport", kernel::Mode::Transport}})
                   .value_or(ch.mode);
+  const size_t ts_errors = r.error_count();
   ch.local_ts = parse_ts(r, j, path, "local_ts", c.local.address);
   ch.remote_ts = parse_ts(r, j, path, "remote_ts", c.remote.address);
+  if (r.error_count() == ts_errors) check_ts_families(r, j, path, ch, c.local.address.family);
   ch.esp_proposals =
       parse_proposals(r, j, path, "esp_proposals", ProposalKind::Esp, c.allow_insecure);
   if (const Json* a = Reader::field(j, "start_action"))

@@ -3,6 +3,7 @@
 #include "policy/reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace ipsec::policy::detail {
@@ -27,8 +28,12 @@ std::string type_name(const Json& j) {
       return "a string";
     case Json::value_t::boolean:
       return "a boolean";
-    case Json::value_t::number_float:
+    case Json::value_t::number_float: {
+      // An integer beyond 64 bits ("123456789012345678901234567890") is read as a double.
+      const double v = j.get<double>();
+      if (std::trunc(v) == v && std::fabs(v) >= 0x1p63) return "a number too large (over 64 bits)";
       return "a fractional number";
+    }
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned:
       return "an integer";

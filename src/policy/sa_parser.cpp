@@ -296,6 +296,22 @@ void parse_options(Reader& r, const Json& j, const std::string& path, kernel::Sa
     sa.sel = parse_sa_selector(r, *s, join(path, "selector")).value_or(kernel::Selector{});
 }
 
+// A transport-mode SA carries the traffic of its own addresses: a selector of the other
+// family can never match it (tunnel mode may carry either family).
+void check_transport_selector(Reader& r, const Json& j, const std::string& path,
+                              const kernel::SaParams& sa) {
+  if (sa.mode != Mode::Transport || Reader::field(j, "selector") == nullptr || sa.src.is_unspec() ||
+      sa.sel.empty())
+    return;
+  auto family = [](Family f) { return f == Family::V4 ? "IPv4" : "IPv6"; };
+  const Prefix& p = sa.sel.src;  // src and dst are of one family (parse_selector_fields)
+  if (!p.addr.is_unspec() && p.family() != sa.src.family)
+    r.error(join(path, "selector"), "src " + quote(p.str()) + " and dst " +
+                                        quote(sa.sel.dst.str()) + " are " + family(p.family()) +
+                                        " but the SA's src and dst are " + family(sa.src.family) +
+                                        ": a transport-mode SA carries the traffic between them");
+}
+
 }  // namespace
 
 std::optional<kernel::SaParams> parse_sa(Reader& r, const Json& j, const std::string& path) {
@@ -311,6 +327,7 @@ std::optional<kernel::SaParams> parse_sa(Reader& r, const Json& j, const std::st
   bool allow_insecure = r.opt_boolean(j, path, "allow_insecure").value_or(false);
   parse_algorithms(r, j, path, proto, allow_insecure, sa);
   parse_options(r, j, path, sa);
+  if (r.error_count() == errors_before) check_transport_selector(r, j, path, sa);
   if (r.error_count() != errors_before) return std::nullopt;
   return sa;
 }

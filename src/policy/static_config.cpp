@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/bytes.h"
 #include "policy/parser.h"
 #include "policy/reader.h"
 
@@ -24,7 +25,7 @@ std::string Diagnostic::str() const {
     if (!out.empty()) out += ": ";
     out += *part;
   }
-  return out;
+  return printable_line(out);  // names, keys and values from the file: no control characters
 }
 
 namespace {
@@ -41,9 +42,10 @@ struct FileResult {
 };
 
 // "line 3, column 5: syntax error while parsing object - unexpected '}'; expected string
-// literal". The lexer's "last read" text is dropped: it may be part of a key.
-std::string syntax_message(std::string_view text, const Json::parse_error& e) {
-  size_t at = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+// literal". The lexer's "last read" text is dropped: it may be part of a key. `byte`: the
+// 1-based offset the parser stopped at.
+std::string syntax_message(std::string_view text, size_t byte, std::string what) {
+  size_t at = std::min<size_t>(byte == 0 ? 0 : byte - 1, text.size());
   size_t line = 1, column = 1;
   for (size_t i = 0; i < at; ++i) {
     if (text[i] == '\n') {
@@ -53,7 +55,6 @@ std::string syntax_message(std::string_view text, const Json::parse_error& e) {
       ++column;
     }
   }
-  std::string what = e.what();
   if (auto c = what.find("column "); c != std::string::npos)
     if (auto colon = what.find(": ", c); colon != std::string::npos) what.erase(0, colon + 2);
   if (auto last = what.find("; last read: '"); last != std::string::npos) {
@@ -91,8 +92,22 @@ class DuplicateKeys {
     if (!f.seen.insert(k).second) r_.error(detail::join(f.path, f.key), "field given twice");
     return true;
   }
-  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
-    return false;  // the DOM parse reports it, with line and column
+  // Syntax errors and numbers out of range (1e999999): with the offset, for syntax_message.
+  bool parse_error(size_t byte, const std::string& token, const nlohmann::detail::exception& e) {
+    error_byte_ = byte;
+    if (e.id == 406) {  // out_of_range: the DOM parser would throw it without a position
+      constexpr size_t kShown = 32;
+      if (byte > token.size()) error_byte_ = byte - token.size() + 1;  // where it starts
+      error_ =
+          "number out of range: " + token.substr(0, kShown) + (token.size() > kShown ? "..." : "");
+    } else {
+      error_ = e.what();
+    }
+    return false;
+  }
+  // The first syntax error: "line L, column C: ..."; empty when none.
+  std::string syntax_error(std::string_view text) const {
+    return error_.empty() ? std::string() : syntax_message(text, error_byte_, error_);
   }
 
  private:
@@ -129,6 +144,8 @@ class DuplicateKeys {
   Reader& r_;
   std::vector<Frame> frames_;
   bool too_deep_ = false;
+  size_t error_byte_ = 0;
+  std::string error_;
 };
 
 // The parsed document holds key hex strings: wipe them once the keys are decoded.
@@ -194,14 +211,16 @@ FileResult parse_file(std::string_view text, const std::string& name, const std:
   try {
     DuplicateKeys dups(r);
     Json::sax_parse(text.begin(), text.end(), &dups);
-    if (!dups.too_deep()) {
+    if (std::string syntax = dups.syntax_error(text); !syntax.empty()) {
+      r.error("", syntax);
+    } else if (!dups.too_deep()) {
       doc = Json::parse(text.begin(), text.end());
       parse_document(r, doc, out);
     }
   } catch (const Json::parse_error& e) {
-    r.error("", syntax_message(text, e));
+    r.error("", syntax_message(text, e.byte, e.what()));
   } catch (const Json::exception& e) {
-    r.error("", std::string("internal error reading JSON: ") + e.what());
+    r.error("", std::string("cannot read JSON: ") + e.what());
   }
   wipe_strings(doc);
   out.errors = std::move(r.errors());
@@ -275,19 +294,20 @@ std::string directory_of(const std::string& path) {
   return dir.empty() ? "." : dir;
 }
 
-// Reads all of fd into text. Grows by hand so that no unwiped copy of the
-// contents (which may hold keys) is left behind in freed memory.
+// Reads all of fd into text, at most kMaxPolicyBytes + 1 bytes (more is refused: standard
+// input may be /dev/zero). Grows by hand so that no unwiped copy of the contents (which may
+// hold keys) is left behind in freed memory.
 bool read_fd(int fd, std::string& text) {
   std::string buf(64 * 1024, '\0');
   size_t used = 0;
-  for (;;) {
+  while (used <= kMaxPolicyBytes) {
     if (used == buf.size()) {
       std::string bigger(buf.size() * 2, '\0');
       std::memcpy(bigger.data(), buf.data(), used);
       secure_wipe(buf.data(), buf.size());
       buf.swap(bigger);
     }
-    ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
+    ssize_t n = ::read(fd, buf.data() + used, std::min(buf.size(), kMaxPolicyBytes + 1) - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int saved = errno;

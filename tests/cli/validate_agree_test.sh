@@ -3,7 +3,8 @@
 # `ipsecctl validate` and `ipsecd --check` agree on every file of the corpus: the worked
 # examples (policies/examples) and the edge cases in tests/cli/corpus (no children, empty
 # proposals, no PSK, a reqid given twice, three children, wildcard remote ids, a pattern as
-# a local id, IKEv1, mixed address families, a world-readable PSK file). Same verdict, and on
+# a local id, IKEv1, mixed address families of addresses and of selectors, a transport-mode
+# child or SA with selectors of the other family, a world-readable PSK file). Same verdict, and on
 # refusal the same error lines (file and JSON path). Needs no root and no kernel.
 set -u
 IPSECCTL=$(readlink -f "${IPSECCTL:?set IPSECCTL to the ipsecctl binary}")

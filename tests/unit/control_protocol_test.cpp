@@ -411,6 +411,10 @@ TEST_CASE("request decoding is strict") {
   CHECK(err("status") == "bad request: not valid JSON");
   CHECK(err("") == "bad request: not valid JSON");
   CHECK(err(R"({"command":"up","name":"a"} trailing)") == "bad request: not valid JSON");
+  CHECK(err(R"({"command":"status","all":1e999999})") ==
+        "bad request: not valid JSON: a number is out of range");
+  CHECK(err(R"({"command":123456789012345678901234567890})") ==
+        "bad request: command: expected a string, got number");
   CHECK(err("{}") == "bad request: command: missing");
   CHECK(err("[]") == "bad request: the message: expected an object, got array");
   CHECK(err(R"({"command":7})") == "bad request: command: expected a string, got number");
@@ -460,8 +464,14 @@ TEST_CASE("response decoding is strict") {
         "bad response from ipsecd: details[1]: expected a string, got object");
   CHECK(err(R"({"ok":true,"data":{},"details":"one"})") ==
         "bad response from ipsecd: details: expected an array of strings, got string");
-  CHECK(err(std::string(kMaxLine + 1, ' ')) ==
-        "bad response from ipsecd: longer than " + std::to_string(kMaxLine) + " bytes");
+  CHECK(err(R"({"ok":true,"data":{"n":1e999999}})") ==
+        "bad response from ipsecd: not valid JSON: a number is out of range");
+  // An answer may be longer than a request (kMaxAnswer, 256 MiB; not allocated here).
+  std::string big = R"({"ok":true,"data":{"x":")" + std::string(kMaxLine, 'a') + R"("}})";
+  auto r = parse_response(big);
+  REQUIRE(r);
+  CHECK(r->data["x"].get<std::string>().size() == kMaxLine);
+  CHECK(kMaxAnswer >= 256 * kMaxLine);
 }
 
 TEST_CASE("connection lists round-trip and decode strictly") {
@@ -591,4 +601,33 @@ TEST_CASE("encoding never throws on bytes that are not UTF-8") {
   CHECK(parse_request(line));
   Response f = Response::failure(std::string("no connection \"\xc3\""));
   CHECK(parse_response(encode(f)));
+}
+
+TEST_CASE("encode_status writes what to_json and dump() would, without the document") {
+  Status s = full_status();
+  // Strings that need escaping: quotes, backslashes, control characters, UTF-8, bytes
+  // that are not UTF-8 (replaced, as encode() does).
+  s.ike_sas[0].peer_id = "fqdn:a\"b\\c\x1b[31m\n";
+  s.ike_sas[0].peer_cert = "C=DE, O=M\xc3\xbcller, CN=\xff";
+  s.ike_sas[1].children[0].local_ts.push_back("tab\there");
+  s.closed[0].reason = std::string("nul\0inside", 10);
+  s.ike_sas.push_back(IkeStatus{});  // every field at its default, no children
+  const auto dumped = [](const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  CHECK(encode_status(s) == dumped(to_json(s)));
+  CHECK(encode_status(Status{}) == dumped(to_json(Status{})));
+  // As a response's data, with and without details: the same line either way.
+  Response doc, text;
+  doc.data = to_json(s);
+  text.data_text = encode_status(s);
+  CHECK(encode(text) == encode(doc));
+  doc.details = text.details = {"trap of x: failed", "y\xff"};
+  CHECK(encode(text) == encode(doc));
+  auto back = parse_response(encode(text));
+  REQUIRE(back);
+  auto status = status_from_json(back->data);
+  REQUIRE(status);
+  CHECK(status->ike_sas[0].peer_id == s.ike_sas[0].peer_id);
+  CHECK(status->ike_sas.size() == 3);
 }

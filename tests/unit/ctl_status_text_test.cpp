@@ -268,3 +268,49 @@ TEST_CASE("load summary names what changed") {
   CHECK(format_load_summary(many) ==
         "loaded 13 connections: unchanged c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 3 more");
 }
+
+TEST_CASE("status, monitor, list-conns and load text escape control characters") {
+  // Names and identities come from files and peers: none may forge a line or drive the
+  // terminal.
+  const std::string evil = "a\x1b[31m\nfailed: forged\r";
+  const std::string shown = "a\\x1b[31m\\x0afailed: forged\\x0d";
+  control::Status s;
+  control::IkeStatus sa;
+  sa.connection = evil;
+  sa.state = "established";
+  sa.local = "192.0.2.1[500]";
+  sa.remote = "192.0.2.2[500]";
+  sa.peer_id = "fqdn:" + evil;
+  sa.peer_auth = "psk";
+  control::ChildStatus child;
+  child.name = evil;
+  child.state = "installed";
+  child.spi_in = 1;
+  child.failure = evil;
+  sa.children.push_back(child);
+  s.ike_sas.push_back(sa);
+  s.closed.push_back({evil, "failed", evil, evil});
+  const std::string text = format_status(s);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(text.find("\nfailed: forged") == std::string::npos);
+  CHECK(text.starts_with(shown + ": established, responder\n"));
+  CHECK(text.find("  peer          fqdn:" + shown + " (psk)\n") != std::string::npos);
+  CHECK(text.find("  CHILD SA      " + shown + ": installed\n") != std::string::npos);
+  CHECK(text.find("\nfailed: " + shown + ": " + shown + "; child: " + shown + "\n") !=
+        std::string::npos);
+
+  control::Event e;
+  e.event = "ike-up";
+  e.time = "x";
+  e.connection = evil;
+  e.reason = evil;
+  CHECK(format_event(e) == "x ike-up " + shown + ": " + shown);
+  control::ConnInfo c;
+  c.dpd_action = evil;
+  c.dpd_delay_seconds = 30;
+  c.close_action = evil;
+  CHECK(format_conn_settings(c).find(shown) != std::string::npos);
+  CHECK(format_conn_settings(c).find('\n') == std::string::npos);
+  CHECK(format_load_summary({{evil}, {}, {}, {}}) == "loaded 1 connection: added " + shown);
+}

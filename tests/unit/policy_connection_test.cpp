@@ -522,3 +522,87 @@ TEST_CASE("connection: duplicate names across files; all or nothing") {
   REQUIRE(r.config.connections.size() == 2);
   CHECK(r.config.connections[0].name == "a");
 }
+
+TEST_CASE("connection: control characters are escaped in every error, refused in identities") {
+  TempDir t;
+  // The user's report: a name that colours the terminal and forges an "error:" line.
+  auto r = load_text("{\"connections\":{\"a\\u001b[31mX\\nerror: y\":{}}}", "f.json", t.dir());
+  const std::string shown = "connections.a\\x1b[31mX\\x0aerror: y";
+  CHECK(lines(r.errors) == Lines{"f.json: " + shown +
+                                     ": connection name \"a\\x1b[31mX\\x0aerror: y\" is not 1..64 "
+                                     "letters, digits, '-', '_' or '.'",
+                                 "f.json: " + shown + ": missing required field \"local\"",
+                                 "f.json: " + shown + ": missing required field \"remote\""});
+  // Unknown field names and keyword values; and the file's own name.
+  json c = base_connection();
+  c["children"]["lan"]["mode\r"] = "tunnel";
+  c["children"]["lan"]["start_action"] = "st\x07\nok: art";
+  r = load_text(json{{"connections", {{"site-b", c}}}}.dump(), "f\x1b.json", t.dir());
+  CHECK(lines(r.errors) ==
+        Lines{"f\\x1b.json: connections.site-b.children.lan.mode\\x0d: unknown field",
+              "f\\x1b.json: connections.site-b.children.lan.start_action: expected \"none\", "
+              "\"start\", \"trap\" or \"on-demand\", got \"st\\x07\\x0aok: art\""});
+  // Identities: refused, with the JSON path, whatever their type.
+  const std::pair<std::string, std::string> ids[] = {
+      {"fqdn:gw\x1b[2J.example", "\\x1b at offset 7"},
+      {"gw.example\n", "\\x0a at offset 10"},
+      {"email:a\x7f@example.org", "\\x7f at offset 7"},
+      {"*.exa\tmple.org", "\\x09 at offset 5"},
+      {"fqdn:csi\xc2\x9b"
+       "31m",
+       "\\xc2\\x9b at offset 8"},
+  };
+  for (const auto& [id, where] : ids) {
+    INFO(id);
+    c = base_connection();
+    c["remote"]["id"] = id;
+    CHECK(errors(c) ==
+          Lines{"c.json: connections.site-b.remote.id: contains a control character (" + where +
+                ")"});
+  }
+  c = base_connection();
+  c["local"]["id"] = "fqdn:gw\r";
+  CHECK(errors(c) == Lines{"c.json: connections.site-b.local.id: contains a control character "
+                           "(\\x0d at offset 7)"});
+  c["local"]["id"] = "fqdn:Müller.example";  // UTF-8 is fine
+  CHECK(errors(c).empty());
+}
+
+TEST_CASE("connection: selectors that can never match for their address family are refused") {
+  const std::string lan = "c.json: connections.site-b.children.lan.";
+  // IPv4 local and IPv6 remote selectors (and the reverse): no pair of one family.
+  json c = base_connection();
+  c["children"]["lan"] = {
+      {"mode", "tunnel"}, {"local_ts", {"10.1.0.0/16"}}, {"remote_ts", {"2001:db8:2::/48"}}};
+  CHECK(errors(c) ==
+        Lines{lan + "local_ts[0]: \"10.1.0.0/16\" is IPv4 but remote_ts has no IPv4 selector: a "
+                    "local and a remote selector pair only within one family",
+              lan + "remote_ts[0]: \"2001:db8:2::/48\" is IPv6 but local_ts has no IPv6 "
+                    "selector: a local and a remote selector pair only within one family"});
+  c["children"]["lan"]["local_ts"] = {"2001:db8:1::/48"};
+  c["children"]["lan"]["remote_ts"] = {"10.2.0.0/16"};
+  CHECK(errors(c).size() == 2);
+  // A default (the address) against a selector of the other family: the given one is named.
+  c["children"]["lan"].erase("local_ts");
+  c["children"]["lan"]["remote_ts"] = {"2001:db8:2::/48"};
+  CHECK(errors(c) == Lines{lan + "remote_ts[0]: \"2001:db8:2::/48\" is IPv6 but local_ts has no "
+                                 "IPv6 selector: a local and a remote selector pair only within "
+                                 "one family"});
+  // Both families on both sides, and IPv6 inside an IPv4 tunnel: fine.
+  c["children"]["lan"]["local_ts"] = {"10.1.0.0/16", "2001:db8:1::/48"};
+  c["children"]["lan"]["remote_ts"] = {"2001:db8:2::/48", "10.2.0.0/16"};
+  CHECK(errors(c).empty());
+  c["children"]["lan"]["local_ts"] = {"2001:db8:1::/48"};
+  c["children"]["lan"]["remote_ts"] = {"2001:db8:2::/48"};
+  CHECK(errors(c).empty());
+  // Transport mode: the selectors are the addresses' traffic, so of their family.
+  c["children"]["lan"]["mode"] = "transport";
+  CHECK(errors(c) ==
+        Lines{lan + "local_ts[0]: \"2001:db8:1::/48\" is IPv6 but the connection's addresses are "
+                    "IPv4: a transport-mode child protects the traffic between them",
+              lan + "remote_ts[0]: \"2001:db8:2::/48\" is IPv6 but the connection's addresses "
+                    "are IPv4: a transport-mode child protects the traffic between them"});
+  c["children"]["lan"]["local_ts"] = {"dynamic"};
+  c["children"]["lan"]["remote_ts"] = {"192.0.2.2/32"};
+  CHECK(errors(c).empty());
+}

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Unit tests of src/policy: policy files to SaParams/PolicyParams, and every error a user may see.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -597,4 +599,54 @@ TEST_CASE("policy: a NUL inside a string is refused, not cut short") {
   json sa = base_sa();
   sa["dst"] = std::string("192.0.2.2\0junk", 14);
   CHECK(sa_errors(sa) == Lines{"t.json: sas[0].dst: contains a NUL character"});
+}
+
+TEST_CASE("policy: a number too large for JSON is a syntax error with its position") {
+  // No double holds 1e999999: refused where it starts, like any other syntax error.
+  auto r = load_text("{\n  \"sas\": [{\"spi\": 1e999999}]\n}\n", "big.json", ".");
+  CHECK(lines(r.errors) == Lines{"big.json: line 2, column 19: number out of range: 1e999999"});
+  const std::string digits(400, '9');
+  r = load_text("{\"sas\": [{\"spi\": " + digits + "e999}]}", "long.json", ".");
+  CHECK(lines(r.errors) == Lines{"long.json: line 1, column 18: number out of range: " +
+                                 digits.substr(0, 32) + "..."});
+  // An integer beyond 64 bits is read as a double: named as such, with its JSON path.
+  json sa = base_sa();
+  r = load_text(R"({"sas": [{"protocol": "esp", "spi": 123456789012345678901234567890,
+                 "src": "192.0.2.1", "dst": "192.0.2.2", "replay_window": -123456789012345678901234567890,
+                 "aead": {"algorithm": "aes-gcm-16", "key": "0x000102030405060708090a0b0c0d0e0f10111213"}}]})",
+                "t.json", ".");
+  CHECK(lines(r.errors) ==
+        Lines{"t.json: sas[0].spi: expected an integer or a \"0x...\" string, got a number too "
+              "large (over 64 bits)",
+              "t.json: sas[0].replay_window: expected an integer, got a number too large (over 64 "
+              "bits)"});
+  CHECK(r.config.sas.empty());
+}
+
+TEST_CASE("policy: a transport-mode SA with a selector of the other family is refused") {
+  json sa = base_sa();  // transport mode (the default), 192.0.2.1 -> 192.0.2.2
+  sa["selector"] = {{"src", "2001:db8::/64"}, {"dst", "2001:db8:1::/64"}};
+  CHECK(sa_errors(sa) ==
+        Lines{"t.json: sas[0].selector: src \"2001:db8::/64\" and dst \"2001:db8:1::/64\" are "
+              "IPv6 but the SA's src and dst are IPv4: a transport-mode SA carries the traffic "
+              "between them"});
+  sa["mode"] = "tunnel";  // IPv6 in IPv4: the kernel does it
+  CHECK(sa_errors(sa).empty());
+  sa = base_sa();
+  sa["selector"] = {{"src", "192.0.2.1/32"}, {"dst", "192.0.2.2/32"}, {"proto", "tcp"}};
+  CHECK(sa_errors(sa).empty());
+}
+
+TEST_CASE("policy: standard input is read within the size limit (/dev/zero is refused)") {
+  const int saved = ::dup(STDIN_FILENO);
+  const int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  REQUIRE(saved >= 0);
+  REQUIRE(zero >= 0);
+  REQUIRE(::dup2(zero, STDIN_FILENO) == STDIN_FILENO);
+  auto r = load_files({"-"});
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  ::close(zero);
+  CHECK(lines(r.errors) ==
+        Lines{"<stdin>: too large for a policy file (more than 16777216 bytes)"});
 }
