@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,10 @@ struct DaemonOptions {
   // Crash recovery: how long SAs and policies a previous ipsecd left in the kernel (with
   // the reqids of our children) are kept, at most, while the connections come up again.
   ike::Millis leftover_grace{60000};
+  // Where ipsecd records the reqids it uses, so that after a crash the next one recognises
+  // what it left even of connections since removed: the control socket's path with
+  // ".reqids" (beside it, in a directory that is ipsecd's); "-": nowhere.
+  std::string reqids_file;
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;
@@ -88,6 +93,10 @@ class Daemon {
   // the CHILD SA of its reqid is up again here, or after leftover_grace.
   void find_leftovers();
   void clean_leftovers();
+  // The reqids file in state_dir: what a previous ipsecd recorded; ours (and `also`) now.
+  std::string reqids_path() const;  // empty: none
+  std::set<uint32_t> recorded_reqids() const;
+  void record_reqids(const std::set<uint32_t>& also = {}) const;
   void on_engine_events();
   void begin_shutdown();
   bool shutdown_done();

@@ -5,13 +5,21 @@
 // is gone or changed is put back (PolicyRefs), a CHILD SA whose ESP SAs are gone is rekeyed
 // (the engines), a foreign policy overlapping ours is reported and left alone. Every repair
 // is a warning, a monitor event ("repair") and a status counter.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <set>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/fd.h"
 
 namespace ipsec::daemon {
 namespace {
@@ -42,9 +50,10 @@ void Daemon::on_kernel_change(const kernel::Event& e) {
 // traffic until our own replace them (same selector: the update takes them over); SAs stay
 // while the peer may still send on them, until the CHILD SA of their reqid is up again.
 void Daemon::find_leftovers() {
-  std::set<uint32_t> ours;
+  std::set<uint32_t> ours = recorded_reqids();  // a previous ipsecd's, removed ones included
   for (const DaemonConnection& c : connections_)
     for (const auto& child : c.config.children) ours.insert(child.reqid);
+  record_reqids(ours);  // until the leftovers are gone, theirs are still ours
   auto sas = events_kernel_->dump_sas();
   auto pols = events_kernel_->dump_policies();
   if (!sas || !pols) {
@@ -106,10 +115,69 @@ void Daemon::clean_leftovers() {
     policies = policies_->drop_leftovers(*events_kernel_);
     leftover_policies_removed_ += policies;
     leftovers_until_ = ike::Millis{0};
+    record_reqids();  // only our connections' from now on
   }
   if (removed + policies != 0)
     log::info("crash recovery: removed " + std::to_string(removed) + " SA(s) and " +
               std::to_string(policies) + " policy(ies) left by a previous ipsecd");
+}
+
+namespace {
+
+constexpr size_t kMaxReqidsFile = 1 << 20;
+
+}  // namespace
+
+std::string Daemon::reqids_path() const {
+  if (options_.reqids_file == "-") return {};
+  return options_.reqids_file.empty() ? options_.control_path + ".reqids" : options_.reqids_file;
+}
+
+std::set<uint32_t> Daemon::recorded_reqids() const {
+  std::set<uint32_t> out;
+  const std::string path = reqids_path();
+  if (path.empty()) return out;
+  // Not blocking on a FIFO, not through a link, a regular file of bounded size only.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno != ENOENT) log::warn("crash recovery: " + path + ": " + std::strerror(errno));
+    return out;  // ENOENT: none recorded (first start, or after a reboot)
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<size_t>(st.st_size) > kMaxReqidsFile) {
+    log::warn("crash recovery: " + path + ": not a regular file of at most 1 MiB; ignored");
+    return out;
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  if (::read(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) return out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_object() && j.contains("reqids") && j["reqids"].is_array())
+    for (const auto& r : j["reqids"])
+      if (r.is_number_unsigned() && r.template get<uint64_t>() <= UINT32_MAX)
+        out.insert(r.template get<uint32_t>());
+  return out;
+}
+
+// Written to a file of our own (O_EXCL) and renamed over the old one: never half written,
+// never through a link someone put there.
+void Daemon::record_reqids(const std::set<uint32_t>& also) const {
+  const std::string path = reqids_path();
+  if (path.empty()) return;
+  std::set<uint32_t> all = also;
+  for (const DaemonConnection& c : connections_)
+    for (const auto& child : c.config.children) all.insert(child.reqid);
+  const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
+  const std::string text = nlohmann::json{{"reqids", all}}.dump() + "\n";
+  ::unlink(tmp.c_str());  // ours from a previous write that failed half-way, if any
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  bool ok = fd.valid() && ::write(fd.get(), text.data(), text.size()) ==
+                              static_cast<ssize_t>(text.size());
+  ok = ok && ::fsync(fd.get()) == 0 && ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    log::warn("crash recovery: cannot record the reqids in " + path + ": " + std::strerror(errno));
+    ::unlink(tmp.c_str());
+  }
 }
 
 int Daemon::reconcile_timeout() {

@@ -34,6 +34,7 @@ struct Options {
   unsigned half_open_timeout = 30;     // seconds
   unsigned reconcile_interval = 30;    // seconds; 0: on kernel events only
   unsigned leftover_grace = 60;        // seconds
+  std::string reqids_file;
   unsigned cookie_threshold = 128;     // half-open SAs; 0: always ask for a COOKIE
   unsigned half_open_per_source = 32;  // 0: no limit
   uint32_t workers = 0;                // 0: one per online CPU
@@ -122,6 +123,7 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   dopts.half_open_timeout = ike::Millis(1000ull * o.half_open_timeout);
   dopts.reconcile_interval = ike::Millis(1000ull * o.reconcile_interval);
   dopts.leftover_grace = ike::Millis(1000ull * o.leftover_grace);
+  dopts.reqids_file = o.reqids_file;
   dopts.cookie_threshold = o.cookie_threshold;
   dopts.half_open_per_source = o.half_open_per_source;
   // Signals belong to the daemon's signalfd: blocked before any thread starts (the
@@ -181,6 +183,9 @@ int main(int argc, char** argv) {
                  "(after a crash) are kept while the connections come up again")
       ->check(CLI::Range(0u, 3600u))
       ->capture_default_str();
+  app.add_option("--reqids-file", o.reqids_file,
+                 "Where ipsecd records the reqids it uses, for crash recovery (default: the "
+                 "control socket's path with .reqids; -: nowhere)");
   app.add_option("--cookie-threshold", o.cookie_threshold,
                  "Half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (RFC 7296 §2.6); "
                  "0: always")

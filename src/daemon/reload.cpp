@@ -60,6 +60,7 @@ control::Response Daemon::load_files(const std::vector<std::string>& files, cons
   ConfigDiff d = diff(connections_, next.connections);
   changed_by_reqids(d, connections_, next.connections);
   std::vector<std::string> problems = apply(d, std::move(next.connections));
+  record_reqids(leftovers_until_ != ike::Millis{0} ? recorded_reqids() : std::set<uint32_t>{});
   log::info("load: added " + joined(d.added) + "; changed " + joined(d.changed) + "; removed " +
             joined(d.removed) + "; unchanged " + joined(d.unchanged) +
             (d.new_crls.empty() ? "" : "; new CRLs for " + joined(d.new_crls)));
