@@ -14,7 +14,11 @@
 # rekeys the CHILD SA (new SPIs on both gateways, exactly 2 SAs each), counts it
 # (kernel_sas_missing), says so on monitor ("repair"), and no packet of the protected
 # subnets crosses the link in the clear meanwhile (the policies hold it); the loss and
-# the repair time are printed. 'ipsecctl down' leaves no SA and no policy on either;
+# the repair time are printed. Crash recovery: gwA's ipsecd killed with SIGKILL under a
+# ping and started again: the tunnel comes back (INITIAL_CONTACT makes gwB drop the old
+# IKE SA), the SAs the killed daemon left are removed once the new CHILD SA is up
+# (leftover_sas_removed 2), each kernel ends with exactly the 2 new ESP SAs, nothing
+# crossed in the clear; the outage is printed. 'ipsecctl down' leaves no SA and no policy on either;
 # SIGTERM stops both with exit 0.
 # vm-run: requires IPSECCTL
 # vm-run: requires IPSECD
@@ -117,6 +121,43 @@ assert_ge "pings answered (the tunnel carries on after the repair)" 40 "$LC_PING
 assert_eq "packets with an inner address as outer header during the repair" 0 \
     "$(capture_count drift "net 198.51.100.0/24 or net 203.0.113.0/24")"
 assert_eq "bare ICMP packets on the link during the repair" 0 "$(capture_count drift "icmp")"
+sab=$(printf '0x%08x' "$(lc_installed a | awk '{ print $2 }')")
+sba=$(printf '0x%08x' "$(lc_installed a | awk '{ print $1 }')")
+check_child_kernel gwA tunnel 192.0.2.1 192.0.2.2 198.51.100.0/24 203.0.113.0/24 "$sab" "$sba"
+check_child_kernel gwB tunnel 192.0.2.2 192.0.2.1 203.0.113.0/24 198.51.100.0/24 "$sba" "$sab"
+
+step "crash recovery: SIGKILL gwA's ipsecd under a ping every 0.1 s, then start it again"
+PING2=$E2E_OUT/crash-ping.txt
+old_in=$(lc_installed a | awk '{ print $1 }')
+capture_start crash gwA wan
+lc_ping_start hostA 203.0.113.10 150 0.1 "$PING2"
+sleep 1
+run kill -KILL "${IPSECD_PID[a]}"
+wait "${IPSECD_PID[a]}" 2>/dev/null
+t0=$(lc_now)
+assert_eq "gwA ESP SAs left in the kernel by the killed daemon" 2 "$(lc_esp_count gwA)"
+rm -f "$IPSECD_RUN/a.sock"   # stale; its .reqids record stays beside it
+ipsecd_start gwA a "$W/left.json"
+recovered() {
+    local a b
+    a=$(lc_installed a) b=$(lc_installed b)
+    [ "$(wc -l <<< "$a")" = 1 ] && [ "$(wc -l <<< "$b")" = 1 ] || return 1
+    read -r ain aout <<< "$a"; read -r bin bout <<< "$b"
+    [ -n "$ain" ] && [ "$ain" != "$old_in" ] && [ "$ain $aout" = "$bout $bin" ] || return 1
+    [ "$(lc_esp_count gwA)" = 2 ] && [ "$(lc_esp_count gwB)" = 2 ]
+}
+lc_wait_until 60 recovered || { dump_state; fail "no single new CHILD SA within 60 s of the restart"; }
+t1=$(lc_now)
+log "tunnel back, old SAs gone, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the SIGKILL (TCG guest)"
+lc_ping_wait "$PING2"
+capture_stop
+assert_eq "gwA leftover_sas_removed" 2 "$(lc_status a | jq '.counters.leftover_sas_removed')"
+log "$(grep -m1 'crash recovery:' "$E2E_OUT/ipsecd-a.log")"
+log "pings: $LC_PING_TX sent, $LC_PING_RX answered, lost: $(lc_ping_lost "$PING2" "$LC_PING_TX")"
+assert_ge "pings answered around the crash" 50 "$LC_PING_RX"
+assert_eq "packets with an inner address as outer header around the crash" 0 \
+    "$(capture_count crash "net 198.51.100.0/24 or net 203.0.113.0/24")"
+assert_eq "bare ICMP packets on the link around the crash" 0 "$(capture_count crash "icmp")"
 sab=$(printf '0x%08x' "$(lc_installed a | awk '{ print $2 }')")
 sba=$(printf '0x%08x' "$(lc_installed a | awk '{ print $1 }')")
 check_child_kernel gwA tunnel 192.0.2.1 192.0.2.2 198.51.100.0/24 203.0.113.0/24 "$sab" "$sba"
