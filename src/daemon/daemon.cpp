@@ -86,7 +86,10 @@ Result<void> Daemon::setup(const KernelFactory& kernels) {
     if (!w) return fail(w.error());
     ike::Ike& engine = (*w)->engine();
     engine.set_nat(ike::NatConfig{options_.natt_port, options_.natt_keepalive});
-    engine.set_event_handler([this](const ike::EngineEvent& e) { events_.push(e); });
+    engine.set_event_handler([this](const ike::EngineEvent& e) {
+      if (e.kind == ike::EventKind::ChildUp) child_up_ = true;  // crash recovery (drift.cpp)
+      events_.push(e);
+    });
     for (const DaemonConnection& c : connections_) engine.add_connection(c.config);
     workers_.push_back(std::move(*w));
   }
@@ -229,7 +232,13 @@ int Daemon::run() {
   notify::ready(summary());
   epoll_event events[kMaxEvents];
   for (;;) {
-    if (!stopping_ && reconcile_timeout() == 0) reconcile();
+    if (!stopping_) {
+      const ike::Millis due = reconcile_due();
+      if (due != ike::Millis{0} && due <= clock_.now()) reconcile();
+    }
+    // A CHILD SA up may be what leftovers of a previous ipsecd waited for.
+    if (!stopping_ && leftovers_until_ != ike::Millis{0} && child_up_.exchange(false))
+      clean_leftovers();
     int timeout = control_->timeout_ms();  // control clients that stall are dropped
     if (!stopping_) {  // drift repair and crash recovery (drift.cpp)
       const int r = reconcile_timeout();
@@ -354,11 +363,7 @@ void Daemon::on_engine_events() {
   if (dropped != 0)
     log::warn("monitor: " + std::to_string(dropped) + " event(s) dropped, more than " +
               std::to_string(EventQueue::kMaxQueued) + " were waiting");
-  for (const control::Event& e : events) {
-    control_->broadcast(control::encode(e) + "\n");
-    // A CHILD SA up may be what leftovers of a previous ipsecd waited for.
-    if (e.event == "child-up" && leftovers_until_ != ike::Millis{0}) reconcile_at_ = clock_.now();
-  }
+  for (const control::Event& e : events) control_->broadcast(control::encode(e) + "\n");
 }
 
 // Every worker deletes its established IKE SAs (their CHILD SAs leave the kernel at

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -88,7 +89,8 @@ class Daemon {
   // dumps the kernel once and has PolicyRefs and every engine repair what is theirs.
   void on_kernel_change(const kernel::Event& e);
   void reconcile();
-  int reconcile_timeout();  // ms until the next reconcile is due, for epoll_wait
+  ike::Millis reconcile_due();  // when the next reconcile is due (0: none)
+  int reconcile_timeout();      // ms until the main loop should look again, for epoll_wait
   // Crash recovery (drift.cpp): what a previous ipsecd left, found at start; removed once
   // the CHILD SA of its reqid is up again here, or after leftover_grace.
   void find_leftovers();
@@ -153,6 +155,7 @@ class Daemon {
   ike::Millis reconcile_at_{0}, last_reconcile_{0};
   uint64_t policies_reinstalled_ = 0, policies_restored_ = 0, foreign_policies_ = 0;
   std::vector<kernel::SaParams> leftover_sas_;
+  std::atomic<bool> child_up_{false};  // set by the workers' event handlers
   ike::Millis leftovers_until_{0};  // 0: nothing left over (any more)
   uint64_t leftover_sas_removed_ = 0, leftover_policies_removed_ = 0;
 };

@@ -180,16 +180,24 @@ void Daemon::record_reqids(const std::set<uint32_t>& also) const {
   }
 }
 
-int Daemon::reconcile_timeout() {
-  const ike::Millis now = clock_.now();
+ike::Millis Daemon::reconcile_due() {
   if (options_.reconcile_interval.count() > 0 && last_reconcile_ == ike::Millis{0})
-    last_reconcile_ = now;  // the first periodic one an interval after the start
+    last_reconcile_ = clock_.now();  // the first periodic one an interval after the start
   ike::Millis due{0};
   if (options_.reconcile_interval.count() > 0) due = last_reconcile_ + options_.reconcile_interval;
   if (reconcile_at_ != ike::Millis{0} && (due == ike::Millis{0} || reconcile_at_ < due))
     due = reconcile_at_;
   if (leftovers_until_ != ike::Millis{0} && (due == ike::Millis{0} || leftovers_until_ < due))
     due = leftovers_until_;
+  return due;
+}
+
+int Daemon::reconcile_timeout() {
+  const ike::Millis now = clock_.now();
+  ike::Millis due = reconcile_due();
+  // Every half second while leftovers wait: a CHILD SA up (child_up_) may release them.
+  if (leftovers_until_ != ike::Millis{0} && (due == ike::Millis{0} || now + ike::Millis{500} < due))
+    due = now + ike::Millis{500};
   if (due == ike::Millis{0}) return -1;
   return static_cast<int>(std::max<int64_t>((due - now).count(), 0));
 }
