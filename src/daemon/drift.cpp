@@ -87,7 +87,7 @@ void Daemon::clean_leftovers() {
   std::set<uint32_t> in_use;                          // SPIs of our CHILD SAs
   for (auto& w : workers_) {
     std::lock_guard lock(w->mutex());
-    for (const ike::IkeSaSummary& sa : w->engine().sas(false))
+    for (const ike::IkeSaSummary& sa : w->engine().sas(true))  // with their children
       for (const ike::ChildSummary& ch : sa.children) {
         if (ch.in_kernel) up.insert({sa.connection, ch.name});
         in_use.insert(ch.spi_in);

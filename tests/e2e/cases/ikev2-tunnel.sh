@@ -138,17 +138,32 @@ t0=$(lc_now)
 assert_eq "gwA ESP SAs left in the kernel by the killed daemon" 2 "$(lc_esp_count gwA)"
 rm -f "$IPSECD_RUN/a.sock"   # stale; its .reqids record stays beside it
 ipsecd_start gwA a "$W/left.json"
+WAITED=""   # what recovered() waited on, each reason once
+waited() { case " $WAITED " in *" $1 "*) ;; *) WAITED="$WAITED $1" ;; esac; return 1; }
 recovered() {
     local a b
     a=$(lc_installed a) b=$(lc_installed b)
-    [ "$(wc -l <<< "$a")" = 1 ] && [ "$(wc -l <<< "$b")" = 1 ] || return 1
+    [ -n "$a" ] || waited "no-child-on-gwA"
+    [ "$(wc -l <<< "$a")" = 1 ] || waited "children-on-gwA:$(wc -l <<< "$a")"
+    [ "$(wc -l <<< "$b")" = 1 ] || waited "children-on-gwB:$(wc -l <<< "$b")"
     read -r ain aout <<< "$a"; read -r bin bout <<< "$b"
-    [ -n "$ain" ] && [ "$ain" != "$old_in" ] && [ "$ain $aout" = "$bout $bin" ] || return 1
-    [ "$(lc_esp_count gwA)" = 2 ] && [ "$(lc_esp_count gwB)" = 2 ]
+    [ "$ain" != "$old_in" ] || waited "old-child-on-gwA"
+    [ "$ain $aout" = "$bout $bin" ] || waited "spis-not-crossed"
+    [ "$(lc_esp_count gwA)" = 2 ] || waited "gwA-esp:$(lc_esp_count gwA)"
+    [ "$(lc_esp_count gwB)" = 2 ] || waited "gwB-esp:$(lc_esp_count gwB)"
+    [ -n "$a" ] && [ "$(wc -l <<< "$a")" = 1 ] && [ "$(wc -l <<< "$b")" = 1 ] &&
+        [ "$ain" != "$old_in" ] && [ "$ain $aout" = "$bout $bin" ] &&
+        [ "$(lc_esp_count gwA)" = 2 ] && [ "$(lc_esp_count gwB)" = 2 ]
 }
-lc_wait_until 60 recovered || { dump_state; fail "no single new CHILD SA within 60 s of the restart"; }
+if ! lc_wait_until 30 recovered; then
+    log "gwA children: $(lc_children a | tr '\n' ';') gwB children: $(lc_children b | tr '\n' ';')"
+    log "ESP SAs: gwA $(lc_esp_count gwA), gwB $(lc_esp_count gwB); old inbound SPI $old_in"
+    ipsecd_ctl a status 2>&1 | head -20
+    dump_state
+    fail "no single new CHILD SA, old SAs gone, within 30 s of the restart (the leftover grace is 60 s)"
+fi
 t1=$(lc_now)
-log "tunnel back, old SAs gone, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the SIGKILL (TCG guest)"
+log "tunnel back, old SAs gone, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the SIGKILL (TCG guest); waited on:$WAITED"
 lc_ping_wait "$PING2"
 capture_stop
 assert_eq "gwA leftover_sas_removed" 2 "$(lc_status a | jq '.counters.leftover_sas_removed')"
