@@ -14,13 +14,6 @@ EX=$SRC/policies/examples
 cp "$EX"/ikev2-psk-ondemand/left.json "$WORK/od.json"
 cp "$EX"/ikev2-psk-tunnel/shared.psk "$WORK"/ && chmod 600 "$WORK"/shared.psk
 
-# Policies that are not per-socket ones, one line each (blanks squeezed).
-policies() {
-  ip -n "$NSA" xfrm policy list |
-    awk '/^src /{ if (r != "") print r; r = $0; next } { r = r " " $0 } END { if (r != "") print r }' |
-    tr -s ' \t' ' ' | grep -Ev ' socket (in|out) ' || true
-}
-with_reqid() { policies | grep -c " reqid 9 " || true; }
 counter() { ctl left status --json | jq -r ".counters.$1"; }
 
 # --reconcile-interval 0: every repair below comes from the kernel's events, not a timer.
@@ -33,10 +26,10 @@ if ! wait_socket "$WORK/left.sock"; then
   fi
   bad "ipsecd did not start: $(cat "$WORK/left.log")"; finish; exit
 fi
-has_traps() { [ "$(with_reqid)" -ge 3 ]; }
-poll has_traps && ok "ipsecd on the real kernel holds its trap policies: $(with_reqid)" \
+has_traps() { [ "$(with_reqid 9)" -ge 3 ]; }
+poll has_traps && ok "ipsecd on the real kernel holds its trap policies: $(with_reqid 9)" \
   || { bad "no trap policies: $(policies)"; finish; exit; }
-N=$(with_reqid)
+N=$(with_reqid 9)
 before=$(policies | sort)
 "$IPSECCTL" monitor --socket "$WORK/left.sock" --json --timeout 60 >"$WORK/left.mon" 2>&1 &
 PIDS+=("$!")

@@ -55,4 +55,13 @@ wait_socket() {
 ctl() { local n=$1 c=$2; shift 2; "$IPSECCTL" "$c" --socket "$WORK/$n.sock" "$@" 2>/dev/null; }
 
 # Polls a condition for at most ~30 s.
+# The real-kernel policies in namespace A other than per-socket ones, one line each
+# (blanks squeezed), and how many have a template with reqid $1.
+policies() {
+  ip -n "$NSA" xfrm policy list |
+    awk '/^src /{ if (r != "") print r; r = $0; next } { r = r " " $0 } END { if (r != "") print r }' |
+    tr -s ' \t' ' ' | grep -Ev ' socket (in|out) ' || true
+}
+with_reqid() { policies | grep -c " reqid $1 " || true; }
+
 poll() { for _ in $(seq 150); do "$@" && return 0; sleep 0.2; done; return 1; }

@@ -19,12 +19,6 @@ jq '.connections |= with_entries(.key = "other" | .value.children.lan.reqid = 11
       | .value.children.lan.remote_ts = ["203.0.113.128/25"])' "$WORK/od.json" >"$WORK/other.json" \
   || { bad "jq"; finish; exit; }
 
-policies() {
-  ip -n "$NSA" xfrm policy list |
-    awk '/^src /{ if (r != "") print r; r = $0; next } { r = r " " $0 } END { if (r != "") print r }' |
-    tr -s ' \t' ' ' | grep -Ev ' socket (in|out) ' || true
-}
-with_reqid() { policies | grep -c " reqid $1 " || true; }
 start_left() {  # LOG FILE...
   local log=$1; shift
   local args=()

@@ -20,14 +20,6 @@ cp "$EX"/ikev2-psk-tunnel/left.json "$WORK/start.json"
 cp "$EX"/ikev2-psk-tunnel/shared.psk "$WORK"/ && chmod 600 "$WORK"/shared.psk
 MONS=()
 
-# Policies that are not per-socket ones, one line each (blanks squeezed), and those with
-# reqid $1.
-policies() {
-  ip -n "$NSA" xfrm policy list |
-    awk '/^src /{ if (r != "") print r; r = $0; next } { r = r " " $0 } END { if (r != "") print r }' |
-    tr -s ' \t' ' ' | grep -Ev ' socket (in|out) ' || true
-}
-with_reqid() { policies | grep -c " reqid $1 " || true; }
 # SAs with an SPI other than 0 (0: the kernel's own ACQUIRE placeholder).
 our_states() { ip -n "$NSA" xfrm state list | grep -E '^\s+proto .* spi 0x' | grep -vc 'spi 0x00000000' || true; }
 monitor() {
