@@ -20,6 +20,28 @@ void Ike::set_event_handler(EventHandler handler) { v2_->set_event_handler(std::
 void Ike::set_random(crypto::RandomSource& source) { v2_->set_random(source); }
 void Ike::resume() { v2_->resume(); }
 
+size_t Ike::busy() const { return v2_->busy(); }
+
+std::vector<SecretBytes> Ike::hand_over() {
+  std::vector<SecretBytes> out;
+  for (SecretBytes& r : v2_->hand_over()) {
+    Bytes led;
+    led.reserve(r.size() + 1);
+    led.push_back(2);  // IKEv2
+    led.insert(led.end(), r.data(), r.data() + r.size());
+    out.emplace_back(std::move(led));
+  }
+  return out;
+}
+
+Result<uint64_t> Ike::take_over(ByteView record) {
+  if (record.empty() || record[0] != 2)
+    return fail("a record of IKE version " +
+                (record.empty() ? std::string("(none)") : std::to_string(record[0])) +
+                ", which this ipsecd cannot continue");
+  return v2_->take_over(record.subspan(1));
+}
+
 size_t Ike::reconcile(const std::unordered_set<std::string>& kernel_sas, Millis taken_at) {
   return v2_->reconcile(kernel_sas, taken_at);
 }

@@ -15,6 +15,7 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "common/secret.h"
 #include "crypto/random_source.h"
 #include "ike/config.h"
 #include "ike/events.h"
@@ -47,6 +48,14 @@ class Ike {
   void resume();  // as v2::Engine::resume: after OCSP answers came
   // As v2::Engine::reconcile (drift repair).
   size_t reconcile(const std::unordered_set<std::string>& kernel_sas, Millis taken_at);
+
+  // A restart that keeps the tunnels (v2/handover.h): the IKE SAs not ready to be handed
+  // over yet; the records of those that are (removed here, their CHILD SAs left in the
+  // kernel), each led by its IKE version; an IKE SA of the previous process continued from
+  // its record (our SPI). Records hold keys: SecretBytes only.
+  size_t busy() const;
+  std::vector<SecretBytes> hand_over();
+  Result<uint64_t> take_over(ByteView record);
 
   void add_connection(ConnectionConfig config);
   void remove_connection(std::string_view name);

@@ -321,12 +321,15 @@ assert_ge() { # LABEL MIN SEEN
 # under one NAME; the capture_* readers add up all files of a NAME.
 #
 # capture_start NAME NS IF [FILTER...]: tcpdump in the background, until
-# capture_stop; waits (bounded) until it listens
+# capture_stop; waits (bounded) until it listens. --immediate-mode: without
+# it libpcap hands packets over a buffer block at a time (up to a second
+# late), and packets still in the block when tcpdump is stopped are lost, so
+# a count could come up one short on a slow guest.
 declare -A E2E_CAPTURES=()
 capture_start() {
     local name=$1 ns=$2 ifc=$3; shift 3
     local file=$E2E_OUT/$name.$ns.pcap i pid
-    ip netns exec "$ns" tcpdump -Z root -U -n -Q out -i "$ifc" -w "$file" "$@" 2> "$file.err" &
+    ip netns exec "$ns" tcpdump -Z root -U --immediate-mode -n -Q out -i "$ifc" -w "$file" "$@" 2> "$file.err" &
     pid=$!
     E2E_PIDS+=("$pid")
     E2E_CAPTURES[$file]=$pid

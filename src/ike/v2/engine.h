@@ -109,6 +109,20 @@ class Engine {
   // Only CHILD SAs installed before `taken_at` (when the dump began) are judged.
   size_t reconcile(const std::unordered_set<std::string>& kernel_sas, Millis taken_at);
 
+  // A restart that keeps the tunnels (handover.h). busy(): the IKE SAs that cannot be
+  // handed over yet but should be (an exchange of theirs in flight, or our own IKE_SA_INIT
+  // or IKE_AUTH); the daemon waits, bounded, for it to reach 0. hand_over(): the records of
+  // every IKE SA that can be handed over now, each removed from the table without a
+  // message to the peer and with its CHILD SAs left in the kernel; what stays is the
+  // caller's (a normal shutdown, or crash recovery in the next process).
+  size_t busy() const;
+  std::vector<SecretBytes> hand_over();
+  // Continues an IKE SA of the previous process from its record: into the table as it
+  // was, its CHILD SAs' policies counted (PolicyRefs: an update of what the kernel holds).
+  // Run reconcile() with a kernel dump afterwards: a CHILD SA the kernel lost is rekeyed.
+  // Returns our SPI.
+  Result<uint64_t> take_over(ByteView record);
+
   // Starts IKE_SA_INIT for a connection; returns our SPI (SPIi) of the new IKE
   // SA.
   Result<uint64_t> initiate(std::string_view connection);
