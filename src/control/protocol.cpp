@@ -256,6 +256,7 @@ std::string encode(const Request& r) {
   if (!r.name.empty()) j["name"] = r.name;
   if (!r.files.empty()) j["files"] = r.files;
   if (r.all) j["all"] = true;
+  if (r.keep) j["keep"] = true;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -284,6 +285,7 @@ Result<Request> parse_request(std::string_view line) {
     if (f.has("name")) r.name = f.str("name");
     if (f.has("files")) r.files = f.strings("files");
     if (f.has("all")) r.all = f.boolean("all");
+    if (f.has("keep")) r.keep = f.boolean("keep");
     for (size_t i = 0; i < r.files.size(); ++i)
       if (r.files[i].empty() || r.files[i][0] != '/')
         throw BadField("files[" + std::to_string(i) + "]: \"" + r.files[i] +

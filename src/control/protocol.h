@@ -28,10 +28,13 @@ inline constexpr size_t kMaxAnswer = size_t{256} << 20;
 // parse_request refuses a line longer than kMaxLine, a field of the wrong type
 // and a relative path in files; unknown fields are ignored.
 struct Request {
-  std::string command;  // "status", "list-conns", "up", "down", "restart", "load", "monitor"
+  std::string command;  // "status", "list-conns", "up", "down", "restart", "load", "monitor", "shutdown"
   std::string name;     // the connection, for up, down and restart
   std::vector<std::string> files;  // absolute paths, for load
   bool all = false;                // down: every established IKE SA of every connection
+  // shutdown: hand the IKE SAs over to the next ipsecd and leave the kernel's SAs and
+  // policies (a restart or upgrade) instead of deleting them.
+  bool keep = false;
 };
 
 // {"ok": true, "data": {...}} or {"ok": false, "error": "...", "details": [...]}

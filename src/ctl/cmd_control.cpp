@@ -29,6 +29,7 @@ struct ControlOptions {
   std::string name;
   bool json = false;
   bool all = false;      // down --all
+  bool keep = false;     // shutdown --keep
   unsigned count = 0;    // monitor --count; 0: no limit
   double timeout_s = 0;  // monitor --timeout; 0: none
 };
@@ -350,6 +351,46 @@ void add_socket_option(CLI::App& sub, ControlOptions& o) {
   sub.add_option("--socket", o.socket, "ipsecd's control socket")->capture_default_str();
 }
 
+// Until ipsecd no longer accepts on its socket (it closes it when it exits), bounded.
+bool wait_for_exit(const std::string& socket, double timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  const auto until = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  for (;;) {
+    auto fd = connect_to(socket);
+    if (!fd) return true;  // ECONNREFUSED or ENOENT: gone
+    ::close(*fd);
+    if (Clock::now() >= until) return false;
+    ::poll(nullptr, 0, 100);
+  }
+}
+
+void do_shutdown(Context& ctx, const ControlOptions& o) {
+  control::Request req{"shutdown", "", {}};
+  req.keep = o.keep;
+  auto r = run(ctx, o, req);
+  if (!r) return;
+  const nlohmann::json& d = r->data;
+  const bool gone = wait_for_exit(o.socket, o.timeout_s);
+  if (o.json) {
+    nlohmann::json out = d;
+    out["stopped"] = gone;
+    std::printf("%s\n", out.dump(2).c_str());
+  } else if (gone) {
+    const std::string n = std::to_string(d.value("ike_sas", 0));
+    std::string text =
+        o.keep ? "ipsecd stopped for a restart: " + n + " IKE SA(s) left to the next ipsecd in " +
+                     d.value("state_file", std::string("?")) +
+                     "; the kernel keeps every CHILD SA and policy meanwhile"
+               : "ipsecd stopped: " + n + " IKE SA(s) deleted, its SAs and policies removed";
+    std::printf("%s\n", printable_line(text).c_str());
+  }
+  if (!gone) {
+    std::fprintf(stderr, "error: ipsecd (pid %d) was still running after %g s\n",
+                 d.value("pid", 0), o.timeout_s);
+    ctx.exit_code = kExitDaemon;
+  }
+}
+
 }  // namespace
 
 Result<control::Response> ask_daemon(const std::string& socket, const control::Request& req,
@@ -453,6 +494,20 @@ void setup_restart(CLI::App& sub, Context& ctx) {
       text += "initiated IKE SA " + (d.is_object() ? d.value("spi_i", "?") : std::string("?"));
     std::printf("%s\n", printable_line(text).c_str());
   });
+}
+
+void setup_shutdown(CLI::App& sub, Context& ctx) {
+  auto o = std::make_shared<ControlOptions>();
+  o->timeout_s = 60;
+  add_socket_option(sub, *o);
+  sub.add_flag("--keep", o->keep,
+               "For a restart or upgrade: hand the IKE SAs over to the next ipsecd (its state "
+               "file) and leave every CHILD SA and policy in the kernel, instead of deleting them");
+  sub.add_flag("--json", o->json, "Print the daemon's answer as JSON, with \"stopped\"");
+  sub.add_option("--timeout", o->timeout_s, "Seconds to wait for ipsecd to exit (exit 6 if not)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  sub.callback([&ctx, o] { do_shutdown(ctx, *o); });
 }
 
 void setup_monitor(CLI::App& sub, Context& ctx) {

@@ -35,5 +35,6 @@ void setup_down(CLI::App& sub, Context& ctx);
 void setup_restart(CLI::App& sub, Context& ctx);
 void setup_monitor(CLI::App& sub, Context& ctx);
 void setup_load(CLI::App& sub, Context& ctx);
+void setup_shutdown(CLI::App& sub, Context& ctx);
 
 }  // namespace ipsec::ctl

@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
     {"restart", "Ask ipsecd to delete a connection's IKE SAs and bring it up again", setup_restart},
     {"monitor", "Print ipsecd's SA events (up, rekey, down, DPD, ACQUIRE) as they happen",
      setup_monitor},
+    {"shutdown", "Stop ipsecd: delete every IKE SA, or hand them to the next ipsecd (--keep)",
+     setup_shutdown},
 };
 
 ipsec::Result<std::unique_ptr<ipsec::kernel::Kernel>> open_netlink() {

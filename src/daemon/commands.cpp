@@ -71,6 +71,8 @@ const Daemon::Command Daemon::kCommands[] = {
     {"monitor", &Daemon::monitor, true, false},
     // The caller's uid is checked before stopping, by the handler (reload.cpp).
     {"load", &Daemon::load, false, false},
+    // The caller's uid is checked by the handler (handover.cpp).
+    {"shutdown", &Daemon::shutdown, true, false},
 };
 
 control::Response Daemon::handle(const control::Request& r, const Peer& peer) {

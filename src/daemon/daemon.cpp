@@ -226,9 +226,13 @@ int Daemon::run() {
   for (auto& w : workers_) w->start();
   std::vector<std::string> names;
   for (const auto& c : connections_) names.push_back(c.config.name);
+  restore_state();  // a restart that kept the tunnels: before leftovers are judged
   find_leftovers();
   install_traps(names, nullptr);
-  start_connections(names);
+  std::vector<std::string> to_start;  // not those continued from the previous ipsecd
+  for (const std::string& n : names)
+    if (!has_sa(n)) to_start.push_back(n);
+  start_connections(to_start);
   notify::ready(summary());
   epoll_event events[kMaxEvents];
   for (;;) {
@@ -246,7 +250,7 @@ int Daemon::run() {
     }
     if (stopping_) {
       int64_t left = (stop_deadline_ - clock_.now()).count();
-      if (left <= 0 || shutdown_done()) break;
+      if (left <= 0 || (keeping_ ? handover_ready() : shutdown_done())) break;
       int64_t poll = std::min(left, kShutdownPollMs);
       timeout = static_cast<int>(timeout < 0 ? poll : std::min<int64_t>(timeout, poll));
     }
@@ -271,6 +275,7 @@ int Daemon::run() {
     control_->expire();
     events_.set_listening(control_->monitors() != 0);
   }
+  if (keeping_) return stop_for_handover();
   // Nothing we installed stays: the IKE SAs took their CHILD SAs with them, the traps go now.
   remove_all_traps();
   size_t left = 0;
@@ -281,6 +286,15 @@ int Daemon::run() {
   on_engine_events();  // the last ones (IKE SAs going down) to the monitors
   if (left != 0) log::warn(std::to_string(left) + " IKE SA(s) left without the peer's answer");
   log::info("ipsecd stopped");
+  return 0;
+}
+
+// The kernel keeps everything (CHILD SAs, policies, traps): the next ipsecd takes over.
+int Daemon::stop_for_handover() {
+  for (auto& w : workers_) w->stop();
+  save_state();
+  on_engine_events();
+  log::info("ipsecd stopped; its tunnels stay up for the next one");
   return 0;
 }
 

@@ -49,6 +49,10 @@ struct DaemonOptions {
   // what it left even of connections since removed: the control socket's path with
   // ".reqids" (beside it, in a directory that is ipsecd's); "-": nowhere.
   std::string reqids_file;
+  // Restart keeping the tunnels (handover.cpp): where `ipsecctl shutdown --keep` leaves the
+  // IKE SAs for the next ipsecd, which continues them at start: the control socket's path
+  // with ".state"; "-": nowhere (a restart renegotiates).
+  std::string state_file;
 };
 
 inline constexpr uint32_t kMaxWorkers = 64;
@@ -101,6 +105,19 @@ class Daemon {
   void record_reqids(const std::set<uint32_t>& also = {}) const;
   void on_engine_events();
   void begin_shutdown();
+  // Restart keeping the tunnels (handover.cpp): `shutdown --keep` waits (shutdown_wait at
+  // most) for exchanges in flight, then writes every IKE SA it can to the state file and
+  // exits without touching the kernel; the next ipsecd reads the file at start, continues
+  // those IKE SAs and rekeys any CHILD SA the kernel lost meanwhile.
+  std::string state_path() const;  // empty: none
+  void begin_handover();
+  int stop_for_handover();  // run()'s end when keeping_
+  bool handover_ready();
+  void save_state();
+  void restore_state();
+  size_t take_over(ByteView file, std::vector<std::string>& problems);
+  bool has_sa(const std::string& connection);
+  control::Response shutdown(const control::Request& r, const Peer& peer);
   bool shutdown_done();
 
   // "N connection(s), M worker(s)": the service status after start and after a load.
@@ -149,6 +166,7 @@ class Daemon {
   Fd epoll_, signal_;
   std::unique_ptr<ControlServer> control_;
   bool stopping_ = false;
+  bool keeping_ = false;  // stopping for a handover: the kernel keeps everything
   ike::Millis stop_deadline_{0};
   // Drift repair: when the next reconcile runs (an event may bring it forward), the last
   // one, and what PolicyRefs repaired so far (status counters).

@@ -61,8 +61,15 @@ void Daemon::find_leftovers() {
               (!sas ? sas.error().message : pols.error().message));
     return;
   }
+  std::set<uint32_t> in_use;  // SPIs of the CHILD SAs continued from a handover
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex());
+    for (const ike::IkeSaSummary& sa : w->engine().sas(true))
+      for (const ike::ChildSummary& ch : sa.children) in_use.insert({ch.spi_in, ch.spi_out});
+  }
   for (const kernel::SaParams& sa : *sas)
-    if (sa.spi != 0 && !sa.larval && ours.count(sa.reqid) != 0) leftover_sas_.push_back(sa);
+    if (sa.spi != 0 && !sa.larval && ours.count(sa.reqid) != 0 && in_use.count(sa.spi) == 0)
+      leftover_sas_.push_back(sa);
   std::vector<kernel::PolicyParams> left;
   for (const kernel::PolicyParams& p : *pols)
     if (!p.socket && std::any_of(p.tmpls.begin(), p.tmpls.end(),

@@ -35,6 +35,7 @@ struct Options {
   unsigned reconcile_interval = 30;    // seconds; 0: on kernel events only
   unsigned leftover_grace = 60;        // seconds
   std::string reqids_file;
+  std::string state_file;
   unsigned cookie_threshold = 128;     // half-open SAs; 0: always ask for a COOKIE
   unsigned half_open_per_source = 32;  // 0: no limit
   uint32_t workers = 0;                // 0: one per online CPU
@@ -124,6 +125,7 @@ int serve(const Options& o, std::vector<daemon::DaemonConnection> conns) {
   dopts.reconcile_interval = ike::Millis(1000ull * o.reconcile_interval);
   dopts.leftover_grace = ike::Millis(1000ull * o.leftover_grace);
   dopts.reqids_file = o.reqids_file;
+  dopts.state_file = o.state_file;
   dopts.cookie_threshold = o.cookie_threshold;
   dopts.half_open_per_source = o.half_open_per_source;
   // Signals belong to the daemon's signalfd: blocked before any thread starts (the
@@ -186,6 +188,10 @@ int main(int argc, char** argv) {
   app.add_option("--reqids-file", o.reqids_file,
                  "Where ipsecd records the reqids it uses, for crash recovery (default: the "
                  "control socket's path with .reqids; -: nowhere)");
+  app.add_option("--state-file", o.state_file,
+                 "Where `ipsecctl shutdown --keep` leaves the IKE SAs for the next ipsecd, "
+                 "which continues them at start (default: the control socket's path with "
+                 ".state; -: nowhere)");
   app.add_option("--cookie-threshold", o.cookie_threshold,
                  "Half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (RFC 7296 §2.6); "
                  "0: always")

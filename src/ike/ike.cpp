@@ -22,14 +22,14 @@ void Ike::resume() { v2_->resume(); }
 
 size_t Ike::busy() const { return v2_->busy(); }
 
-std::vector<SecretBytes> Ike::hand_over() {
-  std::vector<SecretBytes> out;
-  for (SecretBytes& r : v2_->hand_over()) {
+std::vector<HandoverRecord> Ike::hand_over() {
+  std::vector<HandoverRecord> out;
+  for (HandoverRecord& r : v2_->hand_over()) {
     Bytes led;
-    led.reserve(r.size() + 1);
-    led.push_back(2);  // IKEv2
-    led.insert(led.end(), r.data(), r.data() + r.size());
-    out.emplace_back(std::move(led));
+    led.reserve(r.data.size() + 1);  // no reallocation: no stray copy of the keys
+    led.push_back(2);                // IKEv2
+    led.insert(led.end(), r.data.data(), r.data.data() + r.data.size());
+    out.push_back(HandoverRecord{r.local_spi, SecretBytes(std::move(led))});
   }
   return out;
 }

@@ -54,7 +54,7 @@ class Ike {
   // kernel), each led by its IKE version; an IKE SA of the previous process continued from
   // its record (our SPI). Records hold keys: SecretBytes only.
   size_t busy() const;
-  std::vector<SecretBytes> hand_over();
+  std::vector<HandoverRecord> hand_over();
   Result<uint64_t> take_over(ByteView record);
 
   void add_connection(ConnectionConfig config);

@@ -8,11 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "common/secret.h"
 #include "ike/config.h"
 #include "ike/io.h"
 #include "wire/payloads.h"
 
 namespace ipsec::ike {
+
+// An IKE SA handed from one ipsecd process to the next (Ike::hand_over): our SPI (which
+// worker continues it) and its record, keys included.
+struct HandoverRecord {
+  uint64_t local_spi = 0;
+  SecretBytes data;
+};
 
 struct ChildSummary {
   std::string name;               // the child config's

@@ -93,9 +93,10 @@ TEST_SUITE("ike handover") {
     CHECK(p.policies(p.bob_kernel).size() == pols);
 
     Restarted r(p);
-    auto taken = r.bob.take_over(records[0].view());
+    auto taken = r.bob.take_over(records[0].data.view());
     REQUIRE_MESSAGE(taken, taken.error().message);
     CHECK(*taken == bob_spi);
+    CHECK(records[0].local_spi == bob_spi);
     const IkeSa* after = single(r.bob);
     REQUIRE(after != nullptr);
     CHECK(after->state == IkeState::Established);
@@ -167,7 +168,7 @@ TEST_SUITE("ike handover") {
     p.run();
     auto records = p.bob.hand_over();
     REQUIRE(records.size() == 1);
-    const ByteView rec = records[0].view();
+    const ByteView rec = records[0].data.view();
 
     Restarted r(p);
     for (size_t cut : {size_t{0}, size_t{1}, size_t{20}, rec.size() / 2, rec.size() - 1}) {
@@ -213,7 +214,7 @@ TEST_SUITE("ike handover") {
     REQUIRE(records.size() == 1);
     REQUIRE(p.bob_kernel.delete_sa(in_id));  // gone between the two processes
     Restarted r(p);
-    REQUIRE(r.bob.take_over(records[0].view()));
+    REQUIRE(r.bob.take_over(records[0].data.view()));
     CHECK(r.bob.reconcile(held_sas(p.bob_kernel), p.clock.t + Millis(1)) == 1);
     r.live(Millis(2000));
     const IkeSa* now = single(r.bob);

@@ -23,6 +23,7 @@
 #include "ike/io.h"
 #include "ike/policy_refs.h"
 #include "ike/sa_table.h"
+#include "ike/summary.h"
 #include "ike/v2/cookie.h"
 #include "ike/v2/ike_sa.h"
 #include "ike/v2/inbound.h"
@@ -116,7 +117,7 @@ class Engine {
   // message to the peer and with its CHILD SAs left in the kernel; what stays is the
   // caller's (a normal shutdown, or crash recovery in the next process).
   size_t busy() const;
-  std::vector<SecretBytes> hand_over();
+  std::vector<HandoverRecord> hand_over();
   // Continues an IKE SA of the previous process from its record: into the table as it
   // was, its CHILD SAs' policies counted (PolicyRefs: an update of what the kernel holds).
   // Run reconcile() with a kernel dump afterwards: a CHILD SA the kernel lost is rekeyed.

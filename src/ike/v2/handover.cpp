@@ -342,15 +342,15 @@ size_t Engine::busy() const {
   return n;
 }
 
-std::vector<SecretBytes> Engine::hand_over() {
-  std::vector<SecretBytes> records;
+std::vector<HandoverRecord> Engine::hand_over() {
+  std::vector<HandoverRecord> records;
   for (auto it = sas_.begin(); it != sas_.end();) {
     IkeSa& sa = *it->second;
     if (!can_hand_over(sa)) {
       ++it;
       continue;
     }
-    records.push_back(export_ike_sa(sa));
+    records.push_back(HandoverRecord{sa.local_spi(), export_ike_sa(sa)});
     const auto children = std::count_if(sa.children.begin(), sa.children.end(), [](const ChildSa& c) {
       return c.state == ChildState::Installed;
     });
