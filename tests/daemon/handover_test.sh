@@ -7,6 +7,7 @@
 # initiates again), and since its memory kernel started empty it finds the CHILD SA's ESP
 # SAs missing and rekeys it over the continued IKE SA (keys and message IDs carried on,
 # or left would refuse it); then `ipsecctl down --all` on right deletes it on both sides.
+# The unit's ExecStop (ipsecd-stop) picks --keep only when systemd's job is a restart.
 # The state file is read once and removed; one readable by others, or one that is not a
 # state file, is refused with a reason; `shutdown` without --keep deletes everything.
 # (Traffic through the kept ESP SAs during a restart needs ESP: the guest case ikev2-tunnel.)
@@ -33,9 +34,20 @@ read -r SPI_I SPI_R CHILD_IN CHILD_OUT <<<"$(tunnel right)"
 initiations() { grep -c "initiating" "$WORK/left.log" || true; }
 INIT_BEFORE=$(initiations)
 
-out=$("$IPSECCTL" shutdown --keep --socket "$WORK/right.sock" 2>&1); rc=$?
+# The unit's ExecStop (packaging/libexec/ipsecd-stop) as systemd runs it during a restart
+# job: a stand-in systemctl answers list-jobs as systemd does.
+mkdir -p "$WORK/bin"
+fake_job() {  # TYPE: what `systemctl list-jobs` says of ipsecd.service
+  printf '#!/bin/sh\n[ "$1" = list-jobs ] && echo "42 ipsecd.service %s running"\n' "$1" >"$WORK/bin/systemctl"
+  chmod +x "$WORK/bin/systemctl"
+}
+stop_unit() {
+  PATH="$WORK/bin:$PATH" IPSECD_CONTROL="$WORK/right.sock" "$SRC/packaging/libexec/ipsecd-stop" ipsecd.service
+}
+fake_job restart
+out=$(stop_unit 2>&1); rc=$?
 [ "$rc" = 0 ] && grep -q "ipsecd stopped for a restart: 1 IKE SA(s) left to the next ipsecd in $WORK/right.sock.state" <<<"$out" \
-  && ok "shutdown --keep: $out" || bad "shutdown --keep: exit $rc: $out"
+  && ok "ExecStop during a restart job: $(tr '\n' ' ' <<<"$out")" || bad "ExecStop (restart): exit $rc: $out"
 wait "$RIGHT1"; rc=$?
 [ "$rc" = 0 ] && ok "the first right has exited (status 0)" || bad "the first right: exit $rc"
 STATE=$WORK/right.sock.state
@@ -79,9 +91,10 @@ gone() { [ -z "$(ctl left status --json | jq -r '.ike_sas[] | select(.state == "
   || bad "down --all: $rc $out; left: $(ctl left status)"
 
 # Refused state files: readable by others (left in place), or not one ipsecd wrote (removed).
-"$IPSECCTL" shutdown --socket "$WORK/right.sock" >"$WORK/plain.out" 2>&1 \
-  && grep -q "ipsecd stopped: 0 IKE SA(s) deleted" "$WORK/plain.out" \
-  && ok "shutdown: $(cat "$WORK/plain.out")" || bad "shutdown: $(cat "$WORK/plain.out")"
+fake_job stop
+stop_unit >"$WORK/plain.out" 2>&1 && grep -q "ipsecd stopped: 0 IKE SA(s) deleted" "$WORK/plain.out" \
+  && ok "ExecStop during a stop job: $(tr '\n' ' ' <"$WORK/plain.out")" || bad "ExecStop (stop): $(cat "$WORK/plain.out")"
+[ ! -e "$STATE" ] && ok "a plain stop leaves no state file" || bad "state file after a plain stop"
 printf 'IPSECD-HANDOVER\nxx' >"$STATE" && chmod 644 "$STATE"
 start_ipsecd "$NSB" right --config "$WORK/right.json"
 wait_socket "$WORK/right.sock" || { bad "right did not start with a bad state file"; finish; exit; }

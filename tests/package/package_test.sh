@@ -71,6 +71,7 @@ has() {
 has -rwxr-xr-x usr/sbin/ipsecd
 has -rwxr-xr-x usr/sbin/ipsecctl
 has -rw-r--r-- lib/systemd/system/ipsecd.service
+has -rwxr-xr-x usr/libexec/ipsecctl/ipsecd-stop
 has -rw-r--r-- usr/lib/tmpfiles.d/ipsecd.conf
 has -rw-r--r-- usr/share/bash-completion/completions/ipsecctl
 has drwxr-x--- etc/ipsecctl/
