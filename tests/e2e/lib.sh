@@ -321,15 +321,12 @@ assert_ge() { # LABEL MIN SEEN
 # under one NAME; the capture_* readers add up all files of a NAME.
 #
 # capture_start NAME NS IF [FILTER...]: tcpdump in the background, until
-# capture_stop; waits (bounded) until it listens. --immediate-mode: without
-# it libpcap hands packets over a buffer block at a time (up to a second
-# late), and packets still in the block when tcpdump is stopped are lost, so
-# a count could come up one short on a slow guest.
+# capture_stop; waits (bounded) until it listens
 declare -A E2E_CAPTURES=()
 capture_start() {
     local name=$1 ns=$2 ifc=$3; shift 3
     local file=$E2E_OUT/$name.$ns.pcap i pid
-    ip netns exec "$ns" tcpdump -Z root -U --immediate-mode -n -Q out -i "$ifc" -w "$file" "$@" 2> "$file.err" &
+    ip netns exec "$ns" tcpdump -Z root -U -n -Q out -i "$ifc" -w "$file" "$@" 2> "$file.err" &
     pid=$!
     E2E_PIDS+=("$pid")
     E2E_CAPTURES[$file]=$pid
@@ -341,10 +338,14 @@ capture_start() {
     cat "$file.err"
     fail "tcpdump did not start on $ns:$ifc"
 }
-# capture_stop: stop all running captures
+# capture_stop: stop all running captures. libpcap hands packets over a buffer
+# block at a time, a block at the latest when tcpdump's 1 s timeout retires it;
+# packets in a block not yet retired when tcpdump stops are lost, so it stops
+# only after that timeout (a count once came up one packet short). Immediate
+# mode instead made tcpdump drop half of a 2 MiB transfer on the slow guest.
 capture_stop() {
     local f
-    sleep 0.5
+    sleep 1.2
     for f in "${!E2E_CAPTURES[@]}"; do kill -INT "${E2E_CAPTURES[$f]}" 2>/dev/null; done
     for f in "${!E2E_CAPTURES[@]}"; do wait "${E2E_CAPTURES[$f]}" 2>/dev/null; done
     E2E_CAPTURES=()

@@ -18,7 +18,11 @@
 # ping and started again: the tunnel comes back (INITIAL_CONTACT makes gwB drop the old
 # IKE SA), the SAs the killed daemon left are removed once the new CHILD SA is up
 # (leftover_sas_removed 2), each kernel ends with exactly the 2 new ESP SAs, nothing
-# crossed in the clear; the outage is printed. 'ipsecctl down' leaves no SA and no policy on either;
+# crossed in the clear; the outage is printed. Restart keeping the tunnel: gwB's ipsecd
+# stopped with `ipsecctl shutdown --keep` under a ping and started again a second later:
+# no ping lost, the kernel's ESP SAs untouched, the new daemon continues the same IKE SA
+# (same SPIs, no IKE message on the link, nothing in the clear), and the final Delete
+# from gwA is taken by that continued IKE SA. 'ipsecctl down' leaves no SA and no policy on either;
 # SIGTERM stops both with exit 0.
 # vm-run: requires IPSECCTL
 # vm-run: requires IPSECD
@@ -178,7 +182,45 @@ sba=$(printf '0x%08x' "$(lc_installed a | awk '{ print $1 }')")
 check_child_kernel gwA tunnel 192.0.2.1 192.0.2.2 198.51.100.0/24 203.0.113.0/24 "$sab" "$sba"
 check_child_kernel gwB tunnel 192.0.2.2 192.0.2.1 203.0.113.0/24 198.51.100.0/24 "$sba" "$sab"
 
-step "ipsecctl down $CONN: no SA, no policy left on either gateway"
+step "restart keeping the tunnel: ipsecctl shutdown --keep on gwB under a ping every 0.1 s, then start it again"
+PING3=$E2E_OUT/handover-ping.txt
+before_a=$(lc_installed a) before_b=$(lc_installed b)
+ike_b() { lc_status b | jq -r '.ike_sas[] | select(.state == "established") | "\(.spi_i) \(.spi_r)"'; }
+ike_before=$(ike_b) init_a=$(lc_log_count a 'initiating')
+[ -n "$ike_before" ] && [ -n "$before_b" ] || { dump_state; fail "no established IKE SA on gwB before the restart"; }
+sas_before=$(ip -n gwB xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)
+capture_start handover gwA wan
+capture_start handover gwB wan
+lc_ping_start hostA 203.0.113.10 100 0.1 "$PING3"
+sleep 1
+run ipsecd_ctl b shutdown --keep
+wait "${IPSECD_PID[b]}"; rc=$?
+assert_eq "gwB's ipsecd exit code after shutdown --keep" 0 "$rc"
+cp "$E2E_OUT/ipsecd-b.log" "$E2E_OUT/ipsecd-b.before-restart.log"
+assert_eq "gwB's ESP SAs while no ipsecd runs (the kernel keeps them)" "$sas_before" \
+    "$(ip -n gwB xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)"
+sleep 1   # a second without a daemon on gwB: the kernel carries the traffic
+ipsecd_start gwB b "$W/right.json"
+continued() { grep -q "continued 1 IKE SA(s) of the previous ipsecd" "$E2E_OUT/ipsecd-b.log"; }
+lc_wait_until 10 continued || { cat "$E2E_OUT/ipsecd-b.log"; fail "gwB's new ipsecd did not continue the IKE SA"; }
+log "$(grep -m1 'continued from the previous ipsecd' "$E2E_OUT/ipsecd-b.log")"
+lc_ping_wait "$PING3"
+capture_stop
+log "pings: $LC_PING_TX sent, $LC_PING_RX answered, lost: $(lc_ping_lost "$PING3" "$LC_PING_TX")"
+assert_eq "pings lost across the restart" "" "$(lc_ping_lost "$PING3" "$LC_PING_TX")"
+assert_eq "gwB's IKE SA after the restart (same SPIs, not renegotiated)" "$ike_before" "$(ike_b)"
+assert_eq "gwB's CHILD SA after the restart (same ESP SPIs)" "$before_b" "$(lc_installed b)"
+assert_eq "gwA's CHILD SA after the restart (same ESP SPIs)" "$before_a" "$(lc_installed a)"
+assert_eq "gwB's ESP SAs in the kernel after the restart" "$sas_before" \
+    "$(ip -n gwB xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)"
+assert_eq "IKE SAs gwA has initiated (the count before the restart, unchanged)" "$init_a" "$(lc_log_count a 'initiating')"
+assert_eq "packets with an inner address as outer header across the restart" 0 \
+    "$(capture_count handover "net 198.51.100.0/24 or net 203.0.113.0/24")"
+assert_eq "bare ICMP packets on the link across the restart" 0 "$(capture_count handover "icmp")"
+assert_eq "IKE messages on the link across the restart (nothing to say to the peer)" 0 \
+    "$(capture_count handover "udp port 500 or udp port 4500")"
+
+step "ipsecctl down $CONN: no SA, no policy left on either gateway (gwB's continued IKE SA takes the Delete)"
 ipsecd_pair_down a b "$CONN" gwA gwB
 
 step "SIGTERM both daemons"
