@@ -224,4 +224,57 @@ TEST_SUITE("ike handover") {
     CHECK_FALSE(now->children[0].kernel_gone);
     CHECK(p.esp(p.bob_kernel).size() == 2);
   }
+
+  TEST_CASE("the rekey schedule carries over: the IKE SA is rekeyed when it was due, not later") {
+    LifecyclePair p;
+    p.bob_config.ike_lifetime.rekey_time = std::chrono::seconds(100);
+    p.bob_config.ike_lifetime.rand_time = std::chrono::seconds(0);
+    p.start();
+    p.run();
+    const IkeSa* b = p.bob_sa();
+    REQUIRE(b != nullptr);
+    const Millis rekey_at = b->rekey_at, expire_at = b->expire_at;
+    REQUIRE(rekey_at > p.clock.t);
+    const uint64_t bob_spi = b->local_spi();
+    p.clock.t += Millis(40000);  // 40 s into its life
+    auto records = p.bob.hand_over();
+    REQUIRE(records.size() == 1);
+    Restarted r(p);
+    REQUIRE(r.bob.take_over(records[0].data.view()));
+    CHECK(single(r.bob)->rekey_at == rekey_at);
+    CHECK(single(r.bob)->expire_at == expire_at);
+    // Just before it is due nothing happens; once due, the new engine rekeys it.
+    r.live(rekey_at - p.clock.t - Millis(1000));
+    REQUIRE(single(r.bob) != nullptr);
+    CHECK(single(r.bob)->local_spi() == bob_spi);
+    r.live(Millis(3000));
+    const IkeSa* now = single(r.bob);
+    REQUIRE(now != nullptr);
+    CHECK(now->local_spi() != bob_spi);
+    CHECK(now->state == IkeState::Established);
+  }
+
+  TEST_CASE("a child whose reqid changed between the processes is rekeyed onto the new one") {
+    LifecyclePair p;
+    p.start();
+    p.run();
+    const uint32_t child_in = first_child(p.bob_sa()).spi_in;
+    auto records = p.bob.hand_over();
+    REQUIRE(records.size() == 1);
+    p.bob_config.children[0].reqid = 42;  // the next ipsecd gave out reqids anew
+    Restarted r(p);
+    REQUIRE(r.bob.take_over(records[0].data.view()));
+    r.live(Millis(2000));
+    const IkeSa* now = single(r.bob);
+    REQUIRE(now != nullptr);
+    REQUIRE(now->children.size() == 1);
+    CHECK(now->children[0].spi_in != child_in);
+    const auto esp = p.esp(p.bob_kernel);
+    REQUIRE(esp.size() == 2);
+    for (const auto& sa : esp) CHECK(sa.reqid == 42);
+    for (const auto& pol : p.policies(p.bob_kernel)) {
+      REQUIRE(pol.tmpls.size() == 1);
+      CHECK(pol.tmpls[0].reqid == 42);
+    }
+  }
 }

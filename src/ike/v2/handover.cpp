@@ -9,7 +9,7 @@
 //   blob Ni, blob Nr, 7 x blob SK_d SK_ai SK_ar SK_ei SK_er SK_pi SK_pr,
 //   blob payloads (SA with the selected IKE proposal, IDi with the peer's identity),
 //   str certificate subject, str authentication text, u16 count, u16 hash algorithm...,
-//   u16 children, each: str name, u32 SPI in, u32 SPI out, u8 transport,
+//   u16 children, each: str name, u32 SPI in, u32 SPI out, u32 reqid, u8 transport,
 //     i64 installed, soft, hard, last active, u64 last bytes, last inbound bytes,
 //     8 x u64 kernel lifetime, blob payloads (SA, TSi local, TSr remote).
 // str: u16 length + bytes; blob: u32 length + bytes.
@@ -118,6 +118,7 @@ void put_child(wire::Writer& w, const ChildSa& c) {
   put_str(w, c.cfg->name);
   w.u32(c.spi_in);
   w.u32(c.spi_out);
+  w.u32(c.cfg->reqid);  // the kernel's SAs carry it; the next process's config may not
   w.u8(c.transport ? 1 : 0);
   for (Millis t : {c.installed, c.soft_at, c.hard_at, c.last_active}) put_time(w, t);
   w.u64(c.last_bytes);
@@ -138,6 +139,7 @@ Result<ChildSa> get_child(wire::Reader& r, const ConnectionConfig& conn) {
   if (c.cfg == nullptr) return fail("CHILD SA \"" + name + "\": the connection has no such child now");
   c.spi_in = r.u32();
   c.spi_out = r.u32();
+  c.kernel_reqid = r.u32();
   c.transport = r.u8() != 0;
   for (Millis* t : {&c.installed, &c.soft_at, &c.hard_at, &c.last_active}) *t = get_time(r);
   c.last_bytes = r.u64();
@@ -380,6 +382,15 @@ Result<uint64_t> Engine::take_over(ByteView record) {
   }
   log::info(label(s) + ": continued from the previous ipsecd (same SPIs, keys and message IDs), " +
             std::to_string(s.children.size()) + " CHILD SA(s)");
+  // A child whose reqid changed (reqids given out anew from the files): its kernel SAs
+  // carry the old one, its policies now the new one; a rekey installs SAs that match.
+  for (const ChildSa& c : s.children)
+    if (c.kernel_reqid != c.cfg->reqid) {
+      log::warn(label(s) + ": CHILD SA " + std::string(child_name(c)) + " " + esp_spi_str(c.spi_in) +
+                ": its reqid is " + std::to_string(c.cfg->reqid) + " now, " +
+                std::to_string(c.kernel_reqid) + " in the kernel: rekeying");
+      enqueue(ctx_, s, {Request::RekeyChild, c.spi_in});
+    }
   sas_.add(spi, std::move(*sa));
   reap();
   return spi;

@@ -92,6 +92,8 @@ struct ChildSa {
   // Its ESP SAs (one or both) vanished from the kernel behind our back (a flush, an admin's
   // `ip xfrm state delete`): a rekey replaces it; status no longer calls it installed.
   bool kernel_gone = false;
+  // Continued from the previous ipsecd (handover.h): the reqid its kernel SAs carry.
+  uint32_t kernel_reqid = 0;
 };
 
 // The requests an IKE SA can have in flight (window size 1, RFC 7296 §2.3).

@@ -19,8 +19,8 @@
 # IKE SA), the SAs the killed daemon left are removed once the new CHILD SA is up
 # (leftover_sas_removed 2), each kernel ends with exactly the 2 new ESP SAs, nothing
 # crossed in the clear; the outage is printed. Restart keeping the tunnel: gwB's ipsecd
-# stopped with `ipsecctl shutdown --keep` under a ping and started again a second later:
-# no ping lost, the kernel's ESP SAs untouched, the new daemon continues the same IKE SA
+# stopped with `ipsecctl shutdown --keep` under a ping and a TCP stream and started again
+# a second later: no ping lost, the stream intact, the kernel's ESP SAs untouched, the new daemon continues the same IKE SA
 # (same SPIs, no IKE message on the link, nothing in the clear), and the final Delete
 # from gwA is taken by that continued IKE SA. 'ipsecctl down' leaves no SA and no policy on either;
 # SIGTERM stops both with exit 0.
@@ -191,6 +191,8 @@ ike_before=$(ike_b) init_a=$(lc_log_count a 'initiating')
 sas_before=$(ip -n gwB xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)
 capture_start handover gwA wan
 capture_start handover gwB wan
+# a TCP stream (1 MiB over ~12 s) and a ping every 0.1 s, both across the restart
+lc_tcp_stream_start hostA hostB 203.0.113.10 5002 $(( 1024 * 1024 )) 12
 lc_ping_start hostA 203.0.113.10 100 0.1 "$PING3"
 sleep 1
 run ipsecd_ctl b shutdown --keep
@@ -205,6 +207,7 @@ continued() { grep -q "continued 1 IKE SA(s) of the previous ipsecd" "$E2E_OUT/i
 lc_wait_until 10 continued || { cat "$E2E_OUT/ipsecd-b.log"; fail "gwB's new ipsecd did not continue the IKE SA"; }
 log "$(grep -m1 'continued from the previous ipsecd' "$E2E_OUT/ipsecd-b.log")"
 lc_ping_wait "$PING3"
+lc_tcp_stream_wait
 capture_stop
 log "pings: $LC_PING_TX sent, $LC_PING_RX answered, lost: $(lc_ping_lost "$PING3" "$LC_PING_TX")"
 assert_eq "pings lost across the restart" "" "$(lc_ping_lost "$PING3" "$LC_PING_TX")"

@@ -13,8 +13,11 @@
 # is up; `systemctl reload` (ExecReload = ipsecctl load of IPSECD_CONFIG, now
 # with left.json) sends RELOADING=1 then READY=1, and the connection comes up:
 # the kernel holds its transport SAs and policies; a reload with a broken file
-# list is refused (all or nothing) and the CHILD SA stays; SIGTERM (the unit's
-# stop) sends STOPPING=1, exits 0 and leaves no SA, policy or per-socket policy.
+# list is refused (all or nothing) and the CHILD SA stays; `systemctl restart`
+# (ExecStop= run as in a restart job, told so by a stand-in systemctl, then ExecStart=)
+# keeps the tunnel: the kernel's SAs untouched, the same IKE and CHILD SA continued by
+# the new process; SIGTERM (the unit's stop) sends STOPPING=1, exits 0 and leaves no SA,
+# policy or per-socket policy.
 # Needs the package: ctest -R e2e_packaged_unit builds it first (package_deb).
 . "$(dirname "$(realpath "$0")")/../lib.sh"
 arch=$(dpkg --print-architecture)
@@ -200,6 +203,40 @@ assert_eq "ipsecd's answer to a load with a missing file: ok" false "$(jq -r .ok
 notified "READY=1|STATUS=load refused" 10
 assert_eq "RELOADING=1 notifications (the good reload, the refused one)" 2 "$(grep -c "^$MAIN${TAB}RELOADING=1" "$NLOG")"
 assert_eq "the CHILD SA after the refused reloads" "$lc" "$(left_child)"
+
+step "systemctl restart: ExecStop= as systemd runs it in a restart job, then ExecStart= again; the tunnel stays"
+out=$(unit_argv ExecStop) || fail "reading ExecStop="
+mapfile -t STOP <<< "$out"
+assert_eq "ExecStop (\"-\": a failure is ignored)" "-/usr/libexec/ipsecctl/ipsecd-stop ipsecd.service" "${STOP[*]}"
+STOP[0]=${STOP[0]#-}
+# systemd is not PID 1 here: a stand-in systemctl says what systemd's list-jobs says during
+# `systemctl restart ipsecd` (and an upgrade's try-restart): a restart job for the unit.
+mkdir -p "$W/bin"
+printf '#!/bin/sh\n[ "$1" = list-jobs ] && echo "1234 ipsecd.service restart running"\n' > "$W/bin/systemctl"
+chmod +x "$W/bin/systemctl"
+sas_before=$(ip -n left xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)
+ip netns exec left env PATH="$W/bin:$PATH" "${STOP[@]}" || fail "ExecStop (${STOP[*]}) failed"
+for (( i = 0; i < 100; i++ )); do kill -0 "$MAIN" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$MAIN" 2>/dev/null && fail "ipsecd still running 10 s after ExecStop"
+wait "$MAIN"; rc=$?
+assert_eq "exit status after ExecStop in a restart job" 0 "$rc"
+notified "STOPPING=1" 1
+assert_eq "state file left for the next ipsecd, mode" "600" "$(stat -c '%a' /run/ipsecd/control.sock.state)"
+assert_eq "[left] ESP SAs while no ipsecd runs (the kernel keeps them)" "$sas_before" \
+    "$(ip -n left xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)"
+cp "$E2E_OUT/ipsecd-unit.log" "$E2E_OUT/ipsecd-unit.before-restart.log"
+( umask 0077; exec ip netns exec left env NOTIFY_SOCKET="$NOTIFY" "${START[@]}" ) \
+    > "$E2E_OUT/ipsecd-unit.log" 2>&1 &
+MAIN=$!
+E2E_PIDS+=("$MAIN")
+notified "READY=1" 20
+grep -q "continued 1 IKE SA(s) of the previous ipsecd" "$E2E_OUT/ipsecd-unit.log" \
+    || { cat "$E2E_OUT/ipsecd-unit.log"; fail "the restarted ipsecd did not continue the IKE SA"; }
+log "$(grep -m1 'continued from the previous ipsecd' "$E2E_OUT/ipsecd-unit.log")"
+assert_eq "the state file is consumed" "absent" "$([ -e /run/ipsecd/control.sock.state ] && echo present || echo absent)"
+assert_eq "the IKE SA and CHILD SA after the restart (same SPIs)" "$lc" "$(left_child)"
+assert_eq "[left] ESP SAs after the restart" "$sas_before" \
+    "$(ip -n left xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)"
 
 step "systemctl stop: SIGTERM to the main process (KillMode=mixed)"
 kill -TERM "$MAIN"

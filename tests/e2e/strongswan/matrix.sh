@@ -24,6 +24,9 @@
 #     policies of that CHILD SA;
 #   - a ping crosses, and the kernel counters of the four SAs (out and in on
 #     both gateways) grow by at least the number of echoes;
+#   - tunnel mode, gcm: ipsecd restarted with `ipsecctl shutdown --keep` under a ping and
+#     a TCP stream (restart_keeping): nothing lost, same SPIs on both sides, nothing in
+#     the clear; then charon rekeys the CHILD SA and the IKE SA over the continued one;
 #   - teardown alternates between 'ipsecctl down' and 'swanctl --terminate';
 #     afterwards neither daemon has an IKE SA and neither kernel an SA or a
 #     policy; ipsecd then exits 0 on SIGTERM.
@@ -340,6 +343,11 @@ combo() {
         assert_eq "[$f] integrity failures on the SAs" "0 0" "$(xfrm_sas "$f" | awk '{ print $7 }' | xargs)"
     done
 
+    # tunnel mode, first proposal set: ipsecd restarted keeping the tunnel
+    if [ "$mode" = tunnel ] && [ "$prop" = gcm ]; then
+        restart_keeping "$name" "$o_spi_i $o_spi_r" "$o_in $o_out" "$tag"
+    fi
+
     # teardown from one side; both must end up clean
     if [ "$down" = ipsecd ]; then
         log "+ [gwA] ipsecctl down $name"
@@ -362,6 +370,63 @@ combo() {
     stop_ipsecd
     log "ok: combination $tag"
     INTEROP_DONE+=("$tag (down: $down)")
+}
+
+# restart_keeping NAME "SPI_I SPI_R" "CHILD_IN CHILD_OUT" TAG: `ipsecctl shutdown --keep`
+# and a new ipsecd, under a ping every 0.1 s and a TCP stream hostA -> hostB: no ping
+# lost, the stream intact, the same IKE and CHILD SPIs on both sides, no IKE message and
+# nothing in the clear on the link; then charon rekeys the CHILD SA and the IKE SA over
+# the continued IKE SA (its keys and message IDs must be ours from before).
+restart_keeping() {
+    local name=$1 ike=$2 child=$3 tag=$4 old_pid=$IPSECD_PID rc ping=$E2E_OUT/restart-ping-$4.txt
+    local ours theirs i
+    step "restart keeping the tunnel with charon: ipsecctl shutdown --keep, a new ipsecd, under ping and TCP"
+    capture_start "restart-$tag" gwA wan
+    capture_start "restart-$tag" gwB wan
+    lc_tcp_stream_start hostA hostB 203.0.113.10 5003 $(( 512 * 1024 )) 8
+    lc_ping_start hostA 203.0.113.10 80 0.1 "$ping"
+    sleep 1
+    ctl shutdown --keep || fail "ipsecctl shutdown --keep"
+    wait "$old_pid"; rc=$?
+    assert_eq "ipsecd exit code after shutdown --keep" 0 "$rc"
+    sleep 1   # nobody answers IKE on gwA for a second; the kernel carries the traffic
+    start_ipsecd "$INTEROP_W/$tag.json" "$E2E_OUT/ipsecd-$tag.restarted.log"
+    grep -q "continued 1 IKE SA(s) of the previous ipsecd" "$E2E_OUT/ipsecd-$tag.restarted.log" \
+        || fail "the new ipsecd did not continue the IKE SA"
+    lc_ping_wait "$ping"
+    lc_tcp_stream_wait
+    capture_stop
+    log "pings: $LC_PING_TX sent, $LC_PING_RX answered, lost: $(lc_ping_lost "$ping" "$LC_PING_TX")"
+    assert_eq "pings lost across the restart" "" "$(lc_ping_lost "$ping" "$LC_PING_TX")"
+    ours=$(our_view) theirs=$(sw_view ss)
+    read -r _ o_spi_i o_spi_r _ _ _ _ o_in o_out <<< "$ours"
+    read -r _ t_spi_i t_spi_r _ _ _ _ t_in t_out _ _ <<< "$theirs"
+    assert_eq "our IKE SPIs after the restart" "$ike" "$o_spi_i $o_spi_r"
+    assert_eq "charon's IKE SPIs after the restart" "$ike" "0x$t_spi_i 0x$t_spi_r"
+    assert_eq "our CHILD SPIs after the restart" "$child" "$o_in $o_out"
+    assert_eq "packets with an inner address as outer header across the restart" 0 \
+        "$(capture_count "restart-$tag" "net 198.51.100.0/24 or net 203.0.113.0/24")"
+    assert_eq "IKE messages on the link across the restart" 0 \
+        "$(capture_count "restart-$tag" "udp port 500 or udp port 4500")"
+    log "+ [gwB] swanctl --rekey --child ss-child, then --rekey --ike ss"
+    sw --rekey --child ss-child > /dev/null 2>&1 || fail "swanctl --rekey --child ss-child"
+    for (( i = 0; i < 60; i++ )); do
+        ours=$(our_view)
+        read -r _ _ _ _ o_child _ _ o_in _ <<< "$ours"
+        [ "$o_child" = installed ] && [ "$o_in" != "${child%% *}" ] && [ "$(nlines "$(xfrm_sas gwA)")" = 2 ] && break
+        sleep 0.5
+    done
+    [ "$o_in" != "${child%% *}" ] || fail "charon's CHILD SA rekey over the continued IKE SA did not complete"
+    log "CHILD SA rekeyed by charon: ours now $ours"
+    sw --rekey --ike ss > /dev/null 2>&1 || fail "swanctl --rekey --ike ss"
+    for (( i = 0; i < 60; i++ )); do
+        read -r _ o_spi_i _ <<< "$(our_view)"
+        [ -n "$o_spi_i" ] && [ "$o_spi_i" != "${ike%% *}" ] && break
+        sleep 0.5
+    done
+    [ "$o_spi_i" != "${ike%% *}" ] || fail "charon's IKE SA rekey over the continued IKE SA did not complete"
+    log "IKE SA rekeyed by charon: ours now $(our_view)"
+    ping_ok hostA 203.0.113.10 3
 }
 
 INTEROP_DONE=()
