@@ -225,6 +225,10 @@ assert_eq "state file left for the next ipsecd, mode" "600" "$(stat -c '%a' /run
 assert_eq "[left] ESP SAs while no ipsecd runs (the kernel keeps them)" "$sas_before" \
     "$(ip -n left xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | sort | paste -sd' ' -)"
 cp "$E2E_OUT/ipsecd-unit.log" "$E2E_OUT/ipsecd-unit.before-restart.log"
+out=$(unit_argv ExecStart) || fail "reading ExecStart="   # IPSECD_CONFIG lists left.json now
+mapfile -t START <<< "$out"
+assert_eq "ExecStart with left.json in IPSECD_CONFIG" \
+    "/usr/sbin/ipsecd --config /etc/ipsecctl/ipsecd.json /etc/ipsecctl/left.json" "${START[*]}"
 ( umask 0077; exec ip netns exec left env NOTIFY_SOCKET="$NOTIFY" "${START[@]}" ) \
     > "$E2E_OUT/ipsecd-unit.log" 2>&1 &
 MAIN=$!
