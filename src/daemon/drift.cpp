@@ -67,9 +67,24 @@ void Daemon::find_leftovers() {
     for (const ike::IkeSaSummary& sa : w->engine().sas(true))
       for (const ike::ChildSummary& ch : sa.children) in_use.insert({ch.spi_in, ch.spi_out});
   }
-  for (const kernel::SaParams& sa : *sas)
-    if (sa.spi != 0 && !sa.larval && ours.count(sa.reqid) != 0 && in_use.count(sa.spi) == 0)
+  size_t larval = 0;
+  for (const kernel::SaParams& sa : *sas) {
+    if (ours.count(sa.reqid) == 0 || in_use.count(sa.spi) != 0) continue;
+    if (sa.spi != 0 && !sa.larval) {
       leftover_sas_.push_back(sa);
+    } else if (sa.larval && sa.spi != 0) {
+      // An SPI the previous ipsecd reserved for a negotiation it never finished (killed
+      // mid-handshake or mid-rekey): nobody sends on it; gone now rather than when the
+      // kernel's acquire timer ends it.
+      auto r = events_kernel_->delete_sa(sa.id());
+      if (r || r.error().code == ESRCH || r.error().code == ENOENT) ++larval;
+    }
+  }
+  if (larval != 0) {
+    leftover_sas_removed_ += larval;
+    log::info("crash recovery: removed " + std::to_string(larval) +
+              " SPI(s) a previous ipsecd had reserved for negotiations it did not finish");
+  }
   std::vector<kernel::PolicyParams> left;
   for (const kernel::PolicyParams& p : *pols)
     if (!p.socket && std::any_of(p.tmpls.begin(), p.tmpls.end(),

@@ -18,7 +18,11 @@
 #     allowed only when the logs show a rekey collision (RFC 7296 §2.8.1: both
 #     sides' new pairs exist until the redundant one is deleted);
 #   - only ESP and IKE crossed the gateways' link;
-#   - afterwards exactly the 2 SAs of one CHILD SA remain, 'ipsecctl down' leaves
+#   - afterwards exactly the 2 SAs of one CHILD SA remain;
+#   - gwA's ipsecd killed (SIGKILL) in the middle of its CHILD SA rekey (gwB's answers
+#     held back 1 s by netem) and started again: within 60 s one CHILD SA and exactly its
+#     2 ESP SAs per gateway (the killed one's SAs and reserved SPI removed, nothing
+#     duplicated), nothing in the clear meanwhile; 'ipsecctl down' leaves
 #     nothing, SIGTERM stops both with exit 0.
 # vm-run: requires IPSECCTL
 # vm-run: requires IPSECD
@@ -202,6 +206,32 @@ check_policies gwB 192.0.2.2 192.0.2.1 203.0.113.0/24 198.51.100.0/24
 [ "$sab" != "$first_out" ] && [ "$sba" != "$first_in" ] ||
     fail "SPIs did not change: first $first_out/$first_in, now $sab/$sba"
 log "ok: SPIs changed: gwA->gwB $first_out -> $sab, gwB->gwA $first_in -> $sba"
+ping_ok hostA 203.0.113.10 3
+
+step "SIGKILL gwA's ipsecd in the middle of its CHILD SA rekey (gwB's answers delayed 1 s), then start it again"
+modprobe -q sch_netem 2>/dev/null || fail "no sch_netem module: cannot hold the rekey in flight"
+run ip netns exec gwB tc qdisc add dev wan root netem delay 1000ms
+sent() { lc_log_count a 'CREATE_CHILD_SA request sent: rekey of CHILD SA'; }
+before=$(sent)
+lc_wait_until 40 eval '[ "$(sent)" -gt "$before" ]' || fail "gwA started no CHILD SA rekey within 40 s"
+run kill -KILL "${IPSECD_PID[a]}"
+wait "${IPSECD_PID[a]}" 2>/dev/null
+t0=$(lc_now)
+run ip netns exec gwB tc qdisc del dev wan root
+log "gwA killed after: $(grep 'CREATE_CHILD_SA request sent: rekey' "$E2E_OUT/ipsecd-a.log" | tail -n1 | cut -c1-160)"
+log "gwA's kernel now: $(ip -n gwA xfrm state | grep -c 'proto esp spi') ESP states (old SAs and the SPI reserved for the rekey)"
+mv "$E2E_OUT/ipsecd-a.log" "$E2E_OUT/ipsecd-a.killed.log"
+rm -f "$IPSECD_RUN/a.sock"
+capture_start killed-wan gwA wan
+capture_start killed-wan gwB wan
+ipsecd_start gwA a "$W/left.json"
+lc_wait_until 60 stable || { lc_children a; lc_children b; dump_state; fail "no single CHILD SA with exactly its 2 ESP SAs per gateway within 60 s of the restart"; }
+t1=$(lc_now)
+capture_stop
+log "back: one CHILD SA, exactly 2 ESP SAs per gateway (no orphan, no duplicate) $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the SIGKILL"
+log "$(grep -m2 'crash recovery' "$E2E_OUT/ipsecd-a.log" | tr '\n' ' ')"
+assert_eq "packets with an inner address as outer header around the kill" 0 \
+    "$(capture_count killed-wan "net 198.51.100.0/24 or net 203.0.113.0/24")"
 ping_ok hostA 203.0.113.10 3
 
 step "ipsecctl down $CONN: no SA, no policy left on either gateway"
