@@ -62,6 +62,7 @@ BAD = {
                                                      integrity={"algorithm": "hmac-sha1", "key": KEY})]},
     "AH with aead": {"sas": [with_changes(GOOD_SA, protocol="ah")]},
     "key and key_file": {"sas": [with_changes(GOOD_SA, aead={"algorithm": "aes-gcm-16", "key": KEY, "key_file": "k"})]},
+    "hidden key (show --json without --keys)": {"sas": [with_changes(GOOD_SA, aead={"algorithm": "aes-gcm-16", "key": "hidden"})]},
     "integrity keyword under aead": {"sas": [with_changes(GOOD_SA, aead={"algorithm": "hmac-sha256", "key": KEY})]},
     "replay window too large": {"sas": [with_changes(GOOD_SA, replay_window=5000)]},
     "esn without replay window": {"sas": [with_changes(GOOD_SA, esn=True, replay_window=0)]},

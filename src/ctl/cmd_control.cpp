@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// status, list-conns, up, down, restart, monitor: requests to ipsecd over its control socket.
+// status, list-conns, list-certs, up, down, restart, monitor, shutdown: requests to ipsecd over
+// its control socket.
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 #include "common/bytes.h"
 #include "control/protocol.h"
 #include "ctl/control_commands.h"
+#include "ctl/json_out.h"
 #include "ctl/status_text.h"
 
 namespace ipsec::ctl {
@@ -96,21 +98,46 @@ Result<std::string> read_line(int fd, int timeout_ms) {
   }
 }
 
-// Runs a request; prints errors and sets the exit code. Null when it failed.
-std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o, control::Request req,
-                                       int timeout_ms = kDaemonTimeoutMs) {
-  auto r = ask_daemon(o.socket, req, timeout_ms);
+// True when the daemon answered and agreed; else prints why and sets the exit code.
+bool answered(Context& ctx, const ControlOptions& o, const Result<control::Response>& r) {
   if (!r) {
     report_daemon_error(ctx, o.socket, r.error());
-    return nullptr;
+    return false;
   }
   if (!r->ok) {
     std::fprintf(stderr, "error: %s\n", printable_line(r->error).c_str());
     for (const auto& d : r->details) std::fprintf(stderr, "error: %s\n", printable_line(d).c_str());
     ctx.exit_code = kExitDaemon;
-    return nullptr;
+    return false;
   }
+  return true;
+}
+
+// Runs a request; prints errors and sets the exit code. Null when it failed.
+std::unique_ptr<control::Response> run(Context& ctx, const ControlOptions& o, control::Request req,
+                                       int timeout_ms = kDaemonTimeoutMs) {
+  auto r = ask_daemon(o.socket, req, timeout_ms);
+  if (!answered(ctx, o, r)) return nullptr;
   return std::make_unique<control::Response>(std::move(*r));
+}
+
+// up, down and restart with --json: one document on stdout whatever happens. The
+// daemon's data with "ok": true; else "ok": false, "error" and the daemon's "details".
+// stderr and the exit code as without --json.
+void run_json(Context& ctx, const ControlOptions& o, const control::Request& req) {
+  auto r = ask_daemon(o.socket, req);
+  nlohmann::json doc = nlohmann::json::object();
+  if (answered(ctx, o, r)) {
+    if (r->data.is_object())
+      doc = r->data;
+    else if (!r->data.is_null())
+      doc["data"] = r->data;
+    doc["ok"] = true;
+  } else {
+    doc = {{"ok", false}, {"error", r ? r->error : r.error().message}};
+    if (r && !r->details.empty()) doc["details"] = r->details;
+  }
+  std::printf("%s\n", json_text(doc).c_str());
 }
 
 void do_status(Context& ctx, const ControlOptions& o) {
@@ -351,6 +378,11 @@ void add_socket_option(CLI::App& sub, ControlOptions& o) {
   sub.add_option("--socket", o.socket, "ipsecd's control socket")->capture_default_str();
 }
 
+// --json of up, down and restart (run_json).
+void add_answer_json_option(CLI::App& sub, ControlOptions& o) {
+  sub.add_flag("--json", o.json, "Print the daemon's answer as JSON, with \"ok\"");
+}
+
 // Until ipsecd no longer accepts on its socket (it closes it when it exits), bounded.
 bool wait_for_exit(const std::string& socket, double timeout_s) {
   using Clock = std::chrono::steady_clock;
@@ -449,9 +481,12 @@ void setup_list_certs(CLI::App& sub, Context& ctx) {
 void setup_up(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<ControlOptions>();
   add_socket_option(sub, *o);
+  add_answer_json_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    if (auto r = run(ctx, *o, control::Request{"up", o->name, {}})) {
+    control::Request req{"up", o->name, {}};
+    if (o->json) return run_json(ctx, *o, req);
+    if (auto r = run(ctx, *o, req)) {
       const nlohmann::json& d = r->data;
       std::string spi = d.is_object() && d.contains("spi_i") && d["spi_i"].is_string()
                             ? d["spi_i"].get<std::string>()
@@ -464,6 +499,7 @@ void setup_up(CLI::App& sub, Context& ctx) {
 void setup_down(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<ControlOptions>();
   add_socket_option(sub, *o);
+  add_answer_json_option(sub, *o);
   auto* name = sub.add_option("connection", o->name, "Connection name");
   sub.add_flag("--all", o->all, "Every established IKE SA of every connection")->excludes(name);
   sub.callback([&ctx, o] {
@@ -474,6 +510,7 @@ void setup_down(CLI::App& sub, Context& ctx) {
     }
     control::Request req{"down", o->name, {}};
     req.all = o->all;
+    if (o->json) return run_json(ctx, *o, req);
     if (auto r = run(ctx, *o, req)) print_down(*o, r->data);
   });
 }
@@ -481,9 +518,12 @@ void setup_down(CLI::App& sub, Context& ctx) {
 void setup_restart(CLI::App& sub, Context& ctx) {
   auto o = std::make_shared<ControlOptions>();
   add_socket_option(sub, *o);
+  add_answer_json_option(sub, *o);
   sub.add_option("connection", o->name, "Connection name")->required();
   sub.callback([&ctx, o] {
-    auto r = run(ctx, *o, control::Request{"restart", o->name, {}});
+    control::Request req{"restart", o->name, {}};
+    if (o->json) return run_json(ctx, *o, req);
+    auto r = run(ctx, *o, req);
     if (!r) return;
     const nlohmann::json& d = r->data;
     size_t n = d.is_object() ? d.value("deleted", nlohmann::json::array()).size() : 0;

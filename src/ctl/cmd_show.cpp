@@ -30,10 +30,11 @@ void print_text(const std::vector<kernel::SaParams>* sas,
   }
 }
 
-// The configuration part only, in the policy file format (keys inline):
-// larval SAs and per-socket policies are not configuration and are left out.
+// The configuration part only, in the policy file format (keys inline with --keys, else
+// "hidden", which apply refuses): larval SAs and per-socket policies are not configuration
+// and are left out.
 void print_json(const std::vector<kernel::SaParams>* sas,
-                const std::vector<kernel::PolicyParams>* policies) {
+                const std::vector<kernel::PolicyParams>* policies, bool keys) {
   policy::StaticConfig config;
   if (sas)
     for (const auto& sa : *sas)
@@ -41,7 +42,9 @@ void print_json(const std::vector<kernel::SaParams>* sas,
   if (policies)
     for (const auto& p : *policies)
       if (!p.socket) config.policies.push_back(p);
-  std::cout << policy::to_json(config).dump(2) << "\n";
+  std::cout << policy::to_json(config, keys ? policy::KeyOutput::Include : policy::KeyOutput::Hide)
+                   .dump(2)
+            << "\n";
 }
 
 }  // namespace
@@ -52,8 +55,8 @@ void setup_show(CLI::App& sub, Context& ctx) {
       ->check(CLI::IsMember({"sa", "policy", "all"}))
       ->capture_default_str();
   sub.add_flag("--json", o->json,
-               "Print as a policy file that 'ipsecctl apply' accepts (includes keys)");
-  sub.add_flag("--keys", o->keys, "Show keys in the text output");
+               "Print as a policy file that 'ipsecctl apply' accepts (keys: with --keys only)");
+  sub.add_flag("--keys", o->keys, "Show the keys (hidden by default), in text or --json");
   sub.callback([&ctx, o] {
     auto k = ctx.open_kernel();
     if (!k) {
@@ -73,7 +76,7 @@ void setup_show(CLI::App& sub, Context& ctx) {
     const auto* s = o->what != "policy" ? &*sas : nullptr;
     const auto* p = o->what != "sa" ? &*policies : nullptr;
     if (o->json)
-      print_json(s, p);
+      print_json(s, p, o->keys);
     else
       print_text(s, p, o->keys);
   });

@@ -40,5 +40,7 @@ inline constexpr uint32_t kDefaultMarkMask = 0xffffffff;
 inline constexpr uint16_t kEncapEspInUdp = 2;
 inline constexpr uint16_t kDefaultEncapPort = 4500;
 inline constexpr std::string_view kKernelMarker = "kernel:";
+// What to_json(config, KeyOutput::Hide) writes in place of a key; refused on load.
+inline constexpr std::string_view kHiddenKey = "hidden";
 
 }  // namespace ipsec::policy::detail

@@ -89,6 +89,10 @@ std::optional<SecretBytes> read_key_value(Reader& r, const Json& key, const std:
     r.error(path, "expected a \"0x...\" hex string, got " + type_name(key));
     return std::nullopt;
   }
+  if (key.get_ref<const std::string&>() == kHiddenKey) {
+    r.error(path, "the key is hidden: 'ipsecctl show --json' writes keys only with --keys");
+    return std::nullopt;
+  }
   auto bytes = decode_hex_key(key.get_ref<const std::string&>());
   if (!bytes) {
     r.error(path, "not a hex key: " + bytes.error().message);

@@ -46,11 +46,16 @@ LoadResult load_files(const std::vector<std::string>& paths);
 // Loads one document; `name` is used in diagnostics, `base_dir` resolves key files.
 LoadResult load_text(std::string_view text, const std::string& name, const std::string& base_dir);
 
+// Whether to_json writes the keys. Hidden, each key is the string "hidden",
+// which the loader refuses with an error saying so: a file without its keys
+// is never applied with empty ones.
+enum class KeyOutput { Include, Hide };
+
 // The model in the file format (keys inline as "0x..." hex), omitting fields
 // that hold their default. What the format cannot express (an algorithm or
 // encapsulation unknown to the table, BEET mode, IPComp) is written as a
 // "kernel:..." marker string, which the loader refuses with a clear error.
-// The result holds key material: the caller must not log it.
-nlohmann::json to_json(const StaticConfig& config);
+// With KeyOutput::Include the result holds key material: the caller must not log it.
+nlohmann::json to_json(const StaticConfig& config, KeyOutput keys = KeyOutput::Include);
 
 }  // namespace ipsec::policy

@@ -37,7 +37,7 @@ std::string key_hex(const SecretBytes& key) {
 }
 
 // A key spec. `insecure` is set when the algorithm needs allow_insecure.
-Json algorithm_json(const kernel::Algorithm& a, AlgKind kind, bool& insecure) {
+Json algorithm_json(const kernel::Algorithm& a, AlgKind kind, KeyOutput keys, bool& insecure) {
   const kernel::AlgorithmInfo* info = kernel::find_algorithm_by_kernel(a.name, kind, a.bits);
   Json j = Json::object();
   if (info != nullptr && (kind == AlgKind::Encryption || info->bits == a.bits)) {
@@ -46,7 +46,8 @@ Json algorithm_json(const kernel::Algorithm& a, AlgKind kind, bool& insecure) {
   } else {
     j["algorithm"] = marker(a.name + (a.bits != 0 ? "/" + std::to_string(a.bits) : ""));
   }
-  if (!a.key.empty()) j["key"] = key_hex(a.key);
+  if (!a.key.empty())
+    j["key"] = keys == KeyOutput::Include ? key_hex(a.key) : std::string(detail::kHiddenKey);
   return j;
 }
 
@@ -111,23 +112,23 @@ std::string mode_text(kernel::Mode m) {
   return m == kernel::Mode::Beet ? marker("beet") : kernel::to_string(m);
 }
 
-void put_algorithms(Json& j, const kernel::SaParams& sa) {
+void put_algorithms(Json& j, const kernel::SaParams& sa, KeyOutput keys) {
   bool insecure = sa.enc && !sa.auth && !sa.aead;
-  if (sa.enc) j["encryption"] = algorithm_json(*sa.enc, AlgKind::Encryption, insecure);
-  if (sa.auth) j["integrity"] = algorithm_json(*sa.auth, AlgKind::Integrity, insecure);
-  if (sa.aead) j["aead"] = algorithm_json(*sa.aead, AlgKind::Aead, insecure);
+  if (sa.enc) j["encryption"] = algorithm_json(*sa.enc, AlgKind::Encryption, keys, insecure);
+  if (sa.auth) j["integrity"] = algorithm_json(*sa.auth, AlgKind::Integrity, keys, insecure);
+  if (sa.aead) j["aead"] = algorithm_json(*sa.aead, AlgKind::Aead, keys, insecure);
   if (sa.comp) j["compression"] = marker(sa.comp->name);  // not in the format: refused on load
   if (insecure) j["allow_insecure"] = true;
 }
 
-Json sa_json(const kernel::SaParams& sa) {
+Json sa_json(const kernel::SaParams& sa, KeyOutput keys) {
   Json j = {{"protocol", proto_text(sa.proto)},
             {"spi", hex32(sa.spi)},
             {"src", sa.src.str()},
             {"dst", sa.dst.str()}};
   if (sa.mode != kernel::Mode::Transport) j["mode"] = mode_text(sa.mode);
   if (sa.reqid != 0) j["reqid"] = sa.reqid;
-  put_algorithms(j, sa);
+  put_algorithms(j, sa, keys);
   if (sa.replay_window != detail::kDefaultReplayWindow) j["replay_window"] = sa.replay_window;
   if (sa.esn) j["esn"] = true;
   put_lifetime(j, sa.lifetime);
@@ -177,11 +178,11 @@ Json policy_json(const kernel::PolicyParams& p) {
 
 }  // namespace
 
-Json to_json(const StaticConfig& config) {
+Json to_json(const StaticConfig& config, KeyOutput keys) {
   Json out = Json::object();
   if (!config.sas.empty()) {
     Json sas = Json::array();
-    for (const auto& sa : config.sas) sas.push_back(sa_json(sa));
+    for (const auto& sa : config.sas) sas.push_back(sa_json(sa, keys));
     out["sas"] = std::move(sas);
   }
   if (!config.policies.empty()) {

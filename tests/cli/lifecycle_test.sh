@@ -3,7 +3,8 @@
 # ipsecctl monitor, down --all, restart and list-conns against a stand-in daemon
 # (fake_ipsecd.py): the requests they send, how they print the answers, monitor's
 # human lines and raw JSON, --count and --timeout with their exit codes, a daemon
-# that goes away or is absent (exit 6), and usage errors. Needs no root and no kernel.
+# that goes away or is absent (exit 6), up/down/restart --json (answers and failures as
+# one document, exit codes unchanged), and usage errors. Needs no root and no kernel.
 set -u
 IPSECCTL=$(readlink -f "${IPSECCTL:?set IPSECCTL to the ipsecctl binary}")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -145,6 +146,50 @@ run "restart unknown" 6 restart --socket "$SOCK" nope && has err 'no connection 
   ok "restart of an unknown connection: exit 6"
 run "restart without name" 2 restart --socket "$SOCK" && ok "restart without a name: exit 2"
 
+# --- up, down and restart --json: the daemon's data with "ok", one document, failures too ---
+# json_is FILTER...: stdout is one JSON document and each jq filter is true of it.
+json_is() {
+  local f
+  [ "$(jq -s length "$WORK/out" 2>/dev/null)" = 1 ] || { echo "  stdout is not one JSON document"; sed 's/^/  stdout: /' "$WORK/out"; return 1; }
+  for f in "$@"; do
+    jq -e "$f" "$WORK/out" >/dev/null || { echo "  not true: $f"; sed 's/^/  stdout: /' "$WORK/out"; return 1; }
+  done
+}
+echo '{"ok":true,"data":{"connection":"to-right","spi_i":"0x00000000000000ab"}}' >"$REPLY"
+run "up --json" 0 up --socket "$SOCK" --json to-right && sent '{"command":"up","name":"to-right"}' &&
+  json_is '. == {"ok": true, "connection": "to-right", "spi_i": "0x00000000000000ab"}' &&
+  ok "up --json: the daemon's answer with ok"
+echo '{"ok":true,"data":{"connection":"to-right","deleted":["0x0123456789abcdef"]}}' >"$REPLY"
+run "down --json" 0 down --socket "$SOCK" --json to-right &&
+  json_is '.ok == true' '.deleted == ["0x0123456789abcdef"]' && ok "down --json NAME: deleted SPIs"
+echo '{"ok":true,"data":{"sas":[{"connection":"to-right","ike_spi":"0x0123456789abcdef"},{"connection":"to-far","ike_spi":"0x00000000000000ff"}]}}' >"$REPLY"
+run "down --all --json" 0 down --socket "$SOCK" --all --json && sent '{"command":"down","all":true}' &&
+  json_is '.ok == true' '(.sas | length) == 2' '.sas[1].connection == "to-far"' &&
+  ok "down --all --json: every IKE SA deleted"
+echo '{"ok":true,"data":{"connection":"to-right","deleted":["0x0123456789abcdef"],"spi_i":"0x00000000000000aa"}}' >"$REPLY"
+run "restart --json" 0 restart --socket "$SOCK" --json to-right &&
+  json_is '.ok == true' '.spi_i == "0x00000000000000aa"' '(.deleted | length) == 1' 'has("trap") | not' &&
+  ok "restart --json: deleted and the new IKE SA"
+echo '{"ok":true,"data":{"connection":"od","deleted":[],"trap":true}}' >"$REPLY"
+run "restart --json trap" 0 restart --socket "$SOCK" --json od && json_is '.trap == true' '.deleted == []' &&
+  ok "restart --json of an on-demand connection: trap true"
+echo '{"ok":false,"error":"no connection \"nope\""}' >"$REPLY"
+run "restart --json unknown" 6 restart --socket "$SOCK" --json nope &&
+  json_is '. == {"ok": false, "error": "no connection \"nope\""}' && has err 'error: no connection "nope"' &&
+  ok "restart --json refused: exit 6, ok false with the daemon's error (and on stderr)"
+echo '{"ok":false,"error":"up refused","details":["to-x: no such connection","\u001b[2Jforged"]}' >"$REPLY"
+run "up --json refused" 6 up --socket "$SOCK" --json to-x &&
+  json_is '.ok == false' '.error == "up refused"' '(.details | length) == 2' \
+    '.details[1] == "\u001b[2Jforged"' && ! grep -q $'\x1b' "$WORK/out" &&
+  ok "up --json refused with details: exit 6, details kept, control characters escaped"
+run "down --json no daemon" 6 down --socket "$WORK/absent.sock" --json to-right &&
+  json_is '.ok == false' '.error | contains("cannot reach ipsecd")' && has err "hint: is ipsecd running" &&
+  ok "down --json without a daemon: exit 6, ok false with the error, the hint on stderr"
+: >"$LOG"
+"$IPSECCTL" down --socket "$SOCK" --json >"$WORK/out" 2>"$WORK/err"; rc=$?
+[ $rc = 2 ] && [ ! -s "$WORK/out" ] && [ ! -s "$LOG" ] &&
+  ok "down --json without a name: exit 2, no document, nothing sent" || bad "down --json without a name: rc=$rc"
+
 # --- list-conns ---
 jq -c . >"$REPLY" <<'JSON'
 {"ok":true,"data":{"connections":[
@@ -173,6 +218,10 @@ has out "--count" && has out "--timeout" && has out "--json" && has out "--socke
   ok "monitor --help lists its options"
 "$IPSECCTL" down --help >"$WORK/out" 2>&1
 has out "--all" && ok "down --help lists --all"
+for sub in up down restart; do
+  "$IPSECCTL" $sub --help >"$WORK/out" 2>&1
+  has out "--json" && ok "$sub --help lists --json"
+done
 for sub in monitor restart; do
   "$IPSECCTL" --help | grep -qE "^  $sub " && ok "ipsecctl --help lists $sub" || bad "ipsecctl --help lacks $sub"
 done

@@ -379,9 +379,9 @@ capture_payload_count() {
 }
 
 # ------------------------------------------------------------------ show --json
-# show_json NS WHAT OUT: 'ipsecctl show WHAT --json' into OUT
+# show_json NS WHAT OUT: 'ipsecctl show WHAT --json --keys' into OUT (a file apply accepts)
 show_json() {
-    ipsecctl_in "$1" show "$2" --json > "$3" || fail "ipsecctl show $2 --json failed in $1"
+    ipsecctl_in "$1" show "$2" --json --keys > "$3" || fail "ipsecctl show $2 --json --keys failed in $1"
 }
 
 # ------------------------------------------------------------------ checks
@@ -463,7 +463,7 @@ tunnel_case() {
 }
 
 # roundtrip NS...: in each NS (give both ends of the SAs: a re-added SA
-# restarts its sequence numbers, which the other end's replay window drops), 'show sa --json' and 'show policy --json',
+# restarts its sequence numbers, which the other end's replay window drops), 'show sa --json --keys' and 'show policy --json',
 # flush, apply both dumps back, show again: the configuration must be the same
 # (json_same). Needs the real ipsecctl; a no-op (logged) otherwise.
 roundtrip() {
@@ -475,10 +475,10 @@ roundtrip() {
     for ns in "$@"; do
         # applying what the kernel holds back to it changes nothing
         local out
-        out=$(ipsecctl_in "$ns" show --json | ipsecctl_in "$ns" apply -) \
-            || fail "[$ns] ipsecctl show --json | ipsecctl apply - failed"
-        case $out in *added*|*replaced*) fail "[$ns] show --json | apply - changed something: $out";; esac
-        log "ok: [$ns] show --json | apply -: $out"
+        out=$(ipsecctl_in "$ns" show --json --keys | ipsecctl_in "$ns" apply -) \
+            || fail "[$ns] ipsecctl show --json --keys | ipsecctl apply - failed"
+        case $out in *added*|*replaced*) fail "[$ns] show --json --keys | apply - changed something: $out";; esac
+        log "ok: [$ns] show --json --keys | apply -: $out"
         show_json "$ns" sa "$E2E_OUT/$ns-sa-a.json"
         show_json "$ns" policy "$E2E_OUT/$ns-policy-a.json"
         flush "$ns"

@@ -134,6 +134,30 @@ TEST_CASE("policy to_json: what the format cannot express fails clearly on load"
         "show.json: sas[0].encap.type: expected \"espinudp\", got \"kernel:encap-type-7\"");
 }
 
+TEST_CASE("policy to_json: hidden keys are marked, and the loader refuses the marks") {
+  auto r = load_text(kFull, "full.json", ".");
+  REQUIRE(r.ok());
+  json j = to_json(r.config, KeyOutput::Hide);
+  CHECK(j["sas"][4]["aead"] == json{{"algorithm", "aes-gcm-8"}, {"key", "hidden"}});
+  CHECK(j["sas"][1]["encryption"] == json{{"algorithm", "null"}});  // no key: nothing to hide
+  CHECK(j.dump().find("0x0001020304") == std::string::npos);
+  auto again = load_text(j.dump(), "show.json", ".");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.config.sas.empty());
+  size_t hidden = 0;  // one error per hidden key, and nothing else
+  for (const auto& sa : j["sas"])
+    for (const char* slot : {"encryption", "integrity", "aead"})
+      hidden += sa.contains(slot) && sa[slot].value("key", "") == "hidden";
+  CHECK(again.errors.size() == hidden);
+  for (const auto& e : again.errors) CHECK(e.message.ends_with("writes keys only with --keys"));
+  CHECK(std::any_of(again.errors.begin(), again.errors.end(), [](const Diagnostic& e) {
+    return e.str() ==
+           "show.json: sas[4].aead.key: the key is hidden: 'ipsecctl show --json' writes keys "
+           "only with --keys";
+  }));
+  CHECK(to_json(r.config, KeyOutput::Include) == to_json(r.config));
+}
+
 TEST_CASE("policy to_json: transport templates with zero addresses, as the kernel reports them") {
   kernel::PolicyParams p;
   p.sel.src = *Prefix::parse("10.0.0.0/8");
